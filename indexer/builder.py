@@ -1,0 +1,175 @@
+"""Incremental build: bring an index in line with a folder, embedding only what changed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from indexer.chunking import Chunk, ChunkingConfig, chunk_text
+from indexer.clean import RULES_VERSION
+from indexer.documents import Document, Skipped, read_folder
+from indexer.embedding import Embedder
+from indexer.errors import ConfigError, IndexNotFoundError
+from indexer.index import DocumentUpdate, IndexSnapshot, commit_version, open_index, write_lock
+from indexer.manifest import ChunkingInfo, ModelInfo
+
+log = logging.getLogger(__name__)
+
+ORIGIN_BUILD = "build"
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    index_dir: Path
+    version: int
+    documents: int
+    chunks: int
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    embedded_chunks: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
+    rebuild_reason: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether a new version was committed."""
+        return bool(self.added or self.updated or self.deleted or self.rebuild_reason)
+
+
+def model_info(embedder: Embedder) -> ModelInfo:
+    """The manifest's description of `embedder`."""
+    return ModelInfo(id=embedder.model_id, dimension=embedder.dimension, max_tokens=embedder.max_tokens)
+
+
+def chunking_info(config: ChunkingConfig) -> ChunkingInfo:
+    """The manifest's description of `config` and the cleaning rules in force."""
+    return ChunkingInfo(
+        chunk_tokens=config.chunk_tokens,
+        overlap_tokens=config.overlap_tokens,
+        language=config.language,
+        cleaning_rules=RULES_VERSION,
+    )
+
+
+def prepare_updates(
+    docs: list[Document],
+    origins: dict[str, str],
+    embedder: Embedder,
+    config: ChunkingConfig,
+    *,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> list[DocumentUpdate]:
+    """Chunk and embed documents (one encode call for all chunks, so batches are full and length-sorted)."""
+    chunked: list[tuple[Document, list[Chunk]]] = []
+    for doc in tqdm(docs, desc="chunking", unit="doc", disable=not progress):
+        chunked.append((doc, chunk_text(doc.text, embedder.token_spans, config)))
+    texts = [c.text for _, chunks in chunked for c in chunks]
+    vectors = embedder.encode(texts, batch_size=batch_size, progress=progress)
+    updates: list[DocumentUpdate] = []
+    offset = 0
+    for doc, chunks in chunked:
+        rows = vectors[offset : offset + len(chunks)]
+        offset += len(chunks)
+        updates.append(DocumentUpdate(doc, origins[doc.doc_id], chunks, np.asarray(rows)))
+    return updates
+
+
+def _compatibility_problem(base: IndexSnapshot, model: ModelInfo, chunking: ChunkingInfo) -> str | None:
+    if base.manifest.model != model:
+        return f"model changed ({base.manifest.model.id} -> {model.id})"
+    if base.manifest.chunking != chunking:
+        return "chunking or cleaning settings changed"
+    return None
+
+
+def build_index(
+    source: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    config: ChunkingConfig | None = None,
+    *,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> BuildReport:
+    """Index every supported file under `source` into `index_dir`, re-embedding only changed documents.
+
+    Documents that came from an earlier build of a folder and whose files are gone are deleted; documents
+    added through the API (origin 'api') are left alone. If the model, chunking or cleaning rules differ
+    from the existing index, everything (API documents included, from their stored text) is re-embedded.
+    """
+    started = time.perf_counter()
+    config = config or ChunkingConfig()
+    if not source.is_dir():
+        raise ConfigError(f"source folder {source} does not exist or is not a directory")
+    config.validate(embedder.max_tokens)
+    model, chunking = model_info(embedder), chunking_info(config)
+    folder = read_folder(source)
+
+    with write_lock(index_dir):
+        try:
+            base: IndexSnapshot | None = open_index(index_dir)
+        except IndexNotFoundError:
+            base = None
+        rebuild_reason = None
+        if base is not None:
+            rebuild_reason = _compatibility_problem(base, model, chunking)
+        existing = dict(base.manifest.documents) if base and not rebuild_reason else {}
+        origins_before = base.store.origins() if base else {}
+
+        wanted = {d.doc_id: d for d in folder.documents}
+        to_embed = [d for d in folder.documents if existing.get(d.doc_id) != d.content_hash]
+        origins = {d.doc_id: ORIGIN_BUILD for d in to_embed}
+        deletes = [
+            doc_id
+            for doc_id, origin in origins_before.items()
+            if origin == ORIGIN_BUILD and doc_id not in wanted
+        ]
+        if rebuild_reason and base is not None:
+            # API documents survive a rebuild: re-embed them from their stored cleaned text.
+            for stored in base.store.documents(origin="api"):
+                if stored.doc_id not in wanted:
+                    to_embed.append(stored.to_document())
+                    origins[stored.doc_id] = "api"
+        report = BuildReport(
+            index_dir=index_dir,
+            version=base.version if base else 0,
+            documents=0,
+            chunks=0,
+            added=sum(1 for d in to_embed if d.doc_id not in origins_before),
+            updated=sum(1 for d in to_embed if d.doc_id in origins_before),
+            unchanged=len(folder.documents) - sum(1 for d in to_embed if d.doc_id in wanted),
+            deleted=len(deletes),
+            skipped=folder.skipped,
+            rebuild_reason=rebuild_reason,
+        )
+        if base is not None and not report.changed:
+            report.documents, report.chunks = base.manifest.counts.documents, base.manifest.counts.chunks
+            report.seconds = time.perf_counter() - started
+            return report
+
+        updates = prepare_updates(to_embed, origins, embedder, config, batch_size=batch_size, progress=progress)
+        report.embedded_chunks = sum(len(u.chunks) for u in updates)
+        snapshot = commit_version(
+            index_dir,
+            None if rebuild_reason else base,
+            model=model,
+            chunking=chunking,
+            upserts=updates,
+            deletes=[] if rebuild_reason else deletes,
+            build_seconds=time.perf_counter() - started,
+        )
+    report.version = snapshot.version
+    report.documents, report.chunks = snapshot.manifest.counts.documents, snapshot.manifest.counts.chunks
+    report.seconds = time.perf_counter() - started
+    return report

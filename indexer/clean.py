@@ -1,0 +1,160 @@
+"""Rules that strip scraped-web boilerplate from plain text before it is chunked.
+
+Web pages saved as text carry the page around the article: ads, "See also" links to unrelated stories,
+photo captions and credits (often twice), social-media blocks, comment forms, teaser lists, and the
+headline repeated. None of it may reach the index. The rules, applied line by line in this order:
+
+1. Whitespace: line endings become ``\\n``; runs of spaces and tabs inside a line become one space.
+2. A headline written twice on one line ("X X") becomes "X".
+3. End of article: a line such as "You May Also Like", "Related Posts", "MOST READ", "Leave a Reply" or
+   "Post a Comment" in the second half of the text ends the article; it and everything after it go.
+4. Boilerplate lines go: ad markers ("Advertisement. Scroll to continue reading."), caption toggles
+   ("hide title", "toggle title"), navigation ("Previous Post Next Post", "Connect with us"), comment
+   forms, "Follow Us On ..." and "Share on ..." lines, newsletter sign-ups, site self-promotion.
+5. "See also ..." lines go: they link unrelated stories.
+6. Image identifiers go: a line holding a token of 16 or more hex digits (e.g. "gettyimages 1243... s1100").
+7. Photo credits go (a short line naming an agency such as Getty Images, AFP, Reuters, AP, Sputnik, written
+   as a credit: with "/" or "via" or without closing punctuation), and so does the caption right before it.
+   A line ending in an inline credit ("... Photo: AFP") is a caption and goes.
+8. Teasers go: a line cut off with "..." or "…".
+9. Fragments go: a line of one or two words without closing punctuation (section labels such as
+   "DIPLOMACY", "Published", "on"); a Markdown heading (``# ...``) is always kept, without its ``#``.
+10. Repeats go: a line equal to an earlier one (ignoring case, spacing and an inline photo credit) is dropped,
+    so repeated headlines, captions and paragraphs appear once.
+
+Kept lines keep their paragraph grouping: lines of one block are joined by ``\\n``, blocks by a blank line.
+"""
+
+from __future__ import annotations
+
+import re
+
+RULES_VERSION = 1
+
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_TERMINAL = re.compile(r"[.!?:;\"'\u201d\u2019)\]]$")
+_HEX_ID = re.compile(r"\b[0-9a-f]{16,}\b", re.IGNORECASE)
+_TEASER = re.compile(r"(\.\.\.|\u2026)\s*$")
+_SEE_ALSO = re.compile(r"^see also\b", re.IGNORECASE)
+_INLINE_CREDIT = re.compile(r"\b(photo|image|picture|credit)s?\s*:\s*[^.:]{1,60}\.?$", re.IGNORECASE)
+_AGENCY = re.compile(
+    r"\b(getty images|afp|reuters|associated press|ap photo|epa|shutterstock|sputnik|xinhua|"
+    r"anadolu|bloomberg via|pool photo)\b",
+    re.IGNORECASE,
+)
+_END_MARKERS = re.compile(
+    r"^(you may also like|related (posts|articles|stories|news)|most read|more stories|read next|"
+    r"recommended( for you)?|leave a (reply|comment)|post a comment|comments?)\W*$",
+    re.IGNORECASE,
+)
+_BOILERPLATE = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^advertisement\W*(scroll to continue reading\W*)?$",
+        r"^scroll to continue reading\W*$",
+        r"^(hide|toggle|show) (title|caption)\W*$",
+        r"^(previous|next) (post|article|story)( (previous|next) (post|article|story))?\W*$",
+        r"^connect with us\W*$",
+        r"^hi,? what are you looking for\W*$",
+        r"^click to comment\W*$",
+        r"^your email address will not be published\b.*$",
+        r"^required fields are marked\b.*$",
+        r"^follow us on\b.*$",
+        r"^share (this|on|via)\b.*$",
+        r"^(sign up|subscribe)\b.*\bnewsletter\b.*$",
+        r"^hire us for\b.*$",
+        r"^download free\b.*$",
+        r"^exit mobile version\W*$",
+        r"^.{0,40}\bsearch here.{0,10}$",
+        r"^(skip to (main )?content|back to top|print this article)\W*$",
+    )
+]
+
+
+def _normalise_line(line: str) -> str:
+    return _SPACES.sub(" ", line).strip()
+
+
+def _undouble(line: str) -> str:
+    """'X X' -> 'X' when a line is one phrase written twice."""
+    half, rest = divmod(len(line), 2)
+    if rest == 1 and len(line) > 20 and line[:half] == line[half + 1 :] and line[half] == " ":
+        return line[:half]
+    return line
+
+
+def _is_credit(line: str) -> bool:
+    words = line.split()
+    if len(words) > 12 or not _AGENCY.search(line):
+        return False
+    return "/" in line or " via " in line.lower() or not _TERMINAL.search(line)
+
+
+def _is_boilerplate(line: str) -> bool:
+    return any(p.match(line) for p in _BOILERPLATE)
+
+
+def _dedupe_key(line: str) -> str:
+    return _INLINE_CREDIT.sub("", line).strip().lower()
+
+
+def clean_text(raw: str) -> str:
+    """Apply the rules in this module's docstring to `raw` and return the cleaned text ('' if nothing left)."""
+    # (block index, line) pairs so paragraph grouping survives line removal.
+    lines: list[tuple[int, str]] = []
+    block = 0
+    for raw_line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = _normalise_line(raw_line)
+        if not line:
+            block += 1
+            continue
+        lines.append((block, _undouble(line)))
+
+    half = len(lines) // 2
+    for i, (_, line) in enumerate(lines):
+        if i >= half and _END_MARKERS.match(line):
+            lines = lines[:i]
+            break
+
+    credits = {i for i, (_, line) in enumerate(lines) if _is_credit(line)}
+    captions = {i - 1 for i in credits if i > 0 and (i - 1) not in credits}
+
+    kept: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for i, (blk, line) in enumerate(lines):
+        heading = line.startswith("#")
+        if heading:
+            line = line.lstrip("#").strip()
+            if not line:
+                continue
+        elif (
+            i in credits
+            or i in captions
+            or _is_boilerplate(line)
+            or _SEE_ALSO.match(line)
+            or _HEX_ID.search(line)
+            or _INLINE_CREDIT.search(line)
+            or _TEASER.search(line)
+            or (len(line.split()) <= 2 and not _TERMINAL.search(line))
+        ):
+            continue
+        key = _dedupe_key(line)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append((blk, line))
+
+    out: list[str] = []
+    prev_block: int | None = None
+    for blk, line in kept:
+        if prev_block is not None:
+            out.append("\n" if blk == prev_block else "\n\n")
+        out.append(line)
+        prev_block = blk
+    return "".join(out)
+
+
+def split_title(cleaned: str, max_chars: int = 200) -> str:
+    """The document's title: its first line, cut to `max_chars`."""
+    first = cleaned.split("\n", 1)[0].strip()
+    return first if len(first) <= max_chars else first[: max_chars - 1].rstrip() + "\u2026"

@@ -1,0 +1,111 @@
+"""Command line: `python -m indexer build SRC --index DIR` and `python -m indexer query DIR "question"`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import textwrap
+from pathlib import Path
+
+from indexer.builder import BuildReport, build_index
+from indexer.chunking import ChunkingConfig
+from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
+from indexer.errors import IndexerError
+from indexer.index import open_index
+from indexer.search import Mode, Searcher
+
+_DEFAULTS = ChunkingConfig()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m indexer",
+        description="Build and query a semantic search index (FAISS vectors + SQLite FTS5 BM25).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = sub.add_parser(
+        "build",
+        help="index a folder (incremental: only changed files are embedded again)",
+        description=(
+            "Read SRC recursively (.txt, .md, .html/.htm, .jsonl), strip boilerplate, chunk by sentences "
+            "in model tokens, embed, and commit a new index version atomically. Unchanged files are not "
+            "embedded again; files that disappeared leave the index."
+        ),
+    )
+    build.add_argument("source", type=Path, metavar="SRC", help="folder of documents")
+    build.add_argument("--index", type=Path, required=True, metavar="DIR", help="index directory (created)")
+    build.add_argument("--model", default=DEFAULT_MODEL, help="sentence-transformers name or path (default: %(default)s, bundled)")
+    build.add_argument("--chunk-tokens", type=int, default=_DEFAULTS.chunk_tokens, help="chunk size in model tokens (default: %(default)s)")
+    build.add_argument("--overlap-tokens", type=int, default=_DEFAULTS.overlap_tokens, help="overlap between chunks in model tokens (default: %(default)s)")
+    build.add_argument("--batch-size", type=int, default=32, help="embedding batch size (default: %(default)s)")
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    query = sub.add_parser("query", help="search an index from the terminal", description="Print the ranked passages for a question.")
+    query.add_argument("index", type=Path, metavar="DIR", help="index directory")
+    query.add_argument("question", help="natural-language question")
+    query.add_argument("-k", type=int, default=5, help="number of passages (default: %(default)s)")
+    query.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.hybrid.value, help="retrieval mode (default: %(default)s)")
+    query.add_argument("--model", default=None, help="model name or path (default: the one in the index manifest)")
+    return parser
+
+
+def _print_build(report: BuildReport) -> None:
+    if report.rebuild_reason:
+        print(f"full rebuild: {report.rebuild_reason}")
+    if report.changed:
+        print(f"committed version {report.version} at {report.index_dir}")
+    else:
+        print(f"nothing changed: embedded 0 chunks; version {report.version} at {report.index_dir} is current")
+    print(
+        f"documents: {report.documents} ({report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.deleted} deleted)"
+    )
+    print(f"chunks: {report.chunks} ({report.embedded_chunks} embedded)")
+    print(f"skipped files: {len(report.skipped)}")
+    for skipped in report.skipped:
+        print(f"  {skipped.path}: {skipped.reason}")
+    print(f"time: {report.seconds:.1f}s")
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    embedder = SentenceTransformerEmbedder(args.model)
+    config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
+    report = build_index(
+        args.source, args.index, embedder, config, batch_size=args.batch_size, progress=not args.quiet
+    )
+    _print_build(report)
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    snapshot = open_index(args.index)
+    embedder = SentenceTransformerEmbedder(args.model or snapshot.manifest.model.id)
+    result = Searcher(snapshot, embedder).search(args.question, k=args.k, mode=Mode(args.mode))
+    print(f"{len(result.hits)} results for {args.question!r} ({result.mode}, {result.took_ms:.1f} ms)\n")
+    for hit in result.hits:
+        dense = "-" if hit.dense is None else f"{hit.dense:.3f}"
+        lexical = "-" if hit.lexical is None else f"{hit.lexical:.2f}"
+        print(f"{hit.rank}. [{hit.score:.4f}] {hit.title}")
+        print(
+            f"   {hit.source} chars {hit.start}-{hit.end}  dense {dense} (rank {hit.dense_rank or '-'})  "
+            f"lexical {lexical} (rank {hit.lexical_rank or '-'})"
+        )
+        print(textwrap.indent(textwrap.fill(hit.text, width=100), "   "), end="\n\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for `python -m indexer` and the `seekr-index` script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _cmd_build(args) if args.command == "build" else _cmd_query(args)
+    except IndexerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

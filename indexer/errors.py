@@ -1,0 +1,29 @@
+"""Exceptions raised by the indexer. Each message says what is wrong and how to fix it."""
+
+
+class IndexerError(Exception):
+    """Base class for every error the indexer raises on purpose."""
+
+
+class IndexNotFoundError(IndexerError):
+    """The index directory has no committed version."""
+
+
+class IndexCorruptError(IndexerError):
+    """The committed version on disk is inconsistent (files missing, counts disagree)."""
+
+
+class ManifestMismatchError(IndexerError):
+    """The index was built with a different model or chunking than the one configured."""
+
+
+class IndexLockedError(IndexerError):
+    """Another writer holds the index's write lock."""
+
+
+class ConfigError(IndexerError):
+    """A configuration value is invalid (e.g. chunk size larger than the model accepts)."""
+
+
+class ModelLoadError(IndexerError):
+    """The embedding model could not be loaded offline."""

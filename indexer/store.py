@@ -1,0 +1,250 @@
+"""The metadata and lexical store: one SQLite file per index version.
+
+Tables: `documents` (cleaned text, title, source, metadata, content hash, origin), `chunks` (document id,
+character offsets into the cleaned text, passage text) and `chunks_fts`, an FTS5 index over chunk text that
+SQLite keeps in step with `chunks` through triggers, so metadata and the lexical index cannot drift apart.
+Chunk ids are the FAISS ids; AUTOINCREMENT guarantees an id is never reused after a delete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexer.chunking import Chunk
+from indexer.documents import Document
+
+SCHEMA = """
+CREATE TABLE documents (
+    doc_id       TEXT PRIMARY KEY,
+    title        TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    origin       TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    metadata     TEXT NOT NULL,
+    n_chunks     INTEGER NOT NULL,
+    indexed_at   TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    chunk_id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id     TEXT NOT NULL REFERENCES documents(doc_id),
+    ordinal    INTEGER NOT NULL,
+    start_char INTEGER NOT NULL,
+    end_char   INTEGER NOT NULL,
+    text       TEXT NOT NULL
+);
+CREATE INDEX chunks_by_doc ON chunks(doc_id);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    text, content='chunks', content_rowid='chunk_id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.chunk_id, new.text);
+END;
+CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.chunk_id, old.text);
+END;
+"""
+
+_TERM = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A stored chunk joined with its document's title and source."""
+
+    chunk_id: int
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    title: str
+    source: str
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A stored document as the store keeps it."""
+
+    doc_id: str
+    title: str
+    source: str
+    origin: str
+    content_hash: str
+    text: str
+    metadata: dict[str, Any]
+    n_chunks: int
+
+    def to_document(self) -> Document:
+        """The cleaned Document this row was made from."""
+        return Document(self.doc_id, self.title, self.text, self.source, self.metadata)
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression that ORs the query's terms; None when the query has no terms.
+
+    Every term is quoted, so user input can never be read as FTS5 syntax (NEAR, AND, column filters).
+    """
+    terms = dict.fromkeys(t.lower() for t in _TERM.findall(text))
+    if not terms:
+        return None
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
+class StoreWriter:
+    """Writes one new store file; used only inside an uncommitted version directory."""
+
+    def __init__(self, path: Path, base: Path | None) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None)
+        if base is not None:
+            src = sqlite3.connect(f"file:{base}?mode=ro", uri=True)
+            try:
+                src.backup(self._conn)
+            finally:
+                src.close()
+        else:
+            self._conn.executescript(SCHEMA)
+        self._conn.execute("BEGIN")
+
+    def delete_document(self, doc_id: str) -> list[int]:
+        """Remove a document and its chunks; returns the removed chunk ids."""
+        ids = [r[0] for r in self._conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        self._conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        self._conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return ids
+
+    def insert_document(self, doc: Document, origin: str, chunks: Sequence[Chunk]) -> list[int]:
+        """Insert a document (which must not exist) and its chunks; returns the new chunk ids in order."""
+        self._conn.execute(
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc.doc_id,
+                doc.title,
+                doc.source,
+                origin,
+                doc.content_hash,
+                doc.text,
+                json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True),
+                len(chunks),
+                datetime.now(UTC).isoformat(timespec="seconds"),
+            ),
+        )
+        ids: list[int] = []
+        for chunk in chunks:
+            cur = self._conn.execute(
+                "INSERT INTO chunks (doc_id, ordinal, start_char, end_char, text) VALUES (?, ?, ?, ?, ?)",
+                (doc.doc_id, chunk.ordinal, chunk.start, chunk.end, chunk.text),
+            )
+            assert cur.lastrowid is not None
+            ids.append(cur.lastrowid)
+        return ids
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks) as they stand in this writer's transaction."""
+        docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return int(docs), int(chunks)
+
+    def hashes(self) -> dict[str, str]:
+        """doc_id -> content hash for every document."""
+        return dict(self._conn.execute("SELECT doc_id, content_hash FROM documents ORDER BY doc_id"))
+
+    def commit_and_close(self) -> None:
+        """Commit the transaction and close the file (it is fsynced by the caller's directory commit)."""
+        self._conn.execute("COMMIT")
+        self._conn.close()
+
+    def abort(self) -> None:
+        """Drop everything written and close."""
+        self._conn.close()
+
+
+class StoreReader:
+    """Read-only access to a committed store; safe to share across threads (one connection per thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self._path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            self._local.conn = conn
+        return conn
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks)."""
+        c = self._conn()
+        docs = c.execute("SELECT count(*) FROM documents").fetchone()[0]
+        chunks = c.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return int(docs), int(chunks)
+
+    def chunk_ids(self) -> list[int]:
+        """Every chunk id, ascending."""
+        return [r[0] for r in self._conn().execute("SELECT chunk_id FROM chunks ORDER BY chunk_id")]
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
+        """The chunks with these ids, joined with their document's title and source."""
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self._conn().execute(
+            "SELECT c.chunk_id, c.doc_id, c.ordinal, c.start_char, c.end_char, c.text, d.title, d.source "
+            f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})",
+            wanted,
+        )
+        return {r[0]: ChunkRecord(*r) for r in rows}
+
+    def lexical(self, query: str, limit: int) -> list[tuple[int, float]]:
+        """Top `limit` chunks by BM25 (SQLite FTS5), best first, as (chunk_id, score); higher is better."""
+        match = fts_query(query)
+        if match is None:
+            return []
+        rows = self._conn().execute(
+            "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+            (match, limit),
+        )
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def lexical_scores(self, query: str, ids: Sequence[int]) -> dict[int, float]:
+        """BM25 scores of the given chunks (those matching no query term are absent)."""
+        match = fts_query(query)
+        if match is None or not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._conn().execute(
+            f"SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+            (match, *ids),
+        )
+        return {int(r[0]): float(r[1]) for r in rows}
+
+    def documents(self, origin: str | None = None) -> list[StoredDocument]:
+        """Every stored document (optionally only those of one origin), ordered by id."""
+        sql = (
+            "SELECT doc_id, title, source, origin, content_hash, text, metadata, n_chunks FROM documents"
+            + (" WHERE origin = ?" if origin else "")
+            + " ORDER BY doc_id"
+        )
+        rows = self._conn().execute(sql, (origin,) if origin else ())
+        return [StoredDocument(*r[:6], json.loads(r[6]), r[7]) for r in rows]
+
+    def origins(self) -> dict[str, str]:
+        """doc_id -> origin ('build' or 'api')."""
+        return dict(self._conn().execute("SELECT doc_id, origin FROM documents"))
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
