@@ -1,0 +1,59 @@
+"""`python -m service --index DIR`: serve an index over HTTP with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import uvicorn
+
+from indexer.errors import IndexerError
+from service.app import create_app
+from service.settings import ENV_PREFIX, Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = Settings.model_fields
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description="Serve a search index over HTTP. Flags override SEEKR_* environment variables.",
+    )
+    parser.add_argument("--index", dest="index_dir", metavar="DIR", help=f"index directory (default: {defaults['index_dir'].default})")
+    parser.add_argument("--model", help="embedding model name or path; must match the index (default: the bundled all-MiniLM-L6-v2)")
+    parser.add_argument("--host", help=f"bind address (default: {defaults['host'].default})")
+    parser.add_argument("--port", type=int, help=f"port (default: {defaults['port'].default})")
+    parser.add_argument("--workers", type=int, help="worker processes (default: 1)")
+    parser.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="log level (default: info)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags, validate settings, run uvicorn."""
+    args = _parser().parse_args(argv)
+    # Flags become environment variables so that every uvicorn worker process builds the same Settings.
+    for name, value in vars(args).items():
+        if value is not None:
+            os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        create_app(settings).state.engine.precheck()
+    except IndexerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The FastAPI application factory. Nothing heavy happens at import: the model and index load in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from indexer import __version__
+from service.deps import load_embedder
+from service.engine import EmbedderFactory, Engine
+from service.errors import install_error_handlers
+from service.routes import health, search
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Ask natural-language questions over a document collection and get ranked passages back.
+
+* **hybrid** (default) fuses dense (MiniLM cosine) and lexical (BM25) rankings by reciprocal rank fusion;
+  every hit shows both component scores and ranks.
+* Each passage carries its document id, title, source file and character offsets in the cleaned text.
+"""
+
+
+def create_app(settings: Settings | None = None, embedder_factory: EmbedderFactory | None = None) -> FastAPI:
+    """Build the app. `settings` default to the environment; `embedder_factory` to the real model."""
+    settings = settings or Settings()
+    engine = Engine(settings, embedder_factory or load_embedder)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A missing index or a model mismatch refuses to start, with the reason, before anything loads.
+        manifest = engine.precheck()
+        log.info("serving index %s version %d", settings.index_dir, manifest.version)
+        # The model loads in a worker thread; /readyz says 503 until it and a warm-up query are done.
+        task = asyncio.create_task(to_thread.run_sync(engine.load))
+        try:
+            yield
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(title="seekr semantic search", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.include_router(search.router)
+    app.include_router(health.router)
+    return app

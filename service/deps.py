@@ -1,0 +1,39 @@
+"""FastAPI dependencies: the settings and the search engine, taken from the app's state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from indexer.embedding import Embedder, SentenceTransformerEmbedder
+from indexer.search import Searcher
+from service.engine import Engine
+from service.settings import Settings
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The production embedder: sentence-transformers, offline."""
+    return SentenceTransformerEmbedder(settings.model, device=settings.device)
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    """The app's engine."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_searcher(engine: Annotated[Engine, Depends(get_engine)]) -> Searcher:
+    """The current searcher (503 until ready)."""
+    return engine.searcher
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]

@@ -1,0 +1,80 @@
+"""The service's search engine: loads the model and index off the event loop and reports readiness."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from enum import StrEnum
+
+from indexer.embedding import Embedder, canonical_model_id
+from indexer.errors import IndexerError
+from indexer.index import open_index
+from indexer.manifest import Manifest
+from indexer.search import Mode, Searcher
+from service.errors import NotReadyError
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WARMUP_QUERY = "warm-up query"
+
+EmbedderFactory = Callable[[Settings], Embedder]
+
+
+class Status(StrEnum):
+    """Lifecycle of the engine."""
+
+    loading = "loading"
+    ready = "ready"
+    failed = "failed"
+
+
+class Engine:
+    """Holds the current Searcher. Swapping it is one reference assignment, so readers never wait."""
+
+    def __init__(self, settings: Settings, embedder_factory: EmbedderFactory) -> None:
+        self._settings = settings
+        self._factory = embedder_factory
+        self.status = Status.loading
+        self.error: str | None = None
+        self._searcher: Searcher | None = None
+
+    def precheck(self) -> Manifest:
+        """Fail fast, before the model loads, if the index is missing or was built with another model."""
+        snapshot = open_index(self._settings.index_dir)
+        model_id = canonical_model_id(self._settings.model)
+        if snapshot.manifest.model.id != model_id:
+            snapshot.manifest.check_model(model_id, snapshot.manifest.model.dimension)
+        return snapshot.manifest
+
+    def load(self) -> None:
+        """Load model and index, run a warm-up query, then mark ready (blocking: run it in a thread)."""
+        try:
+            embedder = self._factory(self._settings)
+            snapshot = open_index(self._settings.index_dir)
+            searcher = Searcher(snapshot, embedder, candidates=self._settings.candidates)
+            searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)
+        except IndexerError as exc:
+            self.error = str(exc)
+            self.status = Status.failed
+            log.error("loading failed: %s", exc)
+            return
+        self._searcher = searcher
+        self.status = Status.ready
+        manifest = snapshot.manifest
+        log.info(
+            "ready: index version %d, %d documents, %d chunks, model %s",
+            manifest.version,
+            manifest.counts.documents,
+            manifest.counts.chunks,
+            manifest.model.id,
+        )
+
+    @property
+    def searcher(self) -> Searcher:
+        """The current Searcher; NotReadyError while loading or after a failed load."""
+        if self._searcher is None:
+            if self.status is Status.failed:
+                raise NotReadyError(f"the service failed to load: {self.error}")
+            raise NotReadyError("the model and index are still loading; retry in a few seconds (see /readyz)")
+        return self._searcher

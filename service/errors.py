@@ -1,0 +1,112 @@
+"""Service errors and the one place where every error becomes an HTTP response.
+
+Every error body is `{"detail": "<what is wrong and how to fix it>", "errors": [...]}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from indexer.errors import IndexerError
+from indexer.search import Mode
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+
+
+class ServiceError(Exception):
+    """An error with an HTTP status and a message that tells the client what to do."""
+
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotReadyError(ServiceError):
+    """The model or index is still loading, or failed to load."""
+
+    status_code = 503
+
+
+_FIELD_HELP = {
+    "q": f"q must be a non-empty question of at most {MAX_QUERY_CHARS} characters, e.g. ?q=Where+did+Wang+Yi+meet+Lavrov",
+    "query": f'"query" must be a non-empty string of at most {MAX_QUERY_CHARS} characters, e.g. {{"query": "Where did Wang Yi meet Lavrov"}}',
+    "k": f"k must be a whole number from 1 to {MAX_K}",
+    "mode": "mode must be one of: " + ", ".join(m.value for m in Mode),
+    "min_score": "min_score must be a number (in the chosen mode's score scale)",
+}
+
+
+def _describe(error: dict[str, Any]) -> dict[str, Any]:
+    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+    field = loc[-1] if loc else ""
+    if error.get("type") == "extra_forbidden":
+        message = f"unknown field {field!r}; allowed fields: query, k, mode, min_score"
+    elif error.get("type") == "missing":
+        message = f"{field!r} is required. " + _FIELD_HELP.get(field, "")
+    elif error.get("type") == "model_attributes_type":
+        message = 'the body must be a JSON object such as {"query": "your question", "k": 5}'
+    else:
+        message = _FIELD_HELP.get(field, error.get("msg", "invalid value"))
+    return {"field": ".".join(loc), "message": message.strip(), "input": error.get("input")}
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        ctx = errors[0].get("ctx", {})
+        return JSONResponse(
+            status_code=400,
+            content={
+                "detail": f"request body is not valid JSON ({ctx.get('error', 'parse error')}); send a JSON "
+                'object such as {"query": "your question", "k": 5} with Content-Type: application/json',
+                "errors": [],
+            },
+        )
+    described = [_describe(e) for e in errors]
+    # Inputs are echoed only when short, so a 1 MB query does not come back in the error.
+    for item in described:
+        if isinstance(item["input"], str) and len(item["input"]) > 100:
+            item["input"] = item["input"][:100] + "..."
+        elif not isinstance(item["input"], str | int | float | type(None)):
+            item.pop("input")
+    return JSONResponse(status_code=422, content={"detail": "; ".join(d["message"] for d in described), "errors": described})
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return JSONResponse(status_code=exc.status_code, content={"detail": exc.message, "errors": []})
+
+
+async def _indexer_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("indexer error on %s: %s", request.url.path, exc)
+    return JSONResponse(status_code=500, content={"detail": str(exc), "errors": []})
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail
+    if exc.status_code == 404:
+        detail = f"no route {request.url.path}; see /docs for the API"
+    elif exc.status_code == 405:
+        detail = f"method {request.method} is not allowed on {request.url.path}; see /docs for the API"
+    return JSONResponse(status_code=exc.status_code, content={"detail": detail, "errors": []}, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error type to its HTTP response."""
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(IndexerError, _indexer_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

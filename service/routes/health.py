@@ -1,0 +1,52 @@
+"""Liveness, readiness and statistics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from indexer import __version__
+from service.deps import EngineDep, SearcherDep, SettingsDep
+from service.engine import Status
+from service.schemas import Health, Stats
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness: the process is up")
+async def healthz() -> Health:
+    """Always 200 while the process serves HTTP."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "Still loading, or loading failed"}},
+    summary="Readiness: model and index loaded, warm-up query done",
+)
+async def readyz(engine: EngineDep) -> Health | JSONResponse:
+    """200 once the model and index are loaded and a warm-up query has run; 503 before (or on failure)."""
+    if engine.status is Status.ready:
+        return Health(status="ready")
+    body = Health(status=engine.status.value, detail=engine.error or "loading model and index")
+    return JSONResponse(status_code=503, content=body.model_dump())
+
+
+@router.get("/stats", response_model=Stats, summary="What is being served")
+async def stats(searcher: SearcherDep, settings: SettingsDep) -> Stats:
+    """Model, index version, document and chunk counts, build time."""
+    m = searcher.snapshot.manifest
+    return Stats(
+        model=m.model.id,
+        dimension=m.model.dimension,
+        index_dir=str(settings.index_dir),
+        index_version=m.version,
+        documents=m.counts.documents,
+        chunks=m.counts.chunks,
+        chunk_tokens=m.chunking.chunk_tokens,
+        overlap_tokens=m.chunking.overlap_tokens,
+        built_at=m.created_at,
+        build_seconds=m.build_seconds,
+        package_version=__version__,
+    )

@@ -1,0 +1,31 @@
+"""The service's one typed settings object, read from environment variables (and CLI flags via __main__)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from indexer.embedding import DEFAULT_MODEL
+from indexer.search import DEFAULT_CANDIDATES
+
+ENV_PREFIX = "SEEKR_"
+
+
+class Settings(BaseSettings):
+    """Service configuration. Every field is also an environment variable `SEEKR_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    index_dir: Path = Field(Path("index"), description="Index directory built by `python -m indexer build`.")
+    model: str = Field(DEFAULT_MODEL, description="Embedding model name or path; must match the index manifest.")
+    device: str = Field("cpu", description="Torch device for the embedding model.")
+    host: str = Field("127.0.0.1", validation_alias=AliasChoices("SEEKR_HOST", "HOST"), description="Bind address.")
+    port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("SEEKR_PORT", "PORT"), description="Port.")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes; each loads the index read-only.")
+    candidates: int = Field(
+        DEFAULT_CANDIDATES, ge=1, le=10_000, description="Candidates taken from each retriever before fusion."
+    )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")
