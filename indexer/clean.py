@@ -18,7 +18,8 @@ headline repeated. None of it may reach the index. The rules, applied line by li
    A line ending in an inline credit ("... Photo: AFP") is a caption and goes.
 8. Teasers go: a line cut off with "..." or "…".
 9. Fragments go: a line of one or two words without closing punctuation (section labels such as
-   "DIPLOMACY", "Published", "on"); a Markdown heading (``# ...``) is always kept, without its ``#``.
+   "DIPLOMACY", "Published", "on"). Kept anyway: a Markdown heading (``# ...``, without its ``#``) and
+   the first line of the text unless it is all capitals, since a short first line is usually the title.
 10. Repeats go: a line equal to an earlier one (ignoring case, spacing and an inline photo credit) is dropped,
     so repeated headlines, captions and paragraphs appear once.
 
@@ -94,6 +95,10 @@ def _is_boilerplate(line: str) -> bool:
     return any(p.match(line) for p in _BOILERPLATE)
 
 
+def _is_fragment(line: str) -> bool:
+    return len(line.split()) <= 2 and not _TERMINAL.search(line)
+
+
 def _dedupe_key(line: str) -> str:
     return _INLINE_CREDIT.sub("", line).strip().lower()
 
@@ -135,7 +140,7 @@ def clean_text(raw: str) -> str:
             or _HEX_ID.search(line)
             or _INLINE_CREDIT.search(line)
             or _TEASER.search(line)
-            or (len(line.split()) <= 2 and not _TERMINAL.search(line))
+            or (_is_fragment(line) and (kept or line.isupper()))
         ):
             continue
         key = _dedupe_key(line)

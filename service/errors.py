@@ -48,7 +48,9 @@ _FIELD_HELP = {
 
 
 def _describe(error: dict[str, Any]) -> dict[str, Any]:
-    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+    loc = [str(part) for part in error.get("loc", ())]
+    if loc and loc[0] in ("body", "query", "path"):  # where the value came from, not a field name
+        loc = loc[1:]
     field = loc[-1] if loc else ""
     if error.get("type") == "extra_forbidden":
         message = f"unknown field {field!r}; allowed fields: query, k, mode, min_score"

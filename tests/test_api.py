@@ -1,0 +1,189 @@
+"""HTTP API through TestClient with the fake embedder: responses, readiness, and every bad input."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.embedding import Embedder
+from indexer.errors import IndexNotFoundError, ManifestMismatchError
+from service.app import create_app
+from service.settings import Settings
+from tests.fakes import FakeEmbedder
+
+
+def _wait_ready(client: TestClient, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.get("/readyz").status_code == 200:
+            return
+        time.sleep(0.02)
+    raise AssertionError("service never became ready")
+
+
+@pytest.fixture
+def client(fake_seed_index: Path) -> Iterator[TestClient]:
+    app = create_app(Settings(index_dir=fake_seed_index, model="fake-hash"), embedder_factory=lambda s: FakeEmbedder())
+    with TestClient(app) as c:
+        _wait_ready(c)
+        yield c
+
+
+def test_get_search_shape(client: TestClient) -> None:
+    r = client.get("/search", params={"q": "Where did Wang Yi meet Lavrov", "k": 3})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"query", "mode", "took_ms", "index_version", "results"}
+    assert body["mode"] == "hybrid" and body["query"] == "Where did Wang Yi meet Lavrov"
+    assert len(body["results"]) == 3
+    hit = body["results"][0]
+    assert set(hit) == {"rank", "score", "doc_id", "title", "source", "chunk_id", "text", "start", "end", "scores"}
+    assert set(hit["scores"]) == {"dense", "lexical", "dense_rank", "lexical_rank"}
+    assert [h["rank"] for h in body["results"]] == [1, 2, 3]
+
+
+def test_post_equals_get(client: TestClient) -> None:
+    for mode in ("dense", "lexical", "hybrid"):
+        got = client.get("/search", params={"q": "Putin Xi Samarkand", "k": 4, "mode": mode}).json()
+        posted = client.post("/search", json={"query": "Putin Xi Samarkand", "k": 4, "mode": mode}).json()
+        assert [h["chunk_id"] for h in got["results"]] == [h["chunk_id"] for h in posted["results"]]
+
+
+def test_query_is_trimmed(client: TestClient) -> None:
+    assert client.get("/search", params={"q": "  Putin  "}).json()["query"] == "Putin"
+
+
+def test_min_score_can_empty_results(client: TestClient) -> None:
+    r = client.post("/search", json={"query": "Putin", "mode": "dense", "min_score": 1.5})
+    assert r.status_code == 200 and r.json()["results"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "hint"),
+    [
+        ({"q": ""}, "q", "non-empty"),
+        ({"q": "   \t "}, "q", "non-empty"),
+        ({"q": "x" * 1001}, "q", "at most 1000"),
+        ({"q": "ok", "k": 0}, "k", "1 to 100"),
+        ({"q": "ok", "k": 101}, "k", "1 to 100"),
+        ({"q": "ok", "k": "three"}, "k", "1 to 100"),
+        ({"q": "ok", "mode": "semantic"}, "mode", "dense, lexical, hybrid"),
+        ({"q": "ok", "min_score": "high"}, "min_score", "number"),
+        ({}, "q", "required"),
+    ],
+)
+def test_get_bad_input(client: TestClient, params: dict[str, object], field: str, hint: str) -> None:
+    r = client.get("/search", params=params)
+    assert r.status_code == 422
+    body = r.json()
+    assert hint in body["detail"]
+    assert any(e["field"] == field for e in body["errors"])
+
+
+@pytest.mark.parametrize(
+    ("payload", "hint"),
+    [
+        ({"query": ""}, "non-empty"),
+        ({"query": " "}, "non-empty"),
+        ({"query": "y" * 5000}, "at most 1000"),
+        ({"query": "ok", "k": -1}, "1 to 100"),
+        ({"query": "ok", "k": 1000}, "1 to 100"),
+        ({"query": "ok", "mode": "bm25"}, "dense, lexical, hybrid"),
+        ({"query": 42}, "non-empty string"),
+        ({"q": "ok"}, "unknown field 'q'"),
+        ({}, "required"),
+    ],
+)
+def test_post_bad_input(client: TestClient, payload: dict[str, object], hint: str) -> None:
+    r = client.post("/search", json=payload)
+    assert r.status_code == 422, r.text
+    assert hint in r.json()["detail"]
+
+
+def test_long_input_is_not_echoed_whole(client: TestClient) -> None:
+    r = client.post("/search", json={"query": "y" * 5000})
+    assert len(r.text) < 1000
+
+
+@pytest.mark.parametrize("raw", ["{bad json", '{"query": "x",}', "", "[1, 2]", '"just a string"'])
+def test_malformed_json(client: TestClient, raw: str) -> None:
+    r = client.post("/search", content=raw, headers={"Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500, r.text
+    assert "JSON" in r.json()["detail"] or "required" in r.json()["detail"]
+
+
+def test_unknown_route_and_method(client: TestClient) -> None:
+    assert "see /docs" in client.get("/nope").json()["detail"]
+    r = client.delete("/search")
+    assert r.status_code == 405 and "not allowed" in r.json()["detail"]
+
+
+def test_health_ready_stats(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "detail": None}
+    assert client.get("/readyz").json()["status"] == "ready"
+    stats = client.get("/stats").json()
+    assert stats["documents"] == 5 and stats["chunks"] > 5 and stats["model"] == "fake-hash"
+    assert stats["index_version"] == 1 and stats["build_seconds"] is not None
+
+
+def test_openapi_docs(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert {"/search", "/healthz", "/readyz", "/stats"} <= set(spec["paths"])
+    post = spec["paths"]["/search"]["post"]
+    assert "examples" in post["requestBody"]["content"]["application/json"]
+
+
+class _SlowEmbedder(FakeEmbedder):
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__()
+        gate.wait(timeout=30)
+
+
+def test_readyz_is_503_until_loaded(fake_seed_index: Path) -> None:
+    gate = threading.Event()
+
+    def factory(settings: Settings) -> Embedder:
+        return _SlowEmbedder(gate)
+
+    app = create_app(Settings(index_dir=fake_seed_index, model="fake-hash"), embedder_factory=factory)
+    with TestClient(app) as c:
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["status"] == "loading"
+        assert c.get("/healthz").status_code == 200
+        r = c.get("/search", params={"q": "Putin"})
+        assert r.status_code == 503 and "loading" in r.json()["detail"]
+        gate.set()
+        _wait_ready(c)
+        assert c.get("/search", params={"q": "Putin"}).status_code == 200
+
+
+def test_refuses_to_start_on_model_mismatch(fake_seed_index: Path) -> None:
+    app = create_app(Settings(index_dir=fake_seed_index, model="another-model"), embedder_factory=lambda s: FakeEmbedder())
+    with pytest.raises(ManifestMismatchError, match="built with model 'fake-hash'.*'another-model'"), TestClient(app):
+        pass
+
+
+def test_refuses_to_start_without_index(tmp_path: Path) -> None:
+    app = create_app(Settings(index_dir=tmp_path / "none", model="fake-hash"), embedder_factory=lambda s: FakeEmbedder())
+    with pytest.raises(IndexNotFoundError, match="python -m indexer build"), TestClient(app):
+        pass
+
+
+def test_dimension_mismatch_reported_by_readyz(fake_seed_index: Path) -> None:
+    app = create_app(
+        Settings(index_dir=fake_seed_index, model="fake-hash"), embedder_factory=lambda s: FakeEmbedder(dimension=32)
+    )
+    with TestClient(app) as c:
+        deadline = time.monotonic() + 10
+        while c.get("/readyz").json()["status"] == "loading" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["status"] == "failed"
+        assert "dimension 64" in r.json()["detail"]
+        assert "failed to load" in c.get("/search", params={"q": "x"}).json()["detail"]

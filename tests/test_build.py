@@ -1,0 +1,140 @@
+"""Incremental builds, the manifest, and the versioned directory layout."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.builder import build_index
+from indexer.chunking import ChunkingConfig
+from indexer.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, ManifestMismatchError
+from indexer.index import CURRENT_FILE, open_index, write_lock
+from tests.fakes import FakeEmbedder
+
+
+def test_first_build_then_unchanged_embeds_nothing(seeds_copy: Path, tmp_path: Path) -> None:
+    emb = FakeEmbedder()
+    index_dir = tmp_path / "idx"
+    first = build_index(seeds_copy, index_dir, emb)
+    assert (first.documents, first.added, first.version) == (5, 5, 1)
+    assert first.embedded_chunks == first.chunks == emb.encoded > 0
+    again = build_index(seeds_copy, index_dir, emb)
+    assert again.embedded_chunks == 0 and not again.changed
+    assert again.unchanged == 5 and again.version == 1
+    assert emb.encoded == first.chunks
+    assert sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(".")) == [CURRENT_FILE, "v000001"]
+
+
+def test_changed_file_reembeds_only_that_document(seeds_copy: Path, tmp_path: Path) -> None:
+    emb = FakeEmbedder()
+    index_dir = tmp_path / "idx"
+    build_index(seeds_copy, index_dir, emb)
+    before = open_index(index_dir)
+    changed = seeds_copy / "002_ed85d81760ff91a2.txt"
+    changed.write_text(changed.read_text().replace("in Shian,", "in Xi'an,"))
+    emb.encoded = 0
+    report = build_index(seeds_copy, index_dir, emb)
+    after = open_index(index_dir)
+    assert (report.updated, report.added, report.unchanged, report.version) == (1, 0, 4, 2)
+    n_changed = sum(1 for d in after.store.documents() if d.doc_id == changed.name for _ in range(d.n_chunks))
+    assert report.embedded_chunks == emb.encoded == n_changed
+    # Unchanged documents keep their chunk ids and vectors.
+    old = {d.doc_id: d.content_hash for d in before.store.documents()}
+    assert {k: v for k, v in after.manifest.documents.items() if k != changed.name} == {
+        k: v for k, v in old.items() if k != changed.name
+    }
+    kept_ids = [cid for cid, rec in before.store.chunks(before.store.chunk_ids()).items() if rec.doc_id != changed.name]
+    for cid in kept_ids:
+        np.testing.assert_array_equal(before.vectors.reconstruct(cid), after.vectors.reconstruct(cid))
+    assert "Xi'an" in " ".join(r.text for r in after.store.chunks(after.store.chunk_ids()).values())
+
+
+def test_deleted_file_leaves_index(seeds_copy: Path, tmp_path: Path) -> None:
+    emb = FakeEmbedder()
+    index_dir = tmp_path / "idx"
+    build_index(seeds_copy, index_dir, emb)
+    (seeds_copy / "003_7de0760080f69b82.txt").unlink()
+    report = build_index(seeds_copy, index_dir, emb)
+    snap = open_index(index_dir)
+    assert report.deleted == 1 and report.embedded_chunks == 0
+    assert "003_7de0760080f69b82.txt" not in snap.manifest.documents
+    assert all(r.doc_id != "003_7de0760080f69b82.txt" for r in snap.store.chunks(snap.store.chunk_ids()).values())
+    assert snap.vectors.ntotal == snap.manifest.counts.chunks == len(snap.store.chunk_ids())
+    assert snap.store.lexical("Lance Gore Stimson", 10) == []
+
+
+def test_manifest_records_what_was_built(fake_seed_index: Path) -> None:
+    data = json.loads((fake_seed_index / "v000001" / "manifest.json").read_text())
+    assert data["model"] == {"id": "fake-hash", "dimension": 64, "normalized": True, "max_tokens": 128}
+    assert data["chunking"]["chunk_tokens"] == ChunkingConfig().chunk_tokens
+    assert data["counts"]["documents"] == 5 and data["counts"]["chunks"] > 5
+    assert len(data["documents"]) == 5 and all(len(h) == 64 for h in data["documents"].values())
+    assert data["created_at"] and data["package_version"] and data["format_version"] == 1
+
+
+def test_model_change_triggers_full_rebuild(seeds_copy: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    build_index(seeds_copy, index_dir, FakeEmbedder())
+    other = FakeEmbedder(dimension=32, model_id="other-model")
+    report = build_index(seeds_copy, index_dir, other)
+    assert report.rebuild_reason and "model changed" in report.rebuild_reason
+    assert report.embedded_chunks == report.chunks
+    assert open_index(index_dir).manifest.model.id == "other-model"
+
+
+def test_chunking_change_triggers_full_rebuild(seeds_copy: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    build_index(seeds_copy, index_dir, FakeEmbedder())
+    report = build_index(seeds_copy, index_dir, FakeEmbedder(), ChunkingConfig(64, 16))
+    assert report.rebuild_reason == "chunking or cleaning settings changed"
+
+
+def test_check_model_message(fake_seed_index: Path) -> None:
+    manifest = open_index(fake_seed_index).manifest
+    with pytest.raises(ManifestMismatchError, match=r"built with model 'fake-hash' \(dimension 64\).*'x'"):
+        manifest.check_model("x", 384)
+
+
+def test_missing_index(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="python -m indexer build"):
+        open_index(tmp_path / "nothing")
+
+
+def test_inconsistent_version_is_detected(fake_seed_index: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(fake_seed_index, broken)
+    manifest = broken / "v000001" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["counts"]["chunks"] += 1
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(IndexCorruptError, match="inconsistent"):
+        open_index(broken)
+    (broken / "v000001" / "vectors.faiss").unlink()
+    with pytest.raises(IndexCorruptError, match="missing"):
+        open_index(broken)
+
+
+def test_second_writer_is_refused(fake_seed_index: Path, seeds_copy: Path) -> None:
+    with write_lock(fake_seed_index), pytest.raises(IndexLockedError, match="another process"):
+        build_index(seeds_copy, fake_seed_index, FakeEmbedder())
+
+
+def test_old_versions_are_pruned(seeds_copy: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    for i in range(4):
+        (seeds_copy / "extra.txt").write_text(f"Extra document number {i} about ships.")
+        build_index(seeds_copy, index_dir, FakeEmbedder())
+    versions = sorted(p.name for p in index_dir.iterdir() if p.name.startswith("v"))
+    assert versions == ["v000003", "v000004"]
+    assert (index_dir / CURRENT_FILE).read_text().strip() == "v000004"
+
+
+def test_missing_source_folder(tmp_path: Path) -> None:
+    from indexer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_index(tmp_path / "nope", tmp_path / "idx", FakeEmbedder())

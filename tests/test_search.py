@@ -1,0 +1,110 @@
+"""Search: dense checked against brute-force cosine, lexical against FTS5 semantics, hybrid against RRF."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexer.index import IndexSnapshot
+from indexer.search import RRF_K, Mode, Searcher, rrf
+from indexer.store import fts_query
+from tests.fakes import FakeEmbedder
+
+QUERIES = [
+    "Where did Wang Yi meet Lavrov",
+    "Xi Jinping first trip abroad after the pandemic",
+    "China-Central Asia summit in Xi'an",
+    "Lance Gore offensive partnership",
+    "Blinken Brookings China goals",
+    "!!!",
+]
+
+
+def _brute_force(snapshot: IndexSnapshot, emb: FakeEmbedder, query: str, k: int) -> list[tuple[int, float]]:
+    ids = snapshot.store.chunk_ids()
+    records = snapshot.store.chunks(ids)
+    matrix = emb.encode([records[i].text for i in ids])
+    q = emb.encode([query])[0]
+    sims = matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q))
+    order = sorted(range(len(ids)), key=lambda j: (-sims[j], ids[j]))[:k]
+    return [(ids[j], float(sims[j])) for j in order]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("k", [1, 5, 20])
+def test_dense_matches_brute_force_cosine(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder, query: str, k: int) -> None:
+    result = Searcher(fake_snapshot, fake_embedder).search(query, k=k, mode=Mode.dense)
+    expected = _brute_force(fake_snapshot, fake_embedder, query, k)
+    got = [(h.chunk_id, h.score) for h in result.hits]
+    assert len(got) == len(expected)
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=1e-5, atol=1e-6)
+    # Ids agree except where cosine ties make the order arbitrary.
+    for (gid, gs), (eid, es) in zip(got, expected, strict=True):
+        assert gid == eid or abs(gs - es) < 1e-6
+
+
+def test_lexical_hits_contain_query_terms_and_are_sorted(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
+    hits = Searcher(fake_snapshot, fake_embedder).search("Astana Lavrov", k=10, mode=Mode.lexical).hits
+    assert hits
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    for h in hits:
+        assert "astana" in h.text.lower() or "lavrov" in h.text.lower()
+        assert h.lexical == h.score and h.lexical_rank == h.rank
+
+
+def test_lexical_with_no_terms_is_empty(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
+    assert Searcher(fake_snapshot, fake_embedder).search("?!", k=5, mode=Mode.lexical).hits == []
+    assert Searcher(fake_snapshot, fake_embedder).search("zzyzx qwertyuiop", k=5, mode=Mode.lexical).hits == []
+
+
+@pytest.mark.parametrize("query", ['NEAR(a b) OR "x', "title:foo AND -bar*", "c'est l'été"])
+def test_fts_syntax_in_queries_is_inert(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder, query: str) -> None:
+    Searcher(fake_snapshot, fake_embedder).search(query, k=5, mode=Mode.lexical)
+    assert fts_query(query) is not None
+
+
+def test_hybrid_is_rrf_of_dense_and_lexical(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
+    searcher = Searcher(fake_snapshot, fake_embedder)
+    query = "Shanghai Cooperation Organization summit Samarkand"
+    n = fake_snapshot.vectors.ntotal
+    dense = [h.chunk_id for h in searcher.search(query, k=n, mode=Mode.dense).hits][:100]
+    lexical = [h.chunk_id for h in searcher.search(query, k=n, mode=Mode.lexical).hits][:100]
+    fused = rrf([dense, lexical])
+    expected = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    hits = searcher.search(query, k=10, mode=Mode.hybrid).hits
+    assert [(h.chunk_id, pytest.approx(h.score)) for h in hits] == [(c, pytest.approx(s)) for c, s in expected]
+    for h in hits:
+        parts = [1 / (RRF_K + r) for r in (h.dense_rank, h.lexical_rank) if r is not None]
+        assert h.score == pytest.approx(sum(parts))
+        assert h.dense is not None  # component scores are filled in for every hit
+
+
+def test_every_hit_has_provenance(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
+    docs = {d.doc_id: d.text for d in fake_snapshot.store.documents()}
+    for mode in Mode:
+        for h in Searcher(fake_snapshot, fake_embedder).search("Putin Xi meeting", k=10, mode=mode).hits:
+            assert docs[h.doc_id][h.start : h.end] == h.text
+            assert h.title and h.source == h.doc_id
+
+
+def test_min_score_drops_low_hits(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
+    searcher = Searcher(fake_snapshot, fake_embedder)
+    all_hits = searcher.search("Putin", k=20, mode=Mode.dense).hits
+    cut = all_hits[5].score
+    kept = searcher.search("Putin", k=20, mode=Mode.dense, min_score=cut).hits
+    assert kept and all(h.score >= cut for h in kept) and len(kept) < len(all_hits)
+    assert searcher.search("Putin", k=5, mode=Mode.dense, min_score=2.0).hits == []
+
+
+def test_k_larger_than_index(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
+    n = fake_snapshot.vectors.ntotal
+    hits = Searcher(fake_snapshot, fake_embedder).search("China", k=n + 50, mode=Mode.dense).hits
+    assert len(hits) == n and len({h.chunk_id for h in hits}) == n
+
+
+def test_searcher_refuses_other_model(fake_snapshot: IndexSnapshot) -> None:
+    from indexer.errors import ManifestMismatchError
+
+    with pytest.raises(ManifestMismatchError):
+        Searcher(fake_snapshot, FakeEmbedder(model_id="something-else"))
