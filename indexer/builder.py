@@ -131,9 +131,7 @@ def build_index(
         to_embed = [d for d in folder.documents if existing.get(d.doc_id) != d.content_hash]
         origins = {d.doc_id: ORIGIN_BUILD for d in to_embed}
         deletes = [
-            doc_id
-            for doc_id, origin in origins_before.items()
-            if origin == ORIGIN_BUILD and doc_id not in wanted
+            doc_id for doc_id, origin in origins_before.items() if origin == ORIGIN_BUILD and doc_id not in wanted
         ]
         if rebuild_reason and base is not None:
             # API documents survive a rebuild: re-embed them from their stored cleaned text.

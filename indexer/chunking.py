@@ -81,9 +81,7 @@ def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
     return spans
 
 
-def _pieces(
-    text: str, spans: list[tuple[int, int]], token_spans: TokenSpans, limit: int
-) -> list[tuple[int, int, int]]:
+def _pieces(text: str, spans: list[tuple[int, int]], token_spans: TokenSpans, limit: int) -> list[tuple[int, int, int]]:
     """(start, end, n_tokens) units: sentences, with over-long sentences cut at token boundaries."""
     units: list[tuple[int, int, int]] = []
     for start, end in spans:

@@ -36,17 +36,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("source", type=Path, metavar="SRC", help="folder of documents")
     build.add_argument("--index", type=Path, required=True, metavar="DIR", help="index directory (created)")
-    build.add_argument("--model", default=DEFAULT_MODEL, help="sentence-transformers name or path (default: %(default)s, bundled)")
-    build.add_argument("--chunk-tokens", type=int, default=_DEFAULTS.chunk_tokens, help="chunk size in model tokens (default: %(default)s)")
-    build.add_argument("--overlap-tokens", type=int, default=_DEFAULTS.overlap_tokens, help="overlap between chunks in model tokens (default: %(default)s)")
+    build.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="sentence-transformers name or path (default: %(default)s, bundled)",
+    )
+    build.add_argument(
+        "--chunk-tokens",
+        type=int,
+        default=_DEFAULTS.chunk_tokens,
+        help="chunk size in model tokens (default: %(default)s)",
+    )
+    build.add_argument(
+        "--overlap-tokens",
+        type=int,
+        default=_DEFAULTS.overlap_tokens,
+        help="overlap between chunks in model tokens (default: %(default)s)",
+    )
     build.add_argument("--batch-size", type=int, default=32, help="embedding batch size (default: %(default)s)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    query = sub.add_parser("query", help="search an index from the terminal", description="Print the ranked passages for a question.")
+    query = sub.add_parser(
+        "query",
+        help="search an index from the terminal",
+        description="Print the ranked passages for a question.",
+    )
     query.add_argument("index", type=Path, metavar="DIR", help="index directory")
     query.add_argument("question", help="natural-language question")
     query.add_argument("-k", type=int, default=5, help="number of passages (default: %(default)s)")
-    query.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.hybrid.value, help="retrieval mode (default: %(default)s)")
+    query.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default=Mode.hybrid.value,
+        help="retrieval mode (default: %(default)s)",
+    )
     query.add_argument("--model", default=None, help="model name or path (default: the one in the index manifest)")
     return parser
 
@@ -72,9 +95,7 @@ def _print_build(report: BuildReport) -> None:
 def _cmd_build(args: argparse.Namespace) -> int:
     embedder = SentenceTransformerEmbedder(args.model)
     config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
-    report = build_index(
-        args.source, args.index, embedder, config, batch_size=args.batch_size, progress=not args.quiet
-    )
+    report = build_index(args.source, args.index, embedder, config, batch_size=args.batch_size, progress=not args.quiet)
     _print_build(report)
     return 0
 

@@ -91,7 +91,10 @@ class SentenceTransformerEmbedder:
         self._dimension = int(dim)
         self._tokenizer = self._model.tokenizer
         special = self._tokenizer.num_special_tokens_to_add(pair=False)
-        self._max_tokens = int(self._model.max_seq_length) - int(special)
+        max_seq_length = self._model.max_seq_length
+        if max_seq_length is None:
+            raise ModelLoadError(f"model {name!r} does not report a maximum sequence length")
+        self._max_tokens = int(max_seq_length) - int(special)
 
     @property
     def model_id(self) -> str:

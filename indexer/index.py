@@ -171,7 +171,7 @@ def commit_version(
             for doc_id in [*deletes, *(u.document.doc_id for u in upserts)]:
                 removed.extend(store.delete_document(doc_id))
             if removed:
-                vectors.remove_ids(np.asarray(removed, dtype=np.int64))
+                vectors.remove_ids(faiss.IDSelectorBatch(np.asarray(removed, dtype=np.int64)))
             for update in upserts:
                 ids = store.insert_document(update.document, update.origin, update.chunks)
                 if ids:

@@ -103,7 +103,9 @@ class Searcher:
         vecs = np.vstack([self.snapshot.vectors.reconstruct(i) for i in ids])
         return dict(zip(ids, (vecs @ query_vec[0]).tolist(), strict=True))
 
-    def search(self, query: str, *, k: int = 5, mode: Mode = Mode.hybrid, min_score: float | None = None) -> SearchResult:
+    def search(
+        self, query: str, *, k: int = 5, mode: Mode = Mode.hybrid, min_score: float | None = None
+    ) -> SearchResult:
         """Top `k` passages for `query`; hits scoring below `min_score` (in the mode's score) are dropped."""
         started = time.perf_counter()
         total = self.snapshot.vectors.ntotal

@@ -236,7 +236,19 @@ class StoreReader:
             + " ORDER BY doc_id"
         )
         rows = self._conn().execute(sql, (origin,) if origin else ())
-        return [StoredDocument(*r[:6], json.loads(r[6]), r[7]) for r in rows]
+        return [
+            StoredDocument(
+                doc_id=r[0],
+                title=r[1],
+                source=r[2],
+                origin=r[3],
+                content_hash=r[4],
+                text=r[5],
+                metadata=json.loads(r[6]),
+                n_chunks=r[7],
+            )
+            for r in rows
+        ]
 
     def origins(self) -> dict[str, str]:
         """doc_id -> origin ('build' or 'api')."""

@@ -20,12 +20,24 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m service",
         description="Serve a search index over HTTP. Flags override SEEKR_* environment variables.",
     )
-    parser.add_argument("--index", dest="index_dir", metavar="DIR", help=f"index directory (default: {defaults['index_dir'].default})")
-    parser.add_argument("--model", help="embedding model name or path; must match the index (default: the bundled all-MiniLM-L6-v2)")
+    parser.add_argument(
+        "--index",
+        dest="index_dir",
+        metavar="DIR",
+        help=f"index directory (default: {defaults['index_dir'].default})",
+    )
+    parser.add_argument(
+        "--model",
+        help="embedding model name or path; must match the index (default: the bundled all-MiniLM-L6-v2)",
+    )
     parser.add_argument("--host", help=f"bind address (default: {defaults['host'].default})")
     parser.add_argument("--port", type=int, help=f"port (default: {defaults['port'].default})")
     parser.add_argument("--workers", type=int, help="worker processes (default: 1)")
-    parser.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="log level (default: info)")
+    parser.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log level (default: info)",
+    )
     return parser
 
 

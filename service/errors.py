@@ -39,8 +39,9 @@ class NotReadyError(ServiceError):
 
 
 _FIELD_HELP = {
-    "q": f"q must be a non-empty question of at most {MAX_QUERY_CHARS} characters, e.g. ?q=Where+did+Wang+Yi+meet+Lavrov",
-    "query": f'"query" must be a non-empty string of at most {MAX_QUERY_CHARS} characters, e.g. {{"query": "Where did Wang Yi meet Lavrov"}}',
+    "q": f"q must be a non-empty question of at most {MAX_QUERY_CHARS} characters, e.g. ?q=Where+did+Wang+Yi+meet",
+    "query": f'"query" must be a non-empty string of at most {MAX_QUERY_CHARS} characters, '
+    'e.g. {"query": "Where did Wang Yi meet Lavrov"}',
     "k": f"k must be a whole number from 1 to {MAX_K}",
     "mode": "mode must be one of: " + ", ".join(m.value for m in Mode),
     "min_score": "min_score must be a number (in the chosen mode's score scale)",
@@ -83,7 +84,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             item["input"] = item["input"][:100] + "..."
         elif not isinstance(item["input"], str | int | float | type(None)):
             item.pop("input")
-    return JSONResponse(status_code=422, content={"detail": "; ".join(d["message"] for d in described), "errors": described})
+    return JSONResponse(
+        status_code=422, content={"detail": "; ".join(d["message"] for d in described), "errors": described}
+    )
 
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:

@@ -70,7 +70,9 @@ class SearchHit(BaseModel):
             text=hit.text,
             start=hit.start,
             end=hit.end,
-            scores=Scores(dense=hit.dense, lexical=hit.lexical, dense_rank=hit.dense_rank, lexical_rank=hit.lexical_rank),
+            scores=Scores(
+                dense=hit.dense, lexical=hit.lexical, dense_rank=hit.dense_rank, lexical_rank=hit.lexical_rank
+            ),
         )
 
 

@@ -21,7 +21,9 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 class FakeEmbedder:
     """Deterministic hashing embedder; `delay` seconds per encode call simulates a slow model."""
 
-    def __init__(self, dimension: int = 64, max_tokens: int = 128, delay: float = 0.0, model_id: str = "fake-hash") -> None:
+    def __init__(
+        self, dimension: int = 64, max_tokens: int = 128, delay: float = 0.0, model_id: str = "fake-hash"
+    ) -> None:
         self._dimension = dimension
         self._max_tokens = max_tokens
         self._delay = delay

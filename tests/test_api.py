@@ -42,7 +42,18 @@ def test_get_search_shape(client: TestClient) -> None:
     assert body["mode"] == "hybrid" and body["query"] == "Where did Wang Yi meet Lavrov"
     assert len(body["results"]) == 3
     hit = body["results"][0]
-    assert set(hit) == {"rank", "score", "doc_id", "title", "source", "chunk_id", "text", "start", "end", "scores"}
+    assert set(hit) == {
+        "rank",
+        "score",
+        "doc_id",
+        "title",
+        "source",
+        "chunk_id",
+        "text",
+        "start",
+        "end",
+        "scores",
+    }
     assert set(hit["scores"]) == {"dense", "lexical", "dense_rank", "lexical_rank"}
     assert [h["rank"] for h in body["results"]] == [1, 2, 3]
 
@@ -77,7 +88,7 @@ def test_min_score_can_empty_results(client: TestClient) -> None:
         ({}, "q", "required"),
     ],
 )
-def test_get_bad_input(client: TestClient, params: dict[str, object], field: str, hint: str) -> None:
+def test_get_bad_input(client: TestClient, params: dict[str, str | int], field: str, hint: str) -> None:
     r = client.get("/search", params=params)
     assert r.status_code == 422
     body = r.json()
@@ -164,20 +175,28 @@ def test_readyz_is_503_until_loaded(fake_seed_index: Path) -> None:
 
 
 def test_refuses_to_start_on_model_mismatch(fake_seed_index: Path) -> None:
-    app = create_app(Settings(index_dir=fake_seed_index, model="another-model"), embedder_factory=lambda s: FakeEmbedder())
-    with pytest.raises(ManifestMismatchError, match="built with model 'fake-hash'.*'another-model'"), TestClient(app):
+    app = create_app(
+        Settings(index_dir=fake_seed_index, model="another-model"), embedder_factory=lambda s: FakeEmbedder()
+    )
+    with (
+        pytest.raises(ManifestMismatchError, match=r"built with model 'fake-hash'.*'another-model'"),
+        TestClient(app),
+    ):
         pass
 
 
 def test_refuses_to_start_without_index(tmp_path: Path) -> None:
-    app = create_app(Settings(index_dir=tmp_path / "none", model="fake-hash"), embedder_factory=lambda s: FakeEmbedder())
-    with pytest.raises(IndexNotFoundError, match="python -m indexer build"), TestClient(app):
+    app = create_app(
+        Settings(index_dir=tmp_path / "none", model="fake-hash"), embedder_factory=lambda s: FakeEmbedder()
+    )
+    with pytest.raises(IndexNotFoundError, match=r"python -m indexer build"), TestClient(app):
         pass
 
 
 def test_dimension_mismatch_reported_by_readyz(fake_seed_index: Path) -> None:
     app = create_app(
-        Settings(index_dir=fake_seed_index, model="fake-hash"), embedder_factory=lambda s: FakeEmbedder(dimension=32)
+        Settings(index_dir=fake_seed_index, model="fake-hash"),
+        embedder_factory=lambda s: FakeEmbedder(dimension=32),
     )
     with TestClient(app) as c:
         deadline = time.monotonic() + 10

@@ -21,7 +21,8 @@ def _corpus(root: Path, n: int, tag: str) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         (root / f"doc{i:04d}.txt").write_text(
-            f"Document {i} {tag}\n\n" + " ".join(f"Sentence {j} of document {i} mentions {tag} topic {j}." for j in range(12))
+            f"Document {i} {tag}\n\n"
+            + " ".join(f"Sentence {j} of document {i} mentions {tag} topic {j}." for j in range(12))
         )
 
 
@@ -55,7 +56,7 @@ def test_build_killed_midway_keeps_previous_version(tmp_path: Path) -> None:
     _corpus(src, 150, "beta")  # changes all 20 documents and adds 130
     started = time.perf_counter()
     proc = _run(src, index_dir, 0.02)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     full = time.perf_counter() - started
     assert proc.returncode == 0, err.decode()
     after = _state(index_dir)

@@ -26,7 +26,10 @@ def test_first_build_then_unchanged_embeds_nothing(seeds_copy: Path, tmp_path: P
     assert again.embedded_chunks == 0 and not again.changed
     assert again.unchanged == 5 and again.version == 1
     assert emb.encoded == first.chunks
-    assert sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(".")) == [CURRENT_FILE, "v000001"]
+    assert sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(".")) == [
+        CURRENT_FILE,
+        "v000001",
+    ]
 
 
 def test_changed_file_reembeds_only_that_document(seeds_copy: Path, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from indexer.chunking import ChunkingConfig, chunk_text, sentence_spans
@@ -23,7 +25,7 @@ def test_chunks_fit_budget_and_offsets_are_exact(size: int, overlap: int) -> Non
         assert TEXT[c.start : c.end] == c.text
         assert c.n_tokens == len(emb.token_spans(c.text)) <= size
     # Every sentence is covered by some chunk.
-    covered = set()
+    covered: set[int] = set()
     for c in chunks:
         covered.update(range(c.start, c.end))
     for s, e in sentence_spans(TEXT):
@@ -41,10 +43,10 @@ def test_sentences_are_not_cut_when_they_fit() -> None:
 def test_overlap_repeats_trailing_sentences() -> None:
     emb = FakeEmbedder()
     chunks = chunk_text(TEXT, emb.token_spans, ChunkingConfig(40, 16))
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert b.start < a.end, "consecutive chunks should overlap"
     no_overlap = chunk_text(TEXT, emb.token_spans, ChunkingConfig(40, 0))
-    for a, b in zip(no_overlap, no_overlap[1:], strict=False):
+    for a, b in itertools.pairwise(no_overlap):
         assert b.start >= a.end
 
 
@@ -65,7 +67,9 @@ def test_stray_punctuation_joins_previous_sentence() -> None:
     assert [text[s:e] for s, e in sentence_spans(text)] == ["He met them on Thursday. .", "Then he left."]
 
 
-@pytest.mark.parametrize(("size", "overlap", "message"), [(500, 10, "exceeds"), (4, 0, "too small"), (32, 32, "overlap")])
+@pytest.mark.parametrize(
+    ("size", "overlap", "message"), [(500, 10, "exceeds"), (4, 0, "too small"), (32, 32, "overlap")]
+)
 def test_invalid_config(size: int, overlap: int, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ChunkingConfig(size, overlap).validate(max_tokens=254)

@@ -32,7 +32,12 @@ def test_reads_all_formats_recursively(tmp_path: Path) -> None:
         "safely into harbours at night and in fog.</p></article><footer>Copyright</footer></body></html>",
     )
     lines = [
-        {"id": "j1", "text": "The fourth document is about volcanoes.", "title": "Volcanoes", "metadata": {"lang": "en"}},
+        {
+            "id": "j1",
+            "text": "The fourth document is about volcanoes.",
+            "title": "Volcanoes",
+            "metadata": {"lang": "en"},
+        },
         {"id": "j2", "text": "The fifth document is about glaciers."},
     ]
     _write(tmp_path, "d.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n")
@@ -55,7 +60,11 @@ def test_bad_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     _write(tmp_path, "empty.md", "   \n\n")
     _write(tmp_path, "image.png", b"\x89PNG")
     _write(tmp_path, "only-ads.txt", "Advertisement\n\nFollow Us On Facebook\n")
-    _write(tmp_path, "bad.jsonl", '{"id": "ok", "text": "Fine line about ferries."}\nnot json\n{"id": "", "text": "x"}\n[1]\n')
+    _write(
+        tmp_path,
+        "bad.jsonl",
+        '{"id": "ok", "text": "Fine line about ferries."}\nnot json\n{"id": "", "text": "x"}\n[1]\n',
+    )
     unreadable = tmp_path / "secret.txt"
     unreadable.write_text("You cannot read this.")
     os.chmod(unreadable, 0)

@@ -32,7 +32,9 @@ def _brute_force(snapshot: IndexSnapshot, emb: FakeEmbedder, query: str, k: int)
 
 @pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize("k", [1, 5, 20])
-def test_dense_matches_brute_force_cosine(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder, query: str, k: int) -> None:
+def test_dense_matches_brute_force_cosine(
+    fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder, query: str, k: int
+) -> None:
     result = Searcher(fake_snapshot, fake_embedder).search(query, k=k, mode=Mode.dense)
     expected = _brute_force(fake_snapshot, fake_embedder, query, k)
     got = [(h.chunk_id, h.score) for h in result.hits]
@@ -43,7 +45,9 @@ def test_dense_matches_brute_force_cosine(fake_snapshot: IndexSnapshot, fake_emb
         assert gid == eid or abs(gs - es) < 1e-6
 
 
-def test_lexical_hits_contain_query_terms_and_are_sorted(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
+def test_lexical_hits_contain_query_terms_and_are_sorted(
+    fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder
+) -> None:
     hits = Searcher(fake_snapshot, fake_embedder).search("Astana Lavrov", k=10, mode=Mode.lexical).hits
     assert hits
     scores = [h.score for h in hits]

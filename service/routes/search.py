@@ -48,10 +48,17 @@ async def search_post(
         Body(
             openapi_examples={
                 "hybrid": {"summary": "Hybrid (default)", "value": {"query": EXAMPLE_QUERY, "k": 3}},
-                "dense": {"summary": "Dense only", "value": {"query": "Xi Jinping trip to Central Asia", "mode": "dense"}},
+                "dense": {
+                    "summary": "Dense only",
+                    "value": {"query": "Xi Jinping trip to Central Asia", "mode": "dense"},
+                },
                 "threshold": {
                     "summary": "Lexical with a minimum BM25 score",
-                    "value": {"query": "Shanghai Cooperation Organization", "mode": "lexical", "min_score": 2.0},
+                    "value": {
+                        "query": "Shanghai Cooperation Organization",
+                        "mode": "lexical",
+                        "min_score": 2.0,
+                    },
                 },
             }
         ),
