@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from indexer.builder import build_index
@@ -53,3 +60,70 @@ def real_seed_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: Emb
     index_dir = tmp_path_factory.mktemp("real") / "index"
     build_index(SEEDS, index_dir, real_embedder)
     return index_dir
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    """A real `python -m service` process listening on loopback."""
+
+    base_url: str
+    process: subprocess.Popen[str]
+    log_path: Path
+
+
+def start_server(index_dir: Path, log_path: Path, *extra: str, timeout: float = 120) -> RunningServer:
+    """Start the service as a subprocess and wait until /readyz answers 200."""
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "--index",
+            str(index_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}: {log_path.read_text()}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return RunningServer(base, proc, log_path)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"server not ready within {timeout}s: {log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def real_server(real_seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    server = start_server(real_seed_index, tmp_path_factory.mktemp("server") / "server.log")
+    yield server
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=30)

@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    install, index seeds/, serve on $(HOST):$(PORT)
+#   make test   install, lint, type-check, run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+INDEX  ?= index
+SRC    ?= seeds
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+# Offline by construction: the bundled model is read from site-packages, the hub is never asked.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install index run test test-fast lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+index: install
+	$(BIN)/python -m indexer build $(SRC) --index $(INDEX)
+
+run: index
+	$(BIN)/python -m service --index $(INDEX) --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache *.egg-info

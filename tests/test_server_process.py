@@ -1,0 +1,105 @@
+"""Slow tier: a real uvicorn process over loopback, and the CLI as a user types it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, SEEDS, RunningServer, start_server
+
+pytestmark = pytest.mark.slow
+
+
+def test_real_server_answers_get_and_post(real_server: RunningServer) -> None:
+    r = httpx.get(f"{real_server.base_url}/search", params={"q": "Where did Wang Yi meet Lavrov", "k": 3})
+    assert r.status_code == 200
+    top = r.json()["results"][0]
+    assert top["doc_id"] == "000_27323d1700c7a7d6.txt" and "Astana" in top["text"]
+    r = httpx.post(f"{real_server.base_url}/search", json={"query": "Temur Umarov Uzbekistan", "mode": "lexical"})
+    assert r.status_code == 200 and r.json()["results"][0]["doc_id"] == "001_a1533b252d97245d.txt"
+    r = httpx.post(f"{real_server.base_url}/search", content="{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "not valid JSON" in r.json()["detail"]
+    stats = httpx.get(f"{real_server.base_url}/stats").json()
+    assert stats["documents"] == 5 and stats["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_sigterm_shuts_down_cleanly(real_seed_index: Path, tmp_path: Path) -> None:
+    server = start_server(real_seed_index, tmp_path / "server.log")
+    server.process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how it ended.
+    assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    log = server.log_path.read_text()
+    assert "Application shutdown complete" in log and "Finished server process" in log
+
+
+def test_server_refuses_mismatched_model(real_seed_index: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "service", "--index", str(real_seed_index), "--model", "/nonexistent/other-model"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 2
+    assert "built with model 'sentence-transformers/all-MiniLM-L6-v2'" in proc.stderr
+    assert "/nonexistent/other-model" in proc.stderr
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "indexer", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+
+
+def test_cli_build_incremental_and_query(tmp_path: Path) -> None:
+    src = tmp_path / "docs"
+    src.mkdir()
+    for f in SEEDS.iterdir():
+        (src / f.name).write_bytes(f.read_bytes())
+    (src / "notes.bin").write_bytes(b"\x00\x01binary")
+    (src / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    index = tmp_path / "index"
+
+    first = _cli("build", str(src), "--index", str(index))
+    assert first.returncode == 0, first.stderr
+    assert "documents: 5 (5 added" in first.stdout
+    assert "skipped files: 2" in first.stdout and "latin1.txt: not UTF-8" in first.stdout
+    assert "time:" in first.stdout
+    assert "Batches" in first.stderr or "chunking" in first.stderr  # progress bars go to stderr
+
+    again = _cli("build", str(src), "--index", str(index), "--quiet")
+    assert again.returncode == 0
+    assert "nothing changed: embedded 0 chunks" in again.stdout
+
+    query = _cli("query", str(index), "Where did Wang Yi meet Lavrov", "-k", "2")
+    assert query.returncode == 0, query.stderr
+    assert query.stdout.splitlines()[0].startswith("2 results for 'Where did Wang Yi meet Lavrov' (hybrid")
+    assert "000_27323d1700c7a7d6.txt" in query.stdout.split("\n2. ")[0]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["indexer", "--help"], ["indexer", "build", "--help"], ["indexer", "query", "--help"], ["service", "--help"]],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "usage:" in proc.stdout and len(proc.stdout) > 200
+
+
+def test_cli_errors_are_clear(tmp_path: Path) -> None:
+    proc = _cli("query", str(tmp_path / "missing"), "anything")
+    assert proc.returncode == 2 and "no index at" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _cli("build", str(SEEDS), "--index", str(tmp_path / "i"), "--chunk-tokens", "1000")
+    assert proc.returncode == 2 and "exceeds the model's limit of 254" in proc.stderr
