@@ -1,0 +1,60 @@
+"""Every curl example in README.md, run as written against a live server; its output excerpt must match."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT, RunningServer
+
+pytestmark = pytest.mark.slow
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
+# Fields whose values in an excerpt must be reproduced exactly by the live server.
+CHECKED_KEYS = ("doc_id", "rank", "mode", "query", "detail", "status", "model", "documents", "chunks", "chunk_tokens")
+PAIR = re.compile(r'"(' + "|".join(CHECKED_KEYS) + r')": ("(?:[^"\\]|\\.)*"|[\w.]+)')
+
+
+def _examples() -> list[tuple[list[str], str | None]]:
+    blocks = [(m.group(1), m.group(2)) for m in BLOCK.finditer(README)]
+    examples = []
+    for i, (lang, body) in enumerate(blocks):
+        commands = [line for line in body.splitlines() if line.startswith("curl ")]
+        if lang == "bash" and commands:
+            nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+            examples.append((commands, nxt[1] if nxt and nxt[0] == "json" else None))
+    return examples
+
+
+EXAMPLES = _examples()
+
+
+def test_readme_has_curl_examples() -> None:
+    assert len(EXAMPLES) >= 4
+    assert any("-X POST" in c for cmds, _ in EXAMPLES for c in cmds)
+
+
+def _normalise(output: str) -> str:
+    return json.dumps(json.loads(output), ensure_ascii=False, separators=(", ", ": "))
+
+
+@pytest.mark.parametrize(("commands", "excerpt"), EXAMPLES, ids=[c[0][:60] for c, _ in EXAMPLES])
+def test_readme_curl_example(real_server: RunningServer, commands: list[str], excerpt: str | None) -> None:
+    outputs = []
+    for command in commands:
+        live = command.replace("http://127.0.0.1:8000", real_server.base_url)
+        proc = subprocess.run(["bash", "-c", live], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(_normalise(proc.stdout))
+    if excerpt is None:
+        return
+    combined = "\n".join(outputs)
+    pairs = PAIR.findall(excerpt)
+    assert pairs, "excerpt shows no checked field"
+    for key, value in pairs:
+        expected = f'"{key}": {json.dumps(json.loads(value), ensure_ascii=False)}'
+        assert expected in combined, f"README shows {expected}, server returned {combined[:500]}"
