@@ -13,10 +13,13 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+import faiss
 import numpy as np
 
 from indexer.embedding import Embedder
+from indexer.highlight import Highlight, best_dense, best_lexical
 from indexer.index import IndexSnapshot
+from indexer.store import Filter
 
 RRF_K = 60
 DEFAULT_CANDIDATES = 100
@@ -52,6 +55,7 @@ class Hit:
     lexical: float | None
     dense_rank: int | None
     lexical_rank: int | None
+    highlight: Highlight | None = None
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,15 @@ class Searcher:
         self._candidates = candidates
         self._rrf_k = rrf_k
 
-    def _dense(self, query_vec: np.ndarray, n: int) -> list[tuple[int, float]]:
+    def _dense(self, query_vec: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         if n == 0:
             return []
-        scores, ids = self.snapshot.vectors.search(query_vec, n)
+        params = None
+        if allowed is not None:
+            # The selector is applied inside the scan, so top-n is taken among passing chunks only.
+            params = faiss.SearchParameters()
+            params.sel = faiss.IDSelectorBatch(allowed)
+        scores, ids = self.snapshot.vectors.search(query_vec, n, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def _dense_scores(self, query_vec: np.ndarray, ids: list[int]) -> dict[int, float]:
@@ -103,36 +112,96 @@ class Searcher:
         vecs = np.vstack([self.snapshot.vectors.reconstruct(i) for i in ids])
         return dict(zip(ids, (vecs @ query_vec[0]).tolist(), strict=True))
 
+    def _rank(
+        self,
+        query: str,
+        query_vec: np.ndarray,
+        mode: Mode,
+        n: int,
+        allowed: np.ndarray | None,
+        where: Filter | None,
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
+        dense = self._dense(query_vec, n, allowed) if mode != Mode.lexical else []
+        lexical = self.snapshot.store.lexical(query, n, where) if mode != Mode.dense else []
+        if mode == Mode.dense:
+            return dense, dense, lexical
+        if mode == Mode.lexical:
+            return lexical, dense, lexical
+        fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], self._rrf_k)
+        return sorted(fused.items(), key=lambda item: (-item[1], item[0])), dense, lexical
+
     def search(
-        self, query: str, *, k: int = 5, mode: Mode = Mode.hybrid, min_score: float | None = None
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        mode: Mode = Mode.hybrid,
+        min_score: float | None = None,
+        max_per_doc: int | None = None,
+        where: Filter | None = None,
+        highlight: bool = True,
     ) -> SearchResult:
-        """Top `k` passages for `query`; hits scoring below `min_score` (in the mode's score) are dropped."""
+        """Top `k` passages for `query`.
+
+        Hits scoring below `min_score` (in the mode's score) are dropped; at most `max_per_doc` passages
+        come from one document, the rest of `k` filled from other documents; `where` restricts the search
+        to matching documents before the top-k cut.
+        """
         started = time.perf_counter()
+        allowed: np.ndarray | None = None
         total = self.snapshot.vectors.ntotal
-        n = min(total, max(self._candidates, k))
+        if where is not None and not where.is_empty:
+            allowed = np.asarray(self.snapshot.store.filtered_chunk_ids(where), dtype=np.int64)
+            total = len(allowed)
         query_vec = self._embedder.encode([query])
-        dense = self._dense(query_vec, n) if mode != Mode.lexical else []
-        lexical = self.snapshot.store.lexical(query, n) if mode != Mode.dense else []
+        n = min(total, max(self._candidates, k))
+        while True:
+            ranked, dense, lexical = self._rank(query, query_vec, mode, n, allowed, where)
+            if min_score is not None:
+                ranked = [(cid, s) for cid, s in ranked if s >= min_score]
+            if max_per_doc is not None:
+                ranked = self._per_doc(ranked, max_per_doc)
+            # Grouping or a filter can leave fewer than k: widen the candidate lists until k or exhausted.
+            if len(ranked) >= k or n >= total:
+                break
+            n = min(total, n * 4)
+        top = ranked[:k]
+        hits = self._hits(query, query_vec, mode, top, dense, lexical, highlight)
+        took_ms = (time.perf_counter() - started) * 1000
+        return SearchResult(query, mode, hits, took_ms, self.snapshot.version)
+
+    def _per_doc(self, ranked: list[tuple[int, float]], max_per_doc: int) -> list[tuple[int, float]]:
+        doc_of = self.snapshot.store.doc_ids_of([cid for cid, _ in ranked])
+        taken: dict[str, int] = {}
+        kept = []
+        for cid, score in ranked:
+            doc = doc_of[cid]
+            if taken.get(doc, 0) < max_per_doc:
+                taken[doc] = taken.get(doc, 0) + 1
+                kept.append((cid, score))
+        return kept
+
+    def _hits(
+        self,
+        query: str,
+        query_vec: np.ndarray,
+        mode: Mode,
+        top: list[tuple[int, float]],
+        dense: list[tuple[int, float]],
+        lexical: list[tuple[int, float]],
+        highlight: bool,
+    ) -> list[Hit]:
+        ids = [cid for cid, _ in top]
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
         lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1)}
-
-        if mode == Mode.dense:
-            ranked = dense
-        elif mode == Mode.lexical:
-            ranked = lexical
-        else:
-            fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], self._rrf_k)
-            ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-        if min_score is not None:
-            ranked = [(cid, s) for cid, s in ranked if s >= min_score]
-        top = ranked[:k]
-        ids = [cid for cid, _ in top]
-
         dense_scores = dict(dense)
         dense_scores.update(self._dense_scores(query_vec, [i for i in ids if i not in dense_scores]))
         lexical_scores = dict(lexical)
         lexical_scores.update(self.snapshot.store.lexical_scores(query, [i for i in ids if i not in lexical_scores]))
         records = self.snapshot.store.chunks(ids)
+        highlights = (
+            self._highlights(query, query_vec, mode, ids, {i: r.text for i, r in records.items()}) if highlight else {}
+        )
         hits = []
         for rank, (cid, score) in enumerate(top, start=1):
             rec = records[cid]
@@ -151,7 +220,23 @@ class Searcher:
                     lexical=lexical_scores.get(cid),
                     dense_rank=dense_rank.get(cid),
                     lexical_rank=lexical_rank.get(cid),
+                    highlight=highlights.get(cid),
                 )
             )
-        took_ms = (time.perf_counter() - started) * 1000
-        return SearchResult(query, mode, hits, took_ms, self.snapshot.version)
+        return hits
+
+    def _highlights(
+        self, query: str, query_vec: np.ndarray, mode: Mode, ids: list[int], texts: dict[int, str]
+    ) -> dict[int, Highlight]:
+        out: dict[int, Highlight] = {}
+        if mode != Mode.dense:
+            matches = self.snapshot.store.matched_spans(query, ids)
+            for cid in ids:
+                found = best_lexical(texts[cid], matches.get(cid, []))
+                if found is not None:
+                    out[cid] = found
+        if mode != Mode.lexical:
+            need = [cid for cid in ids if cid not in out]
+            for cid, found in zip(need, best_dense([texts[c] for c in need], query_vec, self._embedder), strict=True):
+                out[cid] = found
+        return out

@@ -56,6 +56,44 @@ END;
 _TERM = re.compile(r"\w+", re.UNICODE)
 
 
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Restricts a search to chunks of matching documents. Empty fields do not filter.
+
+    `source_prefix`: the document's source path starts with it (case-sensitive); `doc_ids`: the document
+    is one of these; `metadata`: every (key, value) pair equals the document's metadata[key].
+    """
+
+    source_prefix: str | None = None
+    doc_ids: tuple[str, ...] | None = None
+    metadata: tuple[tuple[str, Scalar], ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing is filtered."""
+        return self.source_prefix is None and self.doc_ids is None and not self.metadata
+
+    def sql(self) -> tuple[str, list[object]]:
+        """A query selecting the chunk ids that pass, and its parameters."""
+        where: list[str] = []
+        params: list[object] = []
+        if self.source_prefix is not None:
+            where.append("substr(d.source, 1, length(?)) = ?")
+            params += [self.source_prefix, self.source_prefix]
+        if self.doc_ids is not None:
+            where.append(f"d.doc_id IN ({','.join('?' * len(self.doc_ids))})")
+            params += list(self.doc_ids)
+        for key, value in self.metadata:
+            # json_extract yields 1/0 for JSON booleans; the key is quoted so dots and spaces are literal.
+            where.append("json_extract(d.metadata, ?) = ?")
+            params += ['$."' + key.replace('"', '""') + '"', int(value) if isinstance(value, bool) else value]
+        sql = "SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id)"
+        return (sql + " WHERE " + " AND ".join(where) if where else sql), params
+
+
 @dataclass(frozen=True)
 class ChunkRecord:
     """A stored chunk joined with its document's title and source."""
@@ -205,16 +243,63 @@ class StoreReader:
         )
         return {r[0]: ChunkRecord(*r) for r in rows}
 
-    def lexical(self, query: str, limit: int) -> list[tuple[int, float]]:
-        """Top `limit` chunks by BM25 (SQLite FTS5), best first, as (chunk_id, score); higher is better."""
+    def filtered_chunk_ids(self, where: Filter) -> list[int]:
+        """Ids of the chunks that pass `where`."""
+        sql, params = where.sql()
+        return [r[0] for r in self._conn().execute(sql, params)]
+
+    def doc_ids_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        """chunk_id -> doc_id."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._conn().execute(f"SELECT chunk_id, doc_id FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids))
+        return dict(rows)
+
+    def lexical(self, query: str, limit: int, where: Filter | None = None) -> list[tuple[int, float]]:
+        """Top `limit` chunks by BM25 (SQLite FTS5), best first, as (chunk_id, score); higher is better.
+
+        With `where`, only passing chunks are ranked, so `limit` results come back whenever that many match.
+        """
         match = fts_query(query)
         if match is None:
             return []
-        rows = self._conn().execute(
-            "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-            (match, limit),
-        )
+        sql = "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
+        params: list[object] = [match]
+        if where is not None and not where.is_empty:
+            sub, sub_params = where.sql()
+            sql += f" AND rowid IN ({sub})"
+            params += sub_params
+        rows = self._conn().execute(sql + " ORDER BY rank LIMIT ?", [*params, limit])
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    def matched_spans(self, query: str, ids: Sequence[int]) -> dict[int, list[tuple[int, int, str]]]:
+        """For each chunk, the (start, end, lower-cased token) of every token FTS5 matched for `query`.
+
+        Uses FTS5's own highlight(), so matching follows the index's tokenizer and Porter stemming exactly.
+        """
+        match = fts_query(query)
+        if match is None or not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._conn().execute(
+            "SELECT rowid, highlight(chunks_fts, 0, char(1), char(2)) FROM chunks_fts "
+            f"WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+            (match, *ids),
+        )
+        out: dict[int, list[tuple[int, int, str]]] = {}
+        for rowid, marked in rows:
+            spans, plain_len, start = [], 0, 0
+            for ch in marked:
+                if ch == "\x01":
+                    start = plain_len
+                elif ch == "\x02":
+                    spans.append((start, plain_len))
+                else:
+                    plain_len += 1
+            text = marked.replace("\x01", "").replace("\x02", "")
+            out[int(rowid)] = [(s, e, text[s:e].lower()) for s, e in spans]
+        return out
 
     def lexical_scores(self, query: str, ids: Sequence[int]) -> dict[int, float]:
         """BM25 scores of the given chunks (those matching no query term are absent)."""

@@ -32,6 +32,12 @@ class ServiceError(Exception):
         self.message = message
 
 
+class BadRequestError(ServiceError):
+    """A request that cannot be understood as sent."""
+
+    status_code = 400
+
+
 class NotReadyError(ServiceError):
     """The model or index is still loading, or failed to load."""
 
@@ -45,6 +51,12 @@ _FIELD_HELP = {
     "k": f"k must be a whole number from 1 to {MAX_K}",
     "mode": "mode must be one of: " + ", ".join(m.value for m in Mode),
     "min_score": "min_score must be a number (in the chosen mode's score scale)",
+    "max_per_doc": f"max_per_doc must be a whole number from 1 to {MAX_K}",
+    "source": "source must be a non-empty path prefix",
+    "doc_id": "doc_id must be a non-empty list of document ids",
+    "metadata": "metadata must map keys (letters, digits, '.', '-', '_', space) to a string, number or boolean",
+    "filters": 'filters must be an object such as {"source": "notes/", "doc_id": ["a"], "metadata": {"lang": "en"}}',
+    "highlight": "highlight must be true or false",
 }
 
 
@@ -52,9 +64,10 @@ def _describe(error: dict[str, Any]) -> dict[str, Any]:
     loc = [str(part) for part in error.get("loc", ())]
     if loc and loc[0] in ("body", "query", "path"):  # where the value came from, not a field name
         loc = loc[1:]
-    field = loc[-1] if loc else ""
+    # The field is the top-level name, or the filter's name inside "filters" (filters.metadata.<key>).
+    field = loc[1] if len(loc) > 1 and loc[0] == "filters" else (loc[0] if loc else "")
     if error.get("type") == "extra_forbidden":
-        message = f"unknown field {field!r}; allowed fields: query, k, mode, min_score"
+        message = f"unknown field {field!r}; see /docs for the allowed fields"
     elif error.get("type") == "missing":
         message = f"{field!r} is required. " + _FIELD_HELP.get(field, "")
     elif error.get("type") == "model_attributes_type":
@@ -77,7 +90,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
                 "errors": [],
             },
         )
-    described = [_describe(e) for e in errors]
+    described: list[dict[str, Any]] = []
+    for item in (_describe(e) for e in errors):  # a union type reports one error per member: keep one
+        if not any(d["field"] == item["field"] and d["message"] == item["message"] for d in described):
+            described.append(item)
     # Inputs are echoed only when short, so a 1 MB query does not come back in the error.
     for item in described:
         if isinstance(item["input"], str) and len(item["input"]) > 100:

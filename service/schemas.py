@@ -8,10 +8,37 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from indexer.search import Hit, Mode, SearchResult
+from indexer.store import Filter
 from service.errors import MAX_K, MAX_QUERY_CHARS
 
 QueryText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS)]
 TopK = Annotated[int, Field(ge=1, le=MAX_K)]
+MaxPerDoc = Annotated[int, Field(ge=1, le=MAX_K)]
+MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\w.\- ]+$")]
+MetaValue = str | int | float | bool
+
+
+class Filters(BaseModel):
+    """Which documents to search. Omitted fields do not filter; given fields must all match."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(None, min_length=1, description="Source path prefix, e.g. `reports/2024/`.")
+    doc_id: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        None, min_length=1, max_length=1000, description="Only these document ids."
+    )
+    metadata: dict[MetaKey, MetaValue] | None = Field(
+        None, description="Metadata key/value pairs (from `.jsonl` documents) that must all be equal."
+    )
+
+    def to_filter(self) -> Filter:
+        """The indexer's Filter."""
+        return Filter(
+            source_prefix=self.source,
+            doc_ids=tuple(self.doc_id) if self.doc_id is not None else None,
+            metadata=tuple(sorted((self.metadata or {}).items())),
+        )
+
 
 EXAMPLE_QUERY = "Where did Wang Yi meet Lavrov"
 
@@ -32,6 +59,11 @@ class SearchRequest(BaseModel):
         description="Drop hits scoring below this, in the mode's scale: cosine (dense, -1..1), BM25 (lexical, "
         ">= 0), RRF (hybrid, at most 2/61 = 0.0328).",
     )
+    max_per_doc: MaxPerDoc | None = Field(
+        None, description="At most this many passages per document; k is filled from other documents."
+    )
+    filters: Filters | None = Field(None, description="Restrict the search before the top-k cut.")
+    highlight: bool = Field(True, description="Mark the best-matching sentence of each passage.")
 
 
 class Scores(BaseModel):
@@ -41,6 +73,20 @@ class Scores(BaseModel):
     lexical: float | None = Field(description="BM25 score (SQLite FTS5); null when no query term occurs.")
     dense_rank: int | None = Field(description="Rank among the dense candidates.")
     lexical_rank: int | None = Field(description="Rank among the lexical candidates.")
+
+
+class Span(BaseModel):
+    """Character offsets into the passage text."""
+
+    start: int
+    end: int
+
+
+class HighlightOut(BaseModel):
+    """The passage's best-matching sentence(s) and how they were chosen (`lexical` or `dense`)."""
+
+    method: str
+    spans: list[Span]
 
 
 class SearchHit(BaseModel):
@@ -56,6 +102,9 @@ class SearchHit(BaseModel):
     start: int = Field(description="Character offset of the passage in the document's cleaned text.")
     end: int
     scores: Scores
+    highlight: HighlightOut | None = Field(
+        None, description="Best-matching sentence(s) as offsets into `text` (null when highlight=false)."
+    )
 
     @classmethod
     def from_hit(cls, hit: Hit) -> SearchHit:
@@ -72,6 +121,11 @@ class SearchHit(BaseModel):
             end=hit.end,
             scores=Scores(
                 dense=hit.dense, lexical=hit.lexical, dense_rank=hit.dense_rank, lexical_rank=hit.lexical_rank
+            ),
+            highlight=None
+            if hit.highlight is None
+            else HighlightOut(
+                method=hit.highlight.method, spans=[Span(start=s, end=e) for s, e in hit.highlight.spans]
             ),
         )
 

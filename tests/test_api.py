@@ -44,6 +44,7 @@ def test_get_search_shape(client: TestClient) -> None:
     hit = body["results"][0]
     assert set(hit) == {
         "rank",
+        "highlight",
         "score",
         "doc_id",
         "title",

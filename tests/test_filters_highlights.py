@@ -1,0 +1,178 @@
+"""Filters before the top-k cut (including a 1% filter), max_per_doc grouping, and passage highlights."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.builder import build_index
+from indexer.index import IndexSnapshot, open_index
+from indexer.search import Mode, Searcher
+from indexer.store import Filter
+from service.app import create_app
+from service.settings import Settings
+from tests.fakes import FakeEmbedder
+from tests.test_api import _wait_ready
+
+TOPICS = ["rivers", "mountains", "harbours", "deserts", "forests"]
+
+
+@pytest.fixture(scope="module")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("filters")
+    src = root / "src"
+    (src / "reports" / "2024").mkdir(parents=True)
+    (src / "notes").mkdir()
+    lines = []
+    for i in range(400):
+        topic = TOPICS[i % len(TOPICS)]
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"d{i:03d}",
+                    "text": f"Record {i} is about {topic}. The {topic} of region {i} are described here.",
+                    "metadata": {"group": i % 100, "lang": "en" if i % 2 else "fr", "flag": i % 3 == 0},
+                }
+            )
+        )
+    (src / "reports" / "2024" / "records.jsonl").write_text("\n".join(lines))
+    for i in range(20):
+        (src / "notes" / f"n{i}.txt").write_text(f"Note {i}\n\nA note about rivers and harbours number {i}.")
+    index = root / "index"
+    build_index(src, index, FakeEmbedder())
+    return index
+
+
+@pytest.fixture(scope="module")
+def snap(corpus_index: Path) -> IndexSnapshot:
+    return open_index(corpus_index)
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_one_percent_filter_returns_k(snap: IndexSnapshot, mode: Mode) -> None:
+    where = Filter(metadata=(("group", 7),))
+    matching = snap.store.filtered_chunk_ids(where)
+    assert 0 < len(matching) <= 0.01 * snap.vectors.ntotal + 1
+    # Few candidates: the matching chunks would never be in an unfiltered top-10.
+    searcher = Searcher(snap, FakeEmbedder(), candidates=10)
+    hits = searcher.search("record region described", k=len(matching), mode=mode, where=where).hits
+    assert sorted(h.chunk_id for h in hits) == sorted(matching)
+
+
+def test_filter_kinds(snap: IndexSnapshot) -> None:
+    searcher = Searcher(snap, FakeEmbedder())
+    hits = searcher.search("rivers", k=50, where=Filter(source_prefix="notes/")).hits
+    assert len(hits) == 20 and all(h.source.startswith("notes/") for h in hits)
+    hits = searcher.search("rivers", k=50, where=Filter(source_prefix="reports/2024/records.jsonl")).hits
+    assert len(hits) == 50 and all(h.source.startswith("reports/2024/records.jsonl:") for h in hits)
+    hits = searcher.search("rivers", k=10, where=Filter(doc_ids=("d001", "d002", "n3.txt"))).hits
+    assert {h.doc_id for h in hits} == {"d001", "d002", "notes/n3.txt"} - {"notes/n3.txt"} | (
+        {"notes/n3.txt"} if any(h.doc_id == "notes/n3.txt" for h in hits) else set()
+    )
+    hits = searcher.search("rivers", k=100, where=Filter(metadata=(("lang", "fr"), ("flag", True)))).hits
+    assert hits and all(int(h.doc_id[1:]) % 2 == 0 and int(h.doc_id[1:]) % 3 == 0 for h in hits)
+    assert searcher.search("rivers", k=5, where=Filter(source_prefix="nowhere/")).hits == []
+    assert searcher.search("rivers", k=5, where=Filter(metadata=(("missing", "x"),))).hits == []
+
+
+def test_doc_id_filter_exact(snap: IndexSnapshot) -> None:
+    hits = Searcher(snap, FakeEmbedder()).search("rivers", k=10, where=Filter(doc_ids=("d001", "notes/n3.txt"))).hits
+    assert {h.doc_id for h in hits} == {"d001", "notes/n3.txt"}
+
+
+def test_source_prefix_is_case_sensitive(snap: IndexSnapshot) -> None:
+    assert Searcher(snap, FakeEmbedder()).search("rivers", k=5, where=Filter(source_prefix="NOTES/")).hits == []
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_max_per_doc_fills_k_from_other_documents(fake_snapshot: IndexSnapshot, mode: Mode) -> None:
+    searcher = Searcher(fake_snapshot, FakeEmbedder(), candidates=5)
+    plain = searcher.search("Wang Yi Lavrov Astana security framework", k=5, mode=mode).hits
+    grouped = searcher.search("Wang Yi Lavrov Astana security framework", k=5, mode=mode, max_per_doc=1).hits
+    assert len(grouped) == 5 and len({h.doc_id for h in grouped}) == 5
+    assert grouped[0].chunk_id == plain[0].chunk_id
+    two = searcher.search("Putin", k=6, mode=mode, max_per_doc=2).hits
+    assert len(two) == 6 and max(sum(h.doc_id == d for h in two) for d in {h.doc_id for h in two}) <= 2
+
+
+def test_lexical_highlight_marks_the_matching_sentence(fake_snapshot: IndexSnapshot) -> None:
+    hits = Searcher(fake_snapshot, FakeEmbedder()).search("Temur Umarov", k=1, mode=Mode.lexical).hits
+    hl = hits[0].highlight
+    assert hl is not None and hl.method == "lexical"
+    ((start, end),) = hl.spans
+    sentence = hits[0].text[start:end]
+    assert "Temur Umarov" in sentence and len(sentence) < len(hits[0].text)
+
+
+def test_stemmed_terms_highlight(fake_snapshot: IndexSnapshot) -> None:
+    hits = Searcher(fake_snapshot, FakeEmbedder()).search("recaptures villages", k=1, mode=Mode.lexical).hits
+    hl = hits[0].highlight
+    assert hl is not None
+    assert "recaptured several towns and villages" in hits[0].text[hl.spans[0][0] : hl.spans[0][1]]
+
+
+def test_dense_highlight_is_a_sentence_of_the_passage(fake_snapshot: IndexSnapshot) -> None:
+    for hit in Searcher(fake_snapshot, FakeEmbedder()).search("pandemic isolation", k=5, mode=Mode.dense).hits:
+        assert hit.highlight is not None and hit.highlight.method == "dense"
+        start, end = hit.highlight.spans[0]
+        assert 0 <= start < end <= len(hit.text)
+        assert hit.text[start:end].strip() == hit.text[start:end]
+
+
+def test_highlight_can_be_turned_off(fake_snapshot: IndexSnapshot) -> None:
+    hits = Searcher(fake_snapshot, FakeEmbedder()).search("Putin", k=3, highlight=False).hits
+    assert all(h.highlight is None for h in hits)
+
+
+@pytest.fixture
+def client(corpus_index: Path) -> Iterator[TestClient]:
+    app = create_app(Settings(index_dir=corpus_index, model="fake-hash"), embedder_factory=lambda s: FakeEmbedder())
+    with TestClient(app) as c:
+        _wait_ready(c)
+        yield c
+
+
+def test_api_filters_get_and_post(client: TestClient) -> None:
+    got = client.get("/search", params=[("q", "rivers"), ("k", "50"), ("meta", "group:7"), ("meta", "lang:en")]).json()
+    assert {h["doc_id"] for h in got["results"]} == {"d007", "d107", "d207", "d307"}
+    posted = client.post(
+        "/search", json={"query": "rivers", "k": 50, "filters": {"metadata": {"group": 7, "lang": "en"}}}
+    ).json()
+    assert {h["doc_id"] for h in posted["results"]} == {"d007", "d107", "d207", "d307"}
+    got = client.get("/search", params=[("q", "rivers"), ("doc_id", "d001"), ("doc_id", "d002")]).json()
+    assert {h["doc_id"] for h in got["results"]} == {"d001", "d002"}
+    got = client.get("/search", params={"q": "rivers", "source": "notes/", "k": 3, "max_per_doc": 1}).json()
+    assert len(got["results"]) == 3 and all(h["source"].startswith("notes/") for h in got["results"])
+    hl = got["results"][0]["highlight"]
+    assert hl["method"] in ("lexical", "dense") and hl["spans"][0]["end"] > hl["spans"][0]["start"]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "hint"),
+    [
+        ({"q": "x", "meta": "nocolon"}, 400, "key:value"),
+        ({"q": "x", "max_per_doc": 0}, 422, "max_per_doc"),
+        ({"q": "x", "source": ""}, 422, "source"),
+    ],
+)
+def test_api_filter_errors(client: TestClient, params: dict[str, str | int], status: int, hint: str) -> None:
+    r = client.get("/search", params=params)
+    assert r.status_code == status and hint in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "hint"),
+    [
+        ({"query": "x", "filters": {"doc_id": []}}, "doc_id"),
+        ({"query": "x", "filters": {"metadata": {"bad key!": 1}}}, "metadata"),
+        ({"query": "x", "filters": {"metadata": {"k": [1, 2]}}}, "metadata"),
+        ({"query": "x", "filters": {"colour": "red"}}, "unknown field 'colour'"),
+    ],
+)
+def test_api_post_filter_errors(client: TestClient, payload: dict[str, object], hint: str) -> None:
+    r = client.post("/search", json=payload)
+    assert r.status_code == 422 and hint in r.json()["detail"], r.text
