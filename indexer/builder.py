@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from indexer.chunking import Chunk, ChunkingConfig, chunk_text
 from indexer.clean import RULES_VERSION
-from indexer.documents import Document, Skipped, read_folder
+from indexer.documents import Document, FolderReport, Skipped, read_folder
 from indexer.embedding import Embedder
 from indexer.errors import ConfigError, IndexNotFoundError
 from indexer.index import DocumentUpdate, IndexSnapshot, commit_version, open_index, write_lock
@@ -108,13 +108,25 @@ def build_index(
     added through the API (origin 'api') are left alone. If the model, chunking or cleaning rules differ
     from the existing index, everything (API documents included, from their stored text) is re-embedded.
     """
-    started = time.perf_counter()
-    config = config or ChunkingConfig()
     if not source.is_dir():
         raise ConfigError(f"source folder {source} does not exist or is not a directory")
+    return sync_index(read_folder(source), index_dir, embedder, config, batch_size=batch_size, progress=progress)
+
+
+def sync_index(
+    folder: FolderReport,
+    index_dir: Path,
+    embedder: Embedder,
+    config: ChunkingConfig | None = None,
+    *,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> BuildReport:
+    """Make the build-origin documents of `index_dir` exactly `folder.documents` (see `build_index`)."""
+    started = time.perf_counter()
+    config = config or ChunkingConfig()
     config.validate(embedder.max_tokens)
     model, chunking = model_info(embedder), chunking_info(config)
-    folder = read_folder(source)
 
     with write_lock(index_dir):
         try:

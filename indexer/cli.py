@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import textwrap
@@ -71,7 +72,49 @@ def _parser() -> argparse.ArgumentParser:
         help="retrieval mode (default: %(default)s)",
     )
     query.add_argument("--model", default=None, help="model name or path (default: the one in the index manifest)")
+
+    ev = sub.add_parser(
+        "eval",
+        help="measure retrieval quality on a BEIR-format data set",
+        description=(
+            "Index DATASET_DIR/corpus.jsonl with this project's pipeline, run every judged query "
+            "(qrels/test.tsv) in each mode and print nDCG@10, Recall@10, Recall@100, MRR@10 and query times, "
+            "next to plain baselines (whole-document dense with IndexFlatIP, and BM25) measured in the same run."
+        ),
+    )
+    ev.add_argument(
+        "dataset", type=Path, metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv"
+    )
+    ev.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    ev.add_argument("--model", default=DEFAULT_MODEL, help="sentence-transformers name or path (default: %(default)s)")
+    ev.add_argument(
+        "--chunk-tokens", type=int, default=_DEFAULTS.chunk_tokens, help="chunk size (default: %(default)s)"
+    )
+    ev.add_argument(
+        "--overlap-tokens", type=int, default=_DEFAULTS.overlap_tokens, help="overlap (default: %(default)s)"
+    )
+    ev.add_argument(
+        "--index", type=Path, metavar="DIR", help="keep the evaluation index here (default: a temporary folder)"
+    )
+    ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from indexer.evaluate import evaluate, format_table, load_beir
+
+    dataset = load_beir(args.dataset)
+    embedder = SentenceTransformerEmbedder(args.model)
+    config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
+    report = evaluate(
+        dataset, embedder, config, index_dir=args.index, baselines=not args.no_baselines, progress=not args.quiet
+    )
+    print(format_table(report))
+    if args.json:
+        args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    return 0
 
 
 def _print_build(report: BuildReport) -> None:
@@ -122,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return _cmd_build(args) if args.command == "build" else _cmd_query(args)
+        commands = {"build": _cmd_build, "query": _cmd_query, "eval": _cmd_eval}
+        return commands[args.command](args)
     except IndexerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -171,6 +171,14 @@ def _read_jsonl(raw: str, rel: str) -> Iterator[Document | Skipped]:
         yield doc if doc is not None else Skipped(where, "no text left after removing boilerplate")
 
 
+def _starts_with_title(text: str, title: str) -> bool:
+    """Whether `text` already opens with `title` as a heading or a whole sentence (not just its first word)."""
+    if not text.lower().startswith(title.lower()):
+        return False
+    rest = text[len(title) : len(title) + 1]
+    return rest in ("", "\n") or title[-1] in ".!?:"
+
+
 def make_document(
     *,
     doc_id: str,
@@ -181,11 +189,17 @@ def make_document(
 ) -> Document | None:
     """Clean `raw_text` and build a Document; None when nothing is left after cleaning.
 
-    Without an explicit title, the first line of the cleaned text (a heading) becomes the title.
+    Without an explicit title, the first line of the cleaned text (a heading) becomes the title. An explicit
+    title that the text does not already start with is put in front of it: the title is part of what the
+    document says, so it is searchable and chunk offsets still point into the stored text.
     """
     cleaned = clean_text(raw_text)
     if not cleaned:
         return None
     if title is None:
         title = split_title(cleaned)
+    else:
+        title = " ".join(title.split())
+        if title and not _starts_with_title(cleaned, title):
+            cleaned = f"{title}\n\n{cleaned}"
     return Document(doc_id=doc_id, title=title.strip(), text=cleaned, source=source, metadata=metadata or {})

@@ -1,0 +1,243 @@
+"""Retrieval evaluation on BEIR-format data sets, with plain baselines measured in the same run.
+
+The corpus goes through the project's own pipeline (cleaning, chunking, embedding, the same index a user
+gets). Rankings are per passage, so each mode is asked for documents with `max_per_doc=1`: a document split
+into several chunks counts once, at its best rank. Metrics come from `ir-measures` (trec_eval underneath):
+nDCG@10 with graded gains, Recall@10 and @100 (any grade >= 1 is relevant), MRR@10.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ir_measures
+import numpy as np
+from ir_measures import RR, R, nDCG
+from tqdm import tqdm
+
+from indexer.builder import sync_index
+from indexer.chunking import ChunkingConfig
+from indexer.documents import FolderReport, Skipped, make_document
+from indexer.embedding import Embedder
+from indexer.errors import ConfigError
+from indexer.index import open_index
+from indexer.search import Mode, Searcher
+
+MEASURES = {"nDCG@10": nDCG @ 10, "Recall@10": R @ 10, "Recall@100": R @ 100, "MRR@10": RR @ 10}
+DEPTH = 100
+
+Run = dict[str, dict[str, float]]
+Qrels = dict[str, dict[str, int]]
+
+
+@dataclass
+class BeirDataset:
+    """A BEIR folder: corpus documents (cleaned as a user's .jsonl would be), judged queries and qrels."""
+
+    name: str
+    corpus: FolderReport
+    raw: dict[str, str]  # doc_id -> title + text, as a plain baseline sees it
+    queries: dict[str, str]
+    qrels: Qrels
+
+
+@dataclass
+class Row:
+    """One system's figures."""
+
+    system: str
+    metrics: dict[str, float]
+    mean_query_ms: float
+    p95_query_ms: float
+
+
+@dataclass
+class Report:
+    """Everything `indexer eval` prints, and writes with --json."""
+
+    dataset: str
+    documents: int
+    skipped_documents: int
+    queries: int
+    chunks: int
+    chunk_tokens: int
+    overlap_tokens: int
+    model: str
+    build_seconds: float
+    baseline_encode_seconds: float
+    rows: list[Row] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_qrels(path: Path) -> Qrels:
+    """qrels TSV (query-id, corpus-id, score), with or without a header line."""
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing; BEIR relevance judgments live in qrels/test.tsv")
+    qrels: Qrels = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        parts = line.split("\t") if "\t" in line else line.split()
+        if len(parts) < 3:
+            continue
+        try:
+            grade = int(float(parts[-1]))
+        except ValueError:
+            if n == 0:
+                continue  # header
+            raise ConfigError(f"{path}:{n + 1}: relevance {parts[-1]!r} is not a number") from None
+        qrels.setdefault(parts[0], {})[parts[1]] = grade
+    return qrels
+
+
+def load_beir(path: Path) -> BeirDataset:
+    """Read a BEIR folder; only judged queries are kept."""
+    report = FolderReport()
+    raw: dict[str, str] = {}
+    for n, rec in enumerate(_read_jsonl(path / "corpus.jsonl"), start=1):
+        doc_id, text, title = str(rec.get("_id", "")), rec.get("text") or "", rec.get("title") or None
+        raw[doc_id] = f"{title}\n{text}" if title and not text.startswith(title) else text
+        doc = make_document(doc_id=doc_id, raw_text=text or (title or ""), source=f"corpus.jsonl:{n}", title=title)
+        if doc is None:
+            report.skipped.append(Skipped(f"corpus.jsonl:{n}", "no text"))
+        else:
+            report.documents.append(doc)
+    qrels = read_qrels(path / "qrels" / "test.tsv")
+    queries = {str(q["_id"]): q["text"] for q in _read_jsonl(path / "queries.jsonl") if str(q["_id"]) in qrels}
+    return BeirDataset(path.name, report, raw, queries, qrels)
+
+
+def score_run(qrels: Qrels, run: Run) -> dict[str, float]:
+    """Mean metrics over the judged queries (queries missing from the run count as zero)."""
+    results = ir_measures.calc_aggregate(list(MEASURES.values()), qrels, run)
+    return {name: float(results.get(measure, 0.0)) for name, measure in MEASURES.items()}
+
+
+def _timed_run(
+    queries: dict[str, str], rank: Callable[[str], list[str]], desc: str, progress: bool
+) -> tuple[Run, list[float]]:
+    run: Run = {}
+    times: list[float] = []
+    for qid, text in tqdm(queries.items(), desc=desc, unit="q", leave=False, disable=not progress):
+        started = time.perf_counter()
+        doc_ids = rank(text)
+        times.append((time.perf_counter() - started) * 1000)
+        # Scores strictly decreasing with rank, so trec_eval's tie-breaking never reorders.
+        run[qid] = {doc: float(DEPTH - i) for i, doc in enumerate(doc_ids)}
+    return run, times
+
+
+def _row(system: str, qrels: Qrels, run: Run, times: list[float]) -> Row:
+    p95 = float(np.percentile(times, 95)) if times else 0.0
+    return Row(system, score_run(qrels, run), statistics.fmean(times) if times else 0.0, p95)
+
+
+def evaluate(
+    dataset: BeirDataset,
+    embedder: Embedder,
+    config: ChunkingConfig,
+    *,
+    index_dir: Path | None = None,
+    baselines: bool = True,
+    progress: bool = True,
+) -> Report:
+    """Index the corpus with the project's pipeline, run every judged query in each mode, and score them."""
+    with tempfile.TemporaryDirectory(prefix="seekr-eval-") as tmp:
+        target = index_dir or Path(tmp) / "index"
+        build = sync_index(dataset.corpus, target, embedder, config, progress=progress)
+        searcher = Searcher(open_index(target), embedder)
+        report = Report(
+            dataset=dataset.name,
+            documents=len(dataset.corpus.documents),
+            skipped_documents=len(dataset.corpus.skipped),
+            queries=len(dataset.queries),
+            chunks=build.chunks,
+            chunk_tokens=config.chunk_tokens,
+            overlap_tokens=config.overlap_tokens,
+            model=embedder.model_id,
+            build_seconds=build.seconds,
+            baseline_encode_seconds=0.0,
+        )
+        for mode in Mode:
+
+            def rank(text: str, mode: Mode = mode) -> list[str]:
+                hits = searcher.search(text, k=DEPTH, mode=mode, max_per_doc=1, highlight=False).hits
+                return [h.doc_id for h in hits]
+
+            run, times = _timed_run(dataset.queries, rank, f"seekr {mode}", progress)
+            report.rows.append(_row(f"seekr {mode.value}", dataset.qrels, run, times))
+    if baselines:
+        report.rows.extend(_baselines(dataset, embedder, report, progress))
+    return report
+
+
+def _baselines(dataset: BeirDataset, embedder: Embedder, report: Report, progress: bool) -> list[Row]:
+    """Plain baselines: whole-document dense (encode + IndexFlatIP) and BM25 (bm25s) over whole documents."""
+    import bm25s
+    import faiss
+
+    ids = list(dataset.raw)
+    texts = [dataset.raw[i] for i in ids]
+    started = time.perf_counter()
+    vectors = embedder.encode(texts, batch_size=32, progress=progress)
+    report.baseline_encode_seconds = time.perf_counter() - started
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+
+    def dense(text: str) -> list[str]:
+        _, idx = flat.search(embedder.encode([text]), DEPTH)
+        return [ids[i] for i in idx[0] if i >= 0]
+
+    bm25 = bm25s.BM25()
+    bm25.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+
+    def lexical(text: str) -> list[str]:
+        tokens = bm25s.tokenize([text], stopwords="en", show_progress=False)
+        if not tokens.vocab:
+            return []
+        docs, _ = bm25.retrieve(tokens, k=min(DEPTH, len(ids)), show_progress=False)
+        return [ids[i] for i in docs[0]]
+
+    rows = []
+    for name, fn in (
+        ("baseline dense (whole docs, IndexFlatIP)", dense),
+        ("baseline BM25 (bm25s, whole docs)", lexical),
+    ):
+        run, times = _timed_run(dataset.queries, fn, name, progress)
+        rows.append(_row(name, dataset.qrels, run, times))
+    return rows
+
+
+def format_table(report: Report) -> str:
+    """The report as a Markdown table with a header line of context."""
+    lines = [
+        f"{report.dataset}: {report.documents} documents ({report.skipped_documents} skipped), {report.chunks} "
+        f"chunks ({report.chunk_tokens}/{report.overlap_tokens} tokens), {report.queries} judged queries, "
+        f"model {report.model}",
+        f"index build {report.build_seconds:.1f} s; "
+        f"baseline whole-document encode {report.baseline_encode_seconds:.1f} s",
+        "",
+        "| system | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | mean ms | p95 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in report.rows:
+        m = row.metrics
+        lines.append(
+            f"| {row.system} | {m['nDCG@10']:.4f} | {m['Recall@10']:.4f} | {m['Recall@100']:.4f} | "
+            f"{m['MRR@10']:.4f} | {row.mean_query_ms:.1f} | {row.p95_query_ms:.1f} |"
+        )
+    return "\n".join(lines)

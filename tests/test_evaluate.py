@@ -1,0 +1,72 @@
+"""The evaluation command on a small BEIR fixture, and the metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from indexer.chunking import ChunkingConfig
+from indexer.errors import ConfigError
+from indexer.evaluate import evaluate, format_table, load_beir, read_qrels, score_run
+from tests.fakes import FakeEmbedder
+
+FIXTURE = Path(__file__).parent / "fixtures" / "beir-mini"
+
+
+def test_metrics_match_hand_computed_values() -> None:
+    qrels = {"1": {"a": 2, "b": 1}, "2": {"c": 1}}
+    run = {"1": {"x": 3.0, "a": 2.0, "b": 1.0}, "2": {"z": 1.0}}
+    # q1: DCG = 2/log2(3) + 1/log2(4) = 1.76186; IDCG = 2 + 1/log2(3) = 2.63093; nDCG = 0.66967. q2: 0.
+    m = score_run(qrels, run)
+    assert m["nDCG@10"] == pytest.approx((2 / 1.5849625 + 0.5) / (2 + 1 / 1.5849625) / 2, abs=1e-5)
+    assert m["MRR@10"] == pytest.approx(0.25)
+    assert m["Recall@10"] == pytest.approx(0.5)
+    assert score_run(qrels, {"1": {"a": 2.0, "b": 1.0}})["nDCG@10"] == pytest.approx(0.5)  # missing query = 0
+
+
+def test_qrels_with_and_without_header(tmp_path: Path) -> None:
+    (tmp_path / "with.tsv").write_text("query-id\tcorpus-id\tscore\n1\td1\t2\n1\td2\t0\n")
+    (tmp_path / "without.tsv").write_text("1 d1 2\n1 d2 0\n")
+    assert read_qrels(tmp_path / "with.tsv") == read_qrels(tmp_path / "without.tsv") == {"1": {"d1": 2, "d2": 0}}
+    (tmp_path / "bad.tsv").write_text("1\td1\t2\n1\td2\tvery\n")
+    with pytest.raises(ConfigError, match="not a number"):
+        read_qrels(tmp_path / "bad.tsv")
+
+
+def test_load_beir_keeps_judged_queries_and_skips_empty_docs() -> None:
+    ds = load_beir(FIXTURE)
+    assert set(ds.queries) == {"q1", "q2", "q3", "q4"}
+    assert len(ds.corpus.documents) == 7 and ds.corpus.skipped[0].path == "corpus.jsonl:7"
+    d2 = next(d for d in ds.corpus.documents if d.doc_id == "d2")
+    assert d2.text.startswith("Volcanoes\n\n") and d2.title == "Volcanoes"
+
+
+def test_missing_files_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"corpus\.jsonl is missing"):
+        load_beir(tmp_path)
+
+
+def test_evaluate_fixture_end_to_end(tmp_path: Path) -> None:
+    ds = load_beir(FIXTURE)
+    report = evaluate(ds, FakeEmbedder(), ChunkingConfig(32, 8), index_dir=tmp_path / "idx", progress=False)
+    systems = [r.system for r in report.rows]
+    assert systems == [
+        "seekr dense",
+        "seekr lexical",
+        "seekr hybrid",
+        "baseline dense (whole docs, IndexFlatIP)",
+        "baseline BM25 (bm25s, whole docs)",
+    ]
+    assert report.chunks > report.documents  # the long document was split
+    for row in report.rows:
+        assert set(row.metrics) == {"nDCG@10", "Recall@10", "Recall@100", "MRR@10"}
+        assert all(0.0 <= v <= 1.0 for v in row.metrics.values())
+        assert row.mean_query_ms > 0 and row.p95_query_ms >= 0
+    lexical = next(r for r in report.rows if r.system == "seekr lexical")
+    assert lexical.metrics["MRR@10"] == pytest.approx(1.0)  # every judged query shares rare words with its answer
+    assert lexical.metrics["Recall@100"] == pytest.approx(1.0)
+    table = format_table(report)
+    assert "| seekr hybrid |" in table and "nDCG@10" in table
+    assert json.loads(json.dumps(report.to_json()))["rows"][0]["system"] == "seekr dense"
