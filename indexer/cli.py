@@ -22,7 +22,7 @@ _DEFAULTS = ChunkingConfig()
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m indexer",
-        description="Build and query a semantic search index (FAISS vectors + SQLite FTS5 BM25).",
+        description="Build and query a semantic search index (FAISS vectors + BM25).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -1,7 +1,7 @@
 """Passage highlights: the sentence of a passage that best matches the query, as offsets into the passage.
 
 Two ways to choose it, and the hit says which was used:
-- lexical: the sentence holding the most distinct query terms (as FTS5 matched them, stems included),
+- lexical: the sentence holding the most distinct query terms (stemmed as the BM25 index stems them),
   ties broken by the number of matches, then by position;
 - dense: the sentence whose embedding is most similar to the query's (one batched encode for all hits).
 Dense-mode hits use dense; lexical-mode hits use lexical; hybrid hits use lexical when a query term occurs
@@ -27,8 +27,12 @@ class Highlight:
     spans: tuple[tuple[int, int], ...]
 
 
-def best_lexical(text: str, matches: Sequence[tuple[int, int, str]]) -> Highlight | None:
-    """The sentence with the most distinct matched terms; None when nothing matched."""
+def best_lexical(text: str, terms: Sequence[tuple[int, int, str]], query_terms: set[str]) -> Highlight | None:
+    """The sentence with the most distinct query terms; None when no query term occurs.
+
+    `terms` are the (start, end, stem) of the passage's terms, `query_terms` the query's stems.
+    """
+    matches = [t for t in terms if t[2] in query_terms]
     if not matches:
         return None
     best: tuple[int, int, int] | None = None

@@ -5,7 +5,8 @@ Layout::
     DIR/CURRENT              name of the committed version, e.g. "v000003" (replaced atomically)
     DIR/v000003/manifest.json
     DIR/v000003/vectors.faiss   FAISS IndexIDMap2(IndexFlatIP), ids = chunk ids
-    DIR/v000003/store.sqlite    documents, chunks, FTS5 lexical index
+    DIR/v000003/store.sqlite    documents and chunks
+    DIR/v000003/lexical/        BM25 index (bm25s) over the chunks
     DIR/.lock                   held by the one writer
 
 A writer copies the current version into a hidden temporary directory, applies its changes there, makes
@@ -34,6 +35,7 @@ from indexer import __version__
 from indexer.chunking import Chunk
 from indexer.documents import Document
 from indexer.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError
+from indexer.lexical import LexicalIndex
 from indexer.manifest import ChunkingInfo, Counts, Manifest, ModelInfo
 from indexer.store import StoreReader, StoreWriter
 
@@ -51,6 +53,7 @@ class IndexSnapshot:
     manifest: Manifest
     vectors: faiss.Index
     store: StoreReader
+    lexical: LexicalIndex
 
     @property
     def version(self) -> int:
@@ -107,16 +110,23 @@ def open_index(index_dir: Path) -> IndexSnapshot:
             raise IndexCorruptError(f"{path} is missing; rebuild the index")
     vectors = faiss.read_index(str(faiss_path))
     store = StoreReader(store_path)
+    lexical = LexicalIndex.load(vdir / manifest.lexical_dir)
     docs, chunks = store.counts()
     counts = manifest.counts
-    if vectors.ntotal != counts.chunks or chunks != counts.chunks or docs != counts.documents:
+    if (
+        vectors.ntotal != counts.chunks
+        or chunks != counts.chunks
+        or docs != counts.documents
+        or len(lexical.ids) != counts.chunks
+    ):
         raise IndexCorruptError(
             f"{vdir} is inconsistent: manifest says {counts.documents} documents / {counts.chunks} chunks, "
-            f"store has {docs} / {chunks}, vector index has {vectors.ntotal}. Rebuild the index."
+            f"store has {docs} / {chunks}, vector index has {vectors.ntotal}, lexical index has "
+            f"{len(lexical.ids)}. Rebuild the index."
         )
     if vectors.d != manifest.model.dimension:
         raise IndexCorruptError(f"{faiss_path} has dimension {vectors.d}, manifest says {manifest.model.dimension}")
-    return IndexSnapshot(vdir, manifest, vectors, store)
+    return IndexSnapshot(vdir, manifest, vectors, store, lexical)
 
 
 def empty_vectors(dimension: int) -> faiss.Index:
@@ -179,6 +189,7 @@ def commit_version(
                     vectors.add_with_ids(vecs, np.asarray(ids, dtype=np.int64))
             n_docs, n_chunks = store.counts()
             hashes = store.hashes()
+            chunk_ids, chunk_texts = store.chunk_texts()
         except BaseException:
             store.abort()
             raise
@@ -196,9 +207,12 @@ def commit_version(
             documents=hashes,
         )
         faiss.write_index(vectors, str(tmp / manifest.faiss.file))
+        LexicalIndex.build(chunk_ids, chunk_texts).save(tmp / manifest.lexical_dir)
         manifest.save(tmp)
-        for child in tmp.iterdir():
-            _fsync_file(child)
+        for child in [*tmp.iterdir(), *(tmp / manifest.lexical_dir).iterdir()]:
+            if child.is_file():
+                _fsync_file(child)
+        _fsync_dir(tmp / manifest.lexical_dir)
         _fsync_dir(tmp)
         final = index_dir / f"v{number:06d}"
         os.rename(tmp, final)

@@ -52,6 +52,14 @@ class FaissInfo(_Frozen):
     metric: Literal["inner_product"] = "inner_product"
 
 
+class LexicalInfo(_Frozen):
+    """The BM25 index."""
+
+    library: str = "bm25s"
+    variant: str = "lucene k1=1.5 b=0.75"
+    tokens: str = "words of 2+ characters, lower-cased, English stop words removed, Snowball English stems"
+
+
 class Manifest(_Frozen):
     """Everything needed to use an index version correctly, and to refuse it when it does not fit."""
 
@@ -65,6 +73,8 @@ class Manifest(_Frozen):
     counts: Counts
     faiss: FaissInfo = FaissInfo()
     store_file: str = "store.sqlite"
+    lexical: LexicalInfo = LexicalInfo()
+    lexical_dir: str = "lexical"
     build_seconds: float | None = None
     documents: dict[str, str]  # doc_id -> content hash
 

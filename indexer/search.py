@@ -114,15 +114,17 @@ class Searcher:
 
     def _rank(
         self,
-        query: str,
         query_vec: np.ndarray,
+        lex_scores: np.ndarray | None,
         mode: Mode,
         n: int,
         allowed: np.ndarray | None,
-        where: Filter | None,
+        allowed_mask: np.ndarray | None,
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
         dense = self._dense(query_vec, n, allowed) if mode != Mode.lexical else []
-        lexical = self.snapshot.store.lexical(query, n, where) if mode != Mode.dense else []
+        lexical = []
+        if mode != Mode.dense and lex_scores is not None:
+            lexical = self.snapshot.lexical.top(lex_scores, n, allowed_mask)
         if mode == Mode.dense:
             return dense, dense, lexical
         if mode == Mode.lexical:
@@ -149,14 +151,18 @@ class Searcher:
         """
         started = time.perf_counter()
         allowed: np.ndarray | None = None
+        allowed_mask: np.ndarray | None = None
         total = self.snapshot.vectors.ntotal
         if where is not None and not where.is_empty:
             allowed = np.asarray(self.snapshot.store.filtered_chunk_ids(where), dtype=np.int64)
+            allowed_mask = np.isin(self.snapshot.lexical.ids, allowed)
             total = len(allowed)
         query_vec = self._embedder.encode([query])
+        # One sparse pass scores every chunk: it ranks (lexical, hybrid) and explains (all modes).
+        lex_scores = self.snapshot.lexical.scores(query)
         n = min(total, max(self._candidates, k))
         while True:
-            ranked, dense, lexical = self._rank(query, query_vec, mode, n, allowed, where)
+            ranked, dense, lexical = self._rank(query_vec, lex_scores, mode, n, allowed, allowed_mask)
             if min_score is not None:
                 ranked = [(cid, s) for cid, s in ranked if s >= min_score]
             if max_per_doc is not None:
@@ -166,7 +172,7 @@ class Searcher:
                 break
             n = min(total, n * 4)
         top = ranked[:k]
-        hits = self._hits(query, query_vec, mode, top, dense, lexical, highlight)
+        hits = self._hits(query, query_vec, lex_scores, mode, top, dense, lexical, highlight)
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResult(query, mode, hits, took_ms, self.snapshot.version)
 
@@ -185,6 +191,7 @@ class Searcher:
         self,
         query: str,
         query_vec: np.ndarray,
+        lex_scores: np.ndarray | None,
         mode: Mode,
         top: list[tuple[int, float]],
         dense: list[tuple[int, float]],
@@ -196,8 +203,12 @@ class Searcher:
         lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1)}
         dense_scores = dict(dense)
         dense_scores.update(self._dense_scores(query_vec, [i for i in ids if i not in dense_scores]))
-        lexical_scores = dict(lexical)
-        lexical_scores.update(self.snapshot.store.lexical_scores(query, [i for i in ids if i not in lexical_scores]))
+        lexical_scores: dict[int, float] = {}
+        if lex_scores is not None and ids:
+            positions = np.searchsorted(self.snapshot.lexical.ids, ids)
+            for cid, pos in zip(ids, positions.tolist(), strict=True):
+                if lex_scores[pos] > 0:  # a passage without any query term has no lexical score
+                    lexical_scores[cid] = float(lex_scores[pos])
         records = self.snapshot.store.chunks(ids)
         highlights = (
             self._highlights(query, query_vec, mode, ids, {i: r.text for i, r in records.items()}) if highlight else {}
@@ -230,9 +241,10 @@ class Searcher:
     ) -> dict[int, Highlight]:
         out: dict[int, Highlight] = {}
         if mode != Mode.dense:
-            matches = self.snapshot.store.matched_spans(query, ids)
+            lexical = self.snapshot.lexical
+            query_terms = {stem for _, _, stem in lexical.stems(query)}
             for cid in ids:
-                found = best_lexical(texts[cid], matches.get(cid, []))
+                found = best_lexical(texts[cid], lexical.stems(texts[cid]), query_terms)
                 if found is not None:
                     out[cid] = found
         if mode != Mode.lexical:

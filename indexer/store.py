@@ -1,15 +1,13 @@
-"""The metadata and lexical store: one SQLite file per index version.
+"""The metadata store: one SQLite file per index version.
 
-Tables: `documents` (cleaned text, title, source, metadata, content hash, origin), `chunks` (document id,
-character offsets into the cleaned text, passage text) and `chunks_fts`, an FTS5 index over chunk text that
-SQLite keeps in step with `chunks` through triggers, so metadata and the lexical index cannot drift apart.
-Chunk ids are the FAISS ids; AUTOINCREMENT guarantees an id is never reused after a delete.
+Tables: `documents` (cleaned text, title, source, metadata, content hash, origin) and `chunks` (document
+id, character offsets into the cleaned text, passage text). Chunk ids are the FAISS ids and the lexical
+index's ids; AUTOINCREMENT guarantees an id is never reused after a delete.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -42,18 +40,7 @@ CREATE TABLE chunks (
     text       TEXT NOT NULL
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
-CREATE VIRTUAL TABLE chunks_fts USING fts5(
-    text, content='chunks', content_rowid='chunk_id', tokenize='porter unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, text) VALUES (new.chunk_id, new.text);
-END;
-CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.chunk_id, old.text);
-END;
 """
-
-_TERM = re.compile(r"\w+", re.UNICODE)
 
 
 Scalar = str | int | float | bool
@@ -126,17 +113,6 @@ class StoredDocument:
         return Document(self.doc_id, self.title, self.text, self.source, self.metadata)
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression that ORs the query's terms; None when the query has no terms.
-
-    Every term is quoted, so user input can never be read as FTS5 syntax (NEAR, AND, column filters).
-    """
-    terms = dict.fromkeys(t.lower() for t in _TERM.findall(text))
-    if not terms:
-        return None
-    return " OR ".join(f'"{t}"' for t in terms)
-
-
 class StoreWriter:
     """Writes one new store file; used only inside an uncommitted version directory."""
 
@@ -190,6 +166,11 @@ class StoreWriter:
         docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return int(docs), int(chunks)
+
+    def chunk_texts(self) -> tuple[list[int], list[str]]:
+        """Every chunk's id and text, ascending by id (the order the lexical index is built in)."""
+        rows = self._conn.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
 
     def hashes(self) -> dict[str, str]:
         """doc_id -> content hash for every document."""
@@ -255,63 +236,6 @@ class StoreReader:
         marks = ",".join("?" * len(chunk_ids))
         rows = self._conn().execute(f"SELECT chunk_id, doc_id FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids))
         return dict(rows)
-
-    def lexical(self, query: str, limit: int, where: Filter | None = None) -> list[tuple[int, float]]:
-        """Top `limit` chunks by BM25 (SQLite FTS5), best first, as (chunk_id, score); higher is better.
-
-        With `where`, only passing chunks are ranked, so `limit` results come back whenever that many match.
-        """
-        match = fts_query(query)
-        if match is None:
-            return []
-        sql = "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
-        params: list[object] = [match]
-        if where is not None and not where.is_empty:
-            sub, sub_params = where.sql()
-            sql += f" AND rowid IN ({sub})"
-            params += sub_params
-        rows = self._conn().execute(sql + " ORDER BY rank LIMIT ?", [*params, limit])
-        return [(int(r[0]), float(r[1])) for r in rows]
-
-    def matched_spans(self, query: str, ids: Sequence[int]) -> dict[int, list[tuple[int, int, str]]]:
-        """For each chunk, the (start, end, lower-cased token) of every token FTS5 matched for `query`.
-
-        Uses FTS5's own highlight(), so matching follows the index's tokenizer and Porter stemming exactly.
-        """
-        match = fts_query(query)
-        if match is None or not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self._conn().execute(
-            "SELECT rowid, highlight(chunks_fts, 0, char(1), char(2)) FROM chunks_fts "
-            f"WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
-            (match, *ids),
-        )
-        out: dict[int, list[tuple[int, int, str]]] = {}
-        for rowid, marked in rows:
-            spans, plain_len, start = [], 0, 0
-            for ch in marked:
-                if ch == "\x01":
-                    start = plain_len
-                elif ch == "\x02":
-                    spans.append((start, plain_len))
-                else:
-                    plain_len += 1
-            text = marked.replace("\x01", "").replace("\x02", "")
-            out[int(rowid)] = [(s, e, text[s:e].lower()) for s, e in spans]
-        return out
-
-    def lexical_scores(self, query: str, ids: Sequence[int]) -> dict[int, float]:
-        """BM25 scores of the given chunks (those matching no query term are absent)."""
-        match = fts_query(query)
-        if match is None or not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self._conn().execute(
-            f"SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
-            (match, *ids),
-        )
-        return {int(r[0]): float(r[1]) for r in rows}
 
     def documents(self, origin: str | None = None) -> list[StoredDocument]:
         """Every stored document (optionally only those of one origin), ordered by id."""

@@ -67,7 +67,7 @@ def test_deleted_file_leaves_index(seeds_copy: Path, tmp_path: Path) -> None:
     assert "003_7de0760080f69b82.txt" not in snap.manifest.documents
     assert all(r.doc_id != "003_7de0760080f69b82.txt" for r in snap.store.chunks(snap.store.chunk_ids()).values())
     assert snap.vectors.ntotal == snap.manifest.counts.chunks == len(snap.store.chunk_ids())
-    assert snap.store.lexical("Lance Gore Stimson", 10) == []
+    assert snap.lexical.scores("Lance Gore Stimson") is None  # its words left the lexical index too
 
 
 def test_manifest_records_what_was_built(fake_seed_index: Path) -> None:
