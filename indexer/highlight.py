@@ -4,8 +4,9 @@ Two ways to choose it, and the hit says which was used:
 - lexical: the sentence holding the most distinct query terms (stemmed as the BM25 index stems them),
   ties broken by the number of matches, then by position;
 - dense: the sentence whose embedding is most similar to the query's (one batched encode for all hits).
-Dense-mode hits use dense; lexical-mode hits use lexical; hybrid hits use lexical when a query term occurs
-in the passage and dense otherwise, which keeps the common case free of extra model calls.
+Every mode uses lexical when a query term occurs in the passage, and dense otherwise (lexical mode, which
+never runs the model, then has no highlight): embedding every sentence of every hit costs a model call per
+query, which the common case avoids.
 """
 
 from __future__ import annotations

@@ -95,8 +95,8 @@ class Searcher:
         self._candidates = candidates
         self._rrf_k = rrf_k
 
-    def _dense(self, query_vec: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        if n == 0:
+    def _dense(self, query_vec: np.ndarray | None, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        if n == 0 or query_vec is None:
             return []
         params = None
         if allowed is not None:
@@ -106,15 +106,15 @@ class Searcher:
         scores, ids = self.snapshot.vectors.search(query_vec, n, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
-    def _dense_scores(self, query_vec: np.ndarray, ids: list[int]) -> dict[int, float]:
-        if not ids:
+    def _dense_scores(self, query_vec: np.ndarray | None, ids: list[int]) -> dict[int, float]:
+        if not ids or query_vec is None:
             return {}
         vecs = np.vstack([self.snapshot.vectors.reconstruct(i) for i in ids])
         return dict(zip(ids, (vecs @ query_vec[0]).tolist(), strict=True))
 
     def _rank(
         self,
-        query_vec: np.ndarray,
+        query_vec: np.ndarray | None,
         lex_scores: np.ndarray | None,
         mode: Mode,
         n: int,
@@ -157,7 +157,8 @@ class Searcher:
             allowed = np.asarray(self.snapshot.store.filtered_chunk_ids(where), dtype=np.int64)
             allowed_mask = np.isin(self.snapshot.lexical.ids, allowed)
             total = len(allowed)
-        query_vec = self._embedder.encode([query])
+        # Lexical mode never runs the model: its hits carry no dense score, and it stays fast.
+        query_vec = self._embedder.encode([query]) if mode != Mode.lexical else None
         # One sparse pass scores every chunk: it ranks (lexical, hybrid) and explains (all modes).
         lex_scores = self.snapshot.lexical.scores(query)
         n = min(total, max(self._candidates, k))
@@ -190,7 +191,7 @@ class Searcher:
     def _hits(
         self,
         query: str,
-        query_vec: np.ndarray,
+        query_vec: np.ndarray | None,
         lex_scores: np.ndarray | None,
         mode: Mode,
         top: list[tuple[int, float]],
@@ -211,7 +212,7 @@ class Searcher:
                     lexical_scores[cid] = float(lex_scores[pos])
         records = self.snapshot.store.chunks(ids)
         highlights = (
-            self._highlights(query, query_vec, mode, ids, {i: r.text for i, r in records.items()}) if highlight else {}
+            self._highlights(query, query_vec, ids, {i: r.text for i, r in records.items()}) if highlight else {}
         )
         hits = []
         for rank, (cid, score) in enumerate(top, start=1):
@@ -237,18 +238,18 @@ class Searcher:
         return hits
 
     def _highlights(
-        self, query: str, query_vec: np.ndarray, mode: Mode, ids: list[int], texts: dict[int, str]
+        self, query: str, query_vec: np.ndarray | None, ids: list[int], texts: dict[int, str]
     ) -> dict[int, Highlight]:
+        # Lexical first in every mode: it needs no model call. Dense only for passages sharing no query term.
+        lexical = self.snapshot.lexical
+        query_terms = {stem for _, _, stem in lexical.stems(query)}
         out: dict[int, Highlight] = {}
-        if mode != Mode.dense:
-            lexical = self.snapshot.lexical
-            query_terms = {stem for _, _, stem in lexical.stems(query)}
-            for cid in ids:
-                found = best_lexical(texts[cid], lexical.stems(texts[cid]), query_terms)
-                if found is not None:
-                    out[cid] = found
-        if mode != Mode.lexical:
-            need = [cid for cid in ids if cid not in out]
+        for cid in ids:
+            found = best_lexical(texts[cid], lexical.stems(texts[cid]), query_terms)
+            if found is not None:
+                out[cid] = found
+        need = [cid for cid in ids if cid not in out]
+        if need and query_vec is not None:
             for cid, found in zip(need, best_dense([texts[c] for c in need], query_vec, self._embedder), strict=True):
                 out[cid] = found
         return out

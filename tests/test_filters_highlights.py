@@ -111,12 +111,25 @@ def test_stemmed_terms_highlight(fake_snapshot: IndexSnapshot) -> None:
     assert "recaptured several towns and villages" in hits[0].text[hl.spans[0][0] : hl.spans[0][1]]
 
 
-def test_dense_highlight_is_a_sentence_of_the_passage(fake_snapshot: IndexSnapshot) -> None:
-    for hit in Searcher(fake_snapshot, FakeEmbedder()).search("pandemic isolation", k=5, mode=Mode.dense).hits:
+def test_dense_highlight_when_no_query_term_occurs(fake_snapshot: IndexSnapshot) -> None:
+    for hit in Searcher(fake_snapshot, FakeEmbedder()).search("quixotic zeppelins", k=5, mode=Mode.dense).hits:
         assert hit.highlight is not None and hit.highlight.method == "dense"
         start, end = hit.highlight.spans[0]
         assert 0 <= start < end <= len(hit.text)
         assert hit.text[start:end].strip() == hit.text[start:end]
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_every_mode_prefers_the_lexical_highlight(fake_snapshot: IndexSnapshot, mode: Mode) -> None:
+    for hit in Searcher(fake_snapshot, FakeEmbedder()).search("Temur Umarov Uzbekistan", k=3, mode=mode).hits:
+        if hit.lexical is not None:
+            assert hit.highlight is not None and hit.highlight.method == "lexical"
+
+
+def test_lexical_mode_runs_no_model(fake_snapshot: IndexSnapshot) -> None:
+    embedder = FakeEmbedder()
+    hits = Searcher(fake_snapshot, embedder).search("Temur Umarov", k=3, mode=Mode.lexical).hits
+    assert hits and embedder.encoded == 0 and all(h.dense is None for h in hits)
 
 
 def test_highlight_can_be_turned_off(fake_snapshot: IndexSnapshot) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks: indexing throughput and memory, HTTP query latency and throughput, cold start."""

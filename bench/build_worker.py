@@ -1,0 +1,51 @@
+"""Subprocess: build an index from a .jsonl file with the real model, then time a plain encode loop.
+
+Prints one JSON line. Run alone so that its peak RSS is the build's own.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+from indexer.builder import build_index
+from indexer.chunking import ChunkingConfig
+from indexer.embedding import SentenceTransformerEmbedder
+from indexer.index import open_index
+
+
+def main() -> None:
+    src, index, model = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    started = time.perf_counter()
+    embedder = SentenceTransformerEmbedder(model)
+    load_seconds = time.perf_counter() - started
+    report = build_index(src, index, embedder, ChunkingConfig())
+    build_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # The plain baseline: SentenceTransformer.encode(batch_size=32) over the same chunks, batch by batch.
+    snap = open_index(index)
+    texts = [r.text for r in snap.store.chunks(snap.store.chunk_ids()).values()]
+    st = embedder._model
+    started = time.perf_counter()
+    for i in range(0, len(texts), 32):
+        st.encode(texts[i : i + 32], batch_size=32, show_progress_bar=False)
+    plain_seconds = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "documents": report.documents,
+                "chunks": report.chunks,
+                "embedded_chunks": report.embedded_chunks,
+                "model_load_seconds": load_seconds,
+                "build_seconds": report.seconds,
+                "build_peak_rss_bytes": build_rss,
+                "plain_encode_seconds": plain_seconds,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
