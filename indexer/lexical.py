@@ -8,6 +8,7 @@ come from the same vector.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ import Stemmer
 from bm25s.tokenization import Tokenizer
 
 from indexer.errors import IndexCorruptError
+
+# bm25s sets its own logger to DEBUG, which floods any application log handler with per-build messages.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 STOPWORDS = "en"
 IDS_FILE = "chunk_ids.npy"
