@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import os
 import sys
 
@@ -11,6 +12,7 @@ import uvicorn
 
 from indexer.errors import IndexerError
 from service.app import create_app
+from service.logs import log_config
 from service.settings import ENV_PREFIX, Settings
 
 
@@ -49,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None:
             os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = log_config(settings.log_level)
+    logging.config.dictConfig(config)
     try:
         create_app(settings).state.engine.precheck()
     except IndexerError as exc:
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        log_config=config,
+        access_log=True,
         timeout_graceful_shutdown=10,
     )
     return 0

@@ -8,13 +8,15 @@ import logging
 from collections.abc import AsyncIterator
 
 from anyio import to_thread
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 
 from indexer import __version__
 from service.deps import load_embedder
 from service.engine import EmbedderFactory, Engine
 from service.errors import install_error_handlers
-from service.routes import health, search
+from service.metrics import install_metrics
+from service.routes import health, page, search
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,12 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     app = FastAPI(title="seekr semantic search", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.metrics = install_metrics(app)
+    engine.on_ready = app.state.metrics.observe_index
+    # Every response carries X-Request-ID (the client's, if it sent a valid one); logs carry it too.
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     install_error_handlers(app)
     app.include_router(search.router)
     app.include_router(health.router)
+    app.include_router(page.router)
     return app

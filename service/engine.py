@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from indexer.embedding import Embedder, canonical_model_id
 from indexer.errors import IndexerError
-from indexer.index import open_index
+from indexer.index import IndexSnapshot, open_index
 from indexer.manifest import Manifest
 from indexer.search import Mode, Searcher
 from service.errors import NotReadyError
@@ -38,6 +38,7 @@ class Engine:
         self.status = Status.loading
         self.error: str | None = None
         self._searcher: Searcher | None = None
+        self.on_ready: Callable[[IndexSnapshot], None] | None = None
 
     def precheck(self) -> Manifest:
         """Fail fast, before the model loads, if the index is missing or was built with another model."""
@@ -60,6 +61,8 @@ class Engine:
             log.error("loading failed: %s", exc)
             return
         self._searcher = searcher
+        if self.on_ready is not None:
+            self.on_ready(snapshot)
         self.status = Status.ready
         manifest = snapshot.manifest
         log.info(

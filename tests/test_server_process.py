@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -27,6 +30,21 @@ def test_real_server_answers_get_and_post(real_server: RunningServer) -> None:
     assert r.status_code == 400 and "not valid JSON" in r.json()["detail"]
     stats = httpx.get(f"{real_server.base_url}/stats").json()
     assert stats["documents"] == 5 and stats["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_logs_are_json_with_request_ids(real_server: RunningServer) -> None:
+    request_id = uuid.uuid4().hex
+    r = httpx.get(f"{real_server.base_url}/search", params={"q": "Samarkand"}, headers={"X-Request-ID": request_id})
+    assert r.headers["X-Request-ID"] == request_id
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and request_id not in real_server.log_path.read_text():
+        time.sleep(0.1)
+    records = [json.loads(line) for line in real_server.log_path.read_text().splitlines() if line.startswith("{")]
+    assert records and all({"time", "level", "logger", "message", "request_id"} <= set(rec) for rec in records)
+    access = [rec for rec in records if rec["request_id"] == request_id]
+    assert access and access[0]["logger"] == "uvicorn.access" and "/search?q=Samarkand" in access[0]["message"]
+    metrics = httpx.get(f"{real_server.base_url}/metrics").text
+    assert "seekr_search_seconds_bucket" in metrics
 
 
 def test_sigterm_shuts_down_cleanly(real_seed_index: Path, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import json
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 
 from indexer.search import Mode, Searcher
 from service.deps import SearcherDep
@@ -22,7 +22,7 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-async def _run(searcher: Searcher, req: SearchRequest) -> SearchResponse:
+async def _run(request: Request, searcher: Searcher, req: SearchRequest) -> SearchResponse:
     # Encoding and FAISS/SQLite search are CPU-bound: run them in the thread pool, off the event loop.
     where = req.filters.to_filter() if req.filters else None
     result = await to_thread.run_sync(
@@ -36,11 +36,13 @@ async def _run(searcher: Searcher, req: SearchRequest) -> SearchResponse:
             highlight=req.highlight,
         )
     )
+    request.app.state.metrics.search_seconds.labels(mode=req.mode.value).observe(result.took_ms / 1000)
     return SearchResponse.from_result(result)
 
 
 @router.get("/search", response_model=SearchResponse, responses=_ERRORS, summary="Search (query string)")
 async def search_get(
+    request: Request,
     searcher: SearcherDep,
     q: Annotated[QueryText, Query(description="The question.", examples=[EXAMPLE_QUERY])],
     k: Annotated[TopK, Query(description="Number of passages (1..100).")] = 5,
@@ -65,7 +67,7 @@ async def search_get(
     req = SearchRequest(
         query=q, k=k, mode=mode, min_score=min_score, max_per_doc=max_per_doc, filters=filters, highlight=highlight
     )
-    return await _run(searcher, req)
+    return await _run(request, searcher, req)
 
 
 def _parse_meta(items: list[str]) -> dict[str, str | int | float | bool]:
@@ -84,6 +86,7 @@ def _parse_meta(items: list[str]) -> dict[str, str | int | float | bool]:
 
 @router.post("/search", response_model=SearchResponse, responses=_ERRORS, summary="Search (JSON body)")
 async def search_post(
+    request: Request,
     searcher: SearcherDep,
     body: Annotated[
         SearchRequest,
@@ -107,4 +110,4 @@ async def search_post(
     ],
 ) -> SearchResponse:
     """Same as GET /search, with the parameters in a JSON body."""
-    return await _run(searcher, body)
+    return await _run(request, searcher, body)

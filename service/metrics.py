@@ -1,0 +1,48 @@
+"""Prometheus metrics: HTTP counts and latencies per route and status (prometheus-fastapi-instrumentator),
+search latency per mode, index size and build info. One registry per app, so apps in tests do not collide.
+With several workers each process keeps its own figures.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from indexer import __version__
+from indexer.index import IndexSnapshot
+
+SEARCH_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """The service's own metrics beside the instrumentator's HTTP ones."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.search_seconds = Histogram(
+            "seekr_search_seconds", "Search time inside the service, by mode", ["mode"],
+            buckets=SEARCH_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.documents = Gauge("seekr_index_documents", "Documents in the served index", registry=registry)
+        self.chunks = Gauge("seekr_index_chunks", "Chunks in the served index", registry=registry)
+        self.version = Gauge("seekr_index_version", "Version number of the served index", registry=registry)
+        self.build = Info("seekr_build", "Package version and embedding model", registry=registry)
+        self.build.info({"version": __version__, "model": ""})
+
+    def observe_index(self, snapshot: IndexSnapshot) -> None:
+        """Record the size and identity of the index now being served."""
+        m = snapshot.manifest
+        self.documents.set(m.counts.documents)
+        self.chunks.set(m.counts.chunks)
+        self.version.set(m.version)
+        self.build.info({"version": __version__, "model": m.model.id})
+
+
+def install_metrics(app: FastAPI) -> Metrics:
+    """Instrument every route and expose GET /metrics."""
+    registry = CollectorRegistry()
+    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, endpoint="/metrics", include_in_schema=True, tags=["operations"]
+    )
+    return Metrics(registry)
