@@ -13,7 +13,7 @@ PORT   ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser index run test test-fast lint clean
+.PHONY: install browser index run test test-fast lint docker-smoke clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: lint browser
 
 test-fast: install
 	$(BIN)/pytest -m "not slow"
+
+# Build the image, run it, check it end to end, report its size (needs Docker; see scripts/docker-smoke.sh).
+docker-smoke: install
+	bash scripts/docker-smoke.sh
 
 clean:
 	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache *.egg-info

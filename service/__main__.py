@@ -43,6 +43,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _index_source(settings: Settings) -> None:
+    """Bring the index in line with the source folder; unchanged documents are not embedded again."""
+    from indexer.builder import build_index
+    from indexer.embedding import SentenceTransformerEmbedder
+
+    assert settings.source_dir is not None
+    log = logging.getLogger("service.startup")
+    log.info("indexing %s into %s", settings.source_dir, settings.index_dir)
+    embedder = SentenceTransformerEmbedder(settings.model, device=settings.device)
+    report = build_index(settings.source_dir, settings.index_dir, embedder)
+    for skipped in report.skipped:
+        log.warning("skipped %s: %s", skipped.path, skipped.reason)
+    log.info(
+        "index version %d: %d documents, %d chunks, embedded %d chunks (%d added, %d updated, %d deleted) in %.1f s",
+        report.version, report.documents, report.chunks, report.embedded_chunks,
+        report.added, report.updated, report.deleted, report.seconds,
+    )  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse flags, validate settings, run uvicorn."""
     args = _parser().parse_args(argv)
@@ -54,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     config = log_config(settings.log_level)
     logging.config.dictConfig(config)
     try:
+        if settings.source_dir is not None:
+            _index_source(settings)
         create_app(settings).state.engine.precheck()
     except IndexerError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     index_dir: Path = Field(Path("index"), description="Index directory built by `python -m indexer build`.")
+    source_dir: Path | None = Field(
+        None, description="If set, index this folder into index_dir at start (incrementally) before serving."
+    )
     model: str = Field(DEFAULT_MODEL, description="Embedding model name or path; must match the index manifest.")
     device: str = Field("cpu", description="Torch device for the embedding model.")
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("SEEKR_HOST", "HOST"), description="Bind address.")

@@ -123,6 +123,20 @@ def start_server(index_dir: Path, log_path: Path, *extra: str, timeout: float = 
 @pytest.fixture(scope="session")
 def real_server(real_seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     server = start_server(real_seed_index, tmp_path_factory.mktemp("server") / "server.log")
+    yield from _stop_after(server)
+
+
+@pytest.fixture(scope="session")
+def target_base_url(request: pytest.FixtureRequest) -> str:
+    """SEEKR_BASE_URL (e.g. the Docker smoke test's container) or a real server started here."""
+    external = os.environ.get("SEEKR_BASE_URL")
+    if external:
+        return external.rstrip("/")
+    server: RunningServer = request.getfixturevalue("real_server")
+    return server.base_url
+
+
+def _stop_after(server: RunningServer) -> Iterator[RunningServer]:
     yield server
     if server.process.poll() is None:
         server.process.send_signal(signal.SIGTERM)

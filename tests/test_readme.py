@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT, RunningServer
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -43,10 +43,10 @@ def _normalise(output: str) -> str:
 
 
 @pytest.mark.parametrize(("commands", "excerpt"), EXAMPLES, ids=[c[0][:60] for c, _ in EXAMPLES])
-def test_readme_curl_example(real_server: RunningServer, commands: list[str], excerpt: str | None) -> None:
+def test_readme_curl_example(target_base_url: str, commands: list[str], excerpt: str | None) -> None:
     outputs = []
     for command in commands:
-        live = command.replace("http://127.0.0.1:8000", real_server.base_url)
+        live = command.replace("http://127.0.0.1:8000", target_base_url)
         proc = subprocess.run(["bash", "-c", live], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
         outputs.append(_normalise(proc.stdout))

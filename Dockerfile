@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# seekr: semantic search service. CPU-only torch, model weights inside the image, no network at run time.
+#   docker build --network host -t seekr .
+#   docker run --rm -p 8000:8000 seekr                       # serves the seeds
+#   docker run --rm -p 8000:8000 -v ./docs:/data/docs:ro -v seekr-index:/data/index seekr
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install torch==2.13.0 \
+    && pip install -r /tmp/requirements.txt
+COPY README.md ./
+COPY indexer ./indexer
+COPY service ./service
+COPY bench ./bench
+RUN pip install --no-deps . && python -c "import indexer, service"
+# The seeds index is built at image build time: a container answers as soon as the model is loaded.
+COPY seeds ./seeds
+RUN python -m indexer build seeds --index /opt/seekr/index/seeds --quiet
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    SEEKR_INDEX_DIR=/opt/seekr/index/seeds \
+    SEEKR_DOCS=/data/docs \
+    SEEKR_DATA_INDEX=/data/index
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin seekr \
+    && mkdir -p /data/docs /data/index \
+    && chown seekr:seekr /data/index
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/seekr /opt/seekr
+USER seekr
+WORKDIR /home/seekr
+EXPOSE 8000
+VOLUME ["/data/index"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/readyz', timeout=2)"]
+STOPSIGNAL SIGTERM
+CMD ["python", "-m", "service.container"]

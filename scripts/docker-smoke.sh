@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Docker smoke test: build the image, run it on a free loopback port, wait for /readyz, run README's curl
+# examples and a seed question against it, check a mounted corpus is indexed once and survives a restart
+# without re-embedding, stop it with SIGTERM, and report the image size and time to ready.
+# Needs a Docker engine; on these machines ../shared/tools/docker-base.sh starts one (no registry access).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IMAGE=${IMAGE:-seekr:smoke}
+PY=${PY:-.venv/bin/python}
+NAME=seekr-smoke-$$
+WORK=$(mktemp -d)
+VOLUME=seekr-smoke-index-$$
+cleanup() {
+  docker rm -f "$NAME" "$NAME-docs" >/dev/null 2>&1 || true
+  docker volume rm -f "$VOLUME" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if ! docker info >/dev/null 2>&1 || ! docker image inspect python:3.11-slim >/dev/null 2>&1; then
+  if [ -x ../shared/tools/docker-base.sh ]; then ../shared/tools/docker-base.sh >/dev/null; fi
+fi
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_ready() {  # $1 base url, $2 container name -> prints seconds to ready
+  local start=$SECONDS
+  for _ in $(seq 1 600); do
+    if curl -fs "$1/readyz" >/dev/null 2>&1; then echo $((SECONDS - start)); return 0; fi
+    if [ "$(docker inspect -f '{{.State.Running}}' "$2" 2>/dev/null)" != "true" ]; then
+      docker logs "$2" | tail -20 >&2; echo "container $2 exited" >&2; return 1
+    fi
+    sleep 0.5
+  done
+  echo "not ready after 300 s" >&2; return 1
+}
+
+echo "== build"
+build_start=$SECONDS
+docker build --network host -t "$IMAGE" . >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log"; exit 1; }
+echo "built in $((SECONDS - build_start)) s"
+
+echo "== run (seeds)"
+PORT=$(free_port)
+BASE=http://127.0.0.1:$PORT
+run_start=$SECONDS
+docker run -d --name "$NAME" --network host -e PORT="$PORT" -e HOST=127.0.0.1 "$IMAGE" >/dev/null
+ready=$(wait_ready "$BASE" "$NAME")
+echo "ready in $ready s after docker run"
+
+echo "== README curl examples against the container"
+SEEKR_BASE_URL=$BASE "$PY" -m pytest -q -p no:cacheprovider tests/test_readme.py
+
+echo "== seed question"
+curl -fs "$BASE/search?q=Where+did+Wang+Yi+meet+Lavrov&k=1" | "$PY" -c '
+import json, sys
+hit = json.load(sys.stdin)["results"][0]
+assert hit["doc_id"] == "000_27323d1700c7a7d6.txt" and "Astana" in hit["text"], hit
+print("rank 1:", hit["doc_id"], "-", hit["text"][:80], "...")'
+curl -fs "$BASE/" | grep -q 'id="q"'
+curl -fs "$BASE/metrics" | grep -q seekr_index_chunks
+health=$(docker inspect -f '{{.State.Health.Status}}' "$NAME")
+echo "health: $health"
+
+echo "== SIGTERM"
+stop_start=$SECONDS
+docker stop -t 20 "$NAME" >/dev/null
+code=$(docker inspect -f '{{.State.ExitCode}}' "$NAME")
+docker logs "$NAME" 2>&1 | grep -q "Application shutdown complete" || { echo "no clean shutdown in logs" >&2; exit 1; }
+echo "stopped in $((SECONDS - stop_start)) s, exit code $code, clean shutdown logged"
+docker rm "$NAME" >/dev/null
+
+echo "== mounted corpus, persisted index"
+mkdir -p "$WORK/docs"
+printf 'Lighthouse keepers\n\nThe lighthouse on Skerry Rock was kept by three keepers until 1962.\n' > "$WORK/docs/lighthouse.txt"
+chmod -R a+rX "$WORK"
+PORT=$(free_port)
+BASE=http://127.0.0.1:$PORT
+for attempt in first restart; do
+  docker run -d --name "$NAME-docs" --network host -e PORT="$PORT" -e HOST=127.0.0.1 \
+    -v "$WORK/docs:/data/docs:ro" -v "$VOLUME:/data/index" "$IMAGE" >/dev/null
+  wait_ready "$BASE" "$NAME-docs" >/dev/null
+  curl -fs "$BASE/search?q=Who+kept+the+lighthouse&k=1" | "$PY" -c '
+import json, sys
+hit = json.load(sys.stdin)["results"][0]
+assert hit["doc_id"] == "lighthouse.txt", hit'
+  embedded=$(docker logs "$NAME-docs" 2>&1 | grep -o 'embedded [0-9]* chunks' | head -1)
+  echo "$attempt start: $embedded"
+  if [ "$attempt" = restart ]; then [ "$embedded" = "embedded 0 chunks" ] || { echo "restart re-embedded" >&2; exit 1; }; fi
+  docker stop -t 20 "$NAME-docs" >/dev/null
+  docker rm "$NAME-docs" >/dev/null
+done
+
+size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+echo "== image size: $((size / 1024 / 1024)) MB ($IMAGE); ready $ready s after docker run"
+echo "docker smoke: 1 passed, 0 failed"
