@@ -56,8 +56,8 @@ import json, sys
 hit = json.load(sys.stdin)["results"][0]
 assert hit["doc_id"] == "000_27323d1700c7a7d6.txt" and "Astana" in hit["text"], hit
 print("rank 1:", hit["doc_id"], "-", hit["text"][:80], "...")'
-curl -fs "$BASE/" | grep -q 'id="q"'
-curl -fs "$BASE/metrics" | grep -q seekr_index_chunks
+curl -fs "$BASE/" -o "$WORK/page.html" && grep -q 'id="q"' "$WORK/page.html"
+curl -fs "$BASE/metrics" -o "$WORK/metrics.txt" && grep -q seekr_index_chunks "$WORK/metrics.txt"
 health=$(docker inspect -f '{{.State.Health.Status}}' "$NAME")
 echo "health: $health"
 
