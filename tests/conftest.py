@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,10 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from indexer.builder import build_index
 from indexer.embedding import Embedder
 from indexer.index import IndexSnapshot, open_index
+from service.app import create_app
+from service.settings import Settings
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +50,31 @@ def fake_seed_index(tmp_path: Path, seeds_copy: Path, fake_embedder: FakeEmbedde
 @pytest.fixture
 def fake_snapshot(fake_seed_index: Path) -> IndexSnapshot:
     return open_index(fake_seed_index)
+
+
+def wait_ready(client: TestClient, timeout: float = 30) -> None:
+    """Poll /readyz until 200 (the model loads in a background thread)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.get("/readyz").status_code == 200:
+            return
+        time.sleep(0.02)
+    raise AssertionError("service never became ready")
+
+
+@contextlib.contextmanager
+def fake_client(index_dir: Path) -> Iterator[TestClient]:
+    """A ready TestClient of the real app, with the fake embedder plugged in where the model goes."""
+    app = create_app(Settings(index_dir=index_dir, model="fake-hash"), embedder_factory=lambda s: FakeEmbedder())
+    with TestClient(app) as client:
+        wait_ready(client)
+        yield client
+
+
+@pytest.fixture
+def client(fake_seed_index: Path) -> Iterator[TestClient]:
+    with fake_client(fake_seed_index) as c:
+        yield c
 
 
 @pytest.fixture(scope="session")

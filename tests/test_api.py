@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,24 +13,8 @@ from indexer.embedding import Embedder
 from indexer.errors import IndexNotFoundError, ManifestMismatchError
 from service.app import create_app
 from service.settings import Settings
+from tests.conftest import wait_ready
 from tests.fakes import FakeEmbedder
-
-
-def _wait_ready(client: TestClient, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.02)
-    raise AssertionError("service never became ready")
-
-
-@pytest.fixture
-def client(fake_seed_index: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(index_dir=fake_seed_index, model="fake-hash"), embedder_factory=lambda s: FakeEmbedder())
-    with TestClient(app) as c:
-        _wait_ready(c)
-        yield c
 
 
 def test_get_search_shape(client: TestClient) -> None:
@@ -171,7 +154,7 @@ def test_readyz_is_503_until_loaded(fake_seed_index: Path) -> None:
         r = c.get("/search", params={"q": "Putin"})
         assert r.status_code == 503 and "loading" in r.json()["detail"]
         gate.set()
-        _wait_ready(c)
+        wait_ready(c)
         assert c.get("/search", params={"q": "Putin"}).status_code == 200
 
 

@@ -13,10 +13,8 @@ from indexer.builder import build_index
 from indexer.index import IndexSnapshot, open_index
 from indexer.search import Mode, Searcher
 from indexer.store import Filter
-from service.app import create_app
-from service.settings import Settings
+from tests.conftest import fake_client
 from tests.fakes import FakeEmbedder
-from tests.test_api import _wait_ready
 
 TOPICS = ["rivers", "mountains", "harbours", "deserts", "forests"]
 
@@ -139,9 +137,7 @@ def test_highlight_can_be_turned_off(fake_snapshot: IndexSnapshot) -> None:
 
 @pytest.fixture
 def client(corpus_index: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(index_dir=corpus_index, model="fake-hash"), embedder_factory=lambda s: FakeEmbedder())
-    with TestClient(app) as c:
-        _wait_ready(c)
+    with fake_client(corpus_index) as c:
         yield c
 
 

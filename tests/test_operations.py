@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
+from tests.conftest import wait_ready
 from tests.fakes import FakeEmbedder
-from tests.test_api import _wait_ready
-
-
-@pytest.fixture
-def client(fake_seed_index: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(index_dir=fake_seed_index, model="fake-hash"), embedder_factory=lambda s: FakeEmbedder())
-    with TestClient(app) as c:
-        _wait_ready(c)
-        yield c
 
 
 def test_page_is_served(client: TestClient) -> None:
@@ -58,5 +48,5 @@ def test_two_apps_do_not_share_metrics(fake_seed_index: Path) -> None:
             Settings(index_dir=fake_seed_index, model="fake-hash"), embedder_factory=lambda s: FakeEmbedder()
         )
         with TestClient(app) as c:
-            _wait_ready(c)
+            wait_ready(c)
             assert "seekr_index_chunks" in c.get("/metrics").text
