@@ -14,7 +14,7 @@ from indexer.chunking import Chunk, ChunkingConfig, chunk_text
 from indexer.clean import RULES_VERSION
 from indexer.documents import Document, FolderReport, Skipped, read_folder
 from indexer.embedding import Embedder
-from indexer.errors import ConfigError, IndexNotFoundError
+from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
 from indexer.index import DocumentUpdate, IndexSnapshot, commit_version, open_index, write_lock
 from indexer.manifest import ChunkingInfo, ModelInfo
 
@@ -129,11 +129,15 @@ def sync_index(
     model, chunking = model_info(embedder), chunking_info(config)
 
     with write_lock(index_dir):
+        rebuild_reason = None
         try:
             base: IndexSnapshot | None = open_index(index_dir)
         except IndexNotFoundError:
             base = None
-        rebuild_reason = None
+        except IndexCorruptError as exc:
+            # An unreadable or older-format version is replaced by a complete new one; nothing is lost
+            # that the source folder does not hold (it stays on disk until pruned after the commit).
+            base, rebuild_reason = None, f"existing index unusable ({exc})"
         if base is not None:
             rebuild_reason = _compatibility_problem(base, model, chunking)
         existing = dict(base.manifest.documents) if base and not rebuild_reason else {}

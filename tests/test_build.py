@@ -141,3 +141,14 @@ def test_missing_source_folder(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="does not exist"):
         build_index(tmp_path / "nope", tmp_path / "idx", FakeEmbedder())
+
+
+def test_unusable_index_is_rebuilt(seeds_copy: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    build_index(seeds_copy, index_dir, FakeEmbedder())
+    shutil.rmtree(index_dir / "v000001" / "lexical")  # e.g. written by an older version of this program
+    with pytest.raises(IndexCorruptError):
+        open_index(index_dir)
+    report = build_index(seeds_copy, index_dir, FakeEmbedder())
+    assert report.rebuild_reason and "unusable" in report.rebuild_reason
+    assert report.version == 2 and open_index(index_dir).manifest.counts.documents == 5
