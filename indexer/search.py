@@ -164,18 +164,42 @@ class Searcher:
         n = min(total, max(self._candidates, k))
         while True:
             ranked, dense, lexical = self._rank(query_vec, lex_scores, mode, n, allowed, allowed_mask)
+            more_possible = self._more_possible(mode, n, total, dense, lexical, min_score)
             if min_score is not None:
                 ranked = [(cid, s) for cid, s in ranked if s >= min_score]
             if max_per_doc is not None:
                 ranked = self._per_doc(ranked, max_per_doc)
-            # Grouping or a filter can leave fewer than k: widen the candidate lists until k or exhausted.
-            if len(ranked) >= k or n >= total:
+            # Grouping can leave fewer than k: widen the candidate lists while that can still add hits.
+            if len(ranked) >= k or not more_possible:
                 break
             n = min(total, n * 4)
         top = ranked[:k]
         hits = self._hits(query, query_vec, lex_scores, mode, top, dense, lexical, highlight)
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResult(query, mode, hits, took_ms, self.snapshot.version)
+
+    def _more_possible(
+        self,
+        mode: Mode,
+        n: int,
+        total: int,
+        dense: list[tuple[int, float]],
+        lexical: list[tuple[int, float]],
+        min_score: float | None,
+    ) -> bool:
+        """Whether asking the retrievers for more than `n` candidates could add a hit."""
+        if n >= total:
+            return False
+        lists = {Mode.dense: [dense], Mode.lexical: [lexical], Mode.hybrid: [dense, lexical]}[mode]
+        if all(len(candidates) < n for candidates in lists):
+            return False  # every retriever already returned all it has
+        if min_score is None:
+            return True
+        # Candidates come best first, so anything further scores below the weakest one seen so far.
+        if mode == Mode.hybrid:
+            return 2.0 / (self._rrf_k + n + 1) >= min_score
+        weakest = lists[0][-1][1] if lists[0] else float("-inf")
+        return weakest >= min_score
 
     def _per_doc(self, ranked: list[tuple[int, float]], max_per_doc: int) -> list[tuple[int, float]]:
         doc_of = self.snapshot.store.doc_ids_of([cid for cid, _ in ranked])

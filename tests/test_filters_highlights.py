@@ -181,3 +181,20 @@ def test_api_filter_errors(client: TestClient, params: dict[str, str | int], sta
 def test_api_post_filter_errors(client: TestClient, payload: dict[str, object], hint: str) -> None:
     r = client.post("/search", json=payload)
     assert r.status_code == 422 and hint in r.json()["detail"], r.text
+
+
+@pytest.mark.parametrize("mode", [Mode.dense, Mode.lexical])
+def test_grouping_with_min_score_matches_brute_force(fake_snapshot: IndexSnapshot, mode: Mode) -> None:
+    query = "Putin Xi Central Asia security cooperation"
+    full = Searcher(fake_snapshot, FakeEmbedder()).search(query, k=100, mode=mode, highlight=False).hits
+    cut = full[12].score
+    best: dict[str, float] = {}
+    for h in full:
+        if h.score >= cut:
+            best.setdefault(h.doc_id, h.score)
+    expected = sorted(best, key=lambda d: -best[d])[:4]
+    hits = Searcher(fake_snapshot, FakeEmbedder(), candidates=3).search(
+        query, k=4, mode=mode, max_per_doc=1, min_score=cut, highlight=False
+    ).hits
+    assert [h.doc_id for h in hits] == expected
+    assert all(h.score >= cut for h in hits)
