@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from indexer.embedding import Embedder, canonical_model_id
 from indexer.errors import IndexerError
-from indexer.index import IndexSnapshot, open_index
+from indexer.index import IndexSnapshot, current_version_dir, open_index
 from indexer.manifest import Manifest
 from indexer.search import Mode, Searcher
 from service.errors import NotReadyError
@@ -41,12 +41,15 @@ class Engine:
         self.on_ready: Callable[[IndexSnapshot], None] | None = None
 
     def precheck(self) -> Manifest:
-        """Fail fast, before the model loads, if the index is missing or was built with another model."""
-        snapshot = open_index(self._settings.index_dir)
+        """Fail fast, before anything heavy loads, if the index is missing or was built with another model.
+
+        Reads only the manifest; `load` opens and checks the whole version.
+        """
+        manifest = Manifest.load(current_version_dir(self._settings.index_dir))
         model_id = canonical_model_id(self._settings.model)
-        if snapshot.manifest.model.id != model_id:
-            snapshot.manifest.check_model(model_id, snapshot.manifest.model.dimension)
-        return snapshot.manifest
+        if manifest.model.id != model_id:
+            manifest.check_model(model_id, manifest.model.dimension)
+        return manifest
 
     def load(self) -> None:
         """Load model and index, run a warm-up query, then mark ready (blocking: run it in a thread)."""
