@@ -23,7 +23,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing; run `make browser`", allow_module_level=True)
 
 
-def test_type_question_press_enter_see_article(real_server: RunningServer) -> None:
+def test_type_question_press_enter_see_article(real_server: RunningServer, capsys: pytest.CaptureFixture[str]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -51,4 +51,5 @@ def test_type_question_press_enter_see_article(real_server: RunningServer) -> No
             assert page.locator("a[href='/docs']").count() == 1
         finally:
             browser.close()
-    print(f"\nscreenshot: {ARTIFACTS / 'search-page.png'}")
+    with capsys.disabled():
+        print(f"\nscreenshot: {ARTIFACTS / 'search-page.png'}")

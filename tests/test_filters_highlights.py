@@ -193,8 +193,10 @@ def test_grouping_with_min_score_matches_brute_force(fake_snapshot: IndexSnapsho
         if h.score >= cut:
             best.setdefault(h.doc_id, h.score)
     expected = sorted(best, key=lambda d: -best[d])[:4]
-    hits = Searcher(fake_snapshot, FakeEmbedder(), candidates=3).search(
-        query, k=4, mode=mode, max_per_doc=1, min_score=cut, highlight=False
-    ).hits
+    hits = (
+        Searcher(fake_snapshot, FakeEmbedder(), candidates=3)
+        .search(query, k=4, mode=mode, max_per_doc=1, min_score=cut, highlight=False)
+        .hits
+    )
     assert [h.doc_id for h in hits] == expected
     assert all(h.score >= cut for h in hits)

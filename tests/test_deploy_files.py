@@ -1,0 +1,32 @@
+"""The deployment files say what the README promises (the Docker smoke test runs the image itself)."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.conftest import ROOT
+
+
+def test_compose_has_volume_healthcheck_and_ports() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    svc = compose["services"]["seekr"]
+    assert svc["build"]["context"] == "." and svc["build"]["network"] == "host"
+    assert any(v.endswith(":/data/index") for v in svc["volumes"]) and "seekr-index" in compose["volumes"]
+    assert any(":/data/docs" in v for v in svc["volumes"])
+    assert "/readyz" in " ".join(svc["healthcheck"]["test"])
+    assert svc["ports"] == ["127.0.0.1:8000:8000"]
+
+
+def test_dockerfile_contract() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "torch==2.13.0" in text  # the CPU wheel, never the CUDA build
+    assert re.search(r"^USER seekr$", text, re.M)
+    assert re.search(r"^HEALTHCHECK .*\n.*/readyz", text, re.M)
+    assert re.search(r'^CMD \["python", "-m", "service.container"\]$', text, re.M)  # exec form: signals reach it
+    assert "HF_HUB_OFFLINE=1" in text and "indexer build seeds" in text
+    # Dependencies are installed before the code is copied, so a code change reuses that layer.
+    assert text.index("pip install -r /tmp/requirements.txt") < text.index("COPY indexer ./indexer")
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "tests", "index"} <= set(ignored)
