@@ -259,6 +259,41 @@ class StoreReader:
             for r in rows
         ]
 
+    def document(self, doc_id: str) -> StoredDocument | None:
+        """One stored document, or None."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT doc_id, title, source, origin, content_hash, text, metadata, n_chunks FROM documents "
+                "WHERE doc_id = ?",
+                (doc_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return StoredDocument(
+            doc_id=row[0],
+            title=row[1],
+            source=row[2],
+            origin=row[3],
+            content_hash=row[4],
+            text=row[5],
+            metadata=json.loads(row[6]),
+            n_chunks=row[7],
+        )
+
+    def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """(total, one page of {doc_id, title, source, origin, chunks}) ordered by id."""
+        conn = self._conn()
+        total = int(conn.execute("SELECT count(*) FROM documents").fetchone()[0])
+        rows = conn.execute(
+            "SELECT doc_id, title, source, origin, n_chunks FROM documents ORDER BY doc_id LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        keys = ("doc_id", "title", "source", "origin", "chunks")
+        return total, [dict(zip(keys, r, strict=True)) for r in rows]
+
     def origins(self) -> dict[str, str]:
         """doc_id -> origin ('build' or 'api')."""
         return dict(self._conn().execute("SELECT doc_id, origin FROM documents"))

@@ -12,11 +12,13 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 
 from indexer import __version__
+from indexer.errors import IndexerError
 from service.deps import load_embedder
 from service.engine import EmbedderFactory, Engine
 from service.errors import install_error_handlers
+from service.limits import BodySizeLimitMiddleware
 from service.metrics import install_metrics
-from service.routes import health, page, search
+from service.routes import documents, health, page, search
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,15 @@ Ask natural-language questions over a document collection and get ranked passage
   every hit shows both component scores and ranks.
 * Each passage carries its document id, title, source file and character offsets in the cleaned text.
 """
+
+
+async def _watch(engine: Engine, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await to_thread.run_sync(engine.refresh)
+        except IndexerError as exc:  # a version being pruned under us: the next round sees the newer one
+            log.warning("index refresh failed: %s", exc)
 
 
 def create_app(settings: Settings | None = None, embedder_factory: EmbedderFactory | None = None) -> FastAPI:
@@ -42,13 +53,16 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
         log.info("serving index %s version %d", settings.index_dir, manifest.version)
         # The model loads in a worker thread; /readyz says 503 until it and a warm-up query are done.
         task = asyncio.create_task(to_thread.run_sync(engine.load))
+        # Other workers or processes may commit versions: look for a new one every reload_interval.
+        watcher = asyncio.create_task(_watch(engine, settings.reload_interval))
         try:
             yield
         finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for t in (watcher, task):
+                if not t.done():
+                    t.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await t
 
     app = FastAPI(title="seekr semantic search", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
@@ -56,9 +70,11 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     app.state.metrics = install_metrics(app)
     engine.on_ready = app.state.metrics.observe_index
     # Every response carries X-Request-ID (the client's, if it sent a valid one); logs carry it too.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     install_error_handlers(app)
     app.include_router(search.router)
+    app.include_router(documents.router)
     app.include_router(health.router)
     app.include_router(page.router)
     return app

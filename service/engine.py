@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
+from indexer.documents import Document
 from indexer.embedding import Embedder, canonical_model_id
 from indexer.errors import IndexerError
 from indexer.index import IndexSnapshot, current_version_dir, open_index
 from indexer.manifest import Manifest
 from indexer.search import Mode, Searcher
+from indexer.writer import IndexWriter, WriteResult
 from service.errors import NotReadyError
 from service.settings import Settings
 
@@ -38,6 +41,9 @@ class Engine:
         self.status = Status.loading
         self.error: str | None = None
         self._searcher: Searcher | None = None
+        self._writer: IndexWriter | None = None
+        self._embedder: Embedder | None = None
+        self._swap_lock = threading.Lock()
         self.on_ready: Callable[[IndexSnapshot], None] | None = None
 
     def precheck(self) -> Manifest:
@@ -63,9 +69,9 @@ class Engine:
             self.status = Status.failed
             log.error("loading failed: %s", exc)
             return
-        self._searcher = searcher
-        if self.on_ready is not None:
-            self.on_ready(snapshot)
+        self._embedder = embedder
+        self._writer = IndexWriter(self._settings.index_dir, embedder)
+        self._install(snapshot, searcher)
         self.status = Status.ready
         manifest = snapshot.manifest
         log.info(
@@ -75,6 +81,43 @@ class Engine:
             manifest.counts.chunks,
             manifest.model.id,
         )
+
+    def _install(self, snapshot: IndexSnapshot, searcher: Searcher | None = None) -> None:
+        """Make `snapshot` the one searches use, unless a newer one is already in place.
+
+        Searches in flight keep the Searcher they started with; the swap is one reference assignment.
+        """
+        assert self._embedder is not None
+        with self._swap_lock:
+            current = self._searcher
+            if current is not None and current.snapshot.version >= snapshot.version:
+                return
+            self._searcher = searcher or Searcher(snapshot, self._embedder, candidates=self._settings.candidates)
+        if self.on_ready is not None:
+            self.on_ready(snapshot)
+
+    def write(self, upserts: Sequence[Document] = (), deletes: Sequence[str] = ()) -> WriteResult:
+        """Apply a write and install its version before returning, so the caller's next search sees it."""
+        if self._writer is None:
+            raise NotReadyError("the model and index are still loading; retry in a few seconds (see /readyz)")
+        result = self._writer.apply(upserts, deletes)
+        if result.committed:
+            self._install(result.snapshot)
+        return result
+
+    def refresh(self) -> bool:
+        """Install a version committed by another process or worker, if there is one (blocking)."""
+        if self._searcher is None:
+            return False
+        try:
+            name = current_version_dir(self._settings.index_dir).name
+        except IndexerError:
+            return False
+        if name == self._searcher.snapshot.path.name:
+            return False
+        self._install(open_index(self._settings.index_dir))
+        log.info("picked up index version %s", name)
+        return True
 
     @property
     def searcher(self) -> Searcher:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.errors import IndexerError
 from indexer.search import Mode
+from indexer.writer import DocumentNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,30 @@ class BadRequestError(ServiceError):
     """A request that cannot be understood as sent."""
 
     status_code = 400
+
+
+class UnauthorizedError(ServiceError):
+    """Missing or wrong API key."""
+
+    status_code = 401
+
+
+class ForbiddenError(ServiceError):
+    """The operation is disabled by configuration."""
+
+    status_code = 403
+
+
+class NotFoundError(ServiceError):
+    """The named resource does not exist."""
+
+    status_code = 404
+
+
+class PayloadTooLargeError(ServiceError):
+    """A document or batch is over its limit."""
+
+    status_code = 413
 
 
 class NotReadyError(ServiceError):
@@ -107,7 +132,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return JSONResponse(status_code=exc.status_code, content={"detail": exc.message, "errors": []})
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(status_code=exc.status_code, content={"detail": exc.message, "errors": []}, headers=headers)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=404, content={"detail": str(exc), "errors": []})
 
 
 async def _indexer_error(request: Request, exc: Exception) -> JSONResponse:
@@ -129,5 +159,6 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map every error type to its HTTP response."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(DocumentNotFoundError, _not_found)
     app.add_exception_handler(IndexerError, _indexer_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.embedding import DEFAULT_MODEL
@@ -30,5 +30,17 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, description="uvicorn worker processes; each loads the index read-only.")
     candidates: int = Field(
         DEFAULT_CANDIDATES, ge=1, le=10_000, description="Candidates taken from each retriever before fusion."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="Bearer key that enables the document write API; writes are refused (403) without one."
+    )
+    read_key: SecretStr | None = Field(
+        None, description="If set, searching and reading documents need this key (or the write key) too."
+    )
+    max_body_bytes: int = Field(10_000_000, ge=1_000, description="Largest request body accepted (413 above).")
+    max_document_chars: int = Field(1_000_000, ge=1, description="Largest document text accepted (413 above).")
+    max_batch_documents: int = Field(100, ge=1, le=10_000, description="Most documents in one POST /documents.")
+    reload_interval: float = Field(
+        1.0, gt=0, description="Seconds between checks for a version committed by another process or worker."
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")

@@ -9,6 +9,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Body, Query, Request
 
 from indexer.search import Mode, Searcher
+from service.auth import ReadAccess
 from service.deps import SearcherDep
 from service.errors import BadRequestError
 from service.schemas import EXAMPLE_QUERY, Filters, MaxPerDoc, QueryText, SearchRequest, SearchResponse, TopK
@@ -44,6 +45,7 @@ async def _run(request: Request, searcher: Searcher, req: SearchRequest) -> Sear
 async def search_get(
     request: Request,
     searcher: SearcherDep,
+    _: ReadAccess,
     q: Annotated[QueryText, Query(description="The question.", examples=[EXAMPLE_QUERY])],
     k: Annotated[TopK, Query(description="Number of passages (1..100).")] = 5,
     mode: Annotated[Mode, Query(description="dense, lexical or hybrid.")] = Mode.hybrid,
@@ -88,6 +90,7 @@ def _parse_meta(items: list[str]) -> dict[str, str | int | float | bool]:
 async def search_post(
     request: Request,
     searcher: SearcherDep,
+    _: ReadAccess,
     body: Annotated[
         SearchRequest,
         Body(
