@@ -19,7 +19,7 @@ import httpx
 import psutil
 
 from bench.corpus import ROOT, load_corpus, write_jsonl
-from bench.http_load import run_load
+from bench.http_load import WriteLoad, run_load
 from indexer.embedding import DEFAULT_MODEL
 
 
@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", default="dense,lexical,hybrid", help="comma-separated modes (default: all)")
     p.add_argument("--concurrency", default="1,8,32", help="comma-separated client counts (default: 1,8,32)")
     p.add_argument("--requests", type=int, default=300, help="requests per (mode, concurrency) run")
+    p.add_argument(
+        "--writes", action="store_true", help="also measure each run again while a writer upserts documents non-stop"
+    )
+    p.add_argument("--api-key", default="bench-key", help="write key for --writes (given to the server we start)")
     p.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where to write the figures")
     return p
 
@@ -58,13 +62,14 @@ def _index(corpus_jsonl: Path, index: Path, model: str) -> dict[str, Any]:
     return result
 
 
-def _serve(index: Path, model: str) -> tuple[subprocess.Popen[bytes], str, float]:
+def _serve(index: Path, model: str, api_key: str) -> tuple[subprocess.Popen[bytes], str, float]:
     port = _free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "service", "--index", str(index), "--port", str(port), "--model", model,
          "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "SEEKR_API_KEY": api_key},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     while time.perf_counter() - started < 300:
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 write_jsonl(corpus, src / "corpus.jsonl")
                 print(f"indexing {corpus.name} ({len(corpus.documents)} documents)...", flush=True)
                 results["indexing"] = _index(src / "corpus.jsonl", Path(tmp) / "index", args.model)
-                server, base, cold = _serve(Path(tmp) / "index", args.model)
+                server, base, cold = _serve(Path(tmp) / "index", args.model, args.api_key)
                 results["cold_start_to_ready_seconds"] = cold
             results["base_url"] = base
             runs = []
@@ -108,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
                 for c in (int(x) for x in args.concurrency.split(",")):
                     print(f"load: mode={mode} concurrency={c} ...", flush=True)
                     runs.append(asdict(run_load(base, corpus.queries, mode, c, args.requests)))
+                    if args.writes:
+                        print(f"load: mode={mode} concurrency={c} with writes ...", flush=True)
+                        with WriteLoad(base, args.api_key) as writes:
+                            row = asdict(run_load(base, corpus.queries, mode, c, args.requests))
+                        row["mode"] = f"{mode} +writes"
+                        row["writes_per_second"] = writes.rate()
+                        runs.append(row)
             results["http"] = runs
             if server is not None:
                 results["server_rss_bytes_after_load"] = psutil.Process(server.pid).memory_info().rss
@@ -140,6 +152,8 @@ def format_results(r: dict[str, Any]) -> str:
             f"{r['server_rss_bytes_after_load'] / 2**20:.0f} MB"
         )
     lines += [
+        "",
+        "(+writes: while a writer upserts batches of 10 documents through the API without pause)",
         "",
         "| mode | concurrency | requests | errors | p50 ms | p95 ms | p99 ms | req/s |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

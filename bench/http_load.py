@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 from dataclasses import dataclass
+from types import TracebackType
 
 import httpx
 import numpy as np
@@ -52,3 +54,48 @@ def run_load(base_url: str, queries: list[str], mode: str, concurrency: int, req
     """Send `requests` searches at `concurrency` and measure them (after a short warm-up)."""
     asyncio.run(_run(base_url, queries, mode, concurrency, min(requests, 2 * concurrency), k))  # warm-up
     return asyncio.run(_run(base_url, queries, mode, concurrency, requests, k))
+
+
+class WriteLoad:
+    """A background writer that upserts batches of 10 documents through the API until stopped."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self._client = httpx.Client(base_url=base_url, timeout=120, headers={"Authorization": f"Bearer {api_key}"})
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.writes = 0
+        self.errors = 0
+        self._started = 0.0
+        self._elapsed = 0.0
+
+    def _run(self) -> None:
+        for n in itertools.count():
+            if self._stop.is_set():
+                return
+            batch = [
+                {"id": f"bench-{n}-{i}", "text": f"Benchmark note {n}.{i}: wind turbines, tides and harbour cranes."}
+                for i in range(10)
+            ]
+            r = self._client.post("/documents", json={"documents": batch})
+            if r.status_code == 200:
+                self.writes += 1
+            else:
+                self.errors += 1
+
+    def rate(self) -> float:
+        """Committed batches per second while running."""
+        return self.writes / self._elapsed if self._elapsed else 0.0
+
+    def __enter__(self) -> WriteLoad:
+        self._started = time.perf_counter()
+        self._thread.start()
+        time.sleep(0.5)  # let the first write get going
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join(timeout=300)
+        self._elapsed = time.perf_counter() - self._started
+        self._client.close()
+        if self.errors:
+            raise RuntimeError(f"{self.errors} writes failed during the benchmark")

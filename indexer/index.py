@@ -235,6 +235,31 @@ def _point_current(index_dir: Path, name: str) -> None:
     _fsync_dir(index_dir)
 
 
+def recover(index_dir: Path) -> list[str]:
+    """After a crash: remove what uncommitted writers left behind, and say what was removed.
+
+    Leftovers are temporary version directories, half-written pointer files and version directories
+    newer than CURRENT (renamed but never made current). Skipped while another process holds the write
+    lock (its temporary files are in use). The committed version itself is checked by `open_index`.
+    """
+    current = current_version_dir(index_dir).name
+    repaired: list[str] = []
+    try:
+        with write_lock(index_dir):
+            current_number = int(current[1:])
+            for child in sorted(index_dir.iterdir()):
+                uncommitted = (m := _VERSION_DIR.match(child.name)) is not None and int(m.group(1)) > current_number
+                if child.name.startswith((".tmp-", f".{CURRENT_FILE}.")) or uncommitted:
+                    if child.is_dir():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink(missing_ok=True)
+                    repaired.append(f"removed uncommitted {child.name}")
+    except IndexLockedError:
+        return []
+    return repaired
+
+
 def _prune(index_dir: Path, keep: str) -> None:
     """Remove leftovers of killed writers and versions older than the last KEEP_VERSIONS."""
     for child in index_dir.iterdir():

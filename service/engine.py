@@ -10,7 +10,7 @@ from enum import StrEnum
 from indexer.documents import Document
 from indexer.embedding import Embedder, canonical_model_id
 from indexer.errors import IndexerError
-from indexer.index import IndexSnapshot, current_version_dir, open_index
+from indexer.index import IndexSnapshot, current_version_dir, open_index, recover
 from indexer.manifest import Manifest
 from indexer.search import Mode, Searcher
 from indexer.writer import IndexWriter, WriteResult
@@ -51,6 +51,8 @@ class Engine:
 
         Reads only the manifest; `load` opens and checks the whole version.
         """
+        for repair in recover(self._settings.index_dir):
+            log.warning("startup repair in %s: %s", self._settings.index_dir, repair)
         manifest = Manifest.load(current_version_dir(self._settings.index_dir))
         model_id = canonical_model_id(self._settings.model)
         if manifest.model.id != model_id:

@@ -152,3 +152,18 @@ def test_unusable_index_is_rebuilt(seeds_copy: Path, tmp_path: Path) -> None:
     report = build_index(seeds_copy, index_dir, FakeEmbedder())
     assert report.rebuild_reason and "unusable" in report.rebuild_reason
     assert report.version == 2 and open_index(index_dir).manifest.counts.documents == 5
+
+
+def test_recover_removes_uncommitted_leftovers(fake_seed_index: Path) -> None:
+    from indexer.index import recover
+
+    (fake_seed_index / ".tmp-v000002-dead").mkdir()
+    shutil.copytree(fake_seed_index / "v000001", fake_seed_index / "v000002")  # renamed, never made current
+    (fake_seed_index / ".CURRENT.abcd").write_text("v000002\n")
+    repaired = recover(fake_seed_index)
+    assert sorted(repaired) == sorted(
+        ["removed uncommitted .tmp-v000002-dead", "removed uncommitted v000002", "removed uncommitted .CURRENT.abcd"]
+    )
+    assert sorted(p.name for p in fake_seed_index.iterdir()) == [".lock", "CURRENT", "v000001"]
+    assert recover(fake_seed_index) == []
+    assert open_index(fake_seed_index).version == 1
