@@ -43,7 +43,8 @@ echo "== run (seeds)"
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 run_start=$SECONDS
-docker run -d --name "$NAME" --network host -e PORT="$PORT" -e HOST=127.0.0.1 "$IMAGE" >/dev/null
+docker run -d --name "$NAME" --network host -e PORT="$PORT" -e HOST=127.0.0.1 -e SEEKR_API_KEY=change-me \
+  "$IMAGE" >/dev/null
 ready=$(wait_ready "$BASE" "$NAME")
 echo "ready in $ready s after docker run"
 

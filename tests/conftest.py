@@ -113,7 +113,8 @@ class RunningServer:
 def start_server(index_dir: Path, log_path: Path, *extra: str, timeout: float = 120) -> RunningServer:
     """Start the service as a subprocess and wait until /readyz answers 200."""
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    # The write key README's document API examples use.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "SEEKR_API_KEY": "change-me"}
     log = log_path.open("w")
     proc = subprocess.Popen(
         [

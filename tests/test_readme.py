@@ -15,7 +15,20 @@ pytestmark = pytest.mark.slow
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 # Fields whose values in an excerpt must be reproduced exactly by the live server.
-CHECKED_KEYS = ("doc_id", "rank", "mode", "query", "detail", "status", "model", "documents", "chunks", "chunk_tokens")
+CHECKED_KEYS = (
+    "doc_id",
+    "rank",
+    "mode",
+    "query",
+    "detail",
+    "status",
+    "model",
+    "documents",
+    "chunks",
+    "chunk_tokens",
+    "embedded_chunks",
+    "lighthouse-notes",
+)
 PAIR = re.compile(r'"(' + "|".join(CHECKED_KEYS) + r')": ("(?:[^"\\]|\\.)*"|[\w.]+)')
 
 
