@@ -173,3 +173,27 @@ def test_kill9_during_writes_keeps_every_acknowledged_write(fake_seed_index: Pat
         proc.wait(timeout=30)
     print(f"\ncrash test: {kills} SIGKILLs, {len(expected)} acknowledged documents kept, {len(deleted)} deletes kept")
     assert kills == 20 and expected and deleted
+
+
+def test_second_process_picks_up_new_version(fake_seed_index: Path, tmp_path: Path) -> None:
+    a, base_a = _start(fake_seed_index, tmp_path / "a.log")
+    b, base_b = _start(fake_seed_index, tmp_path / "b.log")
+    try:
+        r = httpx.put(f"{base_a}/documents/shared", json={"text": "Kittiwakes nest on the cliffs."}, headers=AUTH)
+        version = r.json()["index_version"]
+        started = time.monotonic()
+        while httpx.get(f"{base_b}/stats").json()["index_version"] != version:
+            assert time.monotonic() - started < 5, "the other process did not pick up the new version"
+            time.sleep(0.02)
+        waited = time.monotonic() - started
+        hits = httpx.get(f"{base_b}/search", params={"q": "kittiwakes cliffs", "mode": "lexical"}).json()["results"]
+        assert hits[0]["doc_id"] == "shared"
+        assert waited < 0.2 + 1.0  # SEEKR_RELOAD_INTERVAL is 0.2 s here; loading the version takes the rest
+        # Writes from the second process land on top of the first one's, never beside them.
+        r = httpx.put(f"{base_b}/documents/other", json={"text": "Gannets dive for fish."}, headers=AUTH)
+        assert r.json()["index_version"] == version + 1
+        assert {"shared", "other"} <= set(open_index(fake_seed_index).manifest.documents)
+    finally:
+        for proc in (a, b):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
