@@ -187,29 +187,31 @@ class StoreWriter:
 
 
 class StoreReader:
-    """Read-only access to a committed store; safe to share across threads (one connection per thread)."""
+    """Read-only access to a committed store, shared by all threads.
+
+    The connection is opened here, while the version directory certainly exists, and kept: a snapshot
+    still serving searches stays readable after a newer write prunes its directory. Queries are tiny
+    lookups by key, so one connection behind a lock costs little.
+    """
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._local = threading.local()
+        # immutable: a committed version never changes, so SQLite need not lock or watch the file.
+        self._conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # open the file now
+        self._lock = threading.Lock()
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(f"file:{self._path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-            self._local.conn = conn
-        return conn
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks)."""
-        c = self._conn()
-        docs = c.execute("SELECT count(*) FROM documents").fetchone()[0]
-        chunks = c.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        ((docs, chunks),) = self._rows("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)")
         return int(docs), int(chunks)
 
     def chunk_ids(self) -> list[int]:
         """Every chunk id, ascending."""
-        return [r[0] for r in self._conn().execute("SELECT chunk_id FROM chunks ORDER BY chunk_id")]
+        return [r[0] for r in self._rows("SELECT chunk_id FROM chunks ORDER BY chunk_id")]
 
     def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
         """The chunks with these ids, joined with their document's title and source."""
@@ -217,7 +219,7 @@ class StoreReader:
         if not wanted:
             return {}
         marks = ",".join("?" * len(wanted))
-        rows = self._conn().execute(
+        rows = self._rows(
             "SELECT c.chunk_id, c.doc_id, c.ordinal, c.start_char, c.end_char, c.text, d.title, d.source "
             f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})",
             wanted,
@@ -227,14 +229,14 @@ class StoreReader:
     def filtered_chunk_ids(self, where: Filter) -> list[int]:
         """Ids of the chunks that pass `where`."""
         sql, params = where.sql()
-        return [r[0] for r in self._conn().execute(sql, params)]
+        return [r[0] for r in self._rows(sql, params)]
 
     def doc_ids_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """chunk_id -> doc_id."""
         if not chunk_ids:
             return {}
         marks = ",".join("?" * len(chunk_ids))
-        rows = self._conn().execute(f"SELECT chunk_id, doc_id FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids))
+        rows = self._rows(f"SELECT chunk_id, doc_id FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids))
         return dict(rows)
 
     def documents(self, origin: str | None = None) -> list[StoredDocument]:
@@ -244,7 +246,7 @@ class StoreReader:
             + (" WHERE origin = ?" if origin else "")
             + " ORDER BY doc_id"
         )
-        rows = self._conn().execute(sql, (origin,) if origin else ())
+        rows = self._rows(sql, (origin,) if origin else ())
         return [
             StoredDocument(
                 doc_id=r[0],
@@ -261,17 +263,14 @@ class StoreReader:
 
     def document(self, doc_id: str) -> StoredDocument | None:
         """One stored document, or None."""
-        row = (
-            self._conn()
-            .execute(
-                "SELECT doc_id, title, source, origin, content_hash, text, metadata, n_chunks FROM documents "
-                "WHERE doc_id = ?",
-                (doc_id,),
-            )
-            .fetchone()
+        rows = self._rows(
+            "SELECT doc_id, title, source, origin, content_hash, text, metadata, n_chunks FROM documents "
+            "WHERE doc_id = ?",
+            (doc_id,),
         )
-        if row is None:
+        if not rows:
             return None
+        row = rows[0]
         return StoredDocument(
             doc_id=row[0],
             title=row[1],
@@ -285,9 +284,8 @@ class StoreReader:
 
     def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         """(total, one page of {doc_id, title, source, origin, chunks}) ordered by id."""
-        conn = self._conn()
-        total = int(conn.execute("SELECT count(*) FROM documents").fetchone()[0])
-        rows = conn.execute(
+        total = int(self._rows("SELECT count(*) FROM documents")[0][0])
+        rows = self._rows(
             "SELECT doc_id, title, source, origin, n_chunks FROM documents ORDER BY doc_id LIMIT ? OFFSET ?",
             (limit, offset),
         )
@@ -296,11 +294,9 @@ class StoreReader:
 
     def origins(self) -> dict[str, str]:
         """doc_id -> origin ('build' or 'api')."""
-        return dict(self._conn().execute("SELECT doc_id, origin FROM documents"))
+        return dict(self._rows("SELECT doc_id, origin FROM documents"))
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,14 @@ def test_searcher_refuses_other_model(fake_snapshot: IndexSnapshot) -> None:
 
     with pytest.raises(ManifestMismatchError):
         Searcher(fake_snapshot, FakeEmbedder(model_id="something-else"))
+
+
+def test_snapshot_keeps_working_after_its_directory_is_pruned(fake_seed_index: Path) -> None:
+    import shutil
+
+    from indexer.index import open_index
+
+    snapshot = open_index(fake_seed_index)
+    shutil.rmtree(snapshot.path)  # what pruning does to an old version while a search may still hold it
+    hits = Searcher(snapshot, FakeEmbedder()).search("Putin Xi summit", k=3).hits
+    assert len(hits) == 3 and all(h.text for h in hits)
