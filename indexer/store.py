@@ -239,38 +239,10 @@ class StoreReader:
         rows = self._rows(f"SELECT chunk_id, doc_id FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids))
         return dict(rows)
 
-    def documents(self, origin: str | None = None) -> list[StoredDocument]:
-        """Every stored document (optionally only those of one origin), ordered by id."""
-        sql = (
-            "SELECT doc_id, title, source, origin, content_hash, text, metadata, n_chunks FROM documents"
-            + (" WHERE origin = ?" if origin else "")
-            + " ORDER BY doc_id"
-        )
-        rows = self._rows(sql, (origin,) if origin else ())
-        return [
-            StoredDocument(
-                doc_id=r[0],
-                title=r[1],
-                source=r[2],
-                origin=r[3],
-                content_hash=r[4],
-                text=r[5],
-                metadata=json.loads(r[6]),
-                n_chunks=r[7],
-            )
-            for r in rows
-        ]
+    _DOCUMENT_COLUMNS = "doc_id, title, source, origin, content_hash, text, metadata, n_chunks"
 
-    def document(self, doc_id: str) -> StoredDocument | None:
-        """One stored document, or None."""
-        rows = self._rows(
-            "SELECT doc_id, title, source, origin, content_hash, text, metadata, n_chunks FROM documents "
-            "WHERE doc_id = ?",
-            (doc_id,),
-        )
-        if not rows:
-            return None
-        row = rows[0]
+    @staticmethod
+    def _stored(row: Sequence[Any]) -> StoredDocument:
         return StoredDocument(
             doc_id=row[0],
             title=row[1],
@@ -281,6 +253,19 @@ class StoreReader:
             metadata=json.loads(row[6]),
             n_chunks=row[7],
         )
+
+    def documents(self, origin: str | None = None) -> list[StoredDocument]:
+        """Every stored document (optionally only those of one origin), ordered by id."""
+        where = " WHERE origin = ?" if origin else ""
+        rows = self._rows(
+            f"SELECT {self._DOCUMENT_COLUMNS} FROM documents{where} ORDER BY doc_id", (origin,) if origin else ()
+        )
+        return [self._stored(r) for r in rows]
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        """One stored document, or None."""
+        rows = self._rows(f"SELECT {self._DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,))
+        return self._stored(rows[0]) if rows else None
 
     def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         """(total, one page of {doc_id, title, source, origin, chunks}) ordered by id."""
