@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 
 from anyio import to_thread
@@ -37,8 +38,10 @@ async def _watch(engine: Engine, interval: float) -> None:
         await asyncio.sleep(interval)
         try:
             await to_thread.run_sync(engine.refresh)
-        except IndexerError as exc:  # a version being pruned under us: the next round sees the newer one
-            log.warning("index refresh failed: %s", exc)
+        except (IndexerError, OSError, RuntimeError, sqlite3.Error) as exc:
+            # A version pruned between reading CURRENT and opening its files (faiss raises RuntimeError,
+            # SQLite its own errors): the watcher must survive, and the next round sees the newer version.
+            log.warning("index refresh failed, retrying in %.1f s: %s", interval, exc)
 
 
 def create_app(settings: Settings | None = None, embedder_factory: EmbedderFactory | None = None) -> FastAPI:
