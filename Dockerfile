@@ -38,7 +38,8 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin seekr \
     && mkdir -p /data/docs /data/index \
     && chown seekr:seekr /data/index
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /opt/seekr /opt/seekr
+# Owned by the service user, so the document API can write to the seeds index too.
+COPY --from=build --chown=seekr:seekr /opt/seekr /opt/seekr
 USER seekr
 WORKDIR /home/seekr
 EXPOSE 8000

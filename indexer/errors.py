@@ -21,6 +21,10 @@ class IndexLockedError(IndexerError):
     """Another writer holds the index's write lock."""
 
 
+class IndexReadOnlyError(IndexerError):
+    """The index directory cannot be written by this process."""
+
+
 class ConfigError(IndexerError):
     """A configuration value is invalid (e.g. chunk size larger than the model accepts)."""
 

@@ -34,7 +34,7 @@ import numpy as np
 from indexer import __version__
 from indexer.chunking import Chunk
 from indexer.documents import Document
-from indexer.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError
+from indexer.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, IndexReadOnlyError
 from indexer.lexical import LexicalIndex
 from indexer.manifest import ChunkingInfo, Counts, Manifest, ModelInfo
 from indexer.store import StoreReader, StoreWriter
@@ -137,8 +137,15 @@ def empty_vectors(dimension: int) -> faiss.Index:
 @contextlib.contextmanager
 def write_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index's single-writer lock (released by the OS if the process dies)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / LOCK_FILE).open("a") as fh:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fh = (index_dir / LOCK_FILE).open("a")
+    except PermissionError as exc:
+        raise IndexReadOnlyError(
+            f"cannot write the index at {index_dir}: permission denied; give this process write access to it "
+            "or serve a copy it can write"
+        ) from exc
+    with fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -255,8 +262,8 @@ def recover(index_dir: Path) -> list[str]:
                     else:
                         child.unlink(missing_ok=True)
                     repaired.append(f"removed uncommitted {child.name}")
-    except IndexLockedError:
-        return []
+    except (IndexLockedError, IndexReadOnlyError):
+        return []  # another writer is busy, or nobody can have written here
     return repaired
 
 

@@ -167,3 +167,23 @@ def test_recover_removes_uncommitted_leftovers(fake_seed_index: Path) -> None:
     assert sorted(p.name for p in fake_seed_index.iterdir()) == [".lock", "CURRENT", "v000001"]
     assert recover(fake_seed_index) == []
     assert open_index(fake_seed_index).version == 1
+
+
+def test_read_only_index_is_served_but_not_written(
+    fake_seed_index: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indexer.errors import IndexReadOnlyError
+    from indexer.index import recover
+
+    real_open = Path.open
+
+    def no_write(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if self.name == ".lock":  # as a non-root user would find a root-owned index (tests run as root)
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", no_write)
+    assert recover(fake_seed_index) == []
+    assert open_index(fake_seed_index).version == 1
+    with pytest.raises(IndexReadOnlyError, match="permission denied"):
+        build_index(seeds_copy, fake_seed_index, FakeEmbedder())
