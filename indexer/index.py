@@ -214,7 +214,8 @@ def commit_version(
             documents=hashes,
         )
         faiss.write_index(vectors, str(tmp / manifest.faiss.file))
-        LexicalIndex.build(chunk_ids, chunk_texts).save(tmp / manifest.lexical_dir)
+        lexical = LexicalIndex.build(chunk_ids, chunk_texts)
+        lexical.save(tmp / manifest.lexical_dir)
         manifest.save(tmp)
         for child in [*tmp.iterdir(), *(tmp / manifest.lexical_dir).iterdir()]:
             if child.is_file():
@@ -229,7 +230,8 @@ def commit_version(
         raise
     _point_current(index_dir, final.name)
     _prune(index_dir, keep=final.name)
-    return open_index(index_dir)
+    # The parts are in memory already and their counts were checked above: no need to read them back.
+    return IndexSnapshot(final, manifest, vectors, StoreReader(final / manifest.store_file), lexical)
 
 
 def _point_current(index_dir: Path, name: str) -> None:
@@ -242,41 +244,39 @@ def _point_current(index_dir: Path, name: str) -> None:
     _fsync_dir(index_dir)
 
 
-def recover(index_dir: Path) -> list[str]:
-    """After a crash: remove what uncommitted writers left behind, and say what was removed.
-
-    Leftovers are temporary version directories, half-written pointer files and version directories
-    newer than CURRENT (renamed but never made current). Skipped while another process holds the write
-    lock (its temporary files are in use). The committed version itself is checked by `open_index`.
-    """
-    current = current_version_dir(index_dir).name
-    repaired: list[str] = []
-    try:
-        with write_lock(index_dir):
-            current_number = int(current[1:])
-            for child in sorted(index_dir.iterdir()):
-                uncommitted = (m := _VERSION_DIR.match(child.name)) is not None and int(m.group(1)) > current_number
-                if child.name.startswith((".tmp-", f".{CURRENT_FILE}.")) or uncommitted:
-                    if child.is_dir():
-                        shutil.rmtree(child, ignore_errors=True)
-                    else:
-                        child.unlink(missing_ok=True)
-                    repaired.append(f"removed uncommitted {child.name}")
-    except (IndexLockedError, IndexReadOnlyError):
-        return []  # another writer is busy, or nobody can have written here
-    return repaired
-
-
-def _prune(index_dir: Path, keep: str) -> None:
-    """Remove leftovers of killed writers and versions older than the last KEEP_VERSIONS."""
-    for child in index_dir.iterdir():
-        if child.name.startswith((".tmp-", f".{CURRENT_FILE}.")):
+def _remove_uncommitted(index_dir: Path, current_number: int) -> list[str]:
+    """Remove temporary version directories, half-written pointer files and version directories newer
+    than the current one (renamed but never made current); returns their names. Caller holds the lock."""
+    removed: list[str] = []
+    for child in sorted(index_dir.iterdir()):
+        newer = (m := _VERSION_DIR.match(child.name)) is not None and int(m.group(1)) > current_number
+        if child.name.startswith((".tmp-", f".{CURRENT_FILE}.")) or newer:
             if child.is_dir():
                 shutil.rmtree(child, ignore_errors=True)
             else:
                 child.unlink(missing_ok=True)
-    numbers = _version_numbers(index_dir)
+            removed.append(child.name)
+    return removed
+
+
+def recover(index_dir: Path) -> list[str]:
+    """After a crash: remove what uncommitted writers left behind, and say what was removed.
+
+    Skipped while another process holds the write lock (its temporary files are in use). The committed
+    version itself is checked by `open_index`.
+    """
+    current_number = int(current_version_dir(index_dir).name[1:])
+    try:
+        with write_lock(index_dir):
+            return [f"removed uncommitted {name}" for name in _remove_uncommitted(index_dir, current_number)]
+    except (IndexLockedError, IndexReadOnlyError):
+        return []  # another writer is busy, or nobody can have written here
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    """Remove leftovers of killed writers and versions older than the last KEEP_VERSIONS."""
     keep_number = int(keep[1:])
-    for n in numbers:
-        if n <= keep_number - KEEP_VERSIONS or n > keep_number:
+    _remove_uncommitted(index_dir, keep_number)
+    for n in _version_numbers(index_dir):
+        if n <= keep_number - KEEP_VERSIONS:
             shutil.rmtree(index_dir / f"v{n:06d}", ignore_errors=True)
