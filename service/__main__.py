@@ -11,7 +11,8 @@ import sys
 import uvicorn
 
 from indexer.errors import IndexerError
-from service.app import create_app
+from service.deps import load_embedder
+from service.engine import Engine
 from service.logs import log_config
 from service.settings import ENV_PREFIX, Settings
 
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if settings.source_dir is not None:
             _index_source(settings)
-        create_app(settings).state.engine.precheck()
+        Engine(settings, load_embedder).precheck()
     except IndexerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -136,13 +136,15 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=exc.status_code, content={"detail": exc.message, "errors": []}, headers=headers)
 
 
-async def _not_found(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=404, content={"detail": str(exc), "errors": []})
+# Indexer errors a client caused; every other indexer error is the server's (500).
+_INDEXER_STATUS: dict[type[IndexerError], int] = {DocumentNotFoundError: 404}
 
 
 async def _indexer_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("indexer error on %s: %s", request.url.path, exc)
-    return JSONResponse(status_code=500, content={"detail": str(exc), "errors": []})
+    status = next((code for kind, code in _INDEXER_STATUS.items() if isinstance(exc, kind)), 500)
+    if status >= 500:
+        log.error("indexer error on %s: %s", request.url.path, exc)
+    return JSONResponse(status_code=status, content={"detail": str(exc), "errors": []})
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -159,6 +161,5 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map every error type to its HTTP response."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(DocumentNotFoundError, _not_found)
     app.add_exception_handler(IndexerError, _indexer_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
