@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,14 +52,22 @@ def fake_snapshot(fake_seed_index: Path) -> IndexSnapshot:
     return open_index(fake_seed_index)
 
 
-def wait_ready(client: TestClient, timeout: float = 30) -> None:
-    """Poll /readyz until 200 (the model loads in a background thread)."""
+# Tests wait for conditions, never for time: this limit only turns a hang into a failure with a reason.
+HANG_SECONDS = 300
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = HANG_SECONDS) -> None:
+    """Poll `predicate` until it holds; AssertionError naming `what` if it never does within `timeout`."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/readyz").status_code == 200:
-            return
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout} s waiting for {what}")
         time.sleep(0.02)
-    raise AssertionError("service never became ready")
+
+
+def wait_ready(client: TestClient) -> None:
+    """Poll /readyz until 200 (the model loads in a background thread)."""
+    wait_until(lambda: client.get("/readyz").status_code == 200, "the service to become ready")
 
 
 @contextlib.contextmanager
@@ -110,7 +118,7 @@ class RunningServer:
     log_path: Path
 
 
-def start_server(index_dir: Path, log_path: Path, *extra: str, timeout: float = 120) -> RunningServer:
+def start_server(index_dir: Path, log_path: Path, *extra: str, timeout: float = HANG_SECONDS) -> RunningServer:
     """Start the service as a subprocess and wait until /readyz answers 200."""
     port = free_port()
     # The write key README's document API examples use.

@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, SEEDS, RunningServer, start_server
+from tests.conftest import ROOT, SEEDS, RunningServer, start_server, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,9 +35,7 @@ def test_logs_are_json_with_request_ids(real_server: RunningServer) -> None:
     request_id = uuid.uuid4().hex
     r = httpx.get(f"{real_server.base_url}/search", params={"q": "Samarkand"}, headers={"X-Request-ID": request_id})
     assert r.headers["X-Request-ID"] == request_id
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and request_id not in real_server.log_path.read_text():
-        time.sleep(0.1)
+    wait_until(lambda: request_id in real_server.log_path.read_text(), "the access log line")
     records = [json.loads(line) for line in real_server.log_path.read_text().splitlines() if line.startswith("{")]
     assert records and all({"time", "level", "logger", "message", "request_id"} <= set(rec) for rec in records)
     access = [rec for rec in records if rec["request_id"] == request_id]
