@@ -103,9 +103,8 @@ def _dedupe_key(line: str) -> str:
     return _INLINE_CREDIT.sub("", line).strip().lower()
 
 
-def clean_text(raw: str) -> str:
-    """Apply the rules in this module's docstring to `raw` and return the cleaned text ('' if nothing left)."""
-    # (block index, line) pairs so paragraph grouping survives line removal.
+def _blocks(raw: str) -> list[tuple[int, str]]:
+    """Rule 1: (block index, line) pairs of the non-empty lines, so paragraph grouping survives line removal."""
     lines: list[tuple[int, str]] = []
     block = 0
     for raw_line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -113,7 +112,32 @@ def clean_text(raw: str) -> str:
         if not line:
             block += 1
             continue
-        lines.append((block, _undouble(line)))
+        lines.append((block, line))
+    return lines
+
+
+def _join(kept: list[tuple[int, str]]) -> str:
+    out: list[str] = []
+    prev_block: int | None = None
+    for blk, line in kept:
+        if prev_block is not None:
+            out.append("\n" if blk == prev_block else "\n\n")
+        out.append(line)
+        prev_block = blk
+    return "".join(out)
+
+
+def normalise_text(raw: str) -> str:
+    """Rule 1 alone: line endings and spacing normalised, paragraphs kept, no line removed.
+
+    For text that is not a scraped page (documents sent through the API): it loses nothing but whitespace.
+    """
+    return _join(_blocks(raw))
+
+
+def clean_text(raw: str) -> str:
+    """Apply the rules in this module's docstring to `raw` and return the cleaned text ('' if nothing left)."""
+    lines = [(blk, _undouble(line)) for blk, line in _blocks(raw)]
 
     half = len(lines) // 2
     for i, (_, line) in enumerate(lines):
@@ -149,14 +173,7 @@ def clean_text(raw: str) -> str:
         seen.add(key)
         kept.append((blk, line))
 
-    out: list[str] = []
-    prev_block: int | None = None
-    for blk, line in kept:
-        if prev_block is not None:
-            out.append("\n" if blk == prev_block else "\n\n")
-        out.append(line)
-        prev_block = blk
-    return "".join(out)
+    return _join(kept)
 
 
 def split_title(cleaned: str, max_chars: int = 200) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import trafilatura
 
-from indexer.clean import clean_text, split_title
+from indexer.clean import clean_text, normalise_text, split_title
 
 log = logging.getLogger(__name__)
 
@@ -186,14 +186,17 @@ def make_document(
     source: str,
     title: str | None = None,
     metadata: dict[str, Any] | None = None,
+    clean: bool = True,
 ) -> Document | None:
     """Clean `raw_text` and build a Document; None when nothing is left after cleaning.
+
+    `clean=False` keeps every line (only whitespace is normalised): for text that is not a scraped page.
 
     Without an explicit title, the first line of the cleaned text (a heading) becomes the title. An explicit
     title that the text does not already start with is put in front of it: the title is part of what the
     document says, so it is searchable and chunk offsets still point into the stored text.
     """
-    cleaned = clean_text(raw_text)
+    cleaned = clean_text(raw_text) if clean else normalise_text(raw_text)
     if not cleaned:
         return None
     if title is None:

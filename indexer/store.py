@@ -76,9 +76,18 @@ class Filter:
         for key, value in self.metadata:
             # json_extract yields 1/0 for JSON booleans; the key is quoted so dots and spaces are literal.
             where.append("json_extract(d.metadata, ?) = ?")
-            params += ['$."' + key.replace('"', '""') + '"', int(value) if isinstance(value, bool) else value]
+            params += ['$."' + key.replace('"', '""') + '"', _sql_value(value)]
         sql = "SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id)"
         return (sql + " WHERE " + " AND ".join(where) if where else sql), params
+
+
+def _sql_value(value: Scalar) -> Scalar:
+    """JSON booleans compare as 1/0; integers past SQLite's 64 bits as the REAL json_extract reads them as."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -270,6 +279,8 @@ class StoreReader:
     def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         """(total, one page of {doc_id, title, source, origin, chunks}) ordered by id."""
         total = int(self._rows("SELECT count(*) FROM documents")[0][0])
+        if offset >= total:  # also keeps an offset past SQLite's 64-bit integers out of the query
+            return total, []
         rows = self._rows(
             "SELECT doc_id, title, source, origin, n_chunks FROM documents ORDER BY doc_id LIMIT ? OFFSET ?",
             (limit, offset),

@@ -75,9 +75,8 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     # Every response carries X-Request-ID (the client's, if it sent a valid one); logs carry it too.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    install_error_handlers(app)
-    app.include_router(search.router)
-    app.include_router(documents.router)
-    app.include_router(health.router)
-    app.include_router(page.router)
+    routers = (search.router, documents.router, health.router, page.router)
+    for router in routers:
+        app.include_router(router)
+    install_error_handlers(app, [route for router in routers for route in router.routes])
     return app

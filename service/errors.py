@@ -6,12 +6,16 @@ Every error body is `{"detail": "<what is wrong and how to fix it>", "errors": [
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, JsonValue
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from indexer.errors import IndexerError
 from indexer.search import Mode
@@ -21,6 +25,44 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="Dotted path of the field, e.g. `k` or `filters.metadata.lang`.")
+    message: str = Field(description="What is wrong with it and what to send instead.")
+    input: JsonValue = Field(None, description="The value received (left out when long or structured).")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx body: a sentence saying what was wrong and how to fix it, and the fields involved."""
+
+    detail: str = Field(description="What was wrong and how to fix it.")
+    errors: list[FieldError] = Field(description="One entry per invalid field (empty when no field is to blame).")
+
+
+_STATUS_TEXT = {
+    400: "Malformed request body (not JSON, or not what the operation takes)",
+    401: "Missing or wrong API key (a read key, when the service has one, or the write key)",
+    403: "Document writes are disabled: the service was started without SEEKR_API_KEY",
+    404: "No such document",
+    413: "Request body, document or batch over its limit",
+    422: "Invalid parameter or field; `errors` names each one",
+    429: "Too many requests in flight: retry after the `Retry-After` header's seconds",
+    503: "Model and index still loading, or loading failed (see /readyz)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses an operation can return, all with the ErrorBody schema."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ErrorBody, "description": _STATUS_TEXT[status]}
+        if status == 429:
+            entry["headers"] = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+        out[status] = entry
+    return out
 
 
 class ServiceError(Exception):
@@ -63,6 +105,16 @@ class PayloadTooLargeError(ServiceError):
     status_code = 413
 
 
+class OverloadedError(ServiceError):
+    """Too many requests of a kind in flight and queued; the client should retry later."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotReadyError(ServiceError):
     """The model or index is still loading, or failed to load."""
 
@@ -78,21 +130,38 @@ _FIELD_HELP = {
     "min_score": "min_score must be a number (in the chosen mode's score scale)",
     "max_per_doc": f"max_per_doc must be a whole number from 1 to {MAX_K}",
     "source": "source must be a non-empty path prefix",
-    "doc_id": "doc_id must be a non-empty list of document ids",
-    "metadata": "metadata must map keys (letters, digits, '.', '-', '_', space) to a string, number or boolean",
+    "metadata": "metadata must map keys (1 to 100 characters, no quotes, backslashes, colons or control "
+    "characters) to a string, number or boolean",
     "filters": 'filters must be an object such as {"source": "notes/", "doc_id": ["a"], "metadata": {"lang": "en"}}',
     "highlight": "highlight must be true or false",
+    "meta": "meta must be key:value (a key without quotes, backslashes or control characters), e.g. meta=lang:en",
+    "offset": "offset must be a whole number, 0 or more",
+    "limit": "limit must be a whole number from 1 to 1000",
+    "text": '"text" must contain a character besides white space, e.g. {"text": "The lighthouse was kept."}',
+    "title": '"title" must be a string or null',
+    "id": "a document id has 1 to 256 characters without '/', '\\' or control characters",
+    "doc_id": "doc_id must be a non-empty list of non-empty document ids (at most 1000)",
+    "documents": '"documents" must be a non-empty list of {"id", "text"} objects',
 }
 
 
 def _describe(error: dict[str, Any]) -> dict[str, Any]:
     loc = [str(part) for part in error.get("loc", ())]
-    if loc and loc[0] in ("body", "query", "path"):  # where the value came from, not a field name
+    source = loc[0] if loc and loc[0] in ("body", "query", "path") else None  # where it came from, not a field
+    if source:
         loc = loc[1:]
-    # The field is the top-level name, or the filter's name inside "filters" (filters.metadata.<key>).
-    field = loc[1] if len(loc) > 1 and loc[0] == "filters" else (loc[0] if loc else "")
+    # The field is the top-level name, or the one inside "filters" or a batch's document (documents.0.text).
+    names = [part for part in loc if not part.isdigit()]
+    if source == "path" and names == ["doc_id"]:
+        field = "id"
+    elif len(names) > 1 and names[0] in ("filters", "documents"):
+        field = names[1]
+    else:
+        field = names[0] if names else ""
     if error.get("type") == "extra_forbidden":
         message = f"unknown field {field!r}; see /docs for the allowed fields"
+    elif error.get("type") == "missing" and not field:
+        message = "this operation needs a JSON body (Content-Type: application/json); see /docs for its fields"
     elif error.get("type") == "missing":
         message = f"{field!r} is required. " + _FIELD_HELP.get(field, "")
     elif error.get("type") == "model_attributes_type":
@@ -133,6 +202,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, OverloadedError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(status_code=exc.status_code, content={"detail": exc.message, "errors": []}, headers=headers)
 
 
@@ -147,19 +218,35 @@ async def _indexer_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": str(exc), "errors": []})
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail
-    if exc.status_code == 404:
-        detail = f"no route {request.url.path}; see /docs for the API"
-    elif exc.status_code == 405:
-        detail = f"method {request.method} is not allowed on {request.url.path}; see /docs for the API"
-    return JSONResponse(status_code=exc.status_code, content={"detail": detail, "errors": []}, headers=exc.headers)
+def _allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route serves at this path (Starlette's own 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map every error type to its HTTP response."""
+def _http_error_handler(routes: Sequence[BaseRoute]) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail
+        headers = exc.headers
+        if exc.status_code == 404:
+            detail = f"no route {request.url.path}; see /docs for the API"
+        elif exc.status_code == 405:
+            allowed = _allowed_methods(routes, request.scope)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            detail = f"method {request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail, "errors": []}, headers=headers)
+
+    return _http_error
+
+
+def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+    """Map every error type to its HTTP response; `routes` are the app's routes, for 405's Allow header."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(IndexerError, _indexer_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler(routes))

@@ -40,9 +40,7 @@ class Metrics:
 
 
 def install_metrics(app: FastAPI) -> Metrics:
-    """Instrument every route and expose GET /metrics."""
+    """Instrument every route; GET /metrics (in `service.routes.health`) serves the registry."""
     registry = CollectorRegistry()
-    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
-        app, endpoint="/metrics", include_in_schema=True, tags=["operations"]
-    )
+    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app)
     return Metrics(registry)

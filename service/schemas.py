@@ -2,32 +2,102 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from indexer.search import Hit, Mode, SearchResult
 from indexer.store import Filter
 from service.errors import MAX_K, MAX_QUERY_CHARS
 
-QueryText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS)]
-TopK = Annotated[int, Field(ge=1, le=MAX_K)]
+# The spec must describe exactly what is accepted, and regex dialects disagree: `$` also matches before a final
+# newline in Python, and `\w`, `\s` cover other characters in ECMA-262 (OpenAPI's dialect, which schemathesis
+# reads), Python and Rust (pydantic's default engine). So the patterns use explicit character classes that mean
+# the same in all three, and are checked with Python's `re`.
+REQUEST_MODEL_CONFIG = ConfigDict(extra="forbid", regex_engine="python-re")
+# White space in any of the three dialects; a character outside it is text everywhere.
+SPACE = r"\t\n\x0b\x0c\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NON_SPACE = f"[^{SPACE}]"
+# "End of text" in every dialect.
+END = r"(?![\s\S])"
+
+
+def _matching(pattern: str, schema: dict[str, Any], problem: str, strip: bool = False) -> Any:
+    """Annotations for a string that must contain a match of `pattern` (search semantics, as in JSON Schema)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.search(value):
+            raise ValueError(problem)
+        return value.strip() if strip else value
+
+    return (AfterValidator(check), WithJsonSchema({"type": "string", "pattern": pattern, **schema}))
+
+
+# The question: at most MAX_QUERY_CHARS as sent, with something besides white space; surrounding space is trimmed.
+QueryText = Annotated[
+    str,
+    StringConstraints(max_length=MAX_QUERY_CHARS),
+    *_matching(NON_SPACE, {"minLength": 1, "maxLength": MAX_QUERY_CHARS}, "the question is blank", strip=True),
+]
+
+
+def _json_number(value: object) -> object:
+    # pydantic's lax mode would take "5" or true for a number; the spec says a JSON number, so only that goes.
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON number, not a string or boolean")
+    return value
+
+
+Number = BeforeValidator(_json_number)
+TopK = Annotated[int, Field(ge=1, le=MAX_K)]  # query strings are text: only JSON bodies add `Number`
 MaxPerDoc = Annotated[int, Field(ge=1, le=MAX_K)]
-MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\w.\- ]+$")]
-MetaValue = str | int | float | bool
+# Metadata keys: no control characters, quotes, backslashes or colons (GET's meta=key:value splits at the first).
+META_KEY = r'[^\x00-\x1f\x7f"\\:]{1,100}'
+META_KEY_PATTERN = "^" + META_KEY + END
+MetaKey = Annotated[str, StringConstraints(pattern=META_KEY_PATTERN)]
+MetaValue = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool
+_META_VALUE_SCHEMA = {"anyOf": [{"type": t} for t in ("string", "integer", "number", "boolean")]}
+# pydantic would describe the keys with patternProperties, which leaves other keys unconstrained.
+MetaFilter = Annotated[
+    dict[MetaKey, MetaValue],
+    WithJsonSchema(
+        {"type": "object", "propertyNames": {"pattern": META_KEY_PATTERN}, "additionalProperties": _META_VALUE_SCHEMA}
+    ),
+]
+# A document's text: anything with a character besides white space.
+DocumentText = Annotated[str, *_matching(NON_SPACE, {"minLength": 1}, "the text is blank")]
+# Ids of documents written through the API: they travel in URL paths, so no slashes or control characters.
+MAX_ID_CHARS = 256
+API_ID_PATTERN = rf"^[^/\\\x00-\x1f\x7f]{{1,{MAX_ID_CHARS}}}" + END
+ApiDocId = Annotated[
+    str, *_matching(API_ID_PATTERN, {}, f"ids have 1 to {MAX_ID_CHARS} characters without '/', '\\' or controls")
+]
+# GET /search's `meta=key:value`.
+MetaParam = Annotated[str, *_matching("^" + META_KEY + ":", {}, "meta must be key:value, e.g. meta=lang:en")]
 
 
 class Filters(BaseModel):
     """Which documents to search. Omitted fields do not filter; given fields must all match."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_MODEL_CONFIG
 
     source: str | None = Field(None, min_length=1, description="Source path prefix, e.g. `reports/2024/`.")
     doc_id: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
         None, min_length=1, max_length=1000, description="Only these document ids."
     )
-    metadata: dict[MetaKey, MetaValue] | None = Field(
+    metadata: MetaFilter | None = Field(
         None, description="Metadata key/value pairs (from `.jsonl` documents) that must all be equal."
     )
 
@@ -46,24 +116,24 @@ EXAMPLE_QUERY = "Where did Wang Yi meet Lavrov"
 class SearchRequest(BaseModel):
     """POST /search body."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"query": EXAMPLE_QUERY, "k": 3, "mode": "hybrid"}]},
+    model_config = REQUEST_MODEL_CONFIG | ConfigDict(
+        json_schema_extra={"examples": [{"query": EXAMPLE_QUERY, "k": 3, "mode": "hybrid"}]}
     )
 
     query: QueryText = Field(description=f"The question (1..{MAX_QUERY_CHARS} characters after trimming).")
-    k: TopK = Field(5, description=f"Number of passages, 1..{MAX_K}.")
+    k: Annotated[TopK, Number] = Field(5, description=f"Number of passages, 1..{MAX_K}.")
     mode: Mode = Field(Mode.hybrid, description="dense, lexical or hybrid (reciprocal rank fusion).")
-    min_score: float | None = Field(
+    min_score: Annotated[float, Number] | None = Field(
         None,
+        allow_inf_nan=False,
         description="Drop hits scoring below this, in the mode's scale: cosine (dense, -1..1), BM25 (lexical, "
         ">= 0), RRF (hybrid, at most 2/61 = 0.0328).",
     )
-    max_per_doc: MaxPerDoc | None = Field(
+    max_per_doc: Annotated[MaxPerDoc, Number] | None = Field(
         None, description="At most this many passages per document; k is filled from other documents."
     )
     filters: Filters | None = Field(None, description="Restrict the search before the top-k cut.")
-    highlight: bool = Field(True, description="Mark the best-matching sentence of each passage.")
+    highlight: StrictBool = Field(True, description="Mark the best-matching sentence of each passage.")
 
 
 class Scores(BaseModel):

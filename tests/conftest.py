@@ -99,6 +99,32 @@ def real_seed_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: Emb
     return index_dir
 
 
+KEY = "k3y"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def start_fake_server(index_dir: Path, log: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The real app under uvicorn with the fake embedder and the write key KEY; returns (process, base url)."""
+    port = free_port()
+    env = {**os.environ, "SEEKR_INDEX_DIR": str(index_dir), "SEEKR_API_KEY": KEY, "SEEKR_RELOAD_INTERVAL": "0.2", **env}
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.fake_server", str(port)], cwd=ROOT, env=env, stdout=fh, stderr=fh
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + HANG_SECONDS
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(log.read_text())
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     import socket

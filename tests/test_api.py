@@ -187,3 +187,32 @@ def test_dimension_mismatch_reported_by_readyz(fake_seed_index: Path) -> None:
         assert r.status_code == 503 and r.json()["status"] == "failed"
         assert "dimension 64" in r.json()["detail"]
         assert "failed to load" in c.get("/search", params={"q": "x"}).json()["detail"]
+
+
+def test_spec_documents_every_error_status_with_the_error_schema(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "ErrorBody" in spec["components"]["schemas"] and "HTTPValidationError" not in spec["components"]["schemas"]
+    expected = {
+        ("/search", "get"): {"401", "422", "429", "503"},
+        ("/search", "post"): {"400", "401", "413", "422", "429", "503"},
+        ("/documents", "post"): {"400", "401", "403", "413", "422", "429", "503"},
+        ("/documents/{doc_id}", "put"): {"400", "401", "403", "413", "422", "429", "503"},
+        ("/documents/{doc_id}", "delete"): {"401", "403", "404", "422", "429", "503"},
+        ("/documents/{doc_id}", "get"): {"401", "404", "422", "503"},
+        ("/documents", "get"): {"401", "422", "503"},
+    }
+    for (path, method), statuses in expected.items():
+        responses = spec["paths"][path][method]["responses"]
+        assert statuses <= set(responses), (path, method, set(responses))
+        for status in statuses:
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, method, status)
+    assert set(spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain"}
+
+
+def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
+    r = client.options("/search")
+    assert r.status_code == 405 and set(r.headers["Allow"].split(", ")) == {"GET", "POST"}
+    r = client.patch("/documents/x")
+    assert r.status_code == 405 and set(r.headers["Allow"].split(", ")) == {"DELETE", "GET", "PUT"}
+    assert "use DELETE, GET, PUT" in r.json()["detail"]

@@ -159,7 +159,11 @@ def test_api_filters_get_and_post(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("params", "status", "hint"),
     [
-        ({"q": "x", "meta": "nocolon"}, 400, "key:value"),
+        ({"q": "x", "meta": "nocolon"}, 422, "key:value"),
+        ({"q": "x", "doc_id": ""}, 422, "doc_id"),
+        ({"q": "x", "min_score": "nan"}, 422, "min_score"),
+        ({"q": "x", "min_score": "-inf"}, 422, "min_score"),
+        ({"q": "   "}, 422, "non-empty question"),
         ({"q": "x", "max_per_doc": 0}, 422, "max_per_doc"),
         ({"q": "x", "source": ""}, 422, "source"),
     ],
@@ -173,7 +177,8 @@ def test_api_filter_errors(client: TestClient, params: dict[str, str | int], sta
     ("payload", "hint"),
     [
         ({"query": "x", "filters": {"doc_id": []}}, "doc_id"),
-        ({"query": "x", "filters": {"metadata": {"bad key!": 1}}}, "metadata"),
+        ({"query": "x", "filters": {"metadata": {'bad"key': 1}}}, "metadata"),
+        ({"query": "x", "filters": {"metadata": {"": 1}}}, "metadata"),
         ({"query": "x", "filters": {"metadata": {"k": [1, 2]}}}, "metadata"),
         ({"query": "x", "filters": {"colour": "red"}}, "unknown field 'colour'"),
     ],

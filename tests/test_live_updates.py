@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,40 +20,14 @@ import httpx
 import pytest
 
 from indexer.index import open_index
-from tests.conftest import ROOT, free_port
+from tests.conftest import AUTH, HANG_SECONDS, start_fake_server
 
 pytestmark = pytest.mark.slow
-
-KEY = "k3y"
-AUTH = {"Authorization": f"Bearer {KEY}"}
-# Waits are for conditions; this limit only turns a hang into a failure, it never decides a verdict.
-HANG_SECONDS = 300
-
-
-def _start(index_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "SEEKR_INDEX_DIR": str(index_dir), "SEEKR_API_KEY": KEY, "SEEKR_RELOAD_INTERVAL": "0.2"}
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fake_server", str(port)], cwd=ROOT, env=env, stdout=fh, stderr=fh
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + HANG_SECONDS
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError(log.read_text())
 
 
 @pytest.fixture
 def server(fake_seed_index: Path, tmp_path: Path) -> Iterator[str]:
-    proc, base = _start(fake_seed_index, tmp_path / "server.log")
+    proc, base = start_fake_server(fake_seed_index, tmp_path / "server.log")
     yield base
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
@@ -243,7 +214,7 @@ def test_kill9_during_writes_keeps_every_acknowledged_write(fake_seed_index: Pat
     log = tmp_path / "server.log"
     kills = 0
     for round_no in range(ROUNDS):
-        proc, base = _start(fake_seed_index, log)
+        proc, base = start_fake_server(fake_seed_index, log)
         ledger.check(_check_consistent(fake_seed_index), round_no)
         ledger.upserts = ledger.deletes = 0
         thread = threading.Thread(target=_crash_writer, args=(base, round_no, ledger, cond))
@@ -258,7 +229,7 @@ def test_kill9_during_writes_keeps_every_acknowledged_write(fake_seed_index: Pat
         kills += 1
         thread.join(timeout=HANG_SECONDS)
         assert not thread.is_alive()
-    proc, base = _start(fake_seed_index, log)
+    proc, base = start_fake_server(fake_seed_index, log)
     try:
         stored = _check_consistent(fake_seed_index)
         ledger.check(stored, ROUNDS)
@@ -280,8 +251,8 @@ def test_kill9_during_writes_keeps_every_acknowledged_write(fake_seed_index: Pat
 
 
 def test_second_process_picks_up_new_version(fake_seed_index: Path, tmp_path: Path) -> None:
-    a, base_a = _start(fake_seed_index, tmp_path / "a.log")
-    b, base_b = _start(fake_seed_index, tmp_path / "b.log")
+    a, base_a = start_fake_server(fake_seed_index, tmp_path / "a.log")
+    b, base_b = start_fake_server(fake_seed_index, tmp_path / "b.log")
     try:
         r = httpx.put(f"{base_a}/documents/shared", json={"text": "Kittiwakes nest on the cliffs."}, headers=AUTH)
         version = r.json()["index_version"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -13,40 +12,45 @@ from indexer.documents import Document, make_document
 from indexer.writer import WriteResult
 from service.auth import ReadAccess, WriteAccess
 from service.deps import EngineDep, SearcherDep, SettingsDep
-from service.errors import BadRequestError, NotFoundError, PayloadTooLargeError
+from service.errors import BadRequestError, NotFoundError, PayloadTooLargeError, error_responses
+from service.schemas import REQUEST_MODEL_CONFIG, ApiDocId, DocumentText, MetaValue
 from service.settings import Settings
 
 router = APIRouter(tags=["documents"])
 
-_BAD_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
-MAX_ID_CHARS = 256
+# Writes: bad key (401), no key configured (403), bad JSON (400), over a limit (413), shed (429), loading (503).
+_WRITE_ERRORS = error_responses(400, 401, 403, 413, 422, 429, 503)
 
 
 class DocumentIn(BaseModel):
     """A document to store: its text, and optionally a title and metadata (filterable in search)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
+    model_config = REQUEST_MODEL_CONFIG | ConfigDict(
         json_schema_extra={"examples": [{"text": "The lighthouse was kept until 1962.", "title": "Lighthouse"}]},
     )
 
-    text: str = Field(description="The document's text; cleaned and chunked like an indexed file.")
+    text: DocumentText = Field(
+        description="The document's text, stored as sent but for white space (no page-boilerplate rules apply)."
+    )
     title: str | None = Field(None, description="Title; the first line of the text when omitted.")
-    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict, description="Filterable fields.")
+    metadata: dict[str, MetaValue] = Field(default_factory=dict, description="Filterable fields.")
 
 
 class BatchDocument(DocumentIn):
     """A document of a batch, with its id."""
 
-    id: str = Field(description="Document id (no '/', '\\\\' or control characters).")
+    id: ApiDocId = Field(description="Document id: 1 to 256 characters, no '/', '\\\\' or control characters.")
 
 
 class Batch(BaseModel):
     """POST /documents body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST_MODEL_CONFIG
 
-    documents: list[BatchDocument] = Field(min_length=1, description="Documents to upsert.")
+    documents: list[BatchDocument] = Field(
+        min_length=1,
+        description="Documents to upsert, applied in order: an id sent twice ends with its last text.",
+    )
 
 
 class WriteOut(BaseModel):
@@ -90,26 +94,21 @@ class DocumentList(BaseModel):
     documents: list[DocumentSummary]
 
 
-def _check_id(doc_id: str) -> str:
-    if not doc_id or len(doc_id) > MAX_ID_CHARS or _BAD_ID.search(doc_id):
-        raise BadRequestError(
-            f"document id {doc_id[:80]!r} is not allowed: use 1 to {MAX_ID_CHARS} characters without '/', '\\\\' "
-            "or control characters"
-        )
-    return doc_id
-
-
 def _document(doc_id: str, body: DocumentIn, settings: Settings) -> Document:
-    _check_id(doc_id)
     if len(body.text) > settings.max_document_chars:
         raise PayloadTooLargeError(
             f"document {doc_id!r} has {len(body.text)} characters; the limit is {settings.max_document_chars}"
         )
     doc = make_document(
-        doc_id=doc_id, raw_text=body.text, source=f"api:{doc_id}", title=body.title, metadata=body.metadata
+        doc_id=doc_id,
+        raw_text=body.text,
+        source=f"api:{doc_id}",
+        title=body.title,
+        metadata=body.metadata,
+        clean=False,  # text sent by a user is not a scraped page: no line of it may be dropped
     )
-    if doc is None:
-        raise BadRequestError(f"document {doc_id!r} has no text (empty, or only boilerplate); send its text")
+    if doc is None:  # DocumentText has checked there is a character besides white space
+        raise BadRequestError(f"document {doc_id!r} has no text; send its text")
     return doc
 
 
@@ -120,18 +119,27 @@ def _out(result: WriteResult) -> WriteOut:
 
 
 DocId = Annotated[str, Path(description="Document id", min_length=1)]
+NewDocId = Annotated[ApiDocId, Path(description="Document id: 1 to 256 characters, no '/', '\\\\' or controls")]
 
 
-@router.put("/documents/{doc_id}", response_model=WriteOut, summary="Create or replace a document")
+# `:path`, as for reads and deletes, so an id with an encoded '/' gets 422 here rather than 405 from another route.
+@router.put(
+    "/documents/{doc_id:path}", response_model=WriteOut, responses=_WRITE_ERRORS, summary="Create or replace a document"
+)
 async def put_document(
-    doc_id: DocId, body: DocumentIn, engine: EngineDep, settings: SettingsDep, _: WriteAccess
+    doc_id: NewDocId, body: DocumentIn, engine: EngineDep, settings: SettingsDep, _: WriteAccess
 ) -> WriteOut:
     """Upsert one document. Sending the same content again embeds nothing; new content replaces all its chunks."""
     doc = _document(doc_id, body, settings)
     return _out(await to_thread.run_sync(lambda: engine.write(upserts=[doc])))
 
 
-@router.post("/documents", response_model=WriteOut, summary="Create or replace documents in one version")
+@router.post(
+    "/documents",
+    response_model=WriteOut,
+    responses=_WRITE_ERRORS,
+    summary="Create or replace documents in one version",
+)
 async def post_documents(
     batch: Annotated[Batch, Body()], engine: EngineDep, settings: SettingsDep, _: WriteAccess
 ) -> WriteOut:
@@ -140,20 +148,29 @@ async def post_documents(
         raise PayloadTooLargeError(
             f"batch of {len(batch.documents)} documents; the limit is {settings.max_batch_documents}: split it"
         )
-    ids = [d.id for d in batch.documents]
-    if len(set(ids)) != len(ids):
-        raise BadRequestError("the batch names the same document id twice; send each id once")
-    docs = [_document(d.id, d, settings) for d in batch.documents]
+    # Applied in order, like that many PUTs in one version: of an id sent twice, the last text is kept.
+    last = {d.id: d for d in batch.documents}
+    docs = [_document(doc_id, d, settings) for doc_id, d in last.items()]
     return _out(await to_thread.run_sync(lambda: engine.write(upserts=docs)))
 
 
-@router.delete("/documents/{doc_id:path}", response_model=WriteOut, summary="Delete a document")
+@router.delete(
+    "/documents/{doc_id:path}",
+    response_model=WriteOut,
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+    summary="Delete a document",
+)
 async def delete_document(doc_id: DocId, engine: EngineDep, _: WriteAccess) -> WriteOut:
     """Remove a document and all its chunks (404 if there is none with this id)."""
     return _out(await to_thread.run_sync(lambda: engine.write(deletes=[doc_id])))
 
 
-@router.get("/documents/{doc_id:path}", response_model=DocumentOut, summary="Read a document")
+@router.get(
+    "/documents/{doc_id:path}",
+    response_model=DocumentOut,
+    responses=error_responses(401, 404, 422, 503),
+    summary="Read a document",
+)
 async def get_document(doc_id: DocId, searcher: SearcherDep, _: ReadAccess) -> DocumentOut:
     """The stored document (cleaned text, title, metadata) and its chunk count."""
     stored = searcher.snapshot.store.document(doc_id)
@@ -171,11 +188,13 @@ async def get_document(doc_id: DocId, searcher: SearcherDep, _: ReadAccess) -> D
     )
 
 
-@router.get("/documents", response_model=DocumentList, summary="List documents")
+@router.get(
+    "/documents", response_model=DocumentList, responses=error_responses(401, 422, 503), summary="List documents"
+)
 async def list_documents(
     searcher: SearcherDep,
     _: ReadAccess,
-    offset: Annotated[int, Query(ge=0, description="Documents to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, description="Documents to skip (past the end: an empty page).")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size (1..1000).")] = 100,
 ) -> DocumentList:
     """Documents ordered by id, a page at a time."""

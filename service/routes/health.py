@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from indexer import __version__
 from service.deps import EngineDep, SearcherDep, SettingsDep
 from service.engine import Status
+from service.errors import error_responses
 from service.schemas import Health, Stats
 
 router = APIRouter(tags=["operations"])
@@ -33,7 +35,7 @@ async def readyz(engine: EngineDep) -> Health | JSONResponse:
     return JSONResponse(status_code=503, content=body.model_dump())
 
 
-@router.get("/stats", response_model=Stats, summary="What is being served")
+@router.get("/stats", response_model=Stats, responses=error_responses(503), summary="What is being served")
 async def stats(searcher: SearcherDep, settings: SettingsDep) -> Stats:
     """Model, index version, document and chunk counts, build time."""
     m = searcher.snapshot.manifest
@@ -50,3 +52,14 @@ async def stats(searcher: SearcherDep, settings: SettingsDep) -> Stats:
         build_seconds=m.build_seconds,
         package_version=__version__,
     )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text"}},
+    summary="Prometheus metrics",
+)
+async def metrics(request: Request) -> Response:
+    """Request counts and latencies per route and status, search time per mode, shed requests, index size."""
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,20 +7,25 @@ from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, Body, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import StringConstraints, ValidationError
 
 from indexer.search import Mode, Searcher
 from service.auth import ReadAccess
 from service.deps import SearcherDep
-from service.errors import BadRequestError
-from service.schemas import EXAMPLE_QUERY, Filters, MaxPerDoc, QueryText, SearchRequest, SearchResponse, TopK
+from service.errors import error_responses
+from service.schemas import (
+    EXAMPLE_QUERY,
+    MaxPerDoc,
+    MetaParam,
+    MetaValue,
+    QueryText,
+    SearchRequest,
+    SearchResponse,
+    TopK,
+)
 
 router = APIRouter(tags=["search"])
-
-_ERRORS: dict[int | str, dict[str, str]] = {
-    400: {"description": "Malformed JSON body"},
-    422: {"description": "Invalid parameter (empty query, k out of range, unknown mode, ...)"},
-    503: {"description": "Model and index still loading"},
-}
 
 
 async def _run(request: Request, searcher: Searcher, req: SearchRequest) -> SearchResponse:
@@ -41,7 +46,12 @@ async def _run(request: Request, searcher: Searcher, req: SearchRequest) -> Sear
     return SearchResponse.from_result(result)
 
 
-@router.get("/search", response_model=SearchResponse, responses=_ERRORS, summary="Search (query string)")
+@router.get(
+    "/search",
+    response_model=SearchResponse,
+    responses=error_responses(401, 422, 429, 503),
+    summary="Search (query string)",
+)
 async def search_get(
     request: Request,
     searcher: SearcherDep,
@@ -49,12 +59,17 @@ async def search_get(
     q: Annotated[QueryText, Query(description="The question.", examples=[EXAMPLE_QUERY])],
     k: Annotated[TopK, Query(description="Number of passages (1..100).")] = 5,
     mode: Annotated[Mode, Query(description="dense, lexical or hybrid.")] = Mode.hybrid,
-    min_score: Annotated[float | None, Query(description="Drop hits below this score (mode's scale).")] = None,
+    min_score: Annotated[
+        float | None, Query(allow_inf_nan=False, description="Drop hits below this score (mode's scale).")
+    ] = None,
     max_per_doc: Annotated[MaxPerDoc | None, Query(description="At most this many passages per document.")] = None,
     source: Annotated[str | None, Query(min_length=1, description="Only sources starting with this path.")] = None,
-    doc_id: Annotated[list[str] | None, Query(description="Only these document ids (repeat the parameter).")] = None,
+    doc_id: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1)]] | None,
+        Query(max_length=1000, description="Only these document ids (repeat the parameter, at most 1000)."),
+    ] = None,
     meta: Annotated[
-        list[str] | None,
+        list[MetaParam] | None,
         Query(
             description="Metadata filter `key:value` (repeatable); the value is read as JSON when it parses "
             '(year:2024 is the number 2024, year:"2024" the text), else as text.'
@@ -65,28 +80,37 @@ async def search_get(
     """Ranked passages for `q`. Each result carries its dense and lexical scores and ranks."""
     filters = None
     if source is not None or doc_id is not None or meta:
-        filters = Filters(source=source, doc_id=doc_id, metadata=_parse_meta(meta or []))
-    req = SearchRequest(
-        query=q, k=k, mode=mode, min_score=min_score, max_per_doc=max_per_doc, filters=filters, highlight=highlight
-    )
+        filters = {"source": source, "doc_id": doc_id, "metadata": _parse_meta(meta or [])}
+    params = {"query": q, "k": k, "mode": mode, "min_score": min_score, "max_per_doc": max_per_doc}
+    try:  # the query-string parameters were checked one by one; the request model checks them together
+        req = SearchRequest.model_validate({**params, "filters": filters, "highlight": highlight})
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
     return await _run(request, searcher, req)
 
 
-def _parse_meta(items: list[str]) -> dict[str, str | int | float | bool]:
-    out: dict[str, str | int | float | bool] = {}
+def _reject_constant(name: str) -> object:
+    raise ValueError(name)  # NaN and Infinity are not JSON numbers: such a value is text
+
+
+def _parse_meta(items: list[str]) -> dict[str, MetaValue]:
+    out: dict[str, MetaValue] = {}
     for item in items:
-        key, sep, raw = item.partition(":")
-        if not sep or not key:
-            raise BadRequestError(f"meta={item!r} is not key:value; write e.g. meta=lang:en or meta=year:2024")
+        key, _, raw = item.partition(":")  # MetaParam has checked there is a key and a colon
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
+            value = json.loads(raw, parse_constant=_reject_constant)
+        except ValueError:
             value = raw
         out[key] = value if isinstance(value, str | int | float | bool) else raw
     return out
 
 
-@router.post("/search", response_model=SearchResponse, responses=_ERRORS, summary="Search (JSON body)")
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    responses=error_responses(400, 401, 413, 422, 429, 503),
+    summary="Search (JSON body)",
+)
 async def search_post(
     request: Request,
     searcher: SearcherDep,
