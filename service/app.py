@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from indexer import __version__
 from indexer.errors import IndexerError
+from service.admission import Admission, Gate
 from service.deps import load_embedder
 from service.engine import EmbedderFactory, Engine
 from service.errors import install_error_handlers
@@ -70,7 +71,13 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     app = FastAPI(title="seekr semantic search", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.metrics = install_metrics(app)
+    app.state.metrics = metrics = install_metrics(app)
+    gauges = (metrics.shed, metrics.in_flight, metrics.queued)
+    retry = settings.retry_after_seconds
+    app.state.admission = Admission(
+        search=Gate("search", settings.max_concurrent_searches, settings.max_queued_searches, retry, *gauges),
+        write=Gate("write", settings.max_concurrent_writes, settings.max_queued_writes, retry, *gauges),
+    )
     engine.on_ready = app.state.metrics.observe_index
     # Every response carries X-Request-ID (the client's, if it sent a valid one); logs carry it too.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

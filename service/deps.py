@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from indexer.embedding import Embedder, SentenceTransformerEmbedder
 from indexer.search import Searcher
+from service.admission import Admission
 from service.engine import Engine
 from service.settings import Settings
 
@@ -34,6 +35,13 @@ def get_searcher(engine: Annotated[Engine, Depends(get_engine)]) -> Searcher:
     return engine.searcher
 
 
+def get_admission(request: Request) -> Admission:
+    """The app's admission gates."""
+    admission: Admission = request.app.state.admission
+    return admission
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+AdmissionDep = Annotated[Admission, Depends(get_admission)]

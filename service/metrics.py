@@ -6,7 +6,7 @@ With several workers each process keeps its own figures.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from indexer import __version__
@@ -28,6 +28,15 @@ class Metrics:
         self.chunks = Gauge("seekr_index_chunks", "Chunks in the served index", registry=registry)
         self.version = Gauge("seekr_index_version", "Version number of the served index", registry=registry)
         self.build = Info("seekr_build", "Package version and embedding model", registry=registry)
+        self.shed = Counter(
+            "seekr_shed_requests", "Requests answered 429 by admission control, by kind", ["kind"], registry=registry
+        )
+        self.in_flight = Gauge(
+            "seekr_in_flight", "Requests holding an admission slot, by kind", ["kind"], registry=registry
+        )
+        self.queued = Gauge(
+            "seekr_queued", "Requests waiting for an admission slot, by kind", ["kind"], registry=registry
+        )
         self.build.info({"version": __version__, "model": ""})
 
     def observe_index(self, snapshot: IndexSnapshot) -> None:

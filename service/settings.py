@@ -43,4 +43,12 @@ class Settings(BaseSettings):
     reload_interval: float = Field(
         1.0, gt=0, description="Seconds between checks for a version committed by another process or worker."
     )
+    # Admission control (429 with Retry-After past the queue). Searches are CPU-bound: a few more in flight than
+    # cores keeps the cores busy; more only lengthens every request's wait. Writes are serialised by the index's
+    # writer lock anyway, so one runs while a few queue.
+    max_concurrent_searches: int = Field(4, ge=1, description="Searches running at once.")
+    max_queued_searches: int = Field(16, ge=0, description="Searches waiting for a slot; more get 429.")
+    max_concurrent_writes: int = Field(1, ge=1, description="Document writes running at once.")
+    max_queued_writes: int = Field(16, ge=0, description="Document writes waiting for a slot; more get 429.")
+    retry_after_seconds: int = Field(1, ge=1, description="Retry-After sent with a 429.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")

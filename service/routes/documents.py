@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -9,9 +10,10 @@ from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.documents import Document, make_document
-from indexer.writer import WriteResult
+from service.admission import Admission
 from service.auth import ReadAccess, WriteAccess
-from service.deps import EngineDep, SearcherDep, SettingsDep
+from service.deps import AdmissionDep, EngineDep, SearcherDep, SettingsDep
+from service.engine import Engine
 from service.errors import BadRequestError, NotFoundError, PayloadTooLargeError, error_responses
 from service.schemas import REQUEST_MODEL_CONFIG, ApiDocId, DocumentText, MetaValue
 from service.settings import Settings
@@ -112,7 +114,12 @@ def _document(doc_id: str, body: DocumentIn, settings: Settings) -> Document:
     return doc
 
 
-def _out(result: WriteResult) -> WriteOut:
+async def _write(
+    engine: Engine, admission: Admission, upserts: Sequence[Document] = (), deletes: Sequence[str] = ()
+) -> WriteOut:
+    # Embedding and committing are blocking: in the thread pool, once admission control grants a slot.
+    async with admission.write.admit():
+        result = await to_thread.run_sync(lambda: engine.write(upserts=upserts, deletes=deletes))
     return WriteOut(
         index_version=result.snapshot.version, embedded_chunks=result.embedded_chunks, documents=result.status
     )
@@ -127,11 +134,16 @@ NewDocId = Annotated[ApiDocId, Path(description="Document id: 1 to 256 character
     "/documents/{doc_id:path}", response_model=WriteOut, responses=_WRITE_ERRORS, summary="Create or replace a document"
 )
 async def put_document(
-    doc_id: NewDocId, body: DocumentIn, engine: EngineDep, settings: SettingsDep, _: WriteAccess
+    doc_id: NewDocId,
+    body: DocumentIn,
+    engine: EngineDep,
+    admission: AdmissionDep,
+    settings: SettingsDep,
+    _: WriteAccess,
 ) -> WriteOut:
     """Upsert one document. Sending the same content again embeds nothing; new content replaces all its chunks."""
     doc = _document(doc_id, body, settings)
-    return _out(await to_thread.run_sync(lambda: engine.write(upserts=[doc])))
+    return await _write(engine, admission, upserts=[doc])
 
 
 @router.post(
@@ -141,7 +153,7 @@ async def put_document(
     summary="Create or replace documents in one version",
 )
 async def post_documents(
-    batch: Annotated[Batch, Body()], engine: EngineDep, settings: SettingsDep, _: WriteAccess
+    batch: Annotated[Batch, Body()], engine: EngineDep, admission: AdmissionDep, settings: SettingsDep, _: WriteAccess
 ) -> WriteOut:
     """Upsert a batch (at most `max_batch_documents`, default 100) as one new index version."""
     if len(batch.documents) > settings.max_batch_documents:
@@ -151,7 +163,7 @@ async def post_documents(
     # Applied in order, like that many PUTs in one version: of an id sent twice, the last text is kept.
     last = {d.id: d for d in batch.documents}
     docs = [_document(doc_id, d, settings) for doc_id, d in last.items()]
-    return _out(await to_thread.run_sync(lambda: engine.write(upserts=docs)))
+    return await _write(engine, admission, upserts=docs)
 
 
 @router.delete(
@@ -160,9 +172,9 @@ async def post_documents(
     responses=error_responses(401, 403, 404, 422, 429, 503),
     summary="Delete a document",
 )
-async def delete_document(doc_id: DocId, engine: EngineDep, _: WriteAccess) -> WriteOut:
+async def delete_document(doc_id: DocId, engine: EngineDep, admission: AdmissionDep, _: WriteAccess) -> WriteOut:
     """Remove a document and all its chunks (404 if there is none with this id)."""
-    return _out(await to_thread.run_sync(lambda: engine.write(deletes=[doc_id])))
+    return await _write(engine, admission, deletes=[doc_id])
 
 
 @router.get(

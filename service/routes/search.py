@@ -11,8 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, ValidationError
 
 from indexer.search import Mode, Searcher
+from service.admission import Admission
 from service.auth import ReadAccess
-from service.deps import SearcherDep
+from service.deps import AdmissionDep, SearcherDep
 from service.errors import error_responses
 from service.schemas import (
     EXAMPLE_QUERY,
@@ -28,20 +29,22 @@ from service.schemas import (
 router = APIRouter(tags=["search"])
 
 
-async def _run(request: Request, searcher: Searcher, req: SearchRequest) -> SearchResponse:
-    # Encoding and FAISS/SQLite search are CPU-bound: run them in the thread pool, off the event loop.
+async def _run(request: Request, searcher: Searcher, admission: Admission, req: SearchRequest) -> SearchResponse:
+    # Encoding and FAISS/SQLite search are CPU-bound: run them in the thread pool, off the event loop, once
+    # admission control grants a slot (429 at once when the queue is full).
     where = req.filters.to_filter() if req.filters else None
-    result = await to_thread.run_sync(
-        lambda: searcher.search(
-            req.query,
-            k=req.k,
-            mode=req.mode,
-            min_score=req.min_score,
-            max_per_doc=req.max_per_doc,
-            where=where,
-            highlight=req.highlight,
+    async with admission.search.admit():
+        result = await to_thread.run_sync(
+            lambda: searcher.search(
+                req.query,
+                k=req.k,
+                mode=req.mode,
+                min_score=req.min_score,
+                max_per_doc=req.max_per_doc,
+                where=where,
+                highlight=req.highlight,
+            )
         )
-    )
     request.app.state.metrics.search_seconds.labels(mode=req.mode.value).observe(result.took_ms / 1000)
     return SearchResponse.from_result(result)
 
@@ -55,6 +58,7 @@ async def _run(request: Request, searcher: Searcher, req: SearchRequest) -> Sear
 async def search_get(
     request: Request,
     searcher: SearcherDep,
+    admission: AdmissionDep,
     _: ReadAccess,
     q: Annotated[QueryText, Query(description="The question.", examples=[EXAMPLE_QUERY])],
     k: Annotated[TopK, Query(description="Number of passages (1..100).")] = 5,
@@ -86,7 +90,7 @@ async def search_get(
         req = SearchRequest.model_validate({**params, "filters": filters, "highlight": highlight})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    return await _run(request, searcher, req)
+    return await _run(request, searcher, admission, req)
 
 
 def _reject_constant(name: str) -> object:
@@ -114,6 +118,7 @@ def _parse_meta(items: list[str]) -> dict[str, MetaValue]:
 async def search_post(
     request: Request,
     searcher: SearcherDep,
+    admission: AdmissionDep,
     _: ReadAccess,
     body: Annotated[
         SearchRequest,
@@ -137,4 +142,4 @@ async def search_post(
     ],
 ) -> SearchResponse:
     """Same as GET /search, with the parameters in a JSON body."""
-    return await _run(request, searcher, body)
+    return await _run(request, searcher, admission, body)

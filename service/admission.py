@@ -1,0 +1,65 @@
+"""Admission control: a bounded number of requests of a kind in flight, a bounded queue, and 429 past it.
+
+Without it, a burst queues without bound in the thread pool and every client waits longer and longer. With it,
+at most `limit` searches (or writes) run at once, at most `queue` wait for a slot, and the next one is answered
+429 with `Retry-After` at once, without touching the model or the index. Shed requests are counted in /metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from prometheus_client import Counter, Gauge
+
+from service.errors import OverloadedError
+
+
+class Gate:
+    """At most `limit` holders at once and `queue` waiters; beyond that `admit` raises OverloadedError."""
+
+    def __init__(
+        self, kind: str, limit: int, queue: int, retry_after: int, shed: Counter, in_flight: Gauge, queued: Gauge
+    ) -> None:
+        self.kind = kind
+        self.limit = limit
+        self.queue = queue
+        self._retry_after = retry_after
+        self._slots = asyncio.Semaphore(limit)
+        self._waiting = 0
+        self._shed = shed.labels(kind=kind)
+        self._in_flight = in_flight.labels(kind=kind)
+        self._queued = queued.labels(kind=kind)
+
+    @contextlib.asynccontextmanager
+    async def admit(self) -> AsyncIterator[None]:
+        """Hold a slot for the body of the `async with`; OverloadedError when the queue is full."""
+        if self._slots.locked() and self._waiting >= self.queue:
+            self._shed.inc()
+            raise OverloadedError(
+                f"too many {self.kind} requests: {self.limit} running and {self.queue} waiting; "
+                f"retry after {self._retry_after} s (see the Retry-After header)",
+                retry_after=self._retry_after,
+            )
+        self._waiting += 1
+        self._queued.inc()
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+            self._queued.dec()
+        self._in_flight.inc()
+        try:
+            yield
+        finally:
+            self._in_flight.dec()
+            self._slots.release()
+
+
+class Admission:
+    """One gate for searches and one for document writes."""
+
+    def __init__(self, search: Gate, write: Gate) -> None:
+        self.search = search
+        self.write = write
