@@ -21,6 +21,7 @@ class LoadResult:
     concurrency: int
     requests: int
     errors: int
+    shed: int  # answered 429 by admission control (not in the latency figures)
     p50_ms: float
     p95_ms: float
     p99_ms: float
@@ -30,15 +31,19 @@ class LoadResult:
 async def _run(base_url: str, queries: list[str], mode: str, concurrency: int, requests: int, k: int) -> LoadResult:
     latencies: list[float] = []
     errors = 0
+    shed = 0
     counter = itertools.count()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
 
         async def worker() -> None:
-            nonlocal errors
+            nonlocal errors, shed
             while (i := next(counter)) < requests:
                 started = time.perf_counter()
                 r = await client.get("/search", params={"q": queries[i % len(queries)], "k": k, "mode": mode})
+                if r.status_code == 429:  # shed at once; a client would come back after Retry-After
+                    shed += 1
+                    continue
                 latencies.append((time.perf_counter() - started) * 1000)
                 if r.status_code != 200:
                     errors += 1
@@ -47,7 +52,7 @@ async def _run(base_url: str, queries: list[str], mode: str, concurrency: int, r
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - started
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99]).tolist()
-    return LoadResult(mode, concurrency, len(latencies), errors, p50, p95, p99, len(latencies) / wall)
+    return LoadResult(mode, concurrency, len(latencies), errors, shed, p50, p95, p99, len(latencies) / wall)
 
 
 def run_load(base_url: str, queries: list[str], mode: str, concurrency: int, requests: int, k: int = 5) -> LoadResult:

@@ -6,13 +6,16 @@ the chunker can size chunks in the model's own tokens. Tests plug a deterministi
 
 from __future__ import annotations
 
+import copy
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+from tqdm import tqdm
 
 from indexer.errors import ModelLoadError
 
@@ -89,7 +92,12 @@ class SentenceTransformerEmbedder:
         if dim is None:
             raise ModelLoadError(f"model {name!r} does not report an embedding dimension")
         self._dimension = int(dim)
-        self._tokenizer = self._model.tokenizer
+        # Hugging Face fast tokenizers keep padding and truncation as mutable state on one Rust object, and each
+        # call resets it: a chunking call (no truncation) racing a search's encode (padding) from another thread
+        # made the encode fail. So chunking gets its own copy, and each copy is used by one thread at a time.
+        self._tokenizer = copy.deepcopy(self._model.tokenizer)
+        self._tokenizer_lock = threading.Lock()
+        self._model_lock = threading.Lock()
         special = self._tokenizer.num_special_tokens_to_add(pair=False)
         max_seq_length = self._model.max_seq_length
         if max_seq_length is None:
@@ -109,23 +117,33 @@ class SentenceTransformerEmbedder:
         return self._max_tokens
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
-        enc = self._tokenizer(
-            text,
-            add_special_tokens=False,
-            return_offsets_mapping=True,
-            truncation=False,
-            verbose=False,
-        )
+        with self._tokenizer_lock:
+            enc = self._tokenizer(
+                text,
+                add_special_tokens=False,
+                return_offsets_mapping=True,
+                truncation=False,
+                verbose=False,
+            )
         return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> Vectors:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        # The model (and its tokenizer) runs one batch at a time; a long write is cut into batches, so a
+        # search's query waits for at most one batch, not for the whole write. Batches are length-sorted, as
+        # sentence-transformers does, so padding stays small.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        out = np.empty((len(texts), self._dimension), dtype=np.float32)
+        for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="Batches"):
+            rows = order[start : start + batch_size]
+            with self._model_lock:
+                vectors = self._model.encode(
+                    [texts[i] for i in rows],
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            out[rows] = vectors
+        return out

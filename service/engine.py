@@ -15,6 +15,7 @@ from indexer.manifest import Manifest
 from indexer.search import Mode, Searcher
 from indexer.writer import IndexWriter, WriteResult
 from service.errors import NotReadyError
+from service.memory import release_free_memory
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class Engine:
         result = self._writer.apply(upserts, deletes)
         if result.committed:
             self._install(result.snapshot)
+            release_free_memory()  # the previous version's buffers were just dropped
         return result
 
     def refresh(self) -> bool:
@@ -118,6 +120,7 @@ class Engine:
         if name == self._searcher.snapshot.path.name:
             return False
         self._install(open_index(self._settings.index_dir))
+        release_free_memory()
         log.info("picked up index version %s", name)
         return True
 

@@ -1,0 +1,35 @@
+"""The short soak (about a minute): mixed searches and writes at concurrency 8 against one real service process.
+
+The ten-minute run is a benchmark (`python -m bench soak --minutes 10`, figures in README); this one checks the
+verdicts that do not depend on the machine's speed: no 5xx, every acknowledged write served as acknowledged,
+the index on disk consistent, and no file descriptors leaked beyond the clients' own connections.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_short_soak(tmp_path: Path) -> None:
+    out = tmp_path / "soak.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "soak", "--minutes", "1", "--warmup", "10", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    print(run.stdout)
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["requests"] > 0 and result["server_errors"] == 0
+    assert result["ledger_mismatches"] == [] and result["index_problem"] is None
+    assert result["acknowledged_documents"] > 0
+    warm, end = result["readings"]["after_warmup"], result["readings"]["end"]
+    assert end["open_fds"] <= warm["open_fds"] + result["concurrency"]
