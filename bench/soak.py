@@ -120,16 +120,23 @@ async def _load(
         readings: dict[str, dict[str, int]] = {}
         phase_end = time.monotonic() + warmup
 
+        samples: list[tuple[float, int]] = []  # (seconds into the measured run, RSS bytes)
+
         async def run(worker: Client) -> None:
             while time.monotonic() < phase_end:
                 await worker.step()
+
+        async def sample(started: float) -> None:
+            while time.monotonic() < phase_end:
+                samples.append((round(time.monotonic() - started), proc.memory_info().rss))
+                await asyncio.sleep(30)
 
         await asyncio.gather(*(run(w) for w in workers))
         readings["after_warmup"] = _reading(proc)
         warm_statuses = dict(statuses)
         started = time.monotonic()
         phase_end = started + seconds
-        await asyncio.gather(*(run(w) for w in workers))
+        await asyncio.gather(sample(started), *(run(w) for w in workers))
         elapsed = time.monotonic() - started
         readings["end"] = _reading(proc)
         mismatches = await _check_ledger(http, workers)
@@ -142,6 +149,7 @@ async def _load(
         "server_errors": sum(n for s, n in statuses.items() if s >= 500),
         "readings": readings,
         "rss_growth": readings["end"]["rss_bytes"] / readings["after_warmup"]["rss_bytes"] - 1,
+        "rss_mb_every_30s": [round(rss / 2**20) for _, rss in samples],
         "ledger_mismatches": mismatches,
         "acknowledged_documents": sum(len(w.present) for w in workers),
     }
@@ -204,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({result['requests_per_second']:.1f}/s), statuses {result['statuses']}, 5xx {result['server_errors']}\n"
         f"RSS {r0['rss_bytes'] / 2**20:.0f} -> {r1['rss_bytes'] / 2**20:.0f} MB ({result['rss_growth']:+.1%}), "
         f"open fds {r0['open_fds']} -> {r1['open_fds']}, threads {r0['threads']} -> {r1['threads']}\n"
+        f"RSS MB every 30 s: {result['rss_mb_every_30s']}\n"
         f"ledger: {result['acknowledged_documents']} acknowledged documents, "
         f"{len(result['ledger_mismatches'])} mismatches; index on disk: {result['index_problem'] or 'consistent'}"
     )

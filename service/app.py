@@ -19,6 +19,7 @@ from service.deps import load_embedder
 from service.engine import EmbedderFactory, Engine
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimitMiddleware
+from service.memory import limit_arenas
 from service.metrics import install_metrics
 from service.routes import documents, health, page, search
 from service.settings import Settings
@@ -48,6 +49,7 @@ async def _watch(engine: Engine, interval: float) -> None:
 def create_app(settings: Settings | None = None, embedder_factory: EmbedderFactory | None = None) -> FastAPI:
     """Build the app. `settings` default to the environment; `embedder_factory` to the real model."""
     settings = settings or Settings()
+    limit_arenas()  # before the thread pool and the model's threads start allocating
     engine = Engine(settings, embedder_factory or load_embedder)
 
     @contextlib.asynccontextmanager
