@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -208,6 +209,10 @@ class StoreReader:
         self._conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # open the file now
         self._lock = threading.Lock()
+        # A connection sits in a reference cycle with its statement cache, so unclosed it lives (with its file
+        # descriptor and page cache) until the cyclic GC happens to run: a server swapping versions under
+        # writes kept dozens of pruned stores open. Close it as soon as this reader is dropped.
+        weakref.finalize(self, self._conn.close)
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with self._lock:
