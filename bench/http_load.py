@@ -41,8 +41,9 @@ async def _run(base_url: str, queries: list[str], mode: str, concurrency: int, r
             while (i := next(counter)) < requests:
                 started = time.perf_counter()
                 r = await client.get("/search", params={"q": queries[i % len(queries)], "k": k, "mode": mode})
-                if r.status_code == 429:  # shed at once; a client would come back after Retry-After
+                if r.status_code == 429:  # shed at once: a well-behaved client comes back after Retry-After
                     shed += 1
+                    await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
                     continue
                 latencies.append((time.perf_counter() - started) * 1000)
                 if r.status_code != 200:
