@@ -24,6 +24,7 @@ import httpx
 import psutil
 
 from bench.corpus import SEED_QUESTIONS, load_corpus, write_jsonl
+from indexer.errors import IndexCorruptError
 from indexer.index import open_index
 
 MODES = ("dense", "lexical", "hybrid")
@@ -171,15 +172,10 @@ async def _check_ledger(http: httpx.AsyncClient, workers: list[Client]) -> list[
 
 def _check_index(index_dir: Path) -> str | None:
     """None when the committed version agrees with itself (manifest, store, FAISS, BM25), else the problem."""
-    snap = open_index(index_dir)  # raises when counts disagree
-    docs = snap.store.documents()
-    chunk_ids = snap.store.chunk_ids()
-    if snap.lexical.ids.tolist() != chunk_ids:
-        return "BM25 ids differ from the store's chunk ids"
-    if sum(d.n_chunks for d in docs) != len(chunk_ids) or snap.vectors.ntotal != len(chunk_ids):
-        return "chunk counts differ between documents, store and FAISS"
-    if {d.doc_id: d.content_hash for d in docs} != snap.manifest.documents:
-        return "manifest documents differ from the store's"
+    try:
+        open_index(index_dir).deep_check()
+    except IndexCorruptError as exc:
+        return str(exc)
     return None
 
 

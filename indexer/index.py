@@ -60,6 +60,25 @@ class IndexSnapshot:
         """The version number."""
         return self.manifest.version
 
+    def deep_check(self) -> None:
+        """IndexCorruptError unless every part agrees row by row, beyond the counts `open_index` checks.
+
+        Reads every chunk id and document: for tests and soak runs, not for the serving path.
+        """
+        docs = self.store.documents()
+        chunk_ids = self.store.chunk_ids()
+        problem = None
+        if sum(d.n_chunks for d in docs) != len(chunk_ids) or self.vectors.ntotal != len(chunk_ids):
+            problem = "chunk counts differ between the documents, the store and FAISS"
+        elif self.lexical.ids.tolist() != chunk_ids:
+            problem = "the BM25 index's ids differ from the store's chunk ids"
+        elif {d.doc_id: d.content_hash for d in docs} != self.manifest.documents:
+            problem = "the manifest's documents differ from the store's"
+        elif not {r.doc_id for r in self.store.chunks(chunk_ids).values()} <= {d.doc_id for d in docs}:
+            problem = "the store has chunks of documents it does not hold"
+        if problem:
+            raise IndexCorruptError(f"{self.path} is inconsistent: {problem}. Rebuild the index.")
+
 
 @dataclass(frozen=True)
 class DocumentUpdate:
