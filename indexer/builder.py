@@ -13,7 +13,7 @@ from tqdm import tqdm
 from indexer.chunking import Chunk, ChunkingConfig, chunk_text
 from indexer.clean import RULES_VERSION
 from indexer.documents import Document, FolderReport, Skipped, read_folder
-from indexer.embedding import Embedder
+from indexer.embedding import BATCH_SIZE, Embedder
 from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
 from indexer.index import DocumentUpdate, IndexSnapshot, commit_version, open_index, write_lock
 from indexer.manifest import ChunkingInfo, ModelInfo
@@ -48,7 +48,9 @@ class BuildReport:
 
 def model_info(embedder: Embedder) -> ModelInfo:
     """The manifest's description of `embedder`."""
-    return ModelInfo(id=embedder.model_id, dimension=embedder.dimension, max_tokens=embedder.max_tokens)
+    return ModelInfo(
+        id=embedder.model_id, dimension=embedder.dimension, max_tokens=embedder.max_tokens, runtime=embedder.runtime
+    )
 
 
 def chunking_info(config: ChunkingConfig) -> ChunkingInfo:
@@ -67,7 +69,7 @@ def prepare_updates(
     embedder: Embedder,
     config: ChunkingConfig,
     *,
-    batch_size: int = 32,
+    batch_size: int = BATCH_SIZE,
     progress: bool = False,
 ) -> list[DocumentUpdate]:
     """Chunk and embed documents (one encode call for all chunks, so batches are full and length-sorted)."""
@@ -86,8 +88,11 @@ def prepare_updates(
 
 
 def _compatibility_problem(base: IndexSnapshot, model: ModelInfo, chunking: ChunkingInfo) -> str | None:
-    if base.manifest.model != model:
-        return f"model changed ({base.manifest.model.id} -> {model.id})"
+    old = base.manifest.model
+    if old != model:
+        if (old.id, old.dimension, old.max_tokens) == (model.id, model.dimension, model.max_tokens):
+            return f"runtime changed ({old.runtime} -> {model.runtime}); vectors of one index come from one runtime"
+        return f"model changed ({old.id} -> {model.id})"
     if base.manifest.chunking != chunking:
         return "chunking or cleaning settings changed"
     return None
@@ -99,7 +104,7 @@ def build_index(
     embedder: Embedder,
     config: ChunkingConfig | None = None,
     *,
-    batch_size: int = 32,
+    batch_size: int = BATCH_SIZE,
     progress: bool = False,
 ) -> BuildReport:
     """Index every supported file under `source` into `index_dir`, re-embedding only changed documents.
@@ -119,7 +124,7 @@ def sync_index(
     embedder: Embedder,
     config: ChunkingConfig | None = None,
     *,
-    batch_size: int = 32,
+    batch_size: int = BATCH_SIZE,
     progress: bool = False,
 ) -> BuildReport:
     """Make the build-origin documents of `index_dir` exactly `folder.documents` (see `build_index`)."""

@@ -5,18 +5,34 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import textwrap
 from pathlib import Path
 
 from indexer.builder import BuildReport, build_index
 from indexer.chunking import ChunkingConfig
-from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
+from indexer.embedding import BATCH_SIZE, DEFAULT_MODEL, Embedder
 from indexer.errors import IndexerError
 from indexer.index import open_index
+from indexer.runtime import Runtime, load_embedder
 from indexer.search import Mode, Searcher
 
 _DEFAULTS = ChunkingConfig()
+
+
+def _add_runtime(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runtime",
+        choices=[r.value for r in Runtime],
+        default=os.environ.get("SEEKR_RUNTIME", Runtime.auto.value),
+        help="inference runtime (default: $SEEKR_RUNTIME or auto: ONNX int8/fp32 by CPU for the bundled model, "
+        "torch for others)",
+    )
+
+
+def _embedder(args: argparse.Namespace, model: str) -> Embedder:
+    return load_embedder(model, args.runtime)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
         default=_DEFAULTS.overlap_tokens,
         help="overlap between chunks in model tokens (default: %(default)s)",
     )
-    build.add_argument("--batch-size", type=int, default=32, help="embedding batch size (default: %(default)s)")
+    build.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="embedding batch size (default: %(default)s)")
+    _add_runtime(build)
     build.add_argument("--quiet", action="store_true", help="no progress bars")
 
     query = sub.add_parser(
@@ -72,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         help="retrieval mode (default: %(default)s)",
     )
     query.add_argument("--model", default=None, help="model name or path (default: the one in the index manifest)")
+    _add_runtime(query)
 
     ev = sub.add_parser(
         "eval",
@@ -97,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         "--index", type=Path, metavar="DIR", help="keep the evaluation index here (default: a temporary folder)"
     )
     ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
+    _add_runtime(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -105,7 +124,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from indexer.evaluate import evaluate, format_table, load_beir
 
     dataset = load_beir(args.dataset)
-    embedder = SentenceTransformerEmbedder(args.model)
+    embedder = _embedder(args, args.model)
     config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
     report = evaluate(
         dataset, embedder, config, index_dir=args.index, baselines=not args.no_baselines, progress=not args.quiet
@@ -136,7 +155,7 @@ def _print_build(report: BuildReport) -> None:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    embedder = SentenceTransformerEmbedder(args.model)
+    embedder = _embedder(args, args.model)
     config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
     report = build_index(args.source, args.index, embedder, config, batch_size=args.batch_size, progress=not args.quiet)
     _print_build(report)
@@ -145,7 +164,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_query(args: argparse.Namespace) -> int:
     snapshot = open_index(args.index)
-    embedder = SentenceTransformerEmbedder(args.model or snapshot.manifest.model.id)
+    embedder = _embedder(args, args.model or snapshot.manifest.model.id)
+    if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
+        logging.getLogger("indexer").warning(warning)
     result = Searcher(snapshot, embedder).search(args.question, k=args.k, mode=Mode(args.mode))
     print(f"{len(result.hits)} results for {args.question!r} ({result.mode}, {result.took_ms:.1f} ms)\n")
     for hit in result.hits:

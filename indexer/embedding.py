@@ -26,6 +26,9 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 
 Vectors = npt.NDArray[np.float32]
+# Texts per forward pass. Small batches of length-sorted chunks were fastest on ONNX int8 (measured on 2 cores:
+# 8 -> 166 texts/s, 32 -> 139, 64 -> 127; cache-resident activations), and no slower on torch.
+BATCH_SIZE = 8
 
 
 @runtime_checkable
@@ -35,6 +38,10 @@ class Embedder(Protocol):
     @property
     def model_id(self) -> str:
         """Stable identity recorded in the index manifest."""
+
+    @property
+    def runtime(self) -> str:
+        """What computes the vectors (e.g. `torch`, `onnx`, `onnx-int8`), recorded in the index manifest."""
 
     @property
     def dimension(self) -> int:
@@ -47,7 +54,7 @@ class Embedder(Protocol):
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character (start, end) of each model token in `text`, special tokens excluded."""
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> Vectors:
+    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         """L2-normalised embeddings, shape (len(texts), dimension), dtype float32."""
 
 
@@ -77,7 +84,12 @@ class SentenceTransformerEmbedder:
         # Offline by construction: the hub is never contacted, so a missing model fails fast and clearly.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelLoadError(
+                "the torch runtime needs the torch extra (`pip install 'seekr[torch]'`); or use runtime onnx"
+            ) from exc
 
         location = resolve_model_location(name)
         try:
@@ -109,6 +121,10 @@ class SentenceTransformerEmbedder:
         return self._model_id
 
     @property
+    def runtime(self) -> str:
+        return "torch"
+
+    @property
     def dimension(self) -> int:
         return self._dimension
 
@@ -127,7 +143,7 @@ class SentenceTransformerEmbedder:
             )
         return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> Vectors:
+    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
         # The model (and its tokenizer) runs one batch at a time; a long write is cut into batches, so a

@@ -193,7 +193,7 @@ def _baselines(dataset: BeirDataset, embedder: Embedder, report: Report, progres
     ids = list(dataset.raw)
     texts = [dataset.raw[i] for i in ids]
     started = time.perf_counter()
-    vectors = embedder.encode(texts, batch_size=32, progress=progress)
+    vectors = embedder.encode(texts, progress=progress)
     report.baseline_encode_seconds = time.perf_counter() - started
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(vectors)

@@ -25,6 +25,8 @@ class ModelInfo(_Frozen):
     dimension: int
     normalized: bool = True
     max_tokens: int
+    # What computed the vectors. Indexes made before this field existed were all made by torch.
+    runtime: str = "torch"
 
 
 class ChunkingInfo(_Frozen):
@@ -100,6 +102,17 @@ class Manifest(_Frozen):
                 f"{FORMAT_VERSION}. Rebuild the index with this version of `python -m indexer build`."
             )
         return manifest
+
+    def runtime_warning(self, runtime: str) -> str | None:
+        """A warning if queries are embedded by another runtime than the index's vectors (close, not equal)."""
+        if runtime == self.model.runtime:
+            return None
+        return (
+            f"the index's vectors were made by runtime {self.model.runtime!r} and queries will be embedded by "
+            f"{runtime!r}: scores shift slightly (cosine about 0.99 between runtimes). Set the runtime to "
+            f"{self.model.runtime!r}, or rebuild the index with `python -m indexer build SRC --index DIR "
+            f"--runtime {runtime}`."
+        )
 
     def check_model(self, model_id: str, dimension: int) -> None:
         """Raise ManifestMismatchError, saying what differs, if the index was built with another model."""

@@ -47,12 +47,11 @@ def _parser() -> argparse.ArgumentParser:
 def _index_source(settings: Settings) -> None:
     """Bring the index in line with the source folder; unchanged documents are not embedded again."""
     from indexer.builder import build_index
-    from indexer.embedding import SentenceTransformerEmbedder
 
     assert settings.source_dir is not None
     log = logging.getLogger("service.startup")
     log.info("indexing %s into %s", settings.source_dir, settings.index_dir)
-    embedder = SentenceTransformerEmbedder(settings.model, device=settings.device)
+    embedder = load_embedder(settings)
     report = build_index(settings.source_dir, settings.index_dir, embedder)
     for skipped in report.skipped:
         log.warning("skipped %s: %s", skipped.path, skipped.reason)

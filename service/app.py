@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
                     t.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await t
+            engine.close()
 
     app = FastAPI(title="seekr semantic search", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings

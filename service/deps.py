@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from indexer.embedding import Embedder, SentenceTransformerEmbedder
+from indexer.embedding import Embedder
+from indexer.runtime import load_embedder as load_runtime
 from indexer.search import Searcher
 from service.admission import Admission
 from service.engine import Engine
@@ -14,8 +15,14 @@ from service.settings import Settings
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The production embedder: sentence-transformers, offline."""
-    return SentenceTransformerEmbedder(settings.model, device=settings.device)
+    """The production embedder, on the configured runtime, offline."""
+    return load_runtime(
+        settings.model,
+        settings.runtime,
+        cache_dir=settings.model_cache,
+        threads=settings.inference_threads,
+        device=settings.device,
+    )
 
 
 def get_settings(request: Request) -> Settings:

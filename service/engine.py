@@ -7,6 +7,9 @@ import threading
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
+import faiss
+
+from indexer.batching import BatchingEmbedder
 from indexer.documents import Document
 from indexer.embedding import Embedder, canonical_model_id
 from indexer.errors import IndexerError
@@ -62,18 +65,25 @@ class Engine:
 
     def load(self) -> None:
         """Load model and index, run a warm-up query, then mark ready (blocking: run it in a thread)."""
+        settings = self._settings
         try:
-            embedder = self._factory(self._settings)
-            snapshot = open_index(self._settings.index_dir)
-            searcher = Searcher(snapshot, embedder, candidates=self._settings.candidates)
+            faiss.omp_set_num_threads(settings.faiss_threads)
+            embedder = self._factory(settings)
+            snapshot = open_index(settings.index_dir)
+            if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
+                log.warning(warning)
+            batching = BatchingEmbedder(
+                embedder, max_batch=settings.query_batch_size, window_seconds=settings.query_batch_window_ms / 1000
+            )
+            searcher = Searcher(snapshot, batching, candidates=settings.candidates)
             searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)
         except IndexerError as exc:
             self.error = str(exc)
             self.status = Status.failed
             log.error("loading failed: %s", exc)
             return
-        self._embedder = embedder
-        self._writer = IndexWriter(self._settings.index_dir, embedder)
+        self._embedder = batching  # searches: concurrent queries share forward passes
+        self._writer = IndexWriter(settings.index_dir, embedder)  # writes: already batched
         self._install(snapshot, searcher)
         self.status = Status.ready
         manifest = snapshot.manifest
@@ -123,6 +133,11 @@ class Engine:
         release_free_memory()
         log.info("picked up index version %s", name)
         return True
+
+    def close(self) -> None:
+        """Stop the query batcher (searches still running finish; later ones encode directly)."""
+        if isinstance(self._embedder, BatchingEmbedder):
+            self._embedder.close()
 
     @property
     def searcher(self) -> Searcher:

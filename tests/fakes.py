@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.embedding import Vectors
+from indexer.embedding import BATCH_SIZE, Vectors
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -33,6 +33,10 @@ class FakeEmbedder:
     @property
     def model_id(self) -> str:
         return self._model_id
+
+    @property
+    def runtime(self) -> str:
+        return "fake"
 
     @property
     def dimension(self) -> int:
@@ -55,7 +59,7 @@ class FakeEmbedder:
             vec[0] = 1.0
         return vec / np.linalg.norm(vec)
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> Vectors:
+    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         if self._delay:
             for _ in range(0, len(texts), batch_size):
                 time.sleep(self._delay)

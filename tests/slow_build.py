@@ -10,14 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from indexer.embedding import Vectors
+from indexer.embedding import BATCH_SIZE, Vectors
 from tests.fakes import FakeEmbedder
 
 
 class GatedEmbedder(FakeEmbedder):
     """FakeEmbedder that announces each batch on stdout and waits for a line on stdin."""
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> Vectors:
+    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         for i in range(0, len(texts), batch_size):
             print(f"batch {i // batch_size}", flush=True)
             sys.stdin.readline()
