@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ortstate
 from pydantic import ValidationError
 from tokenizers import Tokenizer
 from tqdm import tqdm
@@ -18,6 +19,9 @@ from tqdm import tqdm
 from indexer.embedding import BATCH_SIZE, Vectors
 from indexer.errors import ModelLoadError
 from indexer.onnx_export import FP32_FILE, INT8_FILE, META_FILE, TOKENIZER_FILE, ExportMeta
+
+# onnxruntime's load errors, which derive from Exception only.
+_LOAD_ERRORS = (ortstate.Fail, ortstate.InvalidProtobuf, ortstate.NoSuchFile, ortstate.InvalidGraph)
 
 RUNTIME_FP32 = "onnx"
 RUNTIME_INT8 = "onnx-int8"
@@ -59,7 +63,7 @@ class OnnxEmbedder:
         try:
             # Listed explicitly: some wheels list another provider first.
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except (OSError, RuntimeError, ort.capi.onnxruntime_pybind11_state.Fail) as exc:
+        except (OSError, *_LOAD_ERRORS) as exc:
             raise ModelLoadError(f"cannot load {path} ({exc}); delete {entry} to re-export it") from exc
 
     @property

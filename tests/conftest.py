@@ -85,11 +85,29 @@ def client(fake_seed_index: Path) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export cache for the session (servers started by tests inherit it), not the user's own."""
+    cache = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEEKR_MODEL_CACHE", str(cache))
+        yield cache
+
+
 @pytest.fixture(scope="session")
-def real_embedder() -> Iterator[Embedder]:
+def real_embedder(model_cache: Path) -> Embedder:
+    """The bundled model on the production default runtime (ONNX here; int8 where the CPU has VNNI/AVX2)."""
+    from indexer.runtime import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> Embedder:
+    """The bundled model on sentence-transformers (torch): the reference the ONNX runtimes are checked against."""
     from indexer.embedding import SentenceTransformerEmbedder
 
-    yield SentenceTransformerEmbedder()
+    return SentenceTransformerEmbedder()
 
 
 @pytest.fixture(scope="session")

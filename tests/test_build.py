@@ -73,7 +73,11 @@ def test_deleted_file_leaves_index(seeds_copy: Path, tmp_path: Path) -> None:
 def test_manifest_records_what_was_built(fake_seed_index: Path) -> None:
     data = json.loads((fake_seed_index / "v000001" / "manifest.json").read_text())
     assert data["model"] == {
-        "id": "fake-hash", "dimension": 64, "normalized": True, "max_tokens": 128, "runtime": "fake"
+        "id": "fake-hash",
+        "dimension": 64,
+        "normalized": True,
+        "max_tokens": 128,
+        "runtime": "fake",
     }
     assert data["chunking"]["chunk_tokens"] == ChunkingConfig().chunk_tokens
     assert data["counts"]["documents"] == 5 and data["counts"]["chunks"] > 5

@@ -1,0 +1,95 @@
+"""Concurrent one-text encodes share forward passes, keep their own results, and see the inner errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from indexer.batching import BatchingEmbedder
+from indexer.embedding import BATCH_SIZE, Vectors
+from tests.conftest import wait_until
+from tests.fakes import FakeEmbedder
+
+
+class _HeldEmbedder(FakeEmbedder):
+    """Records each forward pass; the first one waits until the test releases it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.calls: list[list[str]] = []
+        self.fail = False
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
+        self.calls.append(list(texts))
+        self.started.set()
+        self.release.wait()
+        if self.fail:
+            raise RuntimeError("model broke")
+        return super().encode(texts, batch_size=batch_size, progress=progress)
+
+
+def test_queries_waiting_for_the_model_share_one_forward_pass() -> None:
+    inner = _HeldEmbedder()
+    batcher = BatchingEmbedder(inner, max_batch=32)
+    texts = [f"question number {i} about rivers" for i in range(9)]
+    with ThreadPoolExecutor(9) as pool:
+        first = pool.submit(batcher.encode, [texts[0]])
+        inner.started.wait()
+        rest = [pool.submit(batcher.encode, [t]) for t in texts[1:]]
+        wait_until(lambda: batcher._queue.qsize() == 8, "eight queries queued behind the first")
+        inner.release.set()
+        results = [first.result(), *(f.result() for f in rest)]
+    assert [len(c) for c in inner.calls] == [1, 8]
+    expected = FakeEmbedder().encode(texts)
+    for got, want in zip(results, expected, strict=True):
+        assert got.shape == (1, 64)
+        np.testing.assert_array_equal(got[0], want)
+    batcher.close()
+
+
+def test_batches_are_bounded() -> None:
+    inner = _HeldEmbedder()
+    batcher = BatchingEmbedder(inner, max_batch=3)
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(batcher.encode, ["q0"])
+        inner.started.wait()
+        rest = [pool.submit(batcher.encode, [f"q{i}"]) for i in range(1, 8)]
+        wait_until(lambda: batcher._queue.qsize() == 7, "seven queries queued")
+        inner.release.set()
+        for f in [first, *rest]:
+            f.result()
+    assert sorted(len(c) for c in inner.calls) == [1, 1, 3, 3]
+    batcher.close()
+
+
+def test_an_inner_error_reaches_every_caller_and_the_batcher_survives() -> None:
+    inner = _HeldEmbedder()
+    inner.fail = True
+    batcher = BatchingEmbedder(inner)
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(batcher.encode, [f"q{i}"]) for i in range(4)]
+        inner.release.set()
+        for f in futures:
+            with pytest.raises(RuntimeError, match="model broke"):
+                f.result()
+    inner.fail = False
+    np.testing.assert_array_equal(batcher.encode(["again"]), FakeEmbedder().encode(["again"]))
+    batcher.close()
+
+
+def test_bulk_encodes_and_encodes_after_close_go_straight_through() -> None:
+    inner = _HeldEmbedder()
+    inner.release.set()
+    batcher = BatchingEmbedder(inner)
+    texts = ["one", "two", "three"]
+    np.testing.assert_array_equal(batcher.encode(texts), FakeEmbedder().encode(texts))
+    batcher.close()
+    np.testing.assert_array_equal(batcher.encode(["four"]), FakeEmbedder().encode(["four"]))
+    assert batcher.batches == 0 and inner.calls == [texts, ["four"]]
+    assert (batcher.model_id, batcher.runtime, batcher.dimension) == ("fake-hash", "fake", 64)
