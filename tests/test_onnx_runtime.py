@@ -106,7 +106,8 @@ def test_serving_on_onnx_never_imports_torch(model_cache: Path, real_seed_index:
         "    while client.get('/readyz').status_code != 200:\n"
         "        pass\n"
         "    assert client.get('/search', params={'q': 'Putin'}).status_code == 200\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'sentence_transformers', 'transformers'}))\n"
+        "heavy = {'torch', 'sentence_transformers', 'transformers'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
