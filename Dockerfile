@@ -1,29 +1,38 @@
 # syntax=docker/dockerfile:1
-# seekr: semantic search service. CPU-only torch, model weights inside the image, no network at run time.
+# seekr: semantic search service. Serves on onnxruntime (no torch in the image), model inside, no network at run time.
 #   docker build --network host -t seekr .
 #   docker run --rm -p 8000:8000 seekr                       # serves the seeds
 #   docker run --rm -p 8000:8000 -v ./docs:/data/docs:ro -v seekr-index:/data/index seekr
 
-FROM python:3.11-slim AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# Stage 1: the run-time environment, from pyproject.toml's dependencies alone (no torch).
+FROM python:3.11-slim AS runtime
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
+# Dependencies first, so a code change does not reinstall them.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install torch==2.13.0 \
     && pip install -r /tmp/requirements.txt
 COPY README.md ./
 COPY indexer ./indexer
 COPY service ./service
 COPY bench ./bench
 RUN pip install --no-deps . && python -c "import indexer, service"
-# The seeds index is built at image build time: a container answers as soon as the model is loaded.
+
+# Stage 2: export the model to ONNX (this needs torch, once) and index the seeds. Only the results leave it.
+FROM runtime AS export
+ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 SEEKR_MODEL_CACHE=/opt/seekr/models
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['optional-dependencies']['torch']))" \
+        > /tmp/export.txt \
+    && pip install -r /tmp/export.txt
+# Both variants (fp32 and int8) are exported; the container picks one by its CPU at start (SEEKR_RUNTIME=auto).
+RUN python -c "from indexer.runtime import load_embedder; load_embedder(runtime='onnx'); load_embedder(runtime='onnx-int8')"
 COPY seeds ./seeds
 RUN python -m indexer build seeds --index /opt/seekr/index/seeds --quiet
 
+# Stage 3: what runs. The run-time venv of stage 1, the exported model and the seeds index of stage 2.
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -31,15 +40,16 @@ ENV PATH=/opt/venv/bin:$PATH \
     TRANSFORMERS_OFFLINE=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
+    SEEKR_MODEL_CACHE=/opt/seekr/models \
     SEEKR_INDEX_DIR=/opt/seekr/index/seeds \
     SEEKR_DOCS=/data/docs \
     SEEKR_DATA_INDEX=/data/index
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin seekr \
     && mkdir -p /data/docs /data/index \
     && chown seekr:seekr /data/index
-COPY --from=build /opt/venv /opt/venv
+COPY --from=runtime /opt/venv /opt/venv
 # Owned by the service user, so the document API can write to the seeds index too.
-COPY --from=build --chown=seekr:seekr /opt/seekr /opt/seekr
+COPY --from=export --chown=seekr:seekr /opt/seekr /opt/seekr
 USER seekr
 WORKDIR /home/seekr
 EXPOSE 8000

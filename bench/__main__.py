@@ -28,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", default="seeds", help="seeds, cranfield, a BEIR folder or a folder (default: seeds)")
     p.add_argument("--copies", type=int, default=1, help="repeat the corpus N times (distinct ids) to grow it")
     p.add_argument("--model", default=DEFAULT_MODEL, help="embedding model (default: the bundled MiniLM)")
+    p.add_argument(
+        "--runtime",
+        default=os.environ.get("SEEKR_RUNTIME", "auto"),
+        choices=["auto", "torch", "onnx", "onnx-int8"],
+        help="inference runtime for indexing and the server (default: $SEEKR_RUNTIME or auto)",
+    )
+    p.add_argument("--workers", type=int, default=None, help="server worker processes (default: the server's)")
     p.add_argument("--base-url", help="measure this running server instead of starting ours (skips indexing)")
     p.add_argument("--modes", default="dense,lexical,hybrid", help="comma-separated modes (default: all)")
     p.add_argument("--concurrency", default="1,8,32", help="comma-separated client counts (default: 1,8,32)")
@@ -49,10 +56,10 @@ def _free_port() -> int:
         return port
 
 
-def _index(corpus_jsonl: Path, index: Path, model: str) -> dict[str, Any]:
+def _index(corpus_jsonl: Path, index: Path, model: str, runtime: str) -> dict[str, Any]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.build_worker", str(corpus_jsonl.parent), str(index), model],
+        [sys.executable, "-m", "bench.build_worker", str(corpus_jsonl.parent), str(index), model, runtime],
         cwd=ROOT, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -62,13 +69,16 @@ def _index(corpus_jsonl: Path, index: Path, model: str) -> dict[str, Any]:
     return result
 
 
-def _serve(index: Path, model: str, api_key: str) -> tuple[subprocess.Popen[bytes], str, float]:
+def _serve(
+    index: Path, model: str, runtime: str, workers: int | None, api_key: str
+) -> tuple[subprocess.Popen[bytes], str, float]:
     port = _free_port()
     started = time.perf_counter()
+    flags = ["--workers", str(workers)] if workers else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "service", "--index", str(index), "--port", str(port), "--model", model,
-         "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "SEEKR_API_KEY": api_key},
+         "--log-level", "warning", *flags],
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "SEEKR_API_KEY": api_key, "SEEKR_RUNTIME": runtime},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -109,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                 src.mkdir()
                 write_jsonl(corpus, src / "corpus.jsonl")
                 print(f"indexing {corpus.name} ({len(corpus.documents)} documents)...", flush=True)
-                results["indexing"] = _index(src / "corpus.jsonl", Path(tmp) / "index", args.model)
-                server, base, cold = _serve(Path(tmp) / "index", args.model, args.api_key)
+                results["indexing"] = _index(src / "corpus.jsonl", Path(tmp) / "index", args.model, args.runtime)
+                server, base, cold = _serve(Path(tmp) / "index", args.model, args.runtime, args.workers, args.api_key)
                 results["cold_start_to_ready_seconds"] = cold
             results["base_url"] = base
             runs = []
@@ -127,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
                         runs.append(row)
             results["http"] = runs
             if server is not None:
-                results["server_rss_bytes_after_load"] = psutil.Process(server.pid).memory_info().rss
+                # The whole process tree: with --workers N, each worker holds its own model and index.
+                tree = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+                results["server_rss_bytes_after_load"] = sum(p.memory_info().rss for p in tree)
+                results["server_processes"] = len(tree)
         finally:
             if server is not None:
                 server.terminate()
@@ -145,16 +158,17 @@ def format_results(r: dict[str, Any]) -> str:
     if ix:
         lines += [
             "",
-            "| chunks | build s | chunks/s | plain encode chunks/s | speed-up | build peak RSS MB | model load s |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-            f"| {ix['chunks']} | {ix['build_seconds']:.1f} | {ix['chunks_per_second']:.1f} | "
+            "| runtime | chunks | build s | chunks/s | plain torch encode chunks/s | speed-up | build peak RSS MB "
+            "| model load s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            f"| {ix['runtime']} | {ix['chunks']} | {ix['build_seconds']:.1f} | {ix['chunks_per_second']:.1f} | "
             f"{ix['plain_chunks_per_second']:.1f} | {ix['speedup_vs_plain']:.2f}x | "
             f"{ix['build_peak_rss_bytes'] / 2**20:.0f} | {ix['model_load_seconds']:.1f} |",
         ]
     if "cold_start_to_ready_seconds" in r:
         lines.append(
             f"\ncold start to /readyz: {r['cold_start_to_ready_seconds']:.1f} s; server RSS after load: "
-            f"{r['server_rss_bytes_after_load'] / 2**20:.0f} MB"
+            f"{r['server_rss_bytes_after_load'] / 2**20:.0f} MB ({r['server_processes']} processes)"
         )
     lines += [
         "",

@@ -1,6 +1,8 @@
 """Subprocess: build an index from a .jsonl file with the real model, then time a plain encode loop.
 
-Prints one JSON line. Run alone so that its peak RSS is the build's own.
+`python -m bench.build_worker SRC INDEX MODEL RUNTIME`. Prints one JSON line. Run alone so that its peak RSS is
+the build's own (measured before the plain loop loads torch). The plain loop is always sentence-transformers'
+own `encode` on torch, so the speed-up of the ONNX runtimes is measured against it.
 """
 
 from __future__ import annotations
@@ -15,19 +17,20 @@ from indexer.builder import build_index
 from indexer.chunking import ChunkingConfig
 from indexer.embedding import SentenceTransformerEmbedder
 from indexer.index import open_index
+from indexer.runtime import load_embedder
 
 
 def main() -> None:
-    src, index, model = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    src, index, model, runtime = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
     started = time.perf_counter()
-    embedder = SentenceTransformerEmbedder(model)
+    embedder = load_embedder(model, runtime)
     load_seconds = time.perf_counter() - started
     report = build_index(src, index, embedder, ChunkingConfig())
     build_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     # The plain baseline: SentenceTransformer.encode(batch_size=32) over the same chunks, batch by batch.
     snap = open_index(index)
     texts = [r.text for r in snap.store.chunks(snap.store.chunk_ids()).values()]
-    st = embedder._model
+    st = SentenceTransformerEmbedder(model)._model
     started = time.perf_counter()
     for i in range(0, len(texts), 32):
         st.encode(texts[i : i + 32], batch_size=32, show_progress_bar=False)
@@ -35,6 +38,7 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "runtime": embedder.runtime,
                 "documents": report.documents,
                 "chunks": report.chunks,
                 "embedded_chunks": report.embedded_chunks,

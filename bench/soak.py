@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import tempfile
@@ -191,8 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         src, index = Path(tmp) / "src", Path(tmp) / "index"
         src.mkdir()
         write_jsonl(load_corpus("seeds", 1), src / "corpus.jsonl")
-        _index(src / "corpus.jsonl", index, model)
-        server, base, _ = _serve(index, model, key)
+        runtime = os.environ.get("SEEKR_RUNTIME", "auto")
+        _index(src / "corpus.jsonl", index, model, runtime)
+        server, base, _ = _serve(index, model, runtime, None, key)
         try:
             proc = psutil.Process(server.pid)
             result = asyncio.run(_load(base, key, args.concurrency, args.warmup, args.minutes * 60, proc))

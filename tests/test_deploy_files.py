@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 
 import yaml
 
@@ -21,7 +22,16 @@ def test_compose_has_volume_healthcheck_and_ports() -> None:
 
 def test_dockerfile_contract() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert "torch==2.13.0" in text  # the CPU wheel, never the CUDA build
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    # torch only in the export stage, from the `torch` extra, which pins the CPU wheel (never the CUDA build)
+    assert "torch==2.13.0" in project["optional-dependencies"]["torch"]
+    assert not any(d.startswith(("torch", "sentence-transformers")) for d in project["dependencies"])
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert [s.split()[0] for s in stages] == ["python:3.11-slim", "runtime", "python:3.11-slim"]
+    assert "['optional-dependencies']['torch']" in stages[1] and "optional-dependencies" not in stages[0]
+    final = stages[2]
+    assert "COPY --from=runtime /opt/venv /opt/venv" in final and "--from=export" in final
+    assert "SEEKR_MODEL_CACHE=/opt/seekr/models" in final
     assert re.search(r"^USER seekr$", text, re.M)
     assert re.search(r"^HEALTHCHECK .*\n.*/readyz", text, re.M)
     assert re.search(r'^CMD \["python", "-m", "service.container"\]$', text, re.M)  # exec form: signals reach it
