@@ -58,6 +58,9 @@ class OnnxEmbedder:
         # Spinning worker threads burn the cores other requests (and FAISS, and BM25) need: measured 3x slower
         # under contention. Without spinning a thread sleeps as soon as its share of a forward pass is done.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Smaller work blocks balance the threads better on the varying shapes of text batches: +8% chunks/s
+        # on 2 cores (cranfield chunks, int8, batches of 8: 178 -> 192).
+        options.add_session_config_entry("session.dynamic_block_base", "4")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         path = entry / (INT8_FILE if int8 else FP32_FILE)
         try:

@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from indexer.errors import IndexerError
+from indexer.runtime import Runtime
 from service.deps import load_embedder
 from service.engine import Engine
 from service.logs import log_config
@@ -32,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model",
         help="embedding model name or path; must match the index (default: the bundled all-MiniLM-L6-v2)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=[r.value for r in Runtime],
+        help="inference runtime (default: auto: ONNX int8 or fp32 by CPU for the bundled model, torch for others)",
     )
     parser.add_argument("--host", help=f"bind address (default: {defaults['host'].default})")
     parser.add_argument("--port", type=int, help=f"port (default: {defaults['port'].default})")
