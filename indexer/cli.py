@@ -13,7 +13,7 @@ from pathlib import Path
 from indexer.builder import BuildReport, build_index
 from indexer.chunking import ChunkingConfig
 from indexer.embedding import BATCH_SIZE, DEFAULT_MODEL, Embedder
-from indexer.errors import IndexerError
+from indexer.errors import ConfigError, IndexerError
 from indexer.index import open_index
 from indexer.runtime import Runtime, load_embedder
 from indexer.search import Mode, Searcher
@@ -121,7 +121,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from indexer.evaluate import evaluate, format_table, load_beir
+    try:
+        from indexer.evaluate import evaluate, format_table, load_beir
+    except ImportError as exc:
+        raise ConfigError(f"`eval` needs the eval extra: pip install 'seekr[eval]' ({exc})") from exc
 
     dataset = load_beir(args.dataset)
     embedder = _embedder(args, args.model)

@@ -20,13 +20,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from indexer.errors import ModelLoadError
 
 # Everything that changes the exported files. Part of the cache key, so a change here re-exports.
 EXPORT_SETTINGS: dict[str, Any] = {
-    "format": 1,
+    "format": 2,
     "exporter": "torch.onnx.export dynamo=False",
     "opset": 17,
     "attention": "eager",
@@ -50,6 +50,7 @@ class ExportMeta(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    model_id: str  # the canonical id of the exported model, recorded in index manifests
     weights_sha256: str
     settings: dict[str, Any]
     dimension: int
@@ -77,7 +78,28 @@ def cache_entry(model_dir: Path, cache_dir: Path) -> Path:
     return cache_dir / f"{model_dir.name}-{key[:16]}"
 
 
-def ensure_exported(model_dir: Path, cache_dir: Path) -> Path:
+def find_export(cache_dir: Path, model_id: str) -> Path | None:
+    """An entry exported from model `model_id` with the current settings, for when its weights are not on disk.
+
+    The Docker image ships the export without the original weights; elsewhere entries are found by their key.
+    """
+    found = []
+    for meta_file in sorted(cache_dir.glob(f"*/{META_FILE}")):
+        try:
+            meta = ExportMeta.model_validate_json(meta_file.read_bytes())
+        except (OSError, ValidationError):
+            continue  # not ours, or damaged: never picked by this search
+        if meta.model_id == model_id and meta.settings == EXPORT_SETTINGS:
+            found.append(meta_file.parent)
+    if len(found) > 1:
+        raise ModelLoadError(
+            f"{cache_dir} holds {len(found)} exports of {model_id!r} ({', '.join(p.name for p in found)}) and its "
+            "weights are not here to tell which one is current; remove the stale ones."
+        )
+    return found[0] if found else None
+
+
+def ensure_exported(model_dir: Path, cache_dir: Path, model_id: str) -> Path:
     """The cache entry for `model_dir`, exporting it first (in a child process) if it is not there yet."""
     entry = cache_entry(model_dir, cache_dir)
     if (entry / META_FILE).is_file():
@@ -89,7 +111,7 @@ def ensure_exported(model_dir: Path, cache_dir: Path) -> Path:
             "cache made where it is installed, or use SEEKR_RUNTIME=torch."
         )
     proc = subprocess.run(
-        [sys.executable, "-m", "indexer.onnx_export", str(model_dir), str(cache_dir)],
+        [sys.executable, "-m", "indexer.onnx_export", str(model_dir), str(cache_dir), "--model-id", model_id],
         capture_output=True,
         text=True,
         check=False,
@@ -99,7 +121,7 @@ def ensure_exported(model_dir: Path, cache_dir: Path) -> Path:
     return entry
 
 
-def export(model_dir: Path, cache_dir: Path) -> Path:
+def export(model_dir: Path, cache_dir: Path, model_id: str) -> Path:
     """Export `model_dir` into its cache entry under `cache_dir` (atomically); returns the entry."""
     entry = cache_entry(model_dir, cache_dir)
     if (entry / META_FILE).is_file():
@@ -107,7 +129,7 @@ def export(model_dir: Path, cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=cache_dir))
     try:
-        meta = _export_into(model_dir, work)
+        meta = _export_into(model_dir, work, model_id)
         (work / META_FILE).write_text(meta.model_dump_json(indent=2) + "\n", encoding="utf-8")
         work.chmod(0o755)  # mkdtemp makes it private; the entry is shared (e.g. built as root, served as a user)
         try:
@@ -121,7 +143,7 @@ def export(model_dir: Path, cache_dir: Path) -> Path:
     return entry
 
 
-def _export_into(model_dir: Path, work: Path) -> ExportMeta:
+def _export_into(model_dir: Path, work: Path, model_id: str) -> ExportMeta:
     import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -198,6 +220,7 @@ def _export_into(model_dir: Path, work: Path) -> ExportMeta:
     if dimension is None or st.max_seq_length is None:
         raise ModelLoadError(f"{model_dir}: the model does not report its dimension or maximum sequence length")
     return ExportMeta(
+        model_id=model_id,
         weights_sha256=weights_hash(model_dir),
         settings=EXPORT_SETTINGS,
         dimension=int(dimension),
@@ -214,10 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m indexer.onnx_export", description=__doc__)
     parser.add_argument("model_dir", type=Path, help="sentence-transformers model folder")
     parser.add_argument("cache_dir", type=Path, help="cache folder (the entry is made inside it)")
+    parser.add_argument("--model-id", help="id recorded for the model (default: the folder's absolute path)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        print(export(args.model_dir, args.cache_dir))
+        print(export(args.model_dir, args.cache_dir, args.model_id or str(args.model_dir.resolve())))
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -75,7 +75,10 @@ def resolve_runtime(requested: Runtime | str, model: str) -> Runtime:
 
 def model_folder(name: str) -> Path:
     """The local folder of model `name` (bundled, a path, or a hub name already in the local cache)."""
-    location = Path(resolve_model_location(name)).expanduser()
+    try:
+        location = Path(resolve_model_location(name)).expanduser()
+    except ImportError as exc:
+        raise ModelLoadError(f"the package holding the bundled model {name!r} is not installed") from exc
     if location.is_dir():
         return location
     from huggingface_hub import snapshot_download
@@ -106,12 +109,20 @@ def load_embedder(
 
         return SentenceTransformerEmbedder(model, device=device)
     from indexer.onnx_embedding import OnnxEmbedder
-    from indexer.onnx_export import ensure_exported
+    from indexer.onnx_export import ensure_exported, find_export
 
-    entry = ensure_exported(model_folder(model), cache_dir or default_cache_dir())
+    cache, model_id = cache_dir or default_cache_dir(), canonical_model_id(model)
+    try:
+        folder = model_folder(model)
+    except ModelLoadError:
+        # No weights on disk (the Docker image ships only the export): an export of this model will do.
+        if (entry := find_export(cache, model_id)) is None:
+            raise
+    else:
+        entry = ensure_exported(folder, cache, model_id)
     return OnnxEmbedder(
         entry,
-        model_id=canonical_model_id(model),
+        model_id=model_id,
         int8=chosen is Runtime.onnx_int8,
         threads=threads or usable_cores(),
     )

@@ -27,10 +27,10 @@ def test_dockerfile_contract() -> None:
     assert "torch==2.13.0" in project["optional-dependencies"]["torch"]
     assert not any(d.startswith(("torch", "sentence-transformers")) for d in project["dependencies"])
     stages = re.split(r"^FROM ", text, flags=re.M)[1:]
-    assert [s.split()[0] for s in stages] == ["python:3.11-slim", "runtime", "python:3.11-slim"]
+    assert [s.split()[0] for s in stages] == ["python:3.11-slim", "runtime", "runtime", "python:3.11-slim"]
     assert "['optional-dependencies']['torch']" in stages[1] and "optional-dependencies" not in stages[0]
-    final = stages[2]
-    assert "COPY --from=runtime /opt/venv /opt/venv" in final and "--from=export" in final
+    final = stages[3]
+    assert "COPY --from=slim /opt/venv /opt/venv" in final and "--from=export" in final
     assert "SEEKR_MODEL_CACHE=/opt/seekr/models" in final
     assert re.search(r"^USER seekr$", text, re.M)
     assert re.search(r"^HEALTHCHECK .*\n.*/readyz", text, re.M)

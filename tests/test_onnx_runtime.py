@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.embedding import Embedder
+from indexer import runtime
+from indexer.embedding import DEFAULT_MODEL, Embedder
 from indexer.errors import ModelLoadError
 from indexer.onnx_embedding import OnnxEmbedder
 from indexer.onnx_export import META_FILE, cache_entry, ensure_exported
@@ -65,14 +66,14 @@ def test_token_spans_match_the_models_tokenizer(onnx_int8: Embedder, torch_embed
 
 def test_the_export_is_made_once_and_reused(model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = model_folder(BUNDLED)
-    entry = ensure_exported(folder, model_cache)
+    entry = ensure_exported(folder, model_cache, DEFAULT_MODEL)
     assert entry == cache_entry(folder, model_cache) and (entry / META_FILE).is_file()
 
     def no_export(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cached export should have been used")
 
     monkeypatch.setattr(subprocess, "run", no_export)
-    assert ensure_exported(folder, model_cache) == entry
+    assert ensure_exported(folder, model_cache, DEFAULT_MODEL) == entry
     assert not [p for p in model_cache.iterdir() if p.name.startswith(".")], "no temporary export left behind"
 
 
@@ -86,8 +87,29 @@ def test_other_weights_get_another_entry(tmp_path: Path, model_cache: Path) -> N
     assert cache_entry(copy, model_cache).name != cache_entry(folder, model_cache).name
 
 
+def test_without_the_weights_the_export_of_the_same_model_is_used(
+    model_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Docker image ships the export and not the weights package.
+    entry = ensure_exported(model_folder(BUNDLED), model_cache, DEFAULT_MODEL)
+
+    def no_weights(name: str) -> Path:
+        raise ModelLoadError("the package holding the bundled model is not installed")
+
+    monkeypatch.setattr(runtime, "model_folder", no_weights)
+    embedder = load_embedder(BUNDLED, "onnx-int8", cache_dir=model_cache)
+    assert isinstance(embedder, OnnxEmbedder) and embedder.model_id == DEFAULT_MODEL
+    with pytest.raises(ModelLoadError, match="not installed"):
+        load_embedder(BUNDLED, "onnx-int8", cache_dir=tmp_path / "empty")
+    other = tmp_path / "two"
+    shutil.copytree(entry, other / "a")
+    shutil.copytree(entry, other / "b")
+    with pytest.raises(ModelLoadError, match="holds 2 exports"):
+        load_embedder(BUNDLED, "onnx-int8", cache_dir=other)
+
+
 def test_a_broken_export_is_a_clear_error(tmp_path: Path, model_cache: Path) -> None:
-    entry = ensure_exported(model_folder(BUNDLED), model_cache)
+    entry = ensure_exported(model_folder(BUNDLED), model_cache, DEFAULT_MODEL)
     broken = tmp_path / "broken"
     shutil.copytree(entry, broken)
     (broken / "model-int8.onnx").write_bytes(b"not a model")

@@ -79,7 +79,7 @@ def test_a_missing_export_without_torch_is_a_clear_error(monkeypatch: pytest.Mon
     (model / "config.json").write_text("{}")
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(ModelLoadError, match=r"pip install 'seekr\[torch\]'"):
-        ensure_exported(model, tmp_path / "cache")
+        ensure_exported(model, tmp_path / "cache", "some-model")
     assert not (tmp_path / "cache").exists()
 
 
