@@ -42,9 +42,14 @@ RUN python -c "from indexer.runtime import load_embedder; load_embedder()" \
 COPY seeds ./seeds
 RUN python -m indexer build seeds --index /opt/seekr/index/seeds --quiet
 
-# Stage 3: the run-time environment without pip and setuptools, which nothing uses at run time.
+# Stage 3: the run-time environment without what nothing uses at run time: pip and setuptools, the packages'
+# own test suites, and onnxruntime's export-time tools (transformer optimizer, quantization). 27 MB.
 FROM runtime AS slim
-RUN python -m pip uninstall --yes --quiet setuptools pip
+RUN python -m pip uninstall --yes --quiet setuptools pip \
+    && cd /opt/venv/lib/python3.11/site-packages \
+    && find . -depth -type d -name tests -exec rm -rf {} + \
+    && rm -rf onnxruntime/transformers onnxruntime/quantization onnxruntime/tools \
+    && python -c "import service.app, service.container, indexer.onnx_embedding, indexer.builder, indexer.cli"
 
 # Stage 4: what runs. The slim venv, the exported model and the seeds index.
 FROM python:3.11-slim

@@ -95,6 +95,11 @@ class Searcher:
         self._candidates = candidates
         self._rrf_k = rrf_k
 
+    @property
+    def runtime(self) -> str:
+        """The runtime that embeds this searcher's queries."""
+        return self._embedder.runtime
+
     def _dense(self, query_vec: np.ndarray | None, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         if n == 0 or query_vec is None:
             return []

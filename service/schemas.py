@@ -233,6 +233,8 @@ class Stats(BaseModel):
 
     model: str
     dimension: int
+    runtime: str = Field(description="What embeds queries: onnx-int8, onnx or torch.")
+    index_runtime: str = Field(description="What made the index's vectors (from its manifest).")
     index_dir: str
     index_version: int
     documents: int

@@ -42,6 +42,8 @@ async def stats(searcher: SearcherDep, settings: SettingsDep) -> Stats:
     return Stats(
         model=m.model.id,
         dimension=m.model.dimension,
+        runtime=searcher.runtime,
+        index_runtime=m.model.runtime,
         index_dir=str(settings.index_dir),
         index_version=m.version,
         documents=m.counts.documents,
