@@ -1,10 +1,9 @@
 """Dense, lexical and hybrid retrieval over one index snapshot, with every score explained.
 
-Hybrid uses reciprocal rank fusion (Cormack, Clarke & Buettcher, SIGIR 2009): score = sum over the two
-retrievers of 1 / (rrf_k + rank). Cosine similarities and BM25 scores live on unrelated scales (BM25 is
-unbounded and depends on the corpus and query length), so any weighted sum of raw scores needs weights
-tuned per collection. Ranks are comparable across retrievers without tuning, and rrf_k = 60 is the value
-from the original paper, not fitted here.
+Hybrid fuses the two retrievers' candidates (see `indexer.fusion`: distribution-based score fusion by
+default, reciprocal rank fusion on request). When one passage per document is asked for (`max_per_doc=1`),
+documents are fused: a document's dense and lexical scores are those of its best passage for each, so
+evidence split over two passages of one document is not lost.
 """
 
 from __future__ import annotations
@@ -17,11 +16,11 @@ import faiss
 import numpy as np
 
 from indexer.embedding import Embedder
+from indexer.fusion import DEFAULT_FUSION, RRF_K, Fusion, dbsf, dbsf_bounds, rrf
 from indexer.highlight import Highlight, best_dense, best_lexical
 from indexer.index import IndexSnapshot
 from indexer.store import Filter
 
-RRF_K = 60
 DEFAULT_CANDIDATES = 100
 
 
@@ -67,15 +66,7 @@ class SearchResult:
     hits: list[Hit]
     took_ms: float
     index_version: int
-
-
-def rrf(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:
-    """Reciprocal rank fusion of ranked id lists (best first)."""
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
-    return fused
+    fusion: Fusion | None = None
 
 
 class Searcher:
@@ -88,12 +79,14 @@ class Searcher:
         *,
         candidates: int = DEFAULT_CANDIDATES,
         rrf_k: int = RRF_K,
+        fusion: Fusion = DEFAULT_FUSION,
     ) -> None:
         snapshot.manifest.check_model(embedder.model_id, embedder.dimension)
         self.snapshot = snapshot
         self._embedder = embedder
         self._candidates = candidates
         self._rrf_k = rrf_k
+        self.fusion = fusion
 
     @property
     def runtime(self) -> str:
@@ -125,6 +118,8 @@ class Searcher:
         n: int,
         allowed: np.ndarray | None,
         allowed_mask: np.ndarray | None,
+        fusion: Fusion,
+        per_document: bool,
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
         dense = self._dense(query_vec, n, allowed) if mode != Mode.lexical else []
         lexical = []
@@ -134,8 +129,48 @@ class Searcher:
             return dense, dense, lexical
         if mode == Mode.lexical:
             return lexical, dense, lexical
-        fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], self._rrf_k)
-        return sorted(fused.items(), key=lambda item: (-item[1], item[0])), dense, lexical
+        if fusion is Fusion.rrf:
+            fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], self._rrf_k)
+            return _best_first(fused), dense, lexical
+        return self._dbsf(query_vec, lex_scores, dense, lexical, per_document), dense, lexical
+
+    def _lexical_scores(self, lex_scores: np.ndarray | None, ids: list[int]) -> dict[int, float]:
+        """BM25 score of each chunk in `ids` (0.0 where no query term occurs)."""
+        if lex_scores is None or not ids:
+            return dict.fromkeys(ids, 0.0)
+        positions = np.searchsorted(self.snapshot.lexical.ids, ids)
+        return {cid: float(lex_scores[pos]) for cid, pos in zip(ids, positions.tolist(), strict=True)}
+
+    def _dbsf(
+        self,
+        query_vec: np.ndarray | None,
+        lex_scores: np.ndarray | None,
+        dense: list[tuple[int, float]],
+        lexical: list[tuple[int, float]],
+        per_document: bool,
+    ) -> list[tuple[int, float]]:
+        union = list(dict.fromkeys([c for c, _ in dense] + [c for c, _ in lexical]))
+        # Each candidate gets both scores: the one a retriever did not return is computed exactly.
+        dense_of = dict(dense)
+        dense_of.update(self._dense_scores(query_vec, [c for c in union if c not in dense_of]))
+        lexical_of = self._lexical_scores(lex_scores, union)
+        bounds = dbsf_bounds([s for _, s in dense]), dbsf_bounds([s for _, s in lexical])
+        fused = dbsf(dense_of, lexical_of, *bounds)
+        if not per_document:
+            return _best_first(fused)
+        # Documents fused on their best passage per retriever; each is shown by its best fused passage.
+        doc_of = self.snapshot.store.doc_ids_of(union)
+        doc_dense: dict[str, float] = {}
+        doc_lexical: dict[str, float] = {}
+        shown: dict[str, int] = {}
+        for cid in union:
+            doc = doc_of[cid]
+            doc_dense[doc] = max(doc_dense.get(doc, -np.inf), dense_of[cid])
+            doc_lexical[doc] = max(doc_lexical.get(doc, -np.inf), lexical_of[cid])
+            if doc not in shown or (fused[cid], -cid) > (fused[shown[doc]], -shown[doc]):
+                shown[doc] = cid
+        doc_fused = dbsf(doc_dense, doc_lexical, *bounds)
+        return _best_first({shown[doc]: score for doc, score in doc_fused.items()})
 
     def search(
         self,
@@ -147,13 +182,16 @@ class Searcher:
         max_per_doc: int | None = None,
         where: Filter | None = None,
         highlight: bool = True,
+        fusion: Fusion | None = None,
     ) -> SearchResult:
         """Top `k` passages for `query`.
 
         Hits scoring below `min_score` (in the mode's score) are dropped; at most `max_per_doc` passages
         come from one document, the rest of `k` filled from other documents; `where` restricts the search
-        to matching documents before the top-k cut.
+        to matching documents before the top-k cut. `fusion` (hybrid only) defaults to the searcher's.
         """
+        fusion = fusion or self.fusion
+        per_document = mode == Mode.hybrid and fusion is not Fusion.rrf and max_per_doc == 1
         started = time.perf_counter()
         allowed: np.ndarray | None = None
         allowed_mask: np.ndarray | None = None
@@ -168,8 +206,10 @@ class Searcher:
         lex_scores = self.snapshot.lexical.scores(query)
         n = min(total, max(self._candidates, k))
         while True:
-            ranked, dense, lexical = self._rank(query_vec, lex_scores, mode, n, allowed, allowed_mask)
-            more_possible = self._more_possible(mode, n, total, dense, lexical, min_score)
+            ranked, dense, lexical = self._rank(
+                query_vec, lex_scores, mode, n, allowed, allowed_mask, fusion, per_document
+            )
+            more_possible = self._more_possible(mode, fusion, n, total, dense, lexical, min_score)
             if min_score is not None:
                 ranked = [(cid, s) for cid, s in ranked if s >= min_score]
             if max_per_doc is not None:
@@ -181,11 +221,12 @@ class Searcher:
         top = ranked[:k]
         hits = self._hits(query, query_vec, lex_scores, mode, top, dense, lexical, highlight)
         took_ms = (time.perf_counter() - started) * 1000
-        return SearchResult(query, mode, hits, took_ms, self.snapshot.version)
+        return SearchResult(query, mode, hits, took_ms, self.snapshot.version, fusion if mode == Mode.hybrid else None)
 
     def _more_possible(
         self,
         mode: Mode,
+        fusion: Fusion,
         n: int,
         total: int,
         dense: list[tuple[int, float]],
@@ -201,8 +242,10 @@ class Searcher:
         if min_score is None:
             return True
         # Candidates come best first, so anything further scores below the weakest one seen so far.
-        if mode == Mode.hybrid:
+        if mode == Mode.hybrid and fusion is Fusion.rrf:
             return 2.0 / (self._rrf_k + n + 1) >= min_score
+        if mode == Mode.hybrid:
+            return True  # a candidate further down one list can score high on the other: no bound to stop at
         weakest = lists[0][-1][1] if lists[0] else float("-inf")
         return weakest >= min_score
 
@@ -282,3 +325,7 @@ class Searcher:
             for cid, found in zip(need, best_dense([texts[c] for c in need], query_vec, self._embedder), strict=True):
                 out[cid] = found
         return out
+
+
+def _best_first(scores: dict[int, float]) -> list[tuple[int, float]]:
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

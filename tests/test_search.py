@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.fusion import RRF_K, Fusion, rrf
 from indexer.index import IndexSnapshot
-from indexer.search import RRF_K, Mode, Searcher, rrf
+from indexer.search import Mode, Searcher
 from tests.fakes import FakeEmbedder
 
 QUERIES = [
@@ -90,8 +91,8 @@ def test_fts_syntax_in_queries_is_inert(fake_snapshot: IndexSnapshot, fake_embed
     assert all(h.lexical is not None and h.lexical > 0 for h in hits)
 
 
-def test_hybrid_is_rrf_of_dense_and_lexical(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
-    searcher = Searcher(fake_snapshot, fake_embedder)
+def test_hybrid_rrf_is_rrf_of_dense_and_lexical(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
+    searcher = Searcher(fake_snapshot, fake_embedder, fusion=Fusion.rrf)
     query = "Shanghai Cooperation Organization summit Samarkand"
     n = fake_snapshot.vectors.ntotal
     dense = [h.chunk_id for h in searcher.search(query, k=n, mode=Mode.dense).hits][:100]
