@@ -27,6 +27,7 @@ from indexer.chunking import ChunkingConfig
 from indexer.documents import FolderReport, Skipped, make_document
 from indexer.embedding import Embedder
 from indexer.errors import ConfigError
+from indexer.fusion import Fusion
 from indexer.index import open_index
 from indexer.search import Mode, Searcher
 
@@ -56,6 +57,9 @@ class Row:
     metrics: dict[str, float]
     mean_query_ms: float
     p95_query_ms: float
+    per_query: dict[str, float] = field(default_factory=dict)  # nDCG@10 of each query
+    wins: int | None = None  # queries with a higher nDCG@10 than seekr dense
+    losses: int | None = None  # ... and with a lower one
 
 
 @dataclass
@@ -141,9 +145,26 @@ def _timed_run(
     return run, times
 
 
+def per_query_ndcg(qrels: Qrels, run: Run) -> dict[str, float]:
+    """nDCG@10 of each judged query (0 for a query missing from the run)."""
+    scores = dict.fromkeys(qrels, 0.0)
+    for metric in ir_measures.iter_calc([MEASURES["nDCG@10"]], qrels, run):
+        scores[metric.query_id] = float(metric.value)
+    return scores
+
+
 def _row(system: str, qrels: Qrels, run: Run, times: list[float]) -> Row:
     p95 = float(np.percentile(times, 95)) if times else 0.0
-    return Row(system, score_run(qrels, run), statistics.fmean(times) if times else 0.0, p95)
+    mean = statistics.fmean(times) if times else 0.0
+    return Row(system, score_run(qrels, run), mean, p95, per_query_ndcg(qrels, run))
+
+
+def _compare(rows: list[Row], reference: Row) -> None:
+    """Count, per row, the queries it wins and loses against `reference` on nDCG@10."""
+    for row in rows:
+        pairs = [(row.per_query.get(q, 0.0), score) for q, score in reference.per_query.items()]
+        row.wins = sum(1 for mine, ref in pairs if mine > ref + 1e-9)
+        row.losses = sum(1 for mine, ref in pairs if mine < ref - 1e-9)
 
 
 def evaluate(
@@ -172,16 +193,22 @@ def evaluate(
             build_seconds=build.seconds,
             baseline_encode_seconds=0.0,
         )
-        for mode in Mode:
+        systems = [(Mode.dense, None), (Mode.lexical, None), (Mode.hybrid, searcher.fusion)]
+        systems += [(Mode.hybrid, f) for f in Fusion if f is not searcher.fusion]
+        for mode, fusion in systems:
 
-            def rank(text: str, mode: Mode = mode) -> list[str]:
-                hits = searcher.search(text, k=DEPTH, mode=mode, max_per_doc=1, highlight=False).hits
-                return [h.doc_id for h in hits]
+            def rank(text: str, mode: Mode = mode, fusion: Fusion | None = fusion) -> list[str]:
+                result = searcher.search(text, k=DEPTH, mode=mode, max_per_doc=1, highlight=False, fusion=fusion)
+                return [h.doc_id for h in result.hits]
 
-            run, times = _timed_run(dataset.queries, rank, f"seekr {mode}", progress)
-            report.rows.append(_row(f"seekr {mode.value}", dataset.qrels, run, times))
+            name = f"seekr {mode.value}"
+            if fusion is not None:
+                name += f" ({fusion.value}{', default' if fusion is searcher.fusion else ''})"
+            run, times = _timed_run(dataset.queries, rank, name, progress)
+            report.rows.append(_row(name, dataset.qrels, run, times))
     if baselines:
         report.rows.extend(_baselines(dataset, embedder, report, progress))
+    _compare(report.rows, report.rows[0])
     return report
 
 
@@ -231,13 +258,15 @@ def format_table(report: Report) -> str:
         f"index build {report.build_seconds:.1f} s; "
         f"baseline whole-document encode {report.baseline_encode_seconds:.1f} s",
         "",
-        "| system | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | mean ms | p95 ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| system | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | vs dense: won / lost | mean ms | p95 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in report.rows:
         m = row.metrics
+        versus = "-" if row is report.rows[0] else f"{row.wins} / {row.losses}"
         lines.append(
             f"| {row.system} | {m['nDCG@10']:.4f} | {m['Recall@10']:.4f} | {m['Recall@100']:.4f} | "
-            f"{m['MRR@10']:.4f} | {row.mean_query_ms:.1f} | {row.p95_query_ms:.1f} |"
+            f"{m['MRR@10']:.4f} | {versus} | {row.mean_query_ms:.1f} | {row.p95_query_ms:.1f} |"
         )
+    lines.append("\n(won / lost: judged queries with a higher / lower nDCG@10 than seekr dense)")
     return "\n".join(lines)

@@ -55,7 +55,8 @@ def test_evaluate_fixture_end_to_end(tmp_path: Path) -> None:
     assert systems == [
         "seekr dense",
         "seekr lexical",
-        "seekr hybrid",
+        "seekr hybrid (dbsf, default)",
+        "seekr hybrid (rrf)",
         "baseline dense (whole docs, IndexFlatIP)",
         "baseline BM25 (bm25s, whole docs)",
     ]
@@ -67,6 +68,14 @@ def test_evaluate_fixture_end_to_end(tmp_path: Path) -> None:
     lexical = next(r for r in report.rows if r.system == "seekr lexical")
     assert lexical.metrics["MRR@10"] == pytest.approx(1.0)  # every judged query shares rare words with its answer
     assert lexical.metrics["Recall@100"] == pytest.approx(1.0)
+    dense = report.rows[0]
+    assert set(dense.per_query) == set(ds.qrels) and dense.wins == dense.losses == 0
+    for row in report.rows[1:]:
+        assert row.wins is not None and row.losses is not None
+        wins = sum(1 for q, v in row.per_query.items() if v > dense.per_query[q] + 1e-9)
+        assert row.wins == wins and row.wins + row.losses <= len(ds.qrels)
+    mean = sum(lexical.per_query.values()) / len(lexical.per_query)
+    assert mean == pytest.approx(lexical.metrics["nDCG@10"])
     table = format_table(report)
-    assert "| seekr hybrid |" in table and "nDCG@10" in table
+    assert "| seekr hybrid (dbsf, default) |" in table and "won / lost" in table
     assert json.loads(json.dumps(report.to_json()))["rows"][0]["system"] == "seekr dense"
