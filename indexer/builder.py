@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from indexer.chunking import Chunk, ChunkingConfig, chunk_text
+from indexer.chunking import Chunk, ChunkingConfig, chunk_text, matched_text
 from indexer.clean import RULES_VERSION
 from indexer.documents import Document, FolderReport, Skipped, read_folder
 from indexer.embedding import BATCH_SIZE, Embedder
@@ -60,6 +60,7 @@ def chunking_info(config: ChunkingConfig) -> ChunkingInfo:
         overlap_tokens=config.overlap_tokens,
         language=config.language,
         cleaning_rules=RULES_VERSION,
+        titles=config.titles,
     )
 
 
@@ -76,7 +77,11 @@ def prepare_updates(
     chunked: list[tuple[Document, list[Chunk]]] = []
     for doc in tqdm(docs, desc="chunking", unit="doc", disable=not progress):
         chunked.append((doc, chunk_text(doc.text, embedder.token_spans, config)))
-    texts = [c.text for _, chunks in chunked for c in chunks]
+    texts = [
+        _fit(matched_text(doc.title, c.text, c.start, config.titles), c, embedder)
+        for doc, chunks in chunked
+        for c in chunks
+    ]
     vectors = embedder.encode(texts, batch_size=batch_size, progress=progress)
     updates: list[DocumentUpdate] = []
     offset = 0
@@ -85,6 +90,19 @@ def prepare_updates(
         offset += len(chunks)
         updates.append(DocumentUpdate(doc, origins[doc.doc_id], chunks, np.asarray(rows)))
     return updates
+
+
+def _fit(text: str, chunk: Chunk, embedder: Embedder) -> str:
+    """`text` (title + passage) cut in its title so that the model never truncates the passage."""
+    extra = len(text) - len(chunk.text)
+    if extra == 0:
+        return text
+    spans = embedder.token_spans(text[:extra])
+    budget = embedder.max_tokens - chunk.n_tokens
+    if len(spans) <= budget:
+        return text
+    title = text[: spans[budget - 1][1]] if budget > 0 else ""
+    return f"{title}\n{chunk.text}" if title else chunk.text
 
 
 def _compatibility_problem(base: IndexSnapshot, model: ModelInfo, chunking: ChunkingInfo) -> str | None:

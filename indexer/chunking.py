@@ -29,6 +29,7 @@ class ChunkingConfig:
     chunk_tokens: int = 128
     overlap_tokens: int = 32
     language: str = "en"
+    titles: bool = True  # match each passage with its document's title in front (see `matched_text`)
 
     def validate(self, max_tokens: int) -> None:
         """Raise ConfigError when the sizes are impossible for a model accepting `max_tokens` tokens."""
@@ -54,6 +55,20 @@ class Chunk:
     end: int
     text: str
     n_tokens: int
+
+
+TITLE_CHARS = 200  # most characters of a title put in front of a passage
+
+
+def matched_text(title: str, text: str, start: int, titles: bool = True) -> str:
+    """What a passage is matched on (embedded, and indexed by BM25): its document's title, then the passage.
+
+    The title names what the passage is about (for an entity collection, it is the entity's name), so every
+    passage carries it; the first passage (`start == 0`) already opens with it. Hits still show the passage
+    alone, and their offsets point into the document text.
+    """
+    prefix = title.strip()[:TITLE_CHARS] if titles else ""
+    return f"{prefix}\n{text}" if prefix and start > 0 else text
 
 
 def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:

@@ -215,7 +215,7 @@ def commit_version(
                     vectors.add_with_ids(vecs, np.asarray(ids, dtype=np.int64))
             n_docs, n_chunks = store.counts()
             hashes = store.hashes()
-            chunk_ids, chunk_texts = store.chunk_texts()
+            chunk_ids, chunk_texts = store.chunk_texts(chunking.titles)
         except BaseException:
             store.abort()
             raise

@@ -37,6 +37,8 @@ class ChunkingInfo(_Frozen):
     language: str
     splitter: str = "sentencex"
     cleaning_rules: int
+    # Passages matched with their document's title in front (indexes made before this field: without).
+    titles: bool = False
 
 
 class Counts(_Frozen):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from indexer.chunking import Chunk
+from indexer.chunking import Chunk, matched_text
 from indexer.documents import Document
 
 SCHEMA = """
@@ -177,10 +177,13 @@ class StoreWriter:
         chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return int(docs), int(chunks)
 
-    def chunk_texts(self) -> tuple[list[int], list[str]]:
-        """Every chunk's id and text, ascending by id (the order the lexical index is built in)."""
-        rows = self._conn.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
-        return [r[0] for r in rows], [r[1] for r in rows]
+    def chunk_texts(self, titles: bool) -> tuple[list[int], list[str]]:
+        """Every chunk's id and matched text (see `matched_text`), ascending by id (the lexical index's order)."""
+        rows = self._conn.execute(
+            "SELECT c.chunk_id, d.title, c.text, c.start_char FROM chunks c JOIN documents d USING (doc_id) "
+            "ORDER BY c.chunk_id"
+        ).fetchall()
+        return [r[0] for r in rows], [matched_text(r[1], r[2], r[3], titles) for r in rows]
 
     def hashes(self) -> dict[str, str]:
         """doc_id -> content hash for every document."""

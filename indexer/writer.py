@@ -76,7 +76,7 @@ class IndexWriter:
             if not changed and not deletes:
                 return WriteResult(base, status)
             m = base.manifest.chunking
-            config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language)
+            config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles)
             updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
             snapshot = commit_version(
                 self._index_dir,

@@ -22,7 +22,7 @@ class FakeEmbedder:
     """Deterministic hashing embedder; `delay` seconds per encode call simulates a slow model."""
 
     def __init__(
-        self, dimension: int = 64, max_tokens: int = 128, delay: float = 0.0, model_id: str = "fake-hash"
+        self, dimension: int = 64, max_tokens: int = 254, delay: float = 0.0, model_id: str = "fake-hash"
     ) -> None:
         self._dimension = dimension
         self._max_tokens = max_tokens

@@ -76,7 +76,7 @@ def test_manifest_records_what_was_built(fake_seed_index: Path) -> None:
         "id": "fake-hash",
         "dimension": 64,
         "normalized": True,
-        "max_tokens": 128,
+        "max_tokens": 254,
         "runtime": "fake",
     }
     assert data["chunking"]["chunk_tokens"] == ChunkingConfig().chunk_tokens

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.chunking import matched_text
 from indexer.fusion import RRF_K, Fusion, rrf
 from indexer.index import IndexSnapshot
 from indexer.search import Mode, Searcher
@@ -25,7 +26,8 @@ QUERIES = [
 def _brute_force(snapshot: IndexSnapshot, emb: FakeEmbedder, query: str, k: int) -> list[tuple[int, float]]:
     ids = snapshot.store.chunk_ids()
     records = snapshot.store.chunks(ids)
-    matrix = emb.encode([records[i].text for i in ids])
+    # what each passage is matched on: its document's title, then the passage
+    matrix = emb.encode([matched_text(records[i].title, records[i].text, records[i].start) for i in ids])
     q = emb.encode([query])[0]
     sims = matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q))
     order = sorted(range(len(ids)), key=lambda j: (-sims[j], ids[j]))[:k]
@@ -65,7 +67,8 @@ def test_lexical_scores_equal_bm25s_reference(fake_snapshot: IndexSnapshot, fake
     import Stemmer
 
     ids = fake_snapshot.store.chunk_ids()
-    texts = [r.text for r in sorted(fake_snapshot.store.chunks(ids).values(), key=lambda r: r.chunk_id)]
+    records = sorted(fake_snapshot.store.chunks(ids).values(), key=lambda r: r.chunk_id)
+    texts = [matched_text(r.title, r.text, r.start) for r in records]  # BM25 sees the title too
     stemmer = Stemmer.Stemmer("english")
     reference = bm25s.BM25()
     reference.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
