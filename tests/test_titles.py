@@ -17,8 +17,8 @@ FILLER = " ".join(f"Sentence {i} talks about harbours, tides and ferries." for i
 
 
 class _Recording(FakeEmbedder):
-    def __init__(self, **kwargs: int) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, max_tokens: int = 254) -> None:
+        super().__init__(max_tokens=max_tokens)
         self.seen: list[str] = []
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
