@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer.chunking import Chunk, ChunkingConfig, chunk_text, matched_text
-from indexer.clean import RULES_VERSION
+from indexer.clean import RULES_VERSION, Cleaning
 from indexer.documents import Document, FolderReport, Skipped, read_folder
 from indexer.embedding import BATCH_SIZE, Embedder
 from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
@@ -39,6 +39,10 @@ class BuildReport:
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
     rebuild_reason: str | None = None
+    cleaning: Cleaning = Cleaning.auto
+    read: int = 0  # documents read from the folder
+    cleaned: int = 0  # ... of which the scraped-page rules applied to
+    removed_lines: dict[str, int] = field(default_factory=dict)  # lines those rules removed, per rule
 
     @property
     def changed(self) -> bool:
@@ -61,6 +65,7 @@ def chunking_info(config: ChunkingConfig) -> ChunkingInfo:
         language=config.language,
         cleaning_rules=RULES_VERSION,
         titles=config.titles,
+        cleaning=config.cleaning.value,
     )
 
 
@@ -133,7 +138,9 @@ def build_index(
     """
     if not source.is_dir():
         raise ConfigError(f"source folder {source} does not exist or is not a directory")
-    return sync_index(read_folder(source), index_dir, embedder, config, batch_size=batch_size, progress=progress)
+    config = config or ChunkingConfig()
+    folder = read_folder(source, config.cleaning)
+    return sync_index(folder, index_dir, embedder, config, batch_size=batch_size, progress=progress)
 
 
 def sync_index(
@@ -189,6 +196,10 @@ def sync_index(
             deleted=len(deletes),
             skipped=folder.skipped,
             rebuild_reason=rebuild_reason,
+            cleaning=folder.cleaning,
+            read=len(folder.documents),
+            cleaned=folder.cleaned,
+            removed_lines=dict(folder.removed.most_common()),
         )
         if base is not None and not report.changed:
             report.documents, report.chunks = base.manifest.counts.documents, base.manifest.counts.chunks

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sentencex
 
+from indexer.clean import Cleaning
 from indexer.errors import ConfigError
 
 TokenSpans = Callable[[str], list[tuple[int, int]]]
@@ -30,6 +31,7 @@ class ChunkingConfig:
     overlap_tokens: int = 32
     language: str = "en"
     titles: bool = True  # match each passage with its document's title in front (see `matched_text`)
+    cleaning: Cleaning = Cleaning.auto  # where the scraped-page rules apply when reading files
 
     def validate(self, max_tokens: int) -> None:
         """Raise ConfigError when the sizes are impossible for a model accepting `max_tokens` tokens."""

@@ -29,6 +29,8 @@ Kept lines keep their paragraph grouping: lines of one block are joined by ``\\n
 from __future__ import annotations
 
 import re
+from collections import Counter
+from enum import StrEnum
 
 RULES_VERSION = 1
 
@@ -135,13 +137,73 @@ def normalise_text(raw: str) -> str:
     return _join(_blocks(raw))
 
 
+class Cleaning(StrEnum):
+    """Where the scraped-page rules apply (`--cleaning`, `SEEKR_CLEANING`)."""
+
+    auto = "auto"  # HTML, and text that looks like a saved web page (see `looks_scraped`)
+    web = "web"  # every file
+    none = "none"  # no file: only whitespace is normalised
+
+
+# Lines a scraped page carries and a user's own text does not. Two or more make a text "look scraped": one can
+# happen in real prose (an abstract quoting a 16-digit number, a passage ending in "...").
+_PAGE_SIGNALS = 2
+
+
+def looks_scraped(raw: str) -> bool:
+    """Whether `raw` carries the furniture of a saved web page (ads, share and follow lines, photo credits and
+    credited captions, image ids, "See also" links, end-of-article markers) on at least two lines."""
+    signals = 0
+    for _, line in _blocks(raw):
+        if (
+            _is_boilerplate(line)
+            or _END_MARKERS.match(line)
+            or _SEE_ALSO.match(line)
+            or _HEX_ID.search(line)
+            or _is_credit(line)
+            or _INLINE_CREDIT.search(line)
+        ):
+            signals += 1
+            if signals >= _PAGE_SIGNALS:
+                return True
+    return False
+
+
+def _removal(i: int, line: str, credits: set[int], captions: set[int], first: bool) -> str | None:
+    """The rule that removes line `i`, or None to keep it."""
+    if i in credits:
+        return "photo credit"
+    if i in captions:
+        return "caption"
+    if _is_boilerplate(line):
+        return "boilerplate"
+    if _SEE_ALSO.match(line):
+        return "see also"
+    if _HEX_ID.search(line):
+        return "image id"
+    if _INLINE_CREDIT.search(line):
+        return "caption"
+    if _TEASER.search(line):
+        return "teaser"
+    if _is_fragment(line) and (not first or line.isupper()):
+        return "fragment"
+    return None
+
+
 def clean_text(raw: str) -> str:
     """Apply the rules in this module's docstring to `raw` and return the cleaned text ('' if nothing left)."""
+    return clean_report(raw)[0]
+
+
+def clean_report(raw: str) -> tuple[str, Counter[str]]:
+    """`clean_text`, and how many lines each rule removed."""
+    removed: Counter[str] = Counter()
     lines = [(blk, _undouble(line)) for blk, line in _blocks(raw)]
 
     half = len(lines) // 2
     for i, (_, line) in enumerate(lines):
         if i >= half and _END_MARKERS.match(line):
+            removed["end of article"] += len(lines) - i
             lines = lines[:i]
             break
 
@@ -151,32 +213,25 @@ def clean_text(raw: str) -> str:
     kept: list[tuple[int, str]] = []
     seen: set[str] = set()
     for i, (blk, line) in enumerate(lines):
-        heading = line.startswith("#")
-        if heading:
+        if line.startswith("#"):
             line = line.lstrip("#").strip()
             if not line:
                 continue
-        elif (
-            i in credits
-            or i in captions
-            or _is_boilerplate(line)
-            or _SEE_ALSO.match(line)
-            or _HEX_ID.search(line)
-            or _INLINE_CREDIT.search(line)
-            or _TEASER.search(line)
-            or (_is_fragment(line) and (kept or line.isupper()))
-        ):
+        elif (rule := _removal(i, line, credits, captions, first=not kept)) is not None:
+            removed[rule] += 1
             continue
         key = _dedupe_key(line)
         if key in seen:
+            removed["repeat"] += 1
             continue
         seen.add(key)
         kept.append((blk, line))
 
-    return _join(kept)
+    return _join(kept), removed
 
 
 def split_title(cleaned: str, max_chars: int = 200) -> str:
-    """The document's title: its first line, cut to `max_chars`."""
+    """The document's title: its first line (a Markdown heading without its `#`), cut to `max_chars`."""
     first = cleaned.split("\n", 1)[0].strip()
+    first = first.lstrip("#").strip() if first.startswith("#") else first
     return first if len(first) <= max_chars else first[: max_chars - 1].rstrip() + "\u2026"

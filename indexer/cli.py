@@ -12,6 +12,7 @@ from pathlib import Path
 
 from indexer.builder import BuildReport, build_index
 from indexer.chunking import ChunkingConfig
+from indexer.clean import Cleaning
 from indexer.embedding import BATCH_SIZE, DEFAULT_MODEL, Embedder
 from indexer.errors import ConfigError, IndexerError
 from indexer.index import open_index
@@ -28,6 +29,16 @@ def _add_runtime(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("SEEKR_RUNTIME", Runtime.auto.value),
         help="inference runtime (default: $SEEKR_RUNTIME or auto: ONNX int8/fp32 by CPU for the bundled model, "
         "torch for others)",
+    )
+
+
+def _add_cleaning(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cleaning",
+        choices=[c.value for c in Cleaning],
+        default=Cleaning.auto.value,
+        help="where the scraped-page rules apply: auto (HTML, and text that looks like a saved web page), web "
+        "(every file) or none (default: %(default)s)",
     )
 
 
@@ -72,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="embedding batch size (default: %(default)s)")
     _add_runtime(build)
+    _add_cleaning(build)
     build.add_argument("--quiet", action="store_true", help="no progress bars")
 
     query = sub.add_parser(
@@ -116,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
     _add_runtime(ev)
+    _add_cleaning(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -126,9 +139,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ConfigError(f"`eval` needs the eval extra: pip install 'seekr[eval]' ({exc})") from exc
 
-    dataset = load_beir(args.dataset)
+    cleaning = Cleaning(args.cleaning)
+    dataset = load_beir(args.dataset, cleaning)
     embedder = _embedder(args, args.model)
-    config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
+    config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=cleaning)
     report = evaluate(
         dataset, embedder, config, index_dir=args.index, baselines=not args.no_baselines, progress=not args.quiet
     )
@@ -151,6 +165,11 @@ def _print_build(report: BuildReport) -> None:
         f"{report.unchanged} unchanged, {report.deleted} deleted)"
     )
     print(f"chunks: {report.chunks} ({report.embedded_chunks} embedded)")
+    removed = ", ".join(f"{rule} {n}" for rule, n in report.removed_lines.items()) or "none"
+    print(
+        f"cleaning ({report.cleaning.value}): page rules applied to {report.cleaned} of {report.read} documents "
+        f"read; lines removed: {removed}"
+    )
     print(f"skipped files: {len(report.skipped)}")
     for skipped in report.skipped:
         print(f"  {skipped.path}: {skipped.reason}")
@@ -159,7 +178,9 @@ def _print_build(report: BuildReport) -> None:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     embedder = _embedder(args, args.model)
-    config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
+    config = ChunkingConfig(
+        chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=Cleaning(args.cleaning)
+    )
     report = build_index(args.source, args.index, embedder, config, batch_size=args.batch_size, progress=not args.quiet)
     _print_build(report)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import trafilatura
 
-from indexer.clean import clean_text, normalise_text, split_title
+from indexer.clean import Cleaning, clean_report, looks_scraped, normalise_text, split_title
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,35 @@ class FolderReport:
 
     documents: list[Document] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    cleaning: Cleaning = Cleaning.auto
+    cleaned: int = 0  # documents the scraped-page rules were applied to
+    removed: Counter[str] = field(default_factory=Counter)  # lines removed, per rule
+
+    def add(self, doc: Document, outcome: CleaningOutcome) -> None:
+        """Count a document and what cleaning did to it."""
+        self.documents.append(doc)
+        self.cleaned += outcome.applied
+        self.removed.update(outcome.removed)
 
 
-def read_folder(root: Path) -> FolderReport:
+@dataclass
+class CleaningOutcome:
+    """What cleaning did to one document."""
+
+    applied: bool = False
+    removed: Counter[str] = field(default_factory=Counter)
+
+
+def wants_rules(cleaning: Cleaning, raw: str, *, page: bool = False) -> bool:
+    """Whether the scraped-page rules apply to `raw` (`page`: it came out of an HTML page)."""
+    if cleaning is Cleaning.none:
+        return False
+    return cleaning is Cleaning.web or page or looks_scraped(raw)
+
+
+def read_folder(root: Path, cleaning: Cleaning = Cleaning.auto) -> FolderReport:
     """Read every supported file under `root` recursively, in a stable (sorted) order."""
-    report = FolderReport()
+    report = FolderReport(cleaning=cleaning)
     seen: dict[str, str] = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
@@ -74,16 +99,17 @@ def read_folder(root: Path) -> FolderReport:
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             report.skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'!r}"))
             continue
-        for item in _read_file(path, rel):
+        for item in _read_file(path, rel, cleaning):
             if isinstance(item, Skipped):
                 report.skipped.append(item)
-            elif item.doc_id in seen:
+            elif item[0].doc_id in seen:
+                doc = item[0]
                 report.skipped.append(
-                    Skipped(item.source, f"duplicate document id {item.doc_id!r} (first in {seen[item.doc_id]})")
+                    Skipped(doc.source, f"duplicate document id {doc.doc_id!r} (first in {seen[doc.doc_id]})")
                 )
             else:
-                seen[item.doc_id] = item.source
-                report.documents.append(item)
+                seen[item[0].doc_id] = item[0].source
+                report.add(*item)
     for skipped in report.skipped:
         log.warning("skipped %s: %s", skipped.path, skipped.reason)
     return report
@@ -104,27 +130,28 @@ def _read_text(path: Path, rel: str) -> str | Skipped:
         return Skipped(rel, f"not UTF-8 text (invalid byte at offset {exc.start})")
 
 
-def _read_file(path: Path, rel: str) -> Iterator[Document | Skipped]:
+Read = tuple[Document, CleaningOutcome]
+
+
+def _read_file(path: Path, rel: str, cleaning: Cleaning) -> Iterator[Read | Skipped]:
     raw = _read_text(path, rel)
     if isinstance(raw, Skipped):
         yield raw
         return
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
-        yield from _read_jsonl(raw, rel)
+        yield from _read_jsonl(raw, rel, cleaning)
         return
     if suffix in HTML_SUFFIXES:
-        html_doc = _from_html(raw, rel)
-        if html_doc is None:
-            yield Skipped(rel, "no main text found in HTML")
-            return
-        yield html_doc
+        html_doc = _from_html(raw, rel, cleaning)
+        yield html_doc if html_doc is not None else Skipped(rel, "no main text found in HTML")
         return
-    doc = make_document(doc_id=rel, raw_text=raw, source=rel)
-    yield doc if doc is not None else Skipped(rel, "no text left after removing boilerplate")
+    outcome = CleaningOutcome(wants_rules(cleaning, raw))
+    doc = make_document(doc_id=rel, raw_text=raw, source=rel, clean=outcome.applied, removed=outcome.removed)
+    yield (doc, outcome) if doc is not None else Skipped(rel, "no text")
 
 
-def _from_html(raw: str, rel: str) -> Document | None:
+def _from_html(raw: str, rel: str, cleaning: Cleaning) -> Read | None:
     # trafilatura drops navigation, ads, comments and footers; our own rules then run on its output.
     extracted = trafilatura.bare_extraction(raw, include_comments=False, include_tables=True, with_metadata=True)
     if extracted is None:
@@ -133,10 +160,14 @@ def _from_html(raw: str, rel: str) -> Document | None:
     title = extracted.title if hasattr(extracted, "title") else extracted.get("title")
     if not text:
         return None
-    return make_document(doc_id=rel, raw_text=text, source=rel, title=title or None)
+    outcome = CleaningOutcome(wants_rules(cleaning, text, page=True))
+    doc = make_document(
+        doc_id=rel, raw_text=text, source=rel, title=title or None, clean=outcome.applied, removed=outcome.removed
+    )
+    return (doc, outcome) if doc is not None else None
 
 
-def _read_jsonl(raw: str, rel: str) -> Iterator[Document | Skipped]:
+def _read_jsonl(raw: str, rel: str, cleaning: Cleaning) -> Iterator[Read | Skipped]:
     for lineno, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
@@ -161,14 +192,17 @@ def _read_jsonl(raw: str, rel: str) -> Iterator[Document | Skipped]:
         if not isinstance(metadata, dict):
             yield Skipped(where, "'metadata' must be a JSON object")
             continue
+        outcome = CleaningOutcome(wants_rules(cleaning, text))
         doc = make_document(
             doc_id=str(doc_id),
             raw_text=text,
             source=where,
             title=title if isinstance(title, str) and title.strip() else None,
             metadata=metadata,
+            clean=outcome.applied,
+            removed=outcome.removed,
         )
-        yield doc if doc is not None else Skipped(where, "no text left after removing boilerplate")
+        yield (doc, outcome) if doc is not None else Skipped(where, "no text")
 
 
 def _starts_with_title(text: str, title: str) -> bool:
@@ -186,17 +220,26 @@ def make_document(
     source: str,
     title: str | None = None,
     metadata: dict[str, Any] | None = None,
-    clean: bool = True,
+    clean: bool = False,
+    removed: Counter[str] | None = None,
 ) -> Document | None:
-    """Clean `raw_text` and build a Document; None when nothing is left after cleaning.
+    """Build a Document from `raw_text`; None when it holds no text at all.
 
-    `clean=False` keeps every line (only whitespace is normalised): for text that is not a scraped page.
+    `clean=True` applies the scraped-page rules (`indexer.clean`), counting the lines each rule removed into
+    `removed`; where they would leave nothing, the text is kept whole instead, since cleaning must never
+    delete a document. `clean=False` keeps every line (only whitespace is normalised).
 
     Without an explicit title, the first line of the cleaned text (a heading) becomes the title. An explicit
     title that the text does not already start with is put in front of it: the title is part of what the
     document says, so it is searchable and chunk offsets still point into the stored text.
     """
-    cleaned = clean_text(raw_text) if clean else normalise_text(raw_text)
+    cleaned = normalise_text(raw_text)
+    if clean:
+        rules_applied, counts = clean_report(raw_text)
+        if rules_applied:
+            cleaned = rules_applied
+            if removed is not None:
+                removed.update(counts)
     if not cleaned:
         return None
     if title is None:

@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from indexer.builder import sync_index
 from indexer.chunking import ChunkingConfig
-from indexer.documents import FolderReport, Skipped, make_document
+from indexer.clean import Cleaning
+from indexer.documents import CleaningOutcome, FolderReport, Skipped, make_document, wants_rules
 from indexer.embedding import Embedder
 from indexer.errors import ConfigError
 from indexer.fusion import Fusion
@@ -108,18 +109,27 @@ def read_qrels(path: Path) -> Qrels:
     return qrels
 
 
-def load_beir(path: Path) -> BeirDataset:
-    """Read a BEIR folder; only judged queries are kept."""
-    report = FolderReport()
+def load_beir(path: Path, cleaning: Cleaning = Cleaning.auto) -> BeirDataset:
+    """Read a BEIR folder (its corpus cleaned as a user's .jsonl would be); only judged queries are kept."""
+    report = FolderReport(cleaning=cleaning)
     raw: dict[str, str] = {}
     for n, rec in enumerate(_read_jsonl(path / "corpus.jsonl"), start=1):
         doc_id, text, title = str(rec.get("_id", "")), rec.get("text") or "", rec.get("title") or None
         raw[doc_id] = f"{title}\n{text}" if title and not text.startswith(title) else text
-        doc = make_document(doc_id=doc_id, raw_text=text or (title or ""), source=f"corpus.jsonl:{n}", title=title)
+        body = text or (title or "")
+        outcome = CleaningOutcome(wants_rules(cleaning, body))
+        doc = make_document(
+            doc_id=doc_id,
+            raw_text=body,
+            source=f"corpus.jsonl:{n}",
+            title=title,
+            clean=outcome.applied,
+            removed=outcome.removed,
+        )
         if doc is None:
             report.skipped.append(Skipped(f"corpus.jsonl:{n}", "no text"))
         else:
-            report.documents.append(doc)
+            report.add(doc, outcome)
     qrels = read_qrels(path / "qrels" / "test.tsv")
     queries = {str(q["_id"]): q["text"] for q in _read_jsonl(path / "queries.jsonl") if str(q["_id"]) in qrels}
     return BeirDataset(path.name, report, raw, queries, qrels)

@@ -39,6 +39,8 @@ class ChunkingInfo(_Frozen):
     cleaning_rules: int
     # Passages matched with their document's title in front (indexes made before this field: without).
     titles: bool = False
+    # Where the scraped-page rules applied (before this field: to every file).
+    cleaning: str = "web"
 
 
 class Counts(_Frozen):

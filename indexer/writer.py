@@ -15,6 +15,7 @@ from pathlib import Path
 
 from indexer.builder import ORIGIN_BUILD, prepare_updates
 from indexer.chunking import ChunkingConfig
+from indexer.clean import Cleaning
 from indexer.documents import Document
 from indexer.embedding import Embedder
 from indexer.errors import IndexerError
@@ -76,7 +77,7 @@ class IndexWriter:
             if not changed and not deletes:
                 return WriteResult(base, status)
             m = base.manifest.chunking
-            config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles)
+            config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles, Cleaning(m.cleaning))
             updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
             snapshot = commit_version(
                 self._index_dir,

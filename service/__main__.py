@@ -53,12 +53,13 @@ def _parser() -> argparse.ArgumentParser:
 def _index_source(settings: Settings) -> None:
     """Bring the index in line with the source folder; unchanged documents are not embedded again."""
     from indexer.builder import build_index
+    from indexer.chunking import ChunkingConfig
 
     assert settings.source_dir is not None
     log = logging.getLogger("service.startup")
     log.info("indexing %s into %s", settings.source_dir, settings.index_dir)
     embedder = load_embedder(settings)
-    report = build_index(settings.source_dir, settings.index_dir, embedder)
+    report = build_index(settings.source_dir, settings.index_dir, embedder, ChunkingConfig(cleaning=settings.cleaning))
     for skipped in report.skipped:
         log.warning("skipped %s: %s", skipped.path, skipped.reason)
     log.info(

@@ -75,7 +75,7 @@ class Engine:
             batching = BatchingEmbedder(
                 embedder, max_batch=settings.query_batch_size, window_seconds=settings.query_batch_window_ms / 1000
             )
-            searcher = Searcher(snapshot, batching, candidates=settings.candidates)
+            searcher = Searcher(snapshot, batching, candidates=settings.candidates, fusion=settings.fusion)
             searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)
         except IndexerError as exc:
             self.error = str(exc)
@@ -105,7 +105,9 @@ class Engine:
             current = self._searcher
             if current is not None and current.snapshot.version >= snapshot.version:
                 return
-            self._searcher = searcher or Searcher(snapshot, self._embedder, candidates=self._settings.candidates)
+            self._searcher = searcher or Searcher(
+                snapshot, self._embedder, candidates=self._settings.candidates, fusion=self._settings.fusion
+            )
         if self.on_ready is not None:
             self.on_ready(snapshot)
 

@@ -17,6 +17,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from indexer.fusion import Fusion
 from indexer.search import Hit, Mode, SearchResult
 from indexer.store import Filter
 from service.errors import MAX_K, MAX_QUERY_CHARS
@@ -122,12 +123,17 @@ class SearchRequest(BaseModel):
 
     query: QueryText = Field(description=f"The question (1..{MAX_QUERY_CHARS} characters after trimming).")
     k: Annotated[TopK, Number] = Field(5, description=f"Number of passages, 1..{MAX_K}.")
-    mode: Mode = Field(Mode.hybrid, description="dense, lexical or hybrid (reciprocal rank fusion).")
+    mode: Mode = Field(Mode.hybrid, description="dense, lexical or hybrid (both, fused).")
+    fusion: Fusion | None = Field(
+        None,
+        description="Hybrid only: dbsf (distribution-based score fusion) or rrf (reciprocal rank fusion); "
+        "default: the server's (SEEKR_FUSION, dbsf).",
+    )
     min_score: Annotated[float, Number] | None = Field(
         None,
         allow_inf_nan=False,
         description="Drop hits scoring below this, in the mode's scale: cosine (dense, -1..1), BM25 (lexical, "
-        ">= 0), RRF (hybrid, at most 2/61 = 0.0328).",
+        ">= 0), dbsf (hybrid: sum of two normalised scores, about 0..2), rrf (hybrid, at most 2/61 = 0.0328).",
     )
     max_per_doc: Annotated[MaxPerDoc, Number] | None = Field(
         None, description="At most this many passages per document; k is filled from other documents."
@@ -140,7 +146,7 @@ class Scores(BaseModel):
     """Why a hit ranked where it did: each retriever's score and rank (null: not among its candidates)."""
 
     dense: float | None = Field(description="Cosine similarity of query and passage.")
-    lexical: float | None = Field(description="BM25 score (SQLite FTS5); null when no query term occurs.")
+    lexical: float | None = Field(description="BM25 score (title + passage); null when no query term occurs.")
     dense_rank: int | None = Field(description="Rank among the dense candidates.")
     lexical_rank: int | None = Field(description="Rank among the lexical candidates.")
 
@@ -205,6 +211,7 @@ class SearchResponse(BaseModel):
 
     query: str
     mode: Mode
+    fusion: Fusion | None = Field(None, description="How hybrid fused the retrievers (null in other modes).")
     took_ms: float
     index_version: int
     results: list[SearchHit]
@@ -215,6 +222,7 @@ class SearchResponse(BaseModel):
         return cls(
             query=result.query,
             mode=result.mode,
+            fusion=result.fusion,
             took_ms=round(result.took_ms, 3),
             index_version=result.index_version,
             results=[SearchHit.from_hit(h) for h in result.hits],

@@ -8,7 +8,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indexer.clean import Cleaning
 from indexer.embedding import DEFAULT_MODEL
+from indexer.fusion import Fusion
 from indexer.runtime import Runtime
 from indexer.search import DEFAULT_CANDIDATES
 
@@ -40,6 +42,12 @@ class Settings(BaseSettings):
     # One FAISS (OpenMP) thread per search: searches already run in parallel, and OpenMP threads fighting over
     # the same cores made one query over 100k vectors 3.7x slower (88 ms with 2 threads, 24 ms with 1).
     faiss_threads: int = Field(1, ge=1, description="FAISS OpenMP threads per search.")
+    cleaning: Cleaning = Field(
+        Cleaning.auto,
+        description="For source_dir: where the scraped-page rules apply (auto: HTML and text that looks like a "
+        "saved web page; web: every file; none).",
+    )
+    fusion: Fusion = Field(Fusion.dbsf, description="Default hybrid fusion: dbsf or rrf (a request can ask).")
     query_batch_size: int = Field(32, ge=1, le=1024, description="Most queries encoded in one forward pass.")
     query_batch_window_ms: float = Field(
         1.0, ge=0, le=100, description="Under concurrent load, how long a forward pass waits for more queries."

@@ -20,8 +20,9 @@ def test_get_search_shape(client: TestClient) -> None:
     r = client.get("/search", params={"q": "Where did Wang Yi meet Lavrov", "k": 3})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"query", "mode", "took_ms", "index_version", "results"}
+    assert set(body) == {"query", "mode", "fusion", "took_ms", "index_version", "results"}
     assert body["mode"] == "hybrid" and body["query"] == "Where did Wang Yi meet Lavrov"
+    assert body["fusion"] == "dbsf"
     assert len(body["results"]) == 3
     hit = body["results"][0]
     assert set(hit) == {
@@ -216,3 +217,14 @@ def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
     r = client.patch("/documents/x")
     assert r.status_code == 405 and set(r.headers["Allow"].split(", ")) == {"DELETE", "GET", "PUT"}
     assert "use DELETE, GET, PUT" in r.json()["detail"]
+
+
+def test_fusion_is_a_request_parameter(client: TestClient) -> None:
+    q = {"q": "Putin Xi meeting", "k": 5}
+    rrf = client.get("/search", params={**q, "fusion": "rrf"}).json()
+    assert rrf["fusion"] == "rrf" and all(h["score"] <= 2 / 61 + 1e-9 for h in rrf["results"])
+    posted = client.post("/search", json={"query": q["q"], "k": 5, "fusion": "rrf"}).json()
+    assert [h["chunk_id"] for h in posted["results"]] == [h["chunk_id"] for h in rrf["results"]]
+    assert client.get("/search", params={**q, "mode": "dense"}).json()["fusion"] is None
+    bad = client.get("/search", params={**q, "fusion": "borda"})
+    assert bad.status_code == 422 and "fusion" in bad.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,39 @@ def test_end_marker_cuts_teasers() -> None:
 
 def test_only_boilerplate_gives_empty_text() -> None:
     assert clean_text("Advertisement\n\nFollow Us On Facebook Facebook\n\n") == ""
+
+
+def test_auto_applies_page_rules_only_to_text_that_looks_scraped(tmp_path: Path) -> None:
+    from indexer.clean import Cleaning
+
+    goldfish = "Common goldfish\n\nThe common goldfish is a freshwater fish that lives for decades..."
+    manila = "Metro Manila\n\nIts population is 7007118559750000000♠11,855,975 (2015 census)."
+    (tmp_path / "fish.txt").write_text(goldfish)
+    (tmp_path / "manila.txt").write_text(manila)
+    (tmp_path / "page.txt").write_text(
+        "Headline\n\nA real paragraph about the harbour.\n\nAdvertisement\n\nSee also: unrelated story\n"
+    )
+    auto = read_folder(tmp_path)
+    docs = {d.doc_id: d.text for d in auto.documents}
+    assert "freshwater fish that lives for decades..." in docs["fish.txt"]  # one teaser-like line is prose
+    assert "7007118559750000000" in docs["manila.txt"]
+    assert "Advertisement" not in docs["page.txt"] and "unrelated" not in docs["page.txt"]
+    assert auto.cleaned == 1 and auto.removed == {"boilerplate": 1, "see also": 1}
+
+    web = read_folder(tmp_path, Cleaning.web)
+    assert web.cleaned == 3 and {d.doc_id for d in web.documents} == {"fish.txt", "manila.txt", "page.txt"}
+    assert web.removed["teaser"] == 1 and web.removed["image id"] == 1
+
+    none = read_folder(tmp_path, Cleaning.none)
+    assert none.cleaned == 0 and "Advertisement" in {d.doc_id: d.text for d in none.documents}["page.txt"]
+
+
+def test_every_seed_article_looks_scraped_and_no_cranfield_abstract_does() -> None:
+    from indexer.clean import looks_scraped
+
+    assert all(looks_scraped(p.read_text(encoding="utf-8")) for p in SEEDS.iterdir())
+    corpus = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "cranfield" / "corpus.jsonl"
+    if not corpus.exists():
+        pytest.skip(f"{corpus} is not here (CI has ../shared beside the clone)")
+    texts = [json.loads(line)["text"] for line in corpus.read_text(encoding="utf-8").splitlines()]
+    assert len(texts) == 1400 and not any(looks_scraped(t) for t in texts)

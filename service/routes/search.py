@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, ValidationError
 
+from indexer.fusion import Fusion
 from indexer.search import Mode, Searcher
 from service.admission import Admission
 from service.auth import ReadAccess
@@ -43,6 +44,7 @@ async def _run(request: Request, searcher: Searcher, admission: Admission, req: 
                 max_per_doc=req.max_per_doc,
                 where=where,
                 highlight=req.highlight,
+                fusion=req.fusion,
             )
         )
     request.app.state.metrics.search_seconds.labels(mode=req.mode.value).observe(result.took_ms / 1000)
@@ -63,6 +65,9 @@ async def search_get(
     q: Annotated[QueryText, Query(description="The question.", examples=[EXAMPLE_QUERY])],
     k: Annotated[TopK, Query(description="Number of passages (1..100).")] = 5,
     mode: Annotated[Mode, Query(description="dense, lexical or hybrid.")] = Mode.hybrid,
+    fusion: Annotated[
+        Fusion | None, Query(description="Hybrid only: dbsf or rrf (default: the server's, dbsf).")
+    ] = None,
     min_score: Annotated[
         float | None, Query(allow_inf_nan=False, description="Drop hits below this score (mode's scale).")
     ] = None,
@@ -85,7 +90,7 @@ async def search_get(
     filters = None
     if source is not None or doc_id is not None or meta:
         filters = {"source": source, "doc_id": doc_id, "metadata": _parse_meta(meta or [])}
-    params = {"query": q, "k": k, "mode": mode, "min_score": min_score, "max_per_doc": max_per_doc}
+    params = {"query": q, "k": k, "mode": mode, "fusion": fusion, "min_score": min_score, "max_per_doc": max_per_doc}
     try:  # the query-string parameters were checked one by one; the request model checks them together
         req = SearchRequest.model_validate({**params, "filters": filters, "highlight": highlight})
     except ValidationError as exc:
