@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.soak import main as soak
 
         return soak(argv[1:])
+    if argv[:1] == ["fusion-study"]:
+        from bench.fusion_study import main as fusion_study
+
+        return fusion_study(argv[1:])
     args = _parser().parse_args(argv)
     corpus = load_corpus(args.corpus, args.copies)
     results: dict[str, Any] = {

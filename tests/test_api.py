@@ -220,7 +220,7 @@ def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
 
 
 def test_fusion_is_a_request_parameter(client: TestClient) -> None:
-    q = {"q": "Putin Xi meeting", "k": 5}
+    q: dict[str, str | int] = {"q": "Putin Xi meeting", "k": 5}
     rrf = client.get("/search", params={**q, "fusion": "rrf"}).json()
     assert rrf["fusion"] == "rrf" and all(h["score"] <= 2 / 61 + 1e-9 for h in rrf["results"])
     posted = client.post("/search", json={"query": q["q"], "k": 5, "fusion": "rrf"}).json()

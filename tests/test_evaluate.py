@@ -79,3 +79,20 @@ def test_evaluate_fixture_end_to_end(tmp_path: Path) -> None:
     table = format_table(report)
     assert "| seekr hybrid (dbsf, default) |" in table and "won / lost" in table
     assert json.loads(json.dumps(report.to_json()))["rows"][0]["system"] == "seekr dense"
+
+
+def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -> None:
+    from bench.fusion_study import format_study, study
+
+    result = study(load_beir(FIXTURE), FakeEmbedder(), tmp_path / "idx")
+    assert list(result) == ["as built", "weak lexical", "weak dense"]
+    for systems in result.values():
+        assert list(systems) == ["dense", "lexical", "hybrid dbsf", "hybrid rrf"]
+        for splits in systems.values():
+            assert list(splits) == ["odd", "even (held out)", "all"]
+            assert all(0.0 <= v <= 1.0 for v in splits.values())
+    # The weak conditions weaken the retriever they name and leave the other alone.
+    assert result["weak lexical"]["dense"] == result["as built"]["dense"]
+    assert result["weak dense"]["lexical"] == result["as built"]["lexical"]
+    assert result["weak dense"]["dense"]["all"] < result["as built"]["dense"]["all"]
+    assert "| weak dense | hybrid dbsf |" in format_study(result)

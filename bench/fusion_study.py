@@ -1,0 +1,153 @@
+"""`python -m bench fusion-study DATASET_DIR`: hybrid fusion against its better half, also when one half is weak.
+
+Indexes the BEIR corpus once with the project's pipeline, then runs every judged query (one passage per
+document, as `indexer eval` does) under three conditions:
+
+- `as built`: both retrievers see the whole question;
+- `weak lexical`: BM25 indexes each passage's document title only, not the passage;
+- `weak dense`: the model embeds only the first half of the question's words (BM25 sees all of it).
+
+For each condition it reports nDCG@10 of dense, lexical and each fusion, on the odd-numbered questions (the
+split a choice may look at), the even-numbered ones (held out) and all. A fusion method earns its place as the
+default only if, in every condition and on the held-out split, it stays at or above the better single mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.builder import sync_index
+from indexer.chunking import ChunkingConfig
+from indexer.embedding import BATCH_SIZE, Embedder, Vectors
+from indexer.evaluate import DEPTH, BeirDataset, Run, load_beir, per_query_ndcg
+from indexer.fusion import Fusion
+from indexer.index import IndexSnapshot, open_index
+from indexer.lexical import LexicalIndex
+from indexer.runtime import load_embedder
+from indexer.search import Mode, Searcher
+
+
+def _first_half(text: str) -> str:
+    words = text.split()
+    return " ".join(words[: max(1, len(words) // 2)])
+
+
+@dataclass
+class _WeakDense:
+    """The real embedder, shown only the first half of each query (passages are embedded as built)."""
+
+    inner: Embedder
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def runtime(self) -> str:
+        return self.inner.runtime
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return self.inner.token_spans(text)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
+        return self.inner.encode([_first_half(t) for t in texts], batch_size=batch_size, progress=progress)
+
+
+def _weak_lexical(snapshot: IndexSnapshot) -> IndexSnapshot:
+    """The same snapshot with BM25 over each chunk's document title alone."""
+    ids = snapshot.lexical.ids.tolist()
+    records = snapshot.store.chunks(ids)
+    titles = LexicalIndex.build(ids, [records[i].title for i in ids])
+    return IndexSnapshot(snapshot.path, snapshot.manifest, snapshot.vectors, snapshot.store, titles)
+
+
+SYSTEMS: list[tuple[str, Mode, Fusion | None]] = [
+    ("dense", Mode.dense, None),
+    ("lexical", Mode.lexical, None),
+    *((f"hybrid {f.value}", Mode.hybrid, f) for f in Fusion),
+]
+
+
+def _scores(searcher: Searcher, dataset: BeirDataset) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, mode, fusion in SYSTEMS:
+        run: Run = {}
+        for qid, text in dataset.queries.items():
+            hits = searcher.search(text, k=DEPTH, mode=mode, max_per_doc=1, highlight=False, fusion=fusion).hits
+            run[qid] = {h.doc_id: float(DEPTH - i) for i, h in enumerate(hits)}
+        out[name] = per_query_ndcg(dataset.qrels, run)
+    return out
+
+
+def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """condition -> system -> split -> mean nDCG@10."""
+    sync_index(dataset.corpus, index_dir, embedder, ChunkingConfig())
+    snapshot = open_index(index_dir)
+    conditions = {
+        "as built": Searcher(snapshot, embedder),
+        "weak lexical": Searcher(_weak_lexical(snapshot), embedder),
+        "weak dense": Searcher(snapshot, _WeakDense(embedder)),
+    }
+    qids = sorted(dataset.queries, key=lambda q: (len(q), q))
+    splits = {"odd": qids[0::2], "even (held out)": qids[1::2], "all": qids}
+    result: dict[str, dict[str, dict[str, float]]] = {}
+    for condition, searcher in conditions.items():
+        per_query = _scores(searcher, dataset)
+        result[condition] = {
+            system: {split: float(np.mean([scores[q] for q in ids])) for split, ids in splits.items()}
+            for system, scores in per_query.items()
+        }
+    return result
+
+
+def format_study(result: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Markdown: one row per condition and system, one column per split, plus the margin over the better half."""
+    splits = list(next(iter(next(iter(result.values())).values())))
+    lines = [
+        "| condition | system | " + " | ".join(splits) + " | vs better single mode (held out) |",
+        "| --- | --- | " + " | ".join("---:" for _ in splits) + " | ---: |",
+    ]
+    held_out = splits[1]
+    for condition, systems in result.items():
+        best = max(systems["dense"][held_out], systems["lexical"][held_out])
+        for system, values in systems.items():
+            margin = f"{values[held_out] - best:+.4f}" if system.startswith("hybrid") else ""
+            cells = " | ".join(f"{values[s]:.4f}" for s in splits)
+            lines.append(f"| {condition} | {system} | {cells} | {margin} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the study and print its table."""
+    parser = argparse.ArgumentParser(prog="python -m bench fusion-study", description=__doc__)
+    parser.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="a BEIR folder")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    dataset = load_beir(args.dataset)
+    with tempfile.TemporaryDirectory(prefix="seekr-fusion-") as tmp:
+        result = study(dataset, load_embedder(), Path(tmp) / "index")
+    print(f"{dataset.name}: {len(dataset.queries)} judged questions; nDCG@10, one passage per document\n")
+    print(format_study(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
