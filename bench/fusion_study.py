@@ -5,7 +5,8 @@ document, as `indexer eval` does) under three conditions:
 
 - `as built`: both retrievers see the whole question;
 - `weak lexical`: BM25 indexes each passage's document title only, not the passage;
-- `weak dense`: the model embeds only the first half of the question's words (BM25 sees all of it).
+- `weak dense`: the vectors are made from each passage's first 32 tokens only (BM25 sees all of it);
+- `weak dense (half question)`, harsher: the model embeds only the first half of each question's words.
 
 For each condition it reports nDCG@10 of dense, lexical and each fusion, on the odd-numbered questions (the
 split a choice may look at), the even-numbered ones (held out) and all. A fusion method earns its place as the
@@ -22,10 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from indexer.builder import sync_index
-from indexer.chunking import ChunkingConfig
+from indexer.chunking import ChunkingConfig, matched_text
 from indexer.embedding import BATCH_SIZE, Embedder, Vectors
 from indexer.evaluate import DEPTH, BeirDataset, Run, load_beir, per_query_ndcg
 from indexer.fusion import Fusion
@@ -69,6 +71,23 @@ class _WeakDense:
         return self.inner.encode([_first_half(t) for t in texts], batch_size=batch_size, progress=progress)
 
 
+TRUNCATED_TOKENS = 32
+
+
+def _weak_vectors(snapshot: IndexSnapshot, embedder: Embedder) -> IndexSnapshot:
+    """The same snapshot with vectors made from each passage's first TRUNCATED_TOKENS tokens only."""
+    ids = snapshot.lexical.ids.tolist()
+    records = snapshot.store.chunks(ids)
+    texts = []
+    for i in ids:
+        text = matched_text(records[i].title, records[i].text, records[i].start)
+        spans = embedder.token_spans(text)
+        texts.append(text[: spans[TRUNCATED_TOKENS - 1][1]] if len(spans) > TRUNCATED_TOKENS else text)
+    vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dimension))
+    vectors.add_with_ids(embedder.encode(texts), np.asarray(ids, dtype=np.int64))
+    return IndexSnapshot(snapshot.path, snapshot.manifest, vectors, snapshot.store, snapshot.lexical)
+
+
 def _weak_lexical(snapshot: IndexSnapshot) -> IndexSnapshot:
     """The same snapshot with BM25 over each chunk's document title alone."""
     ids = snapshot.lexical.ids.tolist()
@@ -102,7 +121,8 @@ def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str
     conditions = {
         "as built": Searcher(snapshot, embedder),
         "weak lexical": Searcher(_weak_lexical(snapshot), embedder),
-        "weak dense": Searcher(snapshot, _WeakDense(embedder)),
+        "weak dense": Searcher(_weak_vectors(snapshot, embedder), embedder),
+        "weak dense (half question)": Searcher(snapshot, _WeakDense(embedder)),
     }
     qids = sorted(dataset.queries, key=lambda q: (len(q), q))
     splits = {"odd": qids[0::2], "even (held out)": qids[1::2], "all": qids}

@@ -85,7 +85,7 @@ def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -
     from bench.fusion_study import format_study, study
 
     result = study(load_beir(FIXTURE), FakeEmbedder(), tmp_path / "idx")
-    assert list(result) == ["as built", "weak lexical", "weak dense"]
+    assert list(result) == ["as built", "weak lexical", "weak dense", "weak dense (half question)"]
     for systems in result.values():
         assert list(systems) == ["dense", "lexical", "hybrid dbsf", "hybrid rrf"]
         for splits in systems.values():
@@ -94,5 +94,6 @@ def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -
     # The weak conditions weaken the retriever they name and leave the other alone.
     assert result["weak lexical"]["dense"] == result["as built"]["dense"]
     assert result["weak dense"]["lexical"] == result["as built"]["lexical"]
-    assert result["weak dense"]["dense"]["all"] < result["as built"]["dense"]["all"]
+    assert result["weak dense (half question)"]["lexical"] == result["as built"]["lexical"]
+    assert result["weak dense (half question)"]["dense"]["all"] < result["as built"]["dense"]["all"]
     assert "| weak dense | hybrid dbsf |" in format_study(result)
