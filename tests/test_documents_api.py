@@ -138,6 +138,19 @@ def test_text_is_kept_whole(writer: TestClient) -> None:
     assert writer.get("/documents/whole").json()["text"] == text
 
 
+def test_a_saved_page_is_cleaned_when_asked(writer: TestClient) -> None:
+    page = "Harbour news\n\nThe ferry now runs every hour.\n\nAdvertisement\n\nSee also: an unrelated story"
+    r = writer.put("/documents/page", json={"text": page, "cleaning": "web"}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert writer.get("/documents/page").json()["text"] == "Harbour news\n\nThe ferry now runs every hour."
+    only_ads = writer.put("/documents/ads", json={"text": "Advertisement\n\nShare on Facebook", "cleaning": "web"},
+                          headers=AUTH)  # fmt: skip
+    assert only_ads.status_code == 200  # kept whole rather than emptied
+    assert writer.get("/documents/ads").json()["text"] == "Advertisement\n\nShare on Facebook"
+    bad = writer.put("/documents/x", json={"text": "t", "cleaning": "auto"}, headers=AUTH)
+    assert bad.status_code == 422 and "cleaning" in bad.text
+
+
 def test_batch_applies_a_repeated_id_in_order(writer: TestClient) -> None:
     docs = [{"id": "twice", "text": "First text."}, {"id": "twice", "text": "Second text."}]
     r = writer.post("/documents", json={"documents": docs}, headers=AUTH)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Body, Path, Query
@@ -32,10 +32,15 @@ class DocumentIn(BaseModel):
     )
 
     text: DocumentText = Field(
-        description="The document's text, stored as sent but for white space (no page-boilerplate rules apply)."
+        description="The document's text, stored as sent but for white space (unless `cleaning` is `web`)."
     )
     title: str | None = Field(None, description="Title; the first line of the text when omitted.")
     metadata: dict[str, MetaValue] = Field(default_factory=dict, description="Filterable fields.")
+    cleaning: Literal["none", "web"] = Field(
+        "none",
+        description="`web`: the text is a saved web page; remove its boilerplate (ads, share lines, captions, "
+        "'See also' links...) with the rules indexed folders use. A page they would empty is kept whole.",
+    )
 
 
 class BatchDocument(DocumentIn):
@@ -107,7 +112,8 @@ def _document(doc_id: str, body: DocumentIn, settings: Settings) -> Document:
         source=f"api:{doc_id}",
         title=body.title,
         metadata=body.metadata,
-        clean=False,  # text sent by a user is not a scraped page: no line of it may be dropped
+        # Text a user sends is not a scraped page unless they say so: no line of it is dropped otherwise.
+        clean=body.cleaning == "web",
     )
     if doc is None:  # DocumentText has checked there is a character besides white space
         raise BadRequestError(f"document {doc_id!r} has no text; send its text")
