@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -56,6 +56,21 @@ class Embedder(Protocol):
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         """L2-normalised embeddings, shape (len(texts), dimension), dtype float32."""
+
+
+def encode_in_batches(
+    texts: Sequence[str], dimension: int, batch_size: int, progress: bool, forward: Callable[[list[str]], Vectors]
+) -> Vectors:
+    """`forward` over length-sorted batches of `texts` (as sentence-transformers does, so padding stays small),
+    the rows put back in input order."""
+    if not texts:
+        return np.zeros((0, dimension), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    out = np.empty((len(texts), dimension), dtype=np.float32)
+    for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="Batches"):
+        rows = order[start : start + batch_size]
+        out[rows] = forward([texts[i] for i in rows])
+    return out
 
 
 def canonical_model_id(name: str) -> str:
@@ -144,22 +159,17 @@ class SentenceTransformerEmbedder:
         return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
-        if not texts:
-            return np.zeros((0, self._dimension), dtype=np.float32)
         # The model (and its tokenizer) runs one batch at a time; a long write is cut into batches, so a
-        # search's query waits for at most one batch, not for the whole write. Batches are length-sorted, as
-        # sentence-transformers does, so padding stays small.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        out = np.empty((len(texts), self._dimension), dtype=np.float32)
-        for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="Batches"):
-            rows = order[start : start + batch_size]
-            with self._model_lock:
-                vectors = self._model.encode(
-                    [texts[i] for i in rows],
-                    batch_size=batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-            out[rows] = vectors
-        return out
+        # search's query waits for at most one batch, not for the whole write.
+        return encode_in_batches(texts, self._dimension, batch_size, progress, self._forward)
+
+    def _forward(self, batch: list[str]) -> Vectors:
+        with self._model_lock:
+            vectors: Vectors = self._model.encode(
+                batch,
+                batch_size=len(batch),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return vectors

@@ -14,9 +14,8 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ortstate
 from pydantic import ValidationError
 from tokenizers import Tokenizer
-from tqdm import tqdm
 
-from indexer.embedding import BATCH_SIZE, Vectors
+from indexer.embedding import BATCH_SIZE, Vectors, encode_in_batches
 from indexer.errors import ModelLoadError
 from indexer.onnx_export import FP32_FILE, INT8_FILE, META_FILE, TOKENIZER_FILE, ExportMeta
 
@@ -89,15 +88,7 @@ class OnnxEmbedder:
         return [(int(s), int(e)) for s, e in self._spans.encode(text, add_special_tokens=False).offsets]
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        # Length-sorted batches, as sentence-transformers does, so padding stays small.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="Batches"):
-            rows = order[start : start + batch_size]
-            out[rows] = self._forward([texts[i] for i in rows])
-        return out
+        return encode_in_batches(texts, self.dimension, batch_size, progress, self._forward)
 
     def _forward(self, texts: list[str]) -> Vectors:
         encodings = self._batch.encode_batch(texts)
