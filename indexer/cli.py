@@ -127,6 +127,12 @@ def _parser() -> argparse.ArgumentParser:
         "--index", type=Path, metavar="DIR", help="keep the evaluation index here (default: a temporary folder)"
     )
     ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
+    ev.add_argument(
+        "--dense-weight",
+        type=float,
+        default=0.5,
+        help="hybrid dbsf: the dense share of the fused score, 0..1 (default: %(default)s)",
+    )
     _add_runtime(ev)
     _add_cleaning(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -144,7 +150,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     embedder = _embedder(args, args.model)
     config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=cleaning)
     report = evaluate(
-        dataset, embedder, config, index_dir=args.index, baselines=not args.no_baselines, progress=not args.quiet
+        dataset,
+        embedder,
+        config,
+        index_dir=args.index,
+        baselines=not args.no_baselines,
+        progress=not args.quiet,
+        dense_weight=args.dense_weight,
     )
     print(format_table(report))
     if args.json:

@@ -28,7 +28,7 @@ from indexer.clean import Cleaning
 from indexer.documents import CleaningOutcome, FolderReport, Skipped, make_document, wants_rules
 from indexer.embedding import Embedder
 from indexer.errors import ConfigError
-from indexer.fusion import Fusion
+from indexer.fusion import DEFAULT_DENSE_WEIGHT, Fusion
 from indexer.index import open_index
 from indexer.search import Mode, Searcher
 
@@ -185,12 +185,13 @@ def evaluate(
     index_dir: Path | None = None,
     baselines: bool = True,
     progress: bool = True,
+    dense_weight: float = DEFAULT_DENSE_WEIGHT,
 ) -> Report:
     """Index the corpus with the project's pipeline, run every judged query in each mode, and score them."""
     with tempfile.TemporaryDirectory(prefix="seekr-eval-") as tmp:
         target = index_dir or Path(tmp) / "index"
         build = sync_index(dataset.corpus, target, embedder, config, progress=progress)
-        searcher = Searcher(open_index(target), embedder)
+        searcher = Searcher(open_index(target), embedder, dense_weight=dense_weight)
         report = Report(
             dataset=dataset.name,
             documents=len(dataset.corpus.documents),

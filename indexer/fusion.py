@@ -54,12 +54,21 @@ def dbsf_bounds(candidate_scores: Sequence[float]) -> tuple[float, float]:
     return mean - _SPREAD * sd, mean + _SPREAD * sd
 
 
+DEFAULT_DENSE_WEIGHT = 0.5
+
+
 def dbsf(
     dense: Mapping[K, float],
     lexical: Mapping[K, float],
     dense_bounds: tuple[float, float],
     lexical_bounds: tuple[float, float],
+    dense_weight: float = DEFAULT_DENSE_WEIGHT,
 ) -> dict[K, float]:
-    """Sum of both normalised scores for every key of `dense` (which must hold the same keys as `lexical`)."""
+    """Sum of both normalised scores for every key of `dense` (which must hold the same keys as `lexical`).
+
+    `dense_weight` w weighs them 2w : 2(1 - w); the default 0.5 is the plain sum, which needs no labels. A
+    collection where one retriever is known to be much weaker can set it from a few judged questions.
+    """
     (dlo, dhi), (llo, lhi) = dense_bounds, lexical_bounds
-    return {key: (dense[key] - dlo) / (dhi - dlo) + (lexical[key] - llo) / (lhi - llo) for key in dense}
+    wd, wl = 2 * dense_weight, 2 * (1 - dense_weight)
+    return {key: wd * (dense[key] - dlo) / (dhi - dlo) + wl * (lexical[key] - llo) / (lhi - llo) for key in dense}

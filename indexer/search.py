@@ -16,7 +16,7 @@ import faiss
 import numpy as np
 
 from indexer.embedding import Embedder
-from indexer.fusion import DEFAULT_FUSION, RRF_K, Fusion, dbsf, dbsf_bounds, rrf
+from indexer.fusion import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, RRF_K, Fusion, dbsf, dbsf_bounds, rrf
 from indexer.highlight import Highlight, best_dense, best_lexical
 from indexer.index import IndexSnapshot
 from indexer.store import Filter
@@ -80,6 +80,7 @@ class Searcher:
         candidates: int = DEFAULT_CANDIDATES,
         rrf_k: int = RRF_K,
         fusion: Fusion = DEFAULT_FUSION,
+        dense_weight: float = DEFAULT_DENSE_WEIGHT,
     ) -> None:
         snapshot.manifest.check_model(embedder.model_id, embedder.dimension)
         self.snapshot = snapshot
@@ -87,6 +88,7 @@ class Searcher:
         self._candidates = candidates
         self._rrf_k = rrf_k
         self.fusion = fusion
+        self.dense_weight = dense_weight
 
     @property
     def runtime(self) -> str:
@@ -120,6 +122,7 @@ class Searcher:
         allowed_mask: np.ndarray | None,
         fusion: Fusion,
         per_document: bool,
+        dense_weight: float,
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
         dense = self._dense(query_vec, n, allowed) if mode != Mode.lexical else []
         lexical = []
@@ -132,7 +135,7 @@ class Searcher:
         if fusion is Fusion.rrf:
             fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], self._rrf_k)
             return _best_first(fused), dense, lexical
-        return self._dbsf(query_vec, lex_scores, dense, lexical, per_document), dense, lexical
+        return self._dbsf(query_vec, lex_scores, dense, lexical, per_document, dense_weight), dense, lexical
 
     def _lexical_scores(self, lex_scores: np.ndarray | None, ids: list[int]) -> dict[int, float]:
         """BM25 score of each chunk in `ids` (0.0 where no query term occurs)."""
@@ -148,6 +151,7 @@ class Searcher:
         dense: list[tuple[int, float]],
         lexical: list[tuple[int, float]],
         per_document: bool,
+        dense_weight: float,
     ) -> list[tuple[int, float]]:
         union = list(dict.fromkeys([c for c, _ in dense] + [c for c, _ in lexical]))
         # Each candidate gets both scores: the one a retriever did not return is computed exactly.
@@ -155,7 +159,7 @@ class Searcher:
         dense_of.update(self._dense_scores(query_vec, [c for c in union if c not in dense_of]))
         lexical_of = self._lexical_scores(lex_scores, union)
         bounds = dbsf_bounds([s for _, s in dense]), dbsf_bounds([s for _, s in lexical])
-        fused = dbsf(dense_of, lexical_of, *bounds)
+        fused = dbsf(dense_of, lexical_of, *bounds, dense_weight)
         if not per_document:
             return _best_first(fused)
         # Documents fused on their best passage per retriever; each is shown by its best fused passage.
@@ -169,7 +173,7 @@ class Searcher:
             doc_lexical[doc] = max(doc_lexical.get(doc, -np.inf), lexical_of[cid])
             if doc not in shown or (fused[cid], -cid) > (fused[shown[doc]], -shown[doc]):
                 shown[doc] = cid
-        doc_fused = dbsf(doc_dense, doc_lexical, *bounds)
+        doc_fused = dbsf(doc_dense, doc_lexical, *bounds, dense_weight)
         return _best_first({shown[doc]: score for doc, score in doc_fused.items()})
 
     def search(
@@ -183,14 +187,17 @@ class Searcher:
         where: Filter | None = None,
         highlight: bool = True,
         fusion: Fusion | None = None,
+        dense_weight: float | None = None,
     ) -> SearchResult:
         """Top `k` passages for `query`.
 
         Hits scoring below `min_score` (in the mode's score) are dropped; at most `max_per_doc` passages
         come from one document, the rest of `k` filled from other documents; `where` restricts the search
-        to matching documents before the top-k cut. `fusion` (hybrid only) defaults to the searcher's.
+        to matching documents before the top-k cut. `fusion` and `dense_weight` (hybrid
+        only; the weight applies to dbsf) default to the searcher's.
         """
         fusion = fusion or self.fusion
+        weight = self.dense_weight if dense_weight is None else dense_weight
         per_document = mode == Mode.hybrid and fusion is not Fusion.rrf and max_per_doc == 1
         started = time.perf_counter()
         allowed: np.ndarray | None = None
@@ -207,7 +214,7 @@ class Searcher:
         n = min(total, max(self._candidates, k))
         while True:
             ranked, dense, lexical = self._rank(
-                query_vec, lex_scores, mode, n, allowed, allowed_mask, fusion, per_document
+                query_vec, lex_scores, mode, n, allowed, allowed_mask, fusion, per_document, weight
             )
             more_possible = self._more_possible(mode, fusion, n, total, dense, lexical, min_score)
             if min_score is not None:

@@ -75,7 +75,13 @@ class Engine:
             batching = BatchingEmbedder(
                 embedder, max_batch=settings.query_batch_size, window_seconds=settings.query_batch_window_ms / 1000
             )
-            searcher = Searcher(snapshot, batching, candidates=settings.candidates, fusion=settings.fusion)
+            searcher = Searcher(
+                snapshot,
+                batching,
+                candidates=settings.candidates,
+                fusion=settings.fusion,
+                dense_weight=settings.dense_weight,
+            )
             searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)
         except IndexerError as exc:
             self.error = str(exc)
@@ -106,7 +112,11 @@ class Engine:
             if current is not None and current.snapshot.version >= snapshot.version:
                 return
             self._searcher = searcher or Searcher(
-                snapshot, self._embedder, candidates=self._settings.candidates, fusion=self._settings.fusion
+                snapshot,
+                self._embedder,
+                candidates=self._settings.candidates,
+                fusion=self._settings.fusion,
+                dense_weight=self._settings.dense_weight,
             )
         if self.on_ready is not None:
             self.on_ready(snapshot)

@@ -129,6 +129,13 @@ class SearchRequest(BaseModel):
         description="Hybrid only: dbsf (distribution-based score fusion) or rrf (reciprocal rank fusion); "
         "default: the server's (SEEKR_FUSION, dbsf).",
     )
+    dense_weight: Annotated[float, Number] | None = Field(
+        None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Hybrid dbsf only: the dense share of the fused score, 0..1 (default: the server's, 0.5).",
+    )
     min_score: Annotated[float, Number] | None = Field(
         None,
         allow_inf_nan=False,

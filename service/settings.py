@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         "saved web page; web: every file; none).",
     )
     fusion: Fusion = Field(Fusion.dbsf, description="Default hybrid fusion: dbsf or rrf (a request can ask).")
+    dense_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="dbsf: the dense share of the fused score (0.5: equal, the default without judged questions).",
+    )
     query_batch_size: int = Field(32, ge=1, le=1024, description="Most queries encoded in one forward pass.")
     query_batch_window_ms: float = Field(
         1.0, ge=0, le=100, description="Under concurrent load, how long a forward pass waits for more queries."

@@ -228,3 +228,15 @@ def test_fusion_is_a_request_parameter(client: TestClient) -> None:
     assert client.get("/search", params={**q, "mode": "dense"}).json()["fusion"] is None
     bad = client.get("/search", params={**q, "fusion": "borda"})
     assert bad.status_code == 422 and "fusion" in bad.text
+
+
+def test_dense_weight_is_a_request_parameter(client: TestClient) -> None:
+    q: dict[str, str | int | float] = {"q": "Putin Xi meeting", "k": 5}
+    dense = [h["chunk_id"] for h in client.get("/search", params={**q, "mode": "dense"}).json()["results"]]
+    all_dense = client.get("/search", params={**q, "dense_weight": 1.0}).json()["results"]
+    assert [h["chunk_id"] for h in all_dense] == dense
+    posted = client.post("/search", json={"query": q["q"], "k": 5, "dense_weight": 1}).json()["results"]
+    assert [h["chunk_id"] for h in posted] == dense
+    for bad in (1.5, -0.1, "nan"):
+        r = client.get("/search", params={**q, "dense_weight": bad})
+        assert r.status_code == 422 and "dense_weight" in r.text

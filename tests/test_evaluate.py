@@ -87,7 +87,8 @@ def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -
     result = study(load_beir(FIXTURE), FakeEmbedder(), tmp_path / "idx")
     assert list(result) == ["as built", "weak lexical", "weak dense", "weak dense (half question)"]
     for systems in result.values():
-        assert list(systems) == ["dense", "lexical", "hybrid dbsf", "hybrid rrf"]
+        weighted = [f"hybrid dbsf w={w}" for w in (0.2, 0.3, 0.4, 0.6, 0.7, 0.8)]
+        assert list(systems) == ["dense", "lexical", "hybrid dbsf", "hybrid rrf", *weighted]
         for splits in systems.values():
             assert list(splits) == ["odd", "even (held out)", "all"]
             assert all(0.0 <= v <= 1.0 for v in splits.values())
@@ -96,4 +97,5 @@ def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -
     assert result["weak dense"]["lexical"] == result["as built"]["lexical"]
     assert result["weak dense (half question)"]["lexical"] == result["as built"]["lexical"]
     assert result["weak dense (half question)"]["dense"]["all"] < result["as built"]["dense"]["all"]
-    assert "| weak dense | hybrid dbsf |" in format_study(result)
+    table = format_study(result)
+    assert "| weak dense | hybrid dbsf |" in table and table.count("(weight chosen on odd)") == 4

@@ -96,3 +96,17 @@ def test_bounds_of_equal_or_missing_scores_do_not_divide_by_zero() -> None:
     assert dbsf_bounds([2.0, 2.0]) == (1.5, 2.5)
     low, high = dbsf_bounds([0.0, 1.0])
     assert (low, high) == pytest.approx((0.5 - 1.5, 0.5 + 1.5))
+
+
+def test_the_dense_weight_moves_dbsf_between_its_halves(
+    fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder
+) -> None:
+    searcher = Searcher(fake_snapshot, fake_embedder, candidates=10)
+    query = QUERIES[0]
+    dense = [h.chunk_id for h in searcher.search(query, k=5, mode=Mode.dense).hits]
+    lexical = [h.chunk_id for h in searcher.search(query, k=5, mode=Mode.lexical).hits]
+    assert [h.chunk_id for h in searcher.search(query, k=5, dense_weight=1.0).hits] == dense
+    assert [h.chunk_id for h in searcher.search(query, k=5, dense_weight=0.0).hits] == lexical
+    equal = searcher.search(query, k=5).hits
+    assert [h.score for h in equal] == [h.score for h in searcher.search(query, k=5, dense_weight=0.5).hits]
+    assert dbsf({1: 1.0}, {1: 0.0}, (0.0, 1.0), (0.0, 1.0), dense_weight=0.25) == {1: 0.5}

@@ -45,6 +45,7 @@ async def _run(request: Request, searcher: Searcher, admission: Admission, req: 
                 where=where,
                 highlight=req.highlight,
                 fusion=req.fusion,
+                dense_weight=req.dense_weight,
             )
         )
     request.app.state.metrics.search_seconds.labels(mode=req.mode.value).observe(result.took_ms / 1000)
@@ -68,6 +69,10 @@ async def search_get(
     fusion: Annotated[
         Fusion | None, Query(description="Hybrid only: dbsf or rrf (default: the server's, dbsf).")
     ] = None,
+    dense_weight: Annotated[
+        float | None,
+        Query(ge=0, le=1, allow_inf_nan=False, description="Hybrid dbsf only: the dense share, 0..1 (default 0.5)."),
+    ] = None,
     min_score: Annotated[
         float | None, Query(allow_inf_nan=False, description="Drop hits below this score (mode's scale).")
     ] = None,
@@ -90,7 +95,15 @@ async def search_get(
     filters = None
     if source is not None or doc_id is not None or meta:
         filters = {"source": source, "doc_id": doc_id, "metadata": _parse_meta(meta or [])}
-    params = {"query": q, "k": k, "mode": mode, "fusion": fusion, "min_score": min_score, "max_per_doc": max_per_doc}
+    params = {
+        "query": q,
+        "k": k,
+        "mode": mode,
+        "fusion": fusion,
+        "dense_weight": dense_weight,
+        "min_score": min_score,
+        "max_per_doc": max_per_doc,
+    }
     try:  # the query-string parameters were checked one by one; the request model checks them together
         req = SearchRequest.model_validate({**params, "filters": filters, "highlight": highlight})
     except ValidationError as exc:
