@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -28,10 +28,18 @@ class _Request:
 class BatchingEmbedder:
     """An `Embedder` that batches concurrent one-text `encode` calls; other calls go straight through."""
 
-    def __init__(self, inner: Embedder, *, max_batch: int = 32, window_seconds: float = 0.001) -> None:
+    def __init__(
+        self,
+        inner: Embedder,
+        *,
+        max_batch: int = 32,
+        window_seconds: float = 0.001,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
         self._inner = inner
         self._max_batch = max_batch
         self._window = window_seconds
+        self._on_batch = on_batch  # told each forward pass's size (the service feeds a metric with it)
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._last_batch = 1
         self._closed = False
@@ -106,5 +114,7 @@ class BatchingEmbedder:
                 continue
             self.batches += 1
             self.batched_texts += len(batch)
+            if self._on_batch is not None:
+                self._on_batch(len(batch))
             for row, request in zip(np.asarray(vectors), batch, strict=True):
                 request.result.set_result(row[None, :])

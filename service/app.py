@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
         write=Gate("write", settings.max_concurrent_writes, settings.max_queued_writes, retry, *gauges),
     )
     engine.on_ready = app.state.metrics.observe_index
+    engine.on_batch = app.state.metrics.query_batch.observe
     # Every response carries X-Request-ID (the client's, if it sent a valid one); logs carry it too.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")

@@ -49,6 +49,7 @@ class Engine:
         self._embedder: Embedder | None = None
         self._swap_lock = threading.Lock()
         self.on_ready: Callable[[IndexSnapshot], None] | None = None
+        self.on_batch: Callable[[int], None] | None = None  # size of each query forward pass
 
     def precheck(self) -> Manifest:
         """Fail fast, before anything heavy loads, if the index is missing or was built with another model.
@@ -73,7 +74,10 @@ class Engine:
             if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
                 log.warning(warning)
             batching = BatchingEmbedder(
-                embedder, max_batch=settings.query_batch_size, window_seconds=settings.query_batch_window_ms / 1000
+                embedder,
+                max_batch=settings.query_batch_size,
+                window_seconds=settings.query_batch_window_ms / 1000,
+                on_batch=self.on_batch,
             )
             searcher = Searcher(
                 snapshot,

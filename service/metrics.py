@@ -37,7 +37,11 @@ class Metrics:
         self.queued = Gauge(
             "seekr_queued", "Requests waiting for an admission slot, by kind", ["kind"], registry=registry
         )
-        self.build.info({"version": __version__, "model": ""})
+        self.query_batch = Histogram(
+            "seekr_query_batch_size", "Queries encoded together in one forward pass", buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=registry,
+        )  # fmt: skip
+        self.build.info({"version": __version__, "model": "", "runtime": ""})
 
     def observe_index(self, snapshot: IndexSnapshot) -> None:
         """Record the size and identity of the index now being served."""
@@ -45,7 +49,7 @@ class Metrics:
         self.documents.set(m.counts.documents)
         self.chunks.set(m.counts.chunks)
         self.version.set(m.version)
-        self.build.info({"version": __version__, "model": m.model.id})
+        self.build.info({"version": __version__, "model": m.model.id, "runtime": m.model.runtime})
 
 
 def install_metrics(app: FastAPI) -> Metrics:

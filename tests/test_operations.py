@@ -32,7 +32,9 @@ def test_metrics_count_requests_and_searches(client: TestClient) -> None:
     assert 'http_requests_total{handler="/search",method="GET",status="4xx"} 1.0' in text
     assert 'http_request_duration_seconds_bucket{handler="/search"' in text
     assert "seekr_index_documents 5.0" in text and "seekr_index_version 1.0" in text
-    assert 'seekr_build_info{model="fake-hash"' in text
+    assert 'seekr_build_info{model="fake-hash",runtime="fake"' in text
+    # the warm-up query, then the dense and the hybrid search: three one-query forward passes
+    assert "seekr_query_batch_size_count 3.0" in text and "seekr_query_batch_size_sum 3.0" in text
 
 
 def test_request_id_is_echoed_or_made(client: TestClient) -> None:
