@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.soak import main as soak
 
         return soak(argv[1:])
+    if argv[:1] == ["scale"]:
+        from bench.scale import main as scale
+
+        return scale(argv[1:])
     if argv[:1] == ["fusion-study"]:
         from bench.fusion_study import main as fusion_study
 
