@@ -109,7 +109,7 @@ class Searcher:
     def _dense_scores(self, query_vec: np.ndarray | None, ids: list[int]) -> dict[int, float]:
         if not ids or query_vec is None:
             return {}
-        vecs = np.vstack([self.snapshot.vectors.reconstruct(i) for i in ids])
+        vecs = self.snapshot.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
         return dict(zip(ids, (vecs @ query_vec[0]).tolist(), strict=True))
 
     def _rank(
