@@ -81,7 +81,7 @@ class CleaningOutcome:
     removed: Counter[str] = field(default_factory=Counter)
 
 
-def wants_rules(cleaning: Cleaning, raw: str, *, page: bool = False) -> bool:
+def _wants_rules(cleaning: Cleaning, raw: str, *, page: bool = False) -> bool:
     """Whether the scraped-page rules apply to `raw` (`page`: it came out of an HTML page)."""
     if cleaning is Cleaning.none:
         return False
@@ -146,9 +146,8 @@ def _read_file(path: Path, rel: str, cleaning: Cleaning) -> Iterator[Read | Skip
         html_doc = _from_html(raw, rel, cleaning)
         yield html_doc if html_doc is not None else Skipped(rel, "no main text found in HTML")
         return
-    outcome = CleaningOutcome(wants_rules(cleaning, raw))
-    doc = make_document(doc_id=rel, raw_text=raw, source=rel, clean=outcome.applied, removed=outcome.removed)
-    yield (doc, outcome) if doc is not None else Skipped(rel, "no text")
+    read = read_document(cleaning, doc_id=rel, raw_text=raw, source=rel)
+    yield read if read is not None else Skipped(rel, "no text")
 
 
 def _from_html(raw: str, rel: str, cleaning: Cleaning) -> Read | None:
@@ -160,11 +159,7 @@ def _from_html(raw: str, rel: str, cleaning: Cleaning) -> Read | None:
     title = extracted.title if hasattr(extracted, "title") else extracted.get("title")
     if not text:
         return None
-    outcome = CleaningOutcome(wants_rules(cleaning, text, page=True))
-    doc = make_document(
-        doc_id=rel, raw_text=text, source=rel, title=title or None, clean=outcome.applied, removed=outcome.removed
-    )
-    return (doc, outcome) if doc is not None else None
+    return read_document(cleaning, doc_id=rel, raw_text=text, source=rel, title=title or None, page=True)
 
 
 def _read_jsonl(raw: str, rel: str, cleaning: Cleaning) -> Iterator[Read | Skipped]:
@@ -192,17 +187,15 @@ def _read_jsonl(raw: str, rel: str, cleaning: Cleaning) -> Iterator[Read | Skipp
         if not isinstance(metadata, dict):
             yield Skipped(where, "'metadata' must be a JSON object")
             continue
-        outcome = CleaningOutcome(wants_rules(cleaning, text))
-        doc = make_document(
+        read = read_document(
+            cleaning,
             doc_id=str(doc_id),
             raw_text=text,
             source=where,
             title=title if isinstance(title, str) and title.strip() else None,
             metadata=metadata,
-            clean=outcome.applied,
-            removed=outcome.removed,
         )
-        yield (doc, outcome) if doc is not None else Skipped(where, "no text")
+        yield read if read is not None else Skipped(where, "no text")
 
 
 def _starts_with_title(text: str, title: str) -> bool:
@@ -211,6 +204,31 @@ def _starts_with_title(text: str, title: str) -> bool:
         return False
     rest = text[len(title) : len(title) + 1]
     return rest in ("", "\n") or title[-1] in ".!?:"
+
+
+def read_document(
+    cleaning: Cleaning,
+    *,
+    doc_id: str,
+    raw_text: str,
+    source: str,
+    title: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    page: bool = False,
+) -> Read | None:
+    """A Document from text read from a file (`page`: extracted from HTML), cleaned where `cleaning` says
+    the page rules belong, with what cleaning did; None when it holds no text at all."""
+    outcome = CleaningOutcome(_wants_rules(cleaning, raw_text, page=page))
+    doc = make_document(
+        doc_id=doc_id,
+        raw_text=raw_text,
+        source=source,
+        title=title,
+        metadata=metadata,
+        clean=outcome.applied,
+        removed=outcome.removed,
+    )
+    return None if doc is None else (doc, outcome)
 
 
 def make_document(
@@ -233,13 +251,13 @@ def make_document(
     title that the text does not already start with is put in front of it: the title is part of what the
     document says, so it is searchable and chunk offsets still point into the stored text.
     """
-    cleaned = normalise_text(raw_text)
+    cleaned = ""
     if clean:
-        rules_applied, counts = clean_report(raw_text)
-        if rules_applied:
-            cleaned = rules_applied
-            if removed is not None:
-                removed.update(counts)
+        cleaned, counts = clean_report(raw_text)
+        if cleaned and removed is not None:
+            removed.update(counts)
+    if not cleaned:  # no rules asked for, or they would leave nothing: keep every line
+        cleaned = normalise_text(raw_text)
     if not cleaned:
         return None
     if title is None:

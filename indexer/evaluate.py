@@ -25,7 +25,7 @@ from tqdm import tqdm
 from indexer.builder import sync_index
 from indexer.chunking import ChunkingConfig
 from indexer.clean import Cleaning
-from indexer.documents import CleaningOutcome, FolderReport, Skipped, make_document, wants_rules
+from indexer.documents import FolderReport, Skipped, read_document
 from indexer.embedding import Embedder
 from indexer.errors import ConfigError
 from indexer.fusion import DEFAULT_DENSE_WEIGHT, Fusion
@@ -117,19 +117,11 @@ def load_beir(path: Path, cleaning: Cleaning = Cleaning.auto) -> BeirDataset:
         doc_id, text, title = str(rec.get("_id", "")), rec.get("text") or "", rec.get("title") or None
         raw[doc_id] = f"{title}\n{text}" if title and not text.startswith(title) else text
         body = text or (title or "")
-        outcome = CleaningOutcome(wants_rules(cleaning, body))
-        doc = make_document(
-            doc_id=doc_id,
-            raw_text=body,
-            source=f"corpus.jsonl:{n}",
-            title=title,
-            clean=outcome.applied,
-            removed=outcome.removed,
-        )
-        if doc is None:
+        read = read_document(cleaning, doc_id=doc_id, raw_text=body, source=f"corpus.jsonl:{n}", title=title)
+        if read is None:
             report.skipped.append(Skipped(f"corpus.jsonl:{n}", "no text"))
         else:
-            report.add(doc, outcome)
+            report.add(*read)
     qrels = read_qrels(path / "qrels" / "test.tsv")
     queries = {str(q["_id"]): q["text"] for q in _read_jsonl(path / "queries.jsonl") if str(q["_id"]) in qrels}
     return BeirDataset(path.name, report, raw, queries, qrels)

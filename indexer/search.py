@@ -283,12 +283,8 @@ class Searcher:
         lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1)}
         dense_scores = dict(dense)
         dense_scores.update(self._dense_scores(query_vec, [i for i in ids if i not in dense_scores]))
-        lexical_scores: dict[int, float] = {}
-        if lex_scores is not None and ids:
-            positions = np.searchsorted(self.snapshot.lexical.ids, ids)
-            for cid, pos in zip(ids, positions.tolist(), strict=True):
-                if lex_scores[pos] > 0:  # a passage without any query term has no lexical score
-                    lexical_scores[cid] = float(lex_scores[pos])
+        # a passage without any query term has no lexical score
+        lexical_scores = {cid: s for cid, s in self._lexical_scores(lex_scores, ids).items() if s > 0}
         records = self.snapshot.store.chunks(ids)
         highlights = (
             self._highlights(query, query_vec, ids, {i: r.text for i, r in records.items()}) if highlight else {}
