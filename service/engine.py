@@ -79,13 +79,7 @@ class Engine:
                 window_seconds=settings.query_batch_window_ms / 1000,
                 on_batch=self.on_batch,
             )
-            searcher = Searcher(
-                snapshot,
-                batching,
-                candidates=settings.candidates,
-                fusion=settings.fusion,
-                dense_weight=settings.dense_weight,
-            )
+            searcher = self._searcher_for(snapshot, batching)
             searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)
         except IndexerError as exc:
             self.error = str(exc)
@@ -105,6 +99,16 @@ class Engine:
             manifest.model.id,
         )
 
+    def _searcher_for(self, snapshot: IndexSnapshot, embedder: Embedder) -> Searcher:
+        settings = self._settings
+        return Searcher(
+            snapshot,
+            embedder,
+            candidates=settings.candidates,
+            fusion=settings.fusion,
+            dense_weight=settings.dense_weight,
+        )
+
     def _install(self, snapshot: IndexSnapshot, searcher: Searcher | None = None) -> None:
         """Make `snapshot` the one searches use, unless a newer one is already in place.
 
@@ -115,13 +119,7 @@ class Engine:
             current = self._searcher
             if current is not None and current.snapshot.version >= snapshot.version:
                 return
-            self._searcher = searcher or Searcher(
-                snapshot,
-                self._embedder,
-                candidates=self._settings.candidates,
-                fusion=self._settings.fusion,
-                dense_weight=self._settings.dense_weight,
-            )
+            self._searcher = searcher or self._searcher_for(snapshot, self._embedder)
         if self.on_ready is not None:
             self.on_ready(snapshot)
 
