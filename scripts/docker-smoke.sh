@@ -66,7 +66,10 @@ echo "== SIGTERM"
 stop_start=$SECONDS
 docker stop -t 20 "$NAME" >/dev/null
 code=$(docker inspect -f '{{.State.ExitCode}}' "$NAME")
-docker logs "$NAME" 2>&1 | grep -q "Application shutdown complete" || { echo "no clean shutdown in logs" >&2; exit 1; }
+# Logs go to a file first: with pipefail, `docker logs | grep -q` fails whenever grep stops reading early
+# and docker logs dies of SIGPIPE, which happens or not depending on timing.
+docker logs "$NAME" >"$WORK/stop.log" 2>&1
+grep -q "Application shutdown complete" "$WORK/stop.log" || { echo "no clean shutdown in logs" >&2; exit 1; }
 echo "stopped in $((SECONDS - stop_start)) s, exit code $code, clean shutdown logged"
 docker rm "$NAME" >/dev/null
 
@@ -84,7 +87,8 @@ for attempt in first restart; do
 import json, sys
 hit = json.load(sys.stdin)["results"][0]
 assert hit["doc_id"] == "lighthouse.txt", hit'
-  embedded=$(docker logs "$NAME-docs" 2>&1 | grep -o 'embedded [0-9]* chunks' | head -1)
+  docker logs "$NAME-docs" >"$WORK/docs.log" 2>&1
+  embedded=$(grep -o -m1 'embedded [0-9]* chunks' "$WORK/docs.log")
   echo "$attempt start: $embedded"
   if [ "$attempt" = restart ]; then [ "$embedded" = "embedded 0 chunks" ] || { echo "restart re-embedded" >&2; exit 1; }; fi
   docker stop -t 20 "$NAME-docs" >/dev/null
