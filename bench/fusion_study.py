@@ -16,10 +16,11 @@ default only if, in every condition and on the held-out split, it stays at or ab
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +32,12 @@ from indexer.chunking import ChunkingConfig, matched_text
 from indexer.embedding import BATCH_SIZE, Embedder, Vectors
 from indexer.evaluate import DEPTH, BeirDataset, Run, load_beir, per_query_ndcg
 from indexer.fusion import Fusion
-from indexer.index import IndexSnapshot, open_index
-from indexer.lexical import LexicalIndex
+from indexer.index import open_index
+from indexer.lexical import Postings
 from indexer.runtime import load_embedder
 from indexer.search import Mode, Searcher
+from indexer.segment import Segment
+from indexer.snapshot import IndexSnapshot, LiveSegment
 
 
 def _first_half(text: str) -> str:
@@ -74,26 +77,46 @@ class _WeakDense:
 TRUNCATED_TOKENS = 32
 
 
+def _replace_segments(snapshot: IndexSnapshot, make: Callable[[Segment], Segment]) -> IndexSnapshot:
+    """The same snapshot with each segment replaced by `make(segment)` (same chunk ids, same tombstones)."""
+    live = []
+    for seg in snapshot.segments:
+        new = make(seg.segment)
+        rows = np.searchsorted(new.postings.ids, seg.tombstones.chunk_ids)
+        info = seg.info.model_copy(
+            update={"tokens": int(new.postings.lengths.sum()), "deleted_tokens": int(new.postings.lengths[rows].sum())}
+        )
+        live.append(LiveSegment(new, info, seg.tombstones))
+    return IndexSnapshot(snapshot.path, snapshot.manifest, tuple(live))
+
+
 def _weak_vectors(snapshot: IndexSnapshot, embedder: Embedder) -> IndexSnapshot:
     """The same snapshot with vectors made from each passage's first TRUNCATED_TOKENS tokens only."""
-    ids = snapshot.lexical.ids.tolist()
-    records = snapshot.store.chunks(ids)
-    texts = []
-    for i in ids:
-        text = matched_text(records[i].title, records[i].text, records[i].start)
-        spans = embedder.token_spans(text)
-        texts.append(text[: spans[TRUNCATED_TOKENS - 1][1]] if len(spans) > TRUNCATED_TOKENS else text)
-    vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dimension))
-    vectors.add_with_ids(embedder.encode(texts), np.asarray(ids, dtype=np.int64))
-    return IndexSnapshot(snapshot.path, snapshot.manifest, vectors, snapshot.store, snapshot.lexical)
+
+    def weak(segment: Segment) -> Segment:
+        ids = segment.postings.ids.tolist()
+        records = segment.store.chunks(ids)
+        texts = []
+        for i in ids:
+            text = matched_text(records[i].title, records[i].text, records[i].start)
+            spans = embedder.token_spans(text)
+            texts.append(text[: spans[TRUNCATED_TOKENS - 1][1]] if len(spans) > TRUNCATED_TOKENS else text)
+        vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dimension))
+        vectors.add_with_ids(embedder.encode(texts), np.asarray(ids, dtype=np.int64))
+        return dataclasses.replace(segment, vectors=vectors)
+
+    return _replace_segments(snapshot, weak)
 
 
 def _weak_lexical(snapshot: IndexSnapshot) -> IndexSnapshot:
     """The same snapshot with BM25 over each chunk's document title alone."""
-    ids = snapshot.lexical.ids.tolist()
-    records = snapshot.store.chunks(ids)
-    titles = LexicalIndex.build(ids, [records[i].title for i in ids])
-    return IndexSnapshot(snapshot.path, snapshot.manifest, snapshot.vectors, snapshot.store, titles)
+
+    def titles(segment: Segment) -> Segment:
+        ids = segment.postings.ids.tolist()
+        records = segment.store.chunks(ids)
+        return dataclasses.replace(segment, postings=Postings.build(ids, [records[i].title for i in ids]))
+
+    return _replace_segments(snapshot, titles)
 
 
 WEIGHTS = (0.2, 0.3, 0.4, 0.6, 0.7, 0.8)  # dense shares tried besides the default 0.5

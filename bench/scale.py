@@ -29,8 +29,9 @@ from bench.synthetic import ClusterEmbedder, documents, queries
 from indexer.builder import sync_index
 from indexer.chunking import ChunkingConfig
 from indexer.documents import FolderReport
-from indexer.index import IndexSnapshot, open_index
+from indexer.index import open_index
 from indexer.search import Mode, Searcher
+from indexer.snapshot import IndexSnapshot
 from indexer.writer import IndexWriter
 
 
@@ -90,7 +91,7 @@ def run(chunks: int, index_dir: Path, *, n_queries: int = 20, n_writes: int = 5)
         "delete_p50_ms": _p50_ms(deletes),
         "search_p50_ms": search,
         "recall_at_10": recall_at_10(snapshot, embedder.encode(questions)),
-        "vector_index": snapshot.manifest.faiss.factory,
+        "segments": [{"chunks": s.live_chunks, "hnsw": s.hnsw} for s in snapshot.manifest.segments],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "disk_mb": disk / 2**20,
     }

@@ -14,9 +14,12 @@ from indexer.chunking import Chunk, ChunkingConfig, chunk_text, matched_text
 from indexer.clean import RULES_VERSION, Cleaning
 from indexer.documents import Document, FolderReport, Skipped, read_folder
 from indexer.embedding import BATCH_SIZE, Embedder
-from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
-from indexer.index import DocumentUpdate, IndexSnapshot, commit_version, open_index, write_lock
+from indexer.errors import ConfigError, IndexCorruptError, IndexerError, IndexNotFoundError
+from indexer.index import DocumentUpdate, commit_version, current_version_dir, open_index, write_lock
 from indexer.manifest import ChunkingInfo, ModelInfo
+from indexer.merge import merge_all
+from indexer.snapshot import IndexSnapshot
+from indexer.store import StoredDocument, StoreReader
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,21 @@ def _compatibility_problem(base: IndexSnapshot, model: ModelInfo, chunking: Chun
     return None
 
 
+def legacy_api_documents(index_dir: Path) -> list[StoredDocument]:
+    """Documents added through the API to an index of format 1 (one store per version), to carry them over."""
+    try:
+        store_path = current_version_dir(index_dir) / "store.sqlite"
+    except IndexerError:
+        return []
+    if not store_path.is_file():
+        return []
+    store = StoreReader(store_path)
+    try:
+        return store.documents(origin="api")
+    finally:
+        store.close()
+
+
 def build_index(
     source: Path,
     index_dir: Path,
@@ -170,8 +188,10 @@ def sync_index(
             base, rebuild_reason = None, f"existing index unusable ({exc})"
         if base is not None:
             rebuild_reason = _compatibility_problem(base, model, chunking)
-        existing = dict(base.manifest.documents) if base and not rebuild_reason else {}
+        existing = base.store.hashes() if base and not rebuild_reason else {}
         origins_before = base.store.origins() if base else {}
+        if base is None:
+            origins_before = {d.doc_id: "api" for d in legacy_api_documents(index_dir)}
 
         wanted = {d.doc_id: d for d in folder.documents}
         to_embed = [d for d in folder.documents if existing.get(d.doc_id) != d.content_hash]
@@ -179,9 +199,9 @@ def sync_index(
         deletes = [
             doc_id for doc_id, origin in origins_before.items() if origin == ORIGIN_BUILD and doc_id not in wanted
         ]
-        if rebuild_reason and base is not None:
+        if rebuild_reason:
             # API documents survive a rebuild: re-embed them from their stored cleaned text.
-            for stored in base.store.documents(origin="api"):
+            for stored in base.store.documents(origin="api") if base else legacy_api_documents(index_dir):
                 if stored.doc_id not in wanted:
                     to_embed.append(stored.to_document())
                     origins[stored.doc_id] = "api"
@@ -217,6 +237,8 @@ def sync_index(
             deletes=[] if rebuild_reason else deletes,
             build_seconds=time.perf_counter() - started,
         )
+    # Compact after the build has committed and released the lock (searches see the build meanwhile).
+    snapshot = merge_all(index_dir, snapshot)
     report.version = snapshot.version
     report.documents, report.chunks = snapshot.manifest.counts.documents, snapshot.manifest.counts.chunks
     report.seconds = time.perf_counter() - started

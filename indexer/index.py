@@ -1,18 +1,20 @@
-"""The index directory: immutable versions, an atomically swapped pointer, and a single writer at a time.
+"""The index directory: immutable segments, small versioned manifests, an atomically swapped pointer.
 
 Layout::
 
-    DIR/CURRENT              name of the committed version, e.g. "v000003" (replaced atomically)
-    DIR/v000003/manifest.json
-    DIR/v000003/vectors.faiss   FAISS IndexIDMap2(IndexFlatIP), ids = chunk ids
-    DIR/v000003/store.sqlite    documents and chunks
-    DIR/v000003/lexical/        BM25 index (bm25s) over the chunks
-    DIR/.lock                   held by the one writer
+    DIR/CURRENT                   name of the committed version, e.g. "v000003" (replaced atomically)
+    DIR/v000003/manifest.json     model, chunking, counts and the version's segments with their tombstones
+    DIR/segments/<name>/          one segment (see `indexer.segment`), shared by every version listing it
+    DIR/.lock                     held by the one writer
+    DIR/.merge.lock               held while a merge builds a segment outside the writer lock
 
-A writer copies the current version into a hidden temporary directory, applies its changes there, makes
-every file durable, renames the directory to its version name and only then replaces CURRENT. A process
-killed at any moment therefore leaves CURRENT naming a complete, unchanged version. Readers hold an
-`IndexSnapshot` (vectors in memory, store opened read-only) that never changes under them.
+A write adds one new segment holding its documents, and marks the replaced or deleted documents' chunks in
+a new tombstone file of the segment that held them; it then writes a new manifest into a hidden temporary
+directory, makes everything durable, renames the directory to its version name and only then replaces
+CURRENT. Its cost is what it changes plus one line per segment. A process killed at any moment therefore
+leaves CURRENT naming a complete, unchanged version; segments and tombstone files no kept version names are
+removed afterwards. Readers hold an `IndexSnapshot` that never changes under them. `indexer.merge` keeps the
+number of segments small.
 """
 
 from __future__ import annotations
@@ -23,61 +25,43 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from indexer import __version__
 from indexer.chunking import Chunk
 from indexer.documents import Document
 from indexer.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, IndexReadOnlyError
-from indexer.lexical import LexicalIndex
-from indexer.manifest import ChunkingInfo, Counts, Manifest, ModelInfo
-from indexer.store import StoreReader, StoreWriter
+from indexer.manifest import ChunkingInfo, Counts, Manifest, ModelInfo, SegmentInfo, VectorInfo
+from indexer.segment import (
+    ANN_MIN_CHUNKS,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    Segment,
+    SegmentWriter,
+    Tombstones,
+    fsync_path,
+)
+from indexer.snapshot import IndexSnapshot, LiveSegment
 
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
+MERGE_LOCK_FILE = ".merge.lock"
+SEGMENTS_DIR = "segments"
 KEEP_VERSIONS = 2  # the current one and the one before, for readers still holding it
 _VERSION_DIR = re.compile(r"^v(\d{6,})$")
 
-
-@dataclass(frozen=True)
-class IndexSnapshot:
-    """One committed, immutable index version."""
-
-    path: Path
-    manifest: Manifest
-    vectors: faiss.Index
-    store: StoreReader
-    lexical: LexicalIndex
-
-    @property
-    def version(self) -> int:
-        """The version number."""
-        return self.manifest.version
-
-    def deep_check(self) -> None:
-        """IndexCorruptError unless every part agrees row by row, beyond the counts `open_index` checks.
-
-        Reads every chunk id and document: for tests and soak runs, not for the serving path.
-        """
-        docs = self.store.documents()
-        chunk_ids = self.store.chunk_ids()
-        problem = None
-        if sum(d.n_chunks for d in docs) != len(chunk_ids) or self.vectors.ntotal != len(chunk_ids):
-            problem = "chunk counts differ between the documents, the store and FAISS"
-        elif self.lexical.ids.tolist() != chunk_ids:
-            problem = "the BM25 index's ids differ from the store's chunk ids"
-        elif {d.doc_id: d.content_hash for d in docs} != self.manifest.documents:
-            problem = "the manifest's documents differ from the store's"
-        elif not {r.doc_id for r in self.store.chunks(chunk_ids).values()} <= {d.doc_id for d in docs}:
-            problem = "the store has chunks of documents it does not hold"
-        if problem:
-            raise IndexCorruptError(f"{self.path} is inconsistent: {problem}. Rebuild the index.")
+VECTOR_INFO = VectorInfo(
+    ann_min_chunks=ANN_MIN_CHUNKS,
+    hnsw_m=HNSW_M,
+    hnsw_ef_construction=HNSW_EF_CONSTRUCTION,
+    hnsw_ef_search=HNSW_EF_SEARCH,
+)
 
 
 @dataclass(frozen=True)
@@ -88,19 +72,6 @@ class DocumentUpdate:
     origin: str
     chunks: Sequence[Chunk]
     vectors: np.ndarray
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with path.open("rb") as fh:
-        os.fsync(fh.fileno())
 
 
 def current_version_dir(index_dir: Path) -> Path:
@@ -118,39 +89,54 @@ def current_version_dir(index_dir: Path) -> Path:
     return index_dir / name
 
 
-def open_index(index_dir: Path) -> IndexSnapshot:
-    """Load the committed version, checking that manifest, vectors and store agree."""
+def open_index(index_dir: Path, reuse: IndexSnapshot | None = None) -> IndexSnapshot:
+    """Load the committed version, checking that manifest and segments agree.
+
+    Segments (and tombstones) that `reuse` already holds are taken from it rather than read again, so picking
+    up a new version costs what changed.
+    """
     vdir = current_version_dir(index_dir)
     manifest = Manifest.load(vdir)
-    faiss_path = vdir / manifest.faiss.file
-    store_path = vdir / manifest.store_file
-    for path in (faiss_path, store_path):
-        if not path.is_file():
-            raise IndexCorruptError(f"{path} is missing; rebuild the index")
-    vectors = faiss.read_index(str(faiss_path))
-    store = StoreReader(store_path)
-    lexical = LexicalIndex.load(vdir / manifest.lexical_dir)
-    docs, chunks = store.counts()
-    counts = manifest.counts
-    if (
-        vectors.ntotal != counts.chunks
-        or chunks != counts.chunks
-        or docs != counts.documents
-        or len(lexical.ids) != counts.chunks
-    ):
+    known = {s.name: s for s in reuse.segments} if reuse is not None else {}
+    live = []
+    for info in manifest.segments:
+        path = index_dir / SEGMENTS_DIR / info.name
+        old = known.get(info.name)
+        segment = old.segment if old is not None else Segment.open(path)
+        if old is not None and old.info.deletes == info.deletes:
+            tombstones = old.tombstones
+        else:
+            tombstones = Tombstones.load(path / info.deletes) if info.deletes else Tombstones.none()
+        if segment.chunks != info.chunks or len(tombstones.chunk_ids) != info.deleted_chunks:
+            raise IndexCorruptError(
+                f"{vdir} is inconsistent: segment {info.name} should hold {info.chunks} chunks with "
+                f"{info.deleted_chunks} deleted, it holds {segment.chunks} with {len(tombstones.chunk_ids)} "
+                "deleted. Rebuild the index."
+            )
+        if segment.vectors.d != manifest.model.dimension:
+            raise IndexCorruptError(
+                f"segment {info.name} has dimension {segment.vectors.d}, manifest says {manifest.model.dimension}"
+            )
+        live.append(LiveSegment(segment, info, tombstones))
+    chunks = sum(s.live_chunks for s in manifest.segments)
+    docs = sum(s.documents - s.deleted_documents for s in manifest.segments)
+    if (docs, chunks) != (manifest.counts.documents, manifest.counts.chunks):
         raise IndexCorruptError(
-            f"{vdir} is inconsistent: manifest says {counts.documents} documents / {counts.chunks} chunks, "
-            f"store has {docs} / {chunks}, vector index has {vectors.ntotal}, lexical index has "
-            f"{len(lexical.ids)}. Rebuild the index."
+            f"{vdir} is inconsistent: manifest says {manifest.counts.documents} documents / "
+            f"{manifest.counts.chunks} chunks, its segments hold {docs} / {chunks}. Rebuild the index."
         )
-    if vectors.d != manifest.model.dimension:
-        raise IndexCorruptError(f"{faiss_path} has dimension {vectors.d}, manifest says {manifest.model.dimension}")
-    return IndexSnapshot(vdir, manifest, vectors, store, lexical)
+    return IndexSnapshot(vdir, manifest, tuple(live))
 
 
-def empty_vectors(dimension: int) -> faiss.Index:
-    """A new, empty vector index: exact inner product (cosine on normalised vectors) with explicit ids."""
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+def _try_lock(path: Path) -> int | None:
+    """An fd holding an exclusive flock on `path`, or None if another holder has it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 @contextlib.contextmanager
@@ -158,27 +144,177 @@ def write_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index's single-writer lock (released by the OS if the process dies)."""
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        fh = (index_dir / LOCK_FILE).open("a")
+        fd = _try_lock(index_dir / LOCK_FILE)
     except PermissionError as exc:
         raise IndexReadOnlyError(
             f"cannot write the index at {index_dir}: permission denied; give this process write access to it "
             "or serve a copy it can write"
         ) from exc
-    with fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise IndexLockedError(
-                f"another process is writing the index at {index_dir}; wait for it to finish and retry"
-            ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    if fd is None:
+        raise IndexLockedError(f"another process is writing the index at {index_dir}; wait for it to finish and retry")
+    try:
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def merge_lock(index_dir: Path) -> Iterator[bool]:
+    """Hold the merge lock if it is free (yields whether it was taken): one merge builds at a time."""
+    fd = _try_lock(index_dir / MERGE_LOCK_FILE)
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _version_numbers(index_dir: Path) -> list[int]:
     return sorted(int(m.group(1)) for p in index_dir.iterdir() if (m := _VERSION_DIR.match(p.name)))
+
+
+def new_segment_dir(index_dir: Path, version: int) -> Path:
+    """A fresh, unique segment directory path (not created)."""
+    return index_dir / SEGMENTS_DIR / f"s{version:06d}-{uuid.uuid4().hex[:8]}"
+
+
+class Transaction:
+    """One write: new segments, tombstones and replaced segments, committed as one new version.
+
+    The caller holds `write_lock(index_dir)`. `base` None starts from an empty index.
+    """
+
+    def __init__(self, index_dir: Path, base: IndexSnapshot | None, model: ModelInfo, chunking: ChunkingInfo) -> None:
+        numbers = _version_numbers(index_dir) if index_dir.is_dir() else []
+        self.number = (numbers[-1] if numbers else 0) + 1
+        self._index_dir = index_dir
+        self._base = base
+        self._model = model
+        self._chunking = chunking
+        self._segments: dict[str, LiveSegment] = {s.name: s for s in base.segments} if base else {}
+        self._next_id = base.manifest.next_chunk_id if base else 1
+        self._tombstones: dict[str, tuple[set[str], list[int]]] = {}
+        self._new: list[tuple[Segment, int]] = []  # (segment, documents)
+        self._written: list[Path] = []
+
+    def delete(self, doc_ids: Sequence[str]) -> set[str]:
+        """Mark live documents deleted; returns those that were live."""
+        if self._base is None or not doc_ids:
+            return set()
+        found = self._base.store.locate(list(dict.fromkeys(doc_ids)))
+        for doc_id, (seg, chunk_ids) in found.items():
+            docs, chunks = self._tombstones.setdefault(seg.name, (set(), []))
+            docs.add(doc_id)
+            chunks.extend(chunk_ids)
+        return set(found)
+
+    def add(self, updates: Sequence[DocumentUpdate]) -> None:
+        """Insert or replace documents: the old versions get tombstones, the new ones one new segment."""
+        self.add_stream([updates], sum(len(u.chunks) for u in updates))
+
+    def add_stream(self, batches: Iterable[Sequence[DocumentUpdate]], expected_chunks: int) -> None:
+        """`add` for a stream of batches written into one segment, so a bulk load holds one batch at a time."""
+        directory = new_segment_dir(self._index_dir, self.number)
+        self._written.append(directory)
+        writer = SegmentWriter(directory, self._model.dimension, expected_chunks, titles=self._chunking.titles)
+        try:
+            for batch in batches:
+                self.delete([u.document.doc_id for u in batch])
+                for update in batch:
+                    ids = list(range(self._next_id, self._next_id + len(update.chunks)))
+                    self._next_id += len(ids)
+                    writer.add(update.document, update.origin, update.chunks, ids, update.vectors)
+        except BaseException:
+            writer.abort()
+            raise
+        segment, n_docs, _ = writer.finish()
+        if n_docs:
+            self._new.append((segment, n_docs))
+
+    def replace(self, merged: Sequence[str], segment: Segment, documents: int, tombstones: Tombstones) -> None:
+        """Swap segments `merged` for `segment`, which holds their live documents (a merge's commit)."""
+        for name in merged:
+            self._segments.pop(name)
+        self._written.append(segment.path)
+        if len(tombstones.chunk_ids) or tombstones.doc_ids:
+            self._tombstones[segment.name] = (set(tombstones.doc_ids), tombstones.chunk_ids.tolist())
+        self._new.append((segment, documents))
+
+    def _segment_info(self, segment: Segment, documents: int) -> SegmentInfo:
+        return SegmentInfo(
+            name=segment.name,
+            documents=documents,
+            chunks=segment.chunks,
+            tokens=int(segment.postings.lengths.sum()),
+            hnsw=segment.hnsw,
+        )
+
+    def _with_tombstones(self, live: LiveSegment) -> LiveSegment:
+        """`live` with this transaction's tombstones for it written to a new file."""
+        docs, chunks = self._tombstones[live.name]
+        tombstones = live.tombstones.plus(docs, chunks)
+        name = f"deletes-v{self.number:06d}.npz"
+        tombstones.save(live.segment.path / name)
+        fsync_path(live.segment.path)
+        rows = np.searchsorted(live.segment.postings.ids, tombstones.chunk_ids)
+        info = live.info.model_copy(
+            update={
+                "deletes": name,
+                "deleted_documents": len(tombstones.doc_ids),
+                "deleted_chunks": len(tombstones.chunk_ids),
+                "deleted_tokens": int(live.segment.postings.lengths[rows].sum()),
+            }
+        )
+        return LiveSegment(live.segment, info, tombstones)
+
+    @property
+    def changed(self) -> bool:
+        """Whether committing would change anything."""
+        return bool(self._new or self._tombstones) or (self._base is None)
+
+    def commit(self, build_seconds: float | None = None) -> IndexSnapshot:
+        """Write the new version's manifest and make it current; the new snapshot."""
+        index_dir = self._index_dir
+        tmp = index_dir / f".tmp-v{self.number:06d}-{uuid.uuid4().hex[:8]}"
+        try:
+            for segment, documents in self._new:
+                self._segments[segment.name] = LiveSegment(
+                    segment, self._segment_info(segment, documents), Tombstones.none()
+                )
+            for name in self._tombstones:
+                self._segments[name] = self._with_tombstones(self._segments[name])
+            # A segment whose every document is deleted is dropped, and its files pruned with it.
+            kept = tuple(s for s in self._segments.values() if s.info.documents > s.info.deleted_documents)
+            manifest = Manifest(
+                version=self.number,
+                created_at=datetime.now(UTC),
+                package_version=__version__,
+                model=self._model,
+                chunking=self._chunking,
+                counts=Counts(
+                    documents=sum(s.info.documents - s.info.deleted_documents for s in kept),
+                    chunks=sum(s.info.live_chunks for s in kept),
+                ),
+                vectors=VECTOR_INFO,
+                segments=tuple(s.info for s in kept),
+                next_chunk_id=self._next_id,
+                build_seconds=build_seconds,
+            )
+            tmp.mkdir(parents=True)
+            if (index_dir / SEGMENTS_DIR).is_dir():
+                fsync_path(index_dir / SEGMENTS_DIR)  # the new segments' directory entries
+            manifest.save(tmp)
+            fsync_path(tmp / "manifest.json")
+            fsync_path(tmp)
+            final = index_dir / f"v{self.number:06d}"
+            os.rename(tmp, final)
+            fsync_path(index_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _point_current(index_dir, final.name)
+        _prune(index_dir, keep=final.name)
+        return IndexSnapshot(final, manifest, kept)
 
 
 def commit_version(
@@ -195,62 +331,11 @@ def commit_version(
 
     The caller holds `write_lock(index_dir)`. `base` None starts from an empty index.
     """
-    numbers = _version_numbers(index_dir)
-    number = (numbers[-1] if numbers else 0) + 1
-    tmp = index_dir / f".tmp-v{number:06d}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        store = StoreWriter(tmp / "store.sqlite", base.path / base.manifest.store_file if base else None)
-        vectors = faiss.clone_index(base.vectors) if base else empty_vectors(model.dimension)
-        try:
-            removed: list[int] = []
-            for doc_id in [*deletes, *(u.document.doc_id for u in upserts)]:
-                removed.extend(store.delete_document(doc_id))
-            if removed:
-                vectors.remove_ids(faiss.IDSelectorBatch(np.asarray(removed, dtype=np.int64)))
-            for update in upserts:
-                ids = store.insert_document(update.document, update.origin, update.chunks)
-                if ids:
-                    vecs = np.ascontiguousarray(update.vectors, dtype=np.float32)
-                    vectors.add_with_ids(vecs, np.asarray(ids, dtype=np.int64))
-            n_docs, n_chunks = store.counts()
-            hashes = store.hashes()
-            chunk_ids, chunk_texts = store.chunk_texts(chunking.titles)
-        except BaseException:
-            store.abort()
-            raise
-        store.commit_and_close()
-        if vectors.ntotal != n_chunks:
-            raise IndexCorruptError(f"internal error: {vectors.ntotal} vectors for {n_chunks} chunks")
-        manifest = Manifest(
-            version=number,
-            created_at=datetime.now(UTC),
-            package_version=__version__,
-            model=model,
-            chunking=chunking,
-            counts=Counts(documents=n_docs, chunks=n_chunks),
-            build_seconds=build_seconds,
-            documents=hashes,
-        )
-        faiss.write_index(vectors, str(tmp / manifest.faiss.file))
-        lexical = LexicalIndex.build(chunk_ids, chunk_texts)
-        lexical.save(tmp / manifest.lexical_dir)
-        manifest.save(tmp)
-        for child in [*tmp.iterdir(), *(tmp / manifest.lexical_dir).iterdir()]:
-            if child.is_file():
-                _fsync_file(child)
-        _fsync_dir(tmp / manifest.lexical_dir)
-        _fsync_dir(tmp)
-        final = index_dir / f"v{number:06d}"
-        os.rename(tmp, final)
-        _fsync_dir(index_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _point_current(index_dir, final.name)
-    _prune(index_dir, keep=final.name)
-    # The parts are in memory already and their counts were checked above: no need to read them back.
-    return IndexSnapshot(final, manifest, vectors, StoreReader(final / manifest.store_file), lexical)
+    tx = Transaction(index_dir, base, model, chunking)
+    tx.delete(deletes)
+    if upserts:
+        tx.add(upserts)
+    return tx.commit(build_seconds)
 
 
 def _point_current(index_dir: Path, name: str) -> None:
@@ -260,12 +345,13 @@ def _point_current(index_dir: Path, name: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, index_dir / CURRENT_FILE)
-    _fsync_dir(index_dir)
+    fsync_path(index_dir)
 
 
 def _remove_uncommitted(index_dir: Path, current_number: int) -> list[str]:
-    """Remove temporary version directories, half-written pointer files and version directories newer
-    than the current one (renamed but never made current); returns their names. Caller holds the lock."""
+    """Remove temporary version directories, half-written pointer files, version directories newer than the
+    current one (renamed but never made current), and files in `segments/` that no kept version names (unless
+    a merge is building one); returns what was removed. Caller holds the write lock."""
     removed: list[str] = []
     for child in sorted(index_dir.iterdir()):
         newer = (m := _VERSION_DIR.match(child.name)) is not None and int(m.group(1)) > current_number
@@ -275,6 +361,28 @@ def _remove_uncommitted(index_dir: Path, current_number: int) -> list[str]:
             else:
                 child.unlink(missing_ok=True)
             removed.append(child.name)
+    segments = index_dir / SEGMENTS_DIR
+    if not segments.is_dir():
+        return removed
+    referenced: dict[str, set[str]] = {}
+    for n in _version_numbers(index_dir):
+        if current_number - KEEP_VERSIONS < n <= current_number:
+            try:
+                manifest = Manifest.load(index_dir / f"v{n:06d}")
+            except IndexCorruptError:
+                continue
+            for info in manifest.segments:
+                referenced.setdefault(info.name, set()).update([info.deletes] if info.deletes else [])
+    with merge_lock(index_dir) as no_merge_running:
+        for seg in sorted(segments.iterdir()):
+            if seg.name not in referenced:
+                if no_merge_running:  # else this may be the segment a merge is writing
+                    shutil.rmtree(seg, ignore_errors=True)
+                    removed.append(f"{SEGMENTS_DIR}/{seg.name}")
+                continue
+            for f in seg.glob("deletes-v*.npz"):
+                if f.name not in referenced[seg.name]:
+                    f.unlink(missing_ok=True)
     return removed
 
 
@@ -293,9 +401,9 @@ def recover(index_dir: Path) -> list[str]:
 
 
 def _prune(index_dir: Path, keep: str) -> None:
-    """Remove leftovers of killed writers and versions older than the last KEEP_VERSIONS."""
+    """Remove versions older than the last KEEP_VERSIONS, then leftovers nothing kept refers to."""
     keep_number = int(keep[1:])
-    _remove_uncommitted(index_dir, keep_number)
     for n in _version_numbers(index_dir):
         if n <= keep_number - KEEP_VERSIONS:
             shutil.rmtree(index_dir / f"v{n:06d}", ignore_errors=True)
+    _remove_uncommitted(index_dir, keep_number)

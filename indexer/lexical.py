@@ -1,111 +1,153 @@
-"""The lexical index: BM25 over chunk texts with bm25s, saved beside the vectors in each index version.
+"""Lexical matching: the BM25 tokeniser, one segment's term postings, and BM25 weights.
 
 Tokens are runs of two or more word characters, lower-cased, English stop words removed and Snowball
-(Porter 2) stemmed by PyStemmer; BM25 is bm25s' default Lucene variant (k1 = 1.5, b = 0.75). Scoring a
-query yields one score per chunk in a single sparse pass, so ranking, filtering and explaining hits all
-come from the same vector.
+(Porter 2) stemmed (bm25s' tokenizer with PyStemmer). Each index segment stores its chunks' term
+frequencies as a sparse chunks x terms matrix (CSC: one column per term is that term's posting list) and
+each chunk's length in tokens. Scores are computed at query time from the statistics of the whole live
+collection (`CollectionStats`), not baked in per segment: that is why bm25s' own BM25 class, which
+precomputes scores with one index's document frequencies, is not used for scoring. The formula is bm25s'
+default Lucene variant (k1 = 1.5, b = 0.75), so scores match a single BM25 index over the same chunks.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 import Stemmer
 from bm25s.tokenization import Tokenizer
 
 from indexer.errors import IndexCorruptError
 
-# bm25s sets its own logger to DEBUG, which floods any application log handler with per-build messages.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
+K1 = 1.5
+B = 0.75
 STOPWORDS = "en"
-IDS_FILE = "chunk_ids.npy"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_FILES = ("ids.npy", "lengths.npy", "postings.npz", "vocab.json")
 
 
 def _tokenizer() -> Tokenizer:
     return Tokenizer(lower=True, splitter=_TOKEN.pattern, stopwords=STOPWORDS, stemmer=Stemmer.Stemmer("english"))
 
 
-@dataclass
-class LexicalIndex:
-    """BM25 over the chunks of one index version; position i scores chunk `ids[i]`."""
+class Analyzer:
+    """Turns text into the terms BM25 matches on. One instance is safe to share between threads."""
 
-    ids: npt.NDArray[np.int64]
-    retriever: bm25s.BM25 | None
-    tokenizer: Tokenizer
-
-    @classmethod
-    def build(cls, ids: Sequence[int], texts: Sequence[str]) -> LexicalIndex:
-        """Tokenize and index `texts` (chunk `ids[i]` has text `texts[i]`)."""
+    def __init__(self) -> None:
         tokenizer = _tokenizer()
-        if not texts:
-            return cls(np.zeros(0, dtype=np.int64), None, tokenizer)
-        tokens = tokenizer.tokenize(list(texts), update_vocab=True, return_as="ids", show_progress=False)
-        retriever = bm25s.BM25()
-        retriever.index(tokens, show_progress=False)
-        return cls(np.asarray(ids, dtype=np.int64), retriever, tokenizer)
-
-    def save(self, directory: Path) -> None:
-        """Write the index into `directory` (created); `load` reads it back."""
-        directory.mkdir(parents=True, exist_ok=True)
-        np.save(directory / IDS_FILE, self.ids)
-        self.tokenizer.save_vocab(str(directory))
-        self.tokenizer.save_stopwords(str(directory))
-        if self.retriever is not None:
-            self.retriever.save(str(directory))
-
-    @classmethod
-    def load(cls, directory: Path) -> LexicalIndex:
-        """Read an index written by `save`."""
-        try:
-            ids = np.load(directory / IDS_FILE)
-            tokenizer = _tokenizer()
-            tokenizer.load_vocab(str(directory))
-            tokenizer.load_stopwords(str(directory))
-            retriever = bm25s.BM25.load(str(directory)) if len(ids) else None
-        except (OSError, ValueError) as exc:
-            raise IndexCorruptError(f"lexical index in {directory} cannot be read ({exc}); rebuild the index") from exc
-        return cls(ids, retriever, tokenizer)
-
-    def query_ids(self, query: str) -> list[int]:
-        """Vocabulary ids of the query's terms that occur in the index (unknown terms dropped)."""
-        (ids,) = self.tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
-        unknown = self.tokenizer.word_to_id.get("", 0)
-        return sorted({int(i) for i in ids if i != unknown})
-
-    def scores(self, query: str) -> npt.NDArray[np.float32] | None:
-        """BM25 score of every chunk (aligned with `ids`); None when no query term is in the index."""
-        terms = self.query_ids(query)
-        if self.retriever is None or not terms:
-            return None
-        return np.asarray(self.retriever.get_scores_from_ids(terms), dtype=np.float32)
+        self._stop = frozenset(tokenizer.stopwords)
+        self._stemmer = Stemmer.Stemmer("english")
 
     def stems(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, stem) of each indexed term in `text`, stop words left out, as queries see them."""
-        stop = set(self.tokenizer.stopwords)
-        stem = self.tokenizer.stemmer
         out = []
         for m in _TOKEN.finditer(text):
             word = m.group().lower()
-            if word not in stop:
-                out.append((m.start(), m.end(), stem(word) if stem else word))
+            if word not in self._stop:
+                out.append((m.start(), m.end(), self._stemmer.stemWord(word)))
         return out
 
-    def top(
-        self, scores: npt.NDArray[np.float32], n: int, allowed: npt.NDArray[np.bool_] | None = None
-    ) -> list[tuple[int, float]]:
-        """The best `n` (chunk_id, score) with a positive score, among `allowed` positions if given."""
-        candidates = np.flatnonzero(scores > 0) if allowed is None else np.flatnonzero((scores > 0) & allowed)
-        if len(candidates) > n:
-            part = np.argpartition(-scores[candidates], n - 1)[:n]
-            candidates = candidates[part]
-        order = sorted(candidates.tolist(), key=lambda i: (-float(scores[i]), int(self.ids[i])))
-        return [(int(self.ids[i]), float(scores[i])) for i in order]
+    def terms(self, query: str) -> list[str]:
+        """The query's distinct terms, in order of first occurrence."""
+        return list(dict.fromkeys(stem for _, _, stem in self.stems(query)))
+
+
+@dataclass(frozen=True)
+class CollectionStats:
+    """What BM25 needs of the whole collection: live chunk count, average length, each term's document count."""
+
+    chunks: int
+    avg_length: float
+    doc_freq: dict[str, int]
+
+    def idf(self, term: str) -> float:
+        """Lucene's idf, always positive."""
+        df = self.doc_freq.get(term, 0)
+        return float(np.log1p((self.chunks - df + 0.5) / (df + 0.5)))
+
+
+@dataclass(frozen=True)
+class Postings:
+    """Term frequencies of one segment's chunks: row i is chunk `ids[i]` (ids ascending)."""
+
+    ids: npt.NDArray[np.int64]
+    lengths: npt.NDArray[np.int32]
+    matrix: sp.csc_matrix  # rows x terms, term frequencies
+    vocab: dict[str, int]  # term -> column
+
+    @classmethod
+    def build(cls, ids: Sequence[int], texts: Sequence[str], batch: int = 20_000) -> Postings:
+        """Tokenize `texts` (chunk `ids[i]` has text `texts[i]`; ids ascending).
+
+        Batches keep the tokenizer's Python lists small: a million chunks never exist as lists at once.
+        """
+        tokenizer = _tokenizer()
+        rows: list[npt.NDArray[np.int32]] = []
+        cols: list[npt.NDArray[np.int32]] = []
+        lengths = np.zeros(len(texts), dtype=np.int32)
+        for start in range(0, len(texts), batch):
+            part = tokenizer.tokenize(
+                list(texts[start : start + batch]), update_vocab=True, return_as="ids", show_progress=False
+            )
+            empty = tokenizer.get_vocab_dict().get("")  # bm25s' placeholder for a text without terms
+            counts = np.asarray([len(row) for row in part], dtype=np.int64)
+            flat = np.fromiter((t for row in part for t in row), dtype=np.int32, count=int(counts.sum()))
+            row_of = np.repeat(np.arange(start, start + len(part), dtype=np.int32), counts)
+            keep = flat != (-1 if empty is None else empty)
+            rows.append(row_of[keep])
+            cols.append(flat[keep])
+            lengths[start : start + len(part)] = np.bincount(row_of[keep] - start, minlength=len(part))
+        vocab = {t: i for t, i in tokenizer.get_vocab_dict().items() if t}
+        n_cols = max(vocab.values(), default=-1) + 1
+        row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int32)
+        col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
+        del rows, cols
+        matrix = sp.csc_matrix((np.ones(len(row), dtype=np.float32), (row, col)), shape=(len(texts), n_cols))
+        matrix.sum_duplicates()  # repeated terms become one entry holding the term frequency
+        return cls(np.asarray(ids, dtype=np.int64), lengths, matrix, vocab)
+
+    def save(self, directory: Path) -> None:
+        """Write into `directory` (created); `load` reads it back."""
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / _FILES[0], self.ids)
+        np.save(directory / _FILES[1], self.lengths)
+        sp.save_npz(directory / _FILES[2], self.matrix, compressed=False)
+        (directory / _FILES[3]).write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> Postings:
+        """Read what `save` wrote."""
+        try:
+            ids = np.load(directory / _FILES[0])
+            lengths = np.load(directory / _FILES[1])
+            matrix = sp.csc_matrix(sp.load_npz(directory / _FILES[2]))
+            vocab = json.loads((directory / _FILES[3]).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(
+                f"lexical postings in {directory} cannot be read ({exc}); rebuild the index"
+            ) from exc
+        if matrix.shape[0] != len(ids) or len(lengths) != len(ids):
+            raise IndexCorruptError(f"lexical postings in {directory} disagree in length; rebuild the index")
+        return cls(ids, lengths, matrix, vocab)
+
+    def posting(self, term: str) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+        """(rows ascending, term frequencies) of the chunks holding `term`."""
+        col = self.vocab.get(term)
+        if col is None:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        lo, hi = self.matrix.indptr[col], self.matrix.indptr[col + 1]
+        return self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
+
+
+def bm25_weights(
+    tf: npt.NDArray[np.float32], lengths: npt.NDArray[np.int32], idf: float, avg_length: float
+) -> npt.NDArray[np.float32]:
+    """Each posting's contribution to its chunk's score (Lucene variant, as bm25s computes it)."""
+    norm = K1 * (1 - B + B * lengths.astype(np.float32) / np.float32(max(avg_length, 1e-9)))
+    return (np.float32(idf) * tf / (tf + norm)).astype(np.float32)

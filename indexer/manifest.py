@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -10,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from indexer.errors import IndexCorruptError, ManifestMismatchError
 
-FORMAT_VERSION = 1
+# 2: segments with tombstones (1: one store, vector index and BM25 index per version).
+FORMAT_VERSION = 2
 MANIFEST_FILE = "manifest.json"
 
 
@@ -50,24 +52,48 @@ class Counts(_Frozen):
     chunks: int
 
 
-class FaissInfo(_Frozen):
-    """The vector index file."""
+class VectorInfo(_Frozen):
+    """How vectors are searched: exact in small segments, an HNSW graph in large ones."""
 
-    file: str = "vectors.faiss"
-    factory: str = "IDMap2,Flat"
     metric: Literal["inner_product"] = "inner_product"
+    ann_min_chunks: int
+    hnsw_m: int
+    hnsw_ef_construction: int
+    hnsw_ef_search: int
 
 
 class LexicalInfo(_Frozen):
-    """The BM25 index."""
+    """The BM25 scoring."""
 
-    library: str = "bm25s"
-    variant: str = "lucene k1=1.5 b=0.75"
+    variant: str = "lucene k1=1.5 b=0.75, statistics of the whole live collection"
     tokens: str = "words of 2+ characters, lower-cased, English stop words removed, Snowball English stems"
 
 
+class SegmentInfo(_Frozen):
+    """One segment of this version: what it holds and which of it is deleted."""
+
+    name: str
+    documents: int  # written into the segment, deleted ones included
+    chunks: int
+    tokens: int
+    hnsw: bool
+    deletes: str | None = None  # tombstone file inside the segment directory
+    deleted_documents: int = 0
+    deleted_chunks: int = 0
+    deleted_tokens: int = 0
+
+    @property
+    def live_chunks(self) -> int:
+        """Chunks not deleted."""
+        return self.chunks - self.deleted_chunks
+
+
 class Manifest(_Frozen):
-    """Everything needed to use an index version correctly, and to refuse it when it does not fit."""
+    """Everything needed to use an index version correctly, and to refuse it when it does not fit.
+
+    Its size grows with the number of segments, never with the number of documents, so a commit costs
+    what it changes.
+    """
 
     format: Literal["seekr-index"] = "seekr-index"
     format_version: int = FORMAT_VERSION
@@ -77,12 +103,11 @@ class Manifest(_Frozen):
     model: ModelInfo
     chunking: ChunkingInfo
     counts: Counts
-    faiss: FaissInfo = FaissInfo()
-    store_file: str = "store.sqlite"
+    vectors: VectorInfo
     lexical: LexicalInfo = LexicalInfo()
-    lexical_dir: str = "lexical"
+    segments: tuple[SegmentInfo, ...]
+    next_chunk_id: int
     build_seconds: float | None = None
-    documents: dict[str, str]  # doc_id -> content hash
 
     def save(self, directory: Path) -> Path:
         """Write `manifest.json` into `directory` (the caller makes the directory durable)."""
@@ -95,17 +120,22 @@ class Manifest(_Frozen):
         """Read `manifest.json` from `directory`; IndexCorruptError if missing or invalid."""
         path = directory / MANIFEST_FILE
         try:
-            manifest = cls.model_validate_json(path.read_bytes())
+            raw = json.loads(path.read_bytes())
         except FileNotFoundError as exc:
             raise IndexCorruptError(f"{path} is missing; rebuild the index with `python -m indexer build`") from exc
+        except ValueError as exc:
+            raise IndexCorruptError(f"{path} is not valid JSON ({exc})") from exc
+        found = raw.get("format_version") if isinstance(raw, dict) else None
+        if found != FORMAT_VERSION:
+            raise IndexCorruptError(
+                f"{path} has format version {found}; this program reads version {FORMAT_VERSION}. Rebuild the "
+                "index with this version of `python -m indexer build` (documents added through the API are "
+                "kept: the build re-reads them from the old version)."
+            )
+        try:
+            return cls.model_validate(raw)
         except ValidationError as exc:
             raise IndexCorruptError(f"{path} is not a valid manifest: {exc.errors()[0]['msg']}") from exc
-        if manifest.format_version != FORMAT_VERSION:
-            raise IndexCorruptError(
-                f"{path} has format version {manifest.format_version}; this program reads version "
-                f"{FORMAT_VERSION}. Rebuild the index with this version of `python -m indexer build`."
-            )
-        return manifest
 
     def runtime_warning(self, runtime: str) -> str | None:
         """A warning if queries are embedded by another runtime than the index's vectors (close, not equal)."""

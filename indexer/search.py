@@ -12,13 +12,12 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-import faiss
 import numpy as np
 
 from indexer.embedding import Embedder
 from indexer.fusion import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, RRF_K, Fusion, dbsf, dbsf_bounds, rrf
 from indexer.highlight import Highlight, best_dense, best_lexical
-from indexer.index import IndexSnapshot
+from indexer.snapshot import Allowed, IndexSnapshot, LexicalQuery
 from indexer.store import Filter
 
 DEFAULT_CANDIDATES = 100
@@ -95,15 +94,11 @@ class Searcher:
         """The runtime that embeds this searcher's queries."""
         return self._embedder.runtime
 
-    def _dense(self, query_vec: np.ndarray | None, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _dense(self, query_vec: np.ndarray | None, n: int, allowed: Allowed | None) -> list[tuple[int, float]]:
         if n == 0 or query_vec is None:
             return []
-        params = None
-        if allowed is not None:
-            # The selector is applied inside the scan, so top-n is taken among passing chunks only.
-            params = faiss.SearchParameters()
-            params.sel = faiss.IDSelectorBatch(allowed)
-        scores, ids = self.snapshot.vectors.search(query_vec, n, params=params)
+        # The filter is applied inside each segment's search, so top-n is taken among passing chunks only.
+        scores, ids = self.snapshot.vectors.search(query_vec, n, allowed)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def _dense_scores(self, query_vec: np.ndarray | None, ids: list[int]) -> dict[int, float]:
@@ -115,11 +110,10 @@ class Searcher:
     def _rank(
         self,
         query_vec: np.ndarray | None,
-        lex_scores: np.ndarray | None,
+        lex_scores: LexicalQuery | None,
         mode: Mode,
         n: int,
-        allowed: np.ndarray | None,
-        allowed_mask: np.ndarray | None,
+        allowed: Allowed | None,
         fusion: Fusion,
         per_document: bool,
         dense_weight: float,
@@ -127,7 +121,7 @@ class Searcher:
         dense = self._dense(query_vec, n, allowed) if mode != Mode.lexical else []
         lexical = []
         if mode != Mode.dense and lex_scores is not None:
-            lexical = self.snapshot.lexical.top(lex_scores, n, allowed_mask)
+            lexical = lex_scores.top(n, allowed)
         if mode == Mode.dense:
             return dense, dense, lexical
         if mode == Mode.lexical:
@@ -137,17 +131,17 @@ class Searcher:
             return _best_first(fused), dense, lexical
         return self._dbsf(query_vec, lex_scores, dense, lexical, per_document, dense_weight), dense, lexical
 
-    def _lexical_scores(self, lex_scores: np.ndarray | None, ids: list[int]) -> dict[int, float]:
+    @staticmethod
+    def _lexical_scores(lex_scores: LexicalQuery | None, ids: list[int]) -> dict[int, float]:
         """BM25 score of each chunk in `ids` (0.0 where no query term occurs)."""
         if lex_scores is None or not ids:
             return dict.fromkeys(ids, 0.0)
-        positions = np.searchsorted(self.snapshot.lexical.ids, ids)
-        return {cid: float(lex_scores[pos]) for cid, pos in zip(ids, positions.tolist(), strict=True)}
+        return lex_scores.scores_of(ids)
 
     def _dbsf(
         self,
         query_vec: np.ndarray | None,
-        lex_scores: np.ndarray | None,
+        lex_scores: LexicalQuery | None,
         dense: list[tuple[int, float]],
         lexical: list[tuple[int, float]],
         per_document: bool,
@@ -200,22 +194,19 @@ class Searcher:
         weight = self.dense_weight if dense_weight is None else dense_weight
         per_document = mode == Mode.hybrid and fusion is not Fusion.rrf and max_per_doc == 1
         started = time.perf_counter()
-        allowed: np.ndarray | None = None
-        allowed_mask: np.ndarray | None = None
+        allowed: Allowed | None = None
         total = self.snapshot.vectors.ntotal
         if where is not None and not where.is_empty:
-            allowed = np.asarray(self.snapshot.store.filtered_chunk_ids(where), dtype=np.int64)
-            allowed_mask = np.isin(self.snapshot.lexical.ids, allowed)
-            total = len(allowed)
+            allowed = self.snapshot.store.allowed(where)
+            total = sum(len(ids) for ids in allowed.values())
         # Lexical mode never runs the model: its hits carry no dense score, and it stays fast.
         query_vec = self._embedder.encode([query]) if mode != Mode.lexical else None
-        # One sparse pass scores every chunk: it ranks (lexical, hybrid) and explains (all modes).
-        lex_scores = self.snapshot.lexical.scores(query)
+        # One pass over the query terms' postings scores the chunks holding them: it ranks (lexical, hybrid)
+        # and explains (all modes).
+        lex_scores = self.snapshot.lexical.query(query)
         n = min(total, max(self._candidates, k))
         while True:
-            ranked, dense, lexical = self._rank(
-                query_vec, lex_scores, mode, n, allowed, allowed_mask, fusion, per_document, weight
-            )
+            ranked, dense, lexical = self._rank(query_vec, lex_scores, mode, n, allowed, fusion, per_document, weight)
             more_possible = self._more_possible(mode, fusion, n, total, dense, lexical, min_score)
             if min_score is not None:
                 ranked = [(cid, s) for cid, s in ranked if s >= min_score]
@@ -271,7 +262,7 @@ class Searcher:
         self,
         query: str,
         query_vec: np.ndarray | None,
-        lex_scores: np.ndarray | None,
+        lex_scores: LexicalQuery | None,
         mode: Mode,
         top: list[tuple[int, float]],
         dense: list[tuple[int, float]],

@@ -1,8 +1,9 @@
-"""The metadata store: one SQLite file per index version.
+"""The metadata store: one SQLite file per index segment, written once and then only read.
 
 Tables: `documents` (cleaned text, title, source, metadata, content hash, origin) and `chunks` (document
 id, character offsets into the cleaned text, passage text). Chunk ids are the FAISS ids and the lexical
-index's ids; AUTOINCREMENT guarantees an id is never reused after a delete.
+postings' ids; the index hands them out from one counter (the manifest's `next_chunk_id`), so an id is never
+reused, in any segment.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ CREATE TABLE documents (
     indexed_at   TEXT NOT NULL
 );
 CREATE TABLE chunks (
-    chunk_id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    chunk_id   INTEGER PRIMARY KEY,
     doc_id     TEXT NOT NULL REFERENCES documents(doc_id),
     ordinal    INTEGER NOT NULL,
     start_char INTEGER NOT NULL,
@@ -124,29 +125,15 @@ class StoredDocument:
 
 
 class StoreWriter:
-    """Writes one new store file; used only inside an uncommitted version directory."""
+    """Writes one new segment's store file."""
 
-    def __init__(self, path: Path, base: Path | None) -> None:
+    def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None)
-        if base is not None:
-            src = sqlite3.connect(f"file:{base}?mode=ro", uri=True)
-            try:
-                src.backup(self._conn)
-            finally:
-                src.close()
-        else:
-            self._conn.executescript(SCHEMA)
+        self._conn.executescript(SCHEMA)
         self._conn.execute("BEGIN")
 
-    def delete_document(self, doc_id: str) -> list[int]:
-        """Remove a document and its chunks; returns the removed chunk ids."""
-        ids = [r[0] for r in self._conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
-        self._conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
-        self._conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
-        return ids
-
-    def insert_document(self, doc: Document, origin: str, chunks: Sequence[Chunk]) -> list[int]:
-        """Insert a document (which must not exist) and its chunks; returns the new chunk ids in order."""
+    def insert_document(self, doc: Document, origin: str, chunks: Sequence[Chunk], ids: Sequence[int]) -> None:
+        """Insert a document (which must not exist) and its chunks, chunk `chunks[i]` under id `ids[i]`."""
         self._conn.execute(
             "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -161,33 +148,40 @@ class StoreWriter:
                 datetime.now(UTC).isoformat(timespec="seconds"),
             ),
         )
-        ids: list[int] = []
-        for chunk in chunks:
-            cur = self._conn.execute(
-                "INSERT INTO chunks (doc_id, ordinal, start_char, end_char, text) VALUES (?, ?, ?, ?, ?)",
-                (doc.doc_id, chunk.ordinal, chunk.start, chunk.end, chunk.text),
-            )
-            assert cur.lastrowid is not None
-            ids.append(cur.lastrowid)
-        return ids
+        self._conn.executemany(
+            "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text) VALUES (?, ?, ?, ?, ?, ?)",
+            [(cid, doc.doc_id, c.ordinal, c.start, c.end, c.text) for cid, c in zip(ids, chunks, strict=True)],
+        )
 
-    def counts(self) -> tuple[int, int]:
-        """(documents, chunks) as they stand in this writer's transaction."""
-        docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-        chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        return int(docs), int(chunks)
+    def copy_live(self, source: Path, deleted_docs: Iterable[str]) -> None:
+        """Copy every document of another store, and its chunks, except `deleted_docs` (for merges)."""
+        self._conn.execute("COMMIT")  # SQLite attaches only outside a transaction; the file is unpublished
+        self._conn.execute("ATTACH DATABASE ? AS src", (f"file:{source}?mode=ro&immutable=1",))
+        try:
+            self._conn.execute("BEGIN")
+            self._conn.execute("CREATE TEMP TABLE gone (doc_id TEXT PRIMARY KEY)")
+            self._conn.executemany("INSERT INTO gone VALUES (?)", [(d,) for d in deleted_docs])
+            self._conn.execute("INSERT INTO documents SELECT * FROM src.documents WHERE doc_id NOT IN temp.gone")
+            self._conn.execute("INSERT INTO chunks SELECT * FROM src.chunks WHERE doc_id NOT IN temp.gone")
+            self._conn.execute("DROP TABLE temp.gone")
+            self._conn.execute("COMMIT")
+        finally:
+            self._conn.execute("DETACH DATABASE src")
+        self._conn.execute("BEGIN")
 
     def chunk_texts(self, titles: bool) -> tuple[list[int], list[str]]:
-        """Every chunk's id and matched text (see `matched_text`), ascending by id (the lexical index's order)."""
+        """Every chunk's id and matched text (see `matched_text`), ascending by id (the postings' order)."""
         rows = self._conn.execute(
             "SELECT c.chunk_id, d.title, c.text, c.start_char FROM chunks c JOIN documents d USING (doc_id) "
             "ORDER BY c.chunk_id"
         ).fetchall()
         return [r[0] for r in rows], [matched_text(r[1], r[2], r[3], titles) for r in rows]
 
-    def hashes(self) -> dict[str, str]:
-        """doc_id -> content hash for every document."""
-        return dict(self._conn.execute("SELECT doc_id, content_hash FROM documents ORDER BY doc_id"))
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks) as they stand in this writer's transaction."""
+        docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return int(docs), int(chunks)
 
     def commit_and_close(self) -> None:
         """Commit the transaction and close the file (it is fsynced by the caller's directory commit)."""
@@ -299,6 +293,29 @@ class StoreReader:
     def origins(self) -> dict[str, str]:
         """doc_id -> origin ('build' or 'api')."""
         return dict(self._rows("SELECT doc_id, origin FROM documents"))
+
+    def hashes(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """doc_id -> content hash, of `doc_ids` that are here (None: of every document)."""
+        if doc_ids is None:
+            return dict(self._rows("SELECT doc_id, content_hash FROM documents"))
+        out: dict[str, str] = {}
+        for start in range(0, len(doc_ids), 500):  # SQLite limits the parameters of one statement
+            part = list(doc_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            out.update(self._rows(f"SELECT doc_id, content_hash FROM documents WHERE doc_id IN ({marks})", part))
+        return out
+
+    def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
+        """doc_id -> its chunk ids, for `doc_ids` that are here."""
+        out: dict[str, list[int]] = {}
+        for start in range(0, len(doc_ids), 500):
+            part = list(doc_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            for doc_id, cid in self._rows(
+                f"SELECT doc_id, chunk_id FROM chunks WHERE doc_id IN ({marks}) ORDER BY chunk_id", part
+            ):
+                out.setdefault(doc_id, []).append(cid)
+        return out
 
     def close(self) -> None:
         """Close the connection."""

@@ -1,9 +1,10 @@
 """Document-level writes: upsert and delete documents as new index versions.
 
-Each call commits one new version (copy-on-write, see `indexer.index`): readers holding the previous
-snapshot are never blocked and never see half a write, and a crash at any moment leaves the last committed
-version intact. Writers are serialised by a lock within the process and by the directory's flock across
-processes. Re-sending a document whose content hash is unchanged embeds nothing and commits nothing.
+Each call commits one new version (a new segment plus tombstones, see `indexer.index`), so its cost is
+what it changes: readers holding the previous snapshot are never blocked and never see half a write, and a
+crash at any moment leaves the last committed version intact. `merge` compacts segments (see
+`indexer.merge`); the service runs it in the background. Writers are serialised by a lock within the
+process and by the directory's flock across processes. Re-sending a document whose content hash is unchanged embeds nothing and commits nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from indexer.clean import Cleaning
 from indexer.documents import Document
 from indexer.embedding import Embedder
 from indexer.errors import IndexerError
-from indexer.index import IndexSnapshot, commit_version, open_index, write_lock
+from indexer.index import Transaction, open_index, write_lock
+from indexer.merge import merge_all, plan
+from indexer.snapshot import IndexSnapshot
 
 ORIGIN_API = "api"
 
@@ -49,6 +52,11 @@ class IndexWriter:
         self._index_dir = index_dir
         self._embedder = embedder
         self._lock = threading.Lock()
+        self._last: IndexSnapshot | None = None  # its segments are reused, not read again
+
+    def _open(self) -> IndexSnapshot:
+        self._last = open_index(self._index_dir, reuse=self._last)
+        return self._last
 
     def apply(
         self, upserts: Sequence[Document] = (), deletes: Sequence[str] = (), *, origin: str = ORIGIN_API
@@ -58,9 +66,9 @@ class IndexWriter:
         Nothing is written when every upsert is unchanged and there is nothing to delete.
         """
         with self._lock, write_lock(self._index_dir):
-            base = open_index(self._index_dir)
+            base = self._open()
             base.manifest.check_model(self._embedder.model_id, self._embedder.dimension)
-            hashes = base.manifest.documents
+            hashes = base.store.hashes([*(d.doc_id for d in upserts), *deletes])
             missing = [d for d in deletes if d not in hashes]
             if missing:
                 raise DocumentNotFoundError(f"no document with id {missing[0]!r}; nothing was changed")
@@ -79,15 +87,29 @@ class IndexWriter:
             m = base.manifest.chunking
             config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles, Cleaning(m.cleaning))
             updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
-            snapshot = commit_version(
-                self._index_dir,
-                base,
-                model=base.manifest.model,
-                chunking=base.manifest.chunking,
-                upserts=updates,
-                deletes=list(deletes),
-            )
-            return WriteResult(snapshot, status, sum(len(u.chunks) for u in updates))
+            tx = Transaction(self._index_dir, base, base.manifest.model, base.manifest.chunking)
+            tx.delete(list(deletes))
+            if updates:
+                tx.add(updates)
+            self._last = tx.commit()
+            return WriteResult(self._last, status, sum(len(u.chunks) for u in updates))
+
+    def needs_merge(self) -> bool:
+        """Whether the merge policy has work for the latest version this writer knows."""
+        return self._last is not None and bool(plan(self._last.manifest.segments))
+
+    def merge(self) -> IndexSnapshot:
+        """Merge segments while the policy asks for it (slow: run it off the request path); the last snapshot.
+
+        Writes go on meanwhile: the merged segment is built outside the lock, which it takes only to commit.
+        """
+        with self._lock, write_lock(self._index_dir):
+            base = self._open()
+        merged = merge_all(self._index_dir, base, self._lock)
+        with self._lock:
+            if self._last is None or merged.version > self._last.version:
+                self._last = merged
+        return merged
 
 
 __all__ = ["ORIGIN_API", "ORIGIN_BUILD", "DocumentNotFoundError", "IndexWriter", "WriteResult"]

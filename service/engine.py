@@ -13,9 +13,10 @@ from indexer.batching import BatchingEmbedder
 from indexer.documents import Document
 from indexer.embedding import Embedder, canonical_model_id
 from indexer.errors import IndexerError
-from indexer.index import IndexSnapshot, current_version_dir, open_index, recover
+from indexer.index import current_version_dir, open_index, recover
 from indexer.manifest import Manifest
 from indexer.search import Mode, Searcher
+from indexer.snapshot import IndexSnapshot
 from indexer.writer import IndexWriter, WriteResult
 from service.errors import NotReadyError
 from service.memory import release_free_memory
@@ -143,7 +144,7 @@ class Engine:
             return False
         if name == self._searcher.snapshot.path.name:
             return False
-        self._install(open_index(self._settings.index_dir))
+        self._install(open_index(self._settings.index_dir, reuse=self._searcher.snapshot))
         release_free_memory()
         log.info("picked up index version %s", name)
         return True

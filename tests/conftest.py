@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 
 from indexer.builder import build_index
 from indexer.embedding import Embedder
-from indexer.index import IndexSnapshot, open_index
+from indexer.index import open_index
+from indexer.snapshot import IndexSnapshot
 from service.app import create_app
 from service.settings import Settings
 from tests.fakes import FakeEmbedder

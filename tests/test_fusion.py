@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from indexer.fusion import Fusion, dbsf, dbsf_bounds
-from indexer.index import IndexSnapshot
+from indexer.snapshot import IndexSnapshot
 from indexer.search import Mode, Searcher
 from tests.fakes import FakeEmbedder
 

@@ -9,7 +9,7 @@ import pytest
 
 from indexer.chunking import matched_text
 from indexer.fusion import RRF_K, Fusion, rrf
-from indexer.index import IndexSnapshot
+from indexer.snapshot import IndexSnapshot
 from indexer.search import Mode, Searcher
 from tests.fakes import FakeEmbedder
 

@@ -1,0 +1,106 @@
+"""Merging segments: keeps their number small and drops deleted chunks, without blocking searches or writes.
+
+Policy (tiered, as Lucene's): segments are grouped in tiers by size (under 10k live chunks, under 100k, under
+1M, ...). When a tier holds `SEGMENTS_PER_TIER` segments they are merged into one, which usually lands in the
+next tier; a segment whose chunks are more than `MAX_DELETED_FRACTION` deleted is rewritten alone. Each chunk
+is therefore rewritten about once per tier it climbs: O(log N) times over its life, in the background.
+
+A merge reads a snapshot, builds the merged segment outside the write lock (holding only the merge lock),
+then takes the write lock for a moment: documents deleted or replaced since that snapshot get tombstones in
+the merged segment, and one new version swaps the merged segments for it. A crash mid-merge leaves an
+unreferenced directory that the next writer or startup removes.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from indexer.index import Transaction, merge_lock, new_segment_dir, open_index, write_lock
+from indexer.manifest import SegmentInfo
+from indexer.segment import SegmentWriter, Tombstones
+from indexer.snapshot import IndexSnapshot
+
+SEGMENTS_PER_TIER = 8
+SMALLEST_TIER = 10_000  # every segment below this size is in the first tier
+MAX_DELETED_FRACTION = 0.25
+_VECTOR_BATCH = 50_000  # vectors copied per step, so a merge never holds two full copies
+
+
+def _tier(info: SegmentInfo) -> int:
+    return int(math.log10(max(info.live_chunks, SMALLEST_TIER)))
+
+
+def plan(segments: Sequence[SegmentInfo]) -> list[str]:
+    """Names of the segments to merge next (empty: nothing to do)."""
+    tiers: dict[int, list[SegmentInfo]] = {}
+    for info in segments:
+        tiers.setdefault(_tier(info), []).append(info)
+    for tier in sorted(tiers):
+        if len(tiers[tier]) >= SEGMENTS_PER_TIER:
+            return [s.name for s in tiers[tier]]
+    for info in segments:
+        if info.deleted_chunks > MAX_DELETED_FRACTION * info.chunks:
+            return [info.name]
+    return []
+
+
+def merge(
+    index_dir: Path, base: IndexSnapshot, names: Sequence[str], commit_lock: threading.Lock | None = None
+) -> IndexSnapshot | None:
+    """Merge segments `names` of `base` into one and commit; the new snapshot, or None if another merge is
+    running or a segment left the index meanwhile. `commit_lock` is the caller's in-process writer lock."""
+    with merge_lock(index_dir) as mine:
+        if not mine:
+            return None
+        sources = [s for s in base.segments if s.name in set(names)]
+        live_chunks = sum(s.info.live_chunks for s in sources)
+        directory = new_segment_dir(index_dir, base.version)
+        writer = SegmentWriter(
+            directory, base.manifest.model.dimension, live_chunks, titles=base.manifest.chunking.titles
+        )
+        try:
+            for source in sources:
+                writer.copy_store(source.segment.path / "store.sqlite", source.tombstones.doc_ids)
+                ids = source.live_ids
+                for start in range(0, len(ids), _VECTOR_BATCH):
+                    part = ids[start : start + _VECTOR_BATCH]
+                    writer.add_vectors(part, source.segment.vectors.reconstruct_batch(part))
+        except BaseException:
+            writer.abort()
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        try:
+            segment, documents, _ = writer.finish()
+            with commit_lock or threading.Lock(), write_lock(index_dir):
+                current = open_index(index_dir, reuse=base)
+                now = {s.name: s for s in current.segments}
+                if any(name not in now for name in names) or current.manifest.model != base.manifest.model:
+                    shutil.rmtree(directory, ignore_errors=True)
+                    return None
+                # Deleted or replaced since `base`: those documents live in the merged segment now.
+                late = Tombstones.none()
+                for source in sources:
+                    gone = now[source.name].tombstones
+                    docs = gone.doc_ids - source.tombstones.doc_ids
+                    chunks = set(gone.chunk_ids.tolist()) - set(source.tombstones.chunk_ids.tolist())
+                    late = late.plus(docs, chunks)
+                tx = Transaction(index_dir, current, current.manifest.model, current.manifest.chunking)
+                tx.replace(names, segment, documents, late)
+                return tx.commit()
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+
+
+def merge_all(index_dir: Path, snapshot: IndexSnapshot, commit_lock: threading.Lock | None = None) -> IndexSnapshot:
+    """Apply the policy until it has nothing left to do; the last snapshot."""
+    while names := plan(snapshot.manifest.segments):
+        merged = merge(index_dir, snapshot, names, commit_lock)
+        if merged is None:
+            break
+        snapshot = merged
+    return snapshot
