@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -128,15 +129,15 @@ def open_index(index_dir: Path, reuse: IndexSnapshot | None = None) -> IndexSnap
     return IndexSnapshot(vdir, manifest, tuple(live))
 
 
-def _try_lock(path: Path) -> int | None:
-    """An fd holding an exclusive flock on `path`, or None if another holder has it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+def _try_lock(path: Path) -> IO[str] | None:
+    """The open file holding an exclusive flock on `path`, or None if another holder has it."""
+    fh = path.open("a")
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        os.close(fd)
+        fh.close()
         return None
-    return fd
+    return fh
 
 
 @contextlib.contextmanager
@@ -144,29 +145,27 @@ def write_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index's single-writer lock (released by the OS if the process dies)."""
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        fd = _try_lock(index_dir / LOCK_FILE)
+        fh = _try_lock(index_dir / LOCK_FILE)
     except PermissionError as exc:
         raise IndexReadOnlyError(
             f"cannot write the index at {index_dir}: permission denied; give this process write access to it "
             "or serve a copy it can write"
         ) from exc
-    if fd is None:
+    if fh is None:
         raise IndexLockedError(f"another process is writing the index at {index_dir}; wait for it to finish and retry")
-    try:
+    with fh:  # closing releases the lock
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 @contextlib.contextmanager
 def merge_lock(index_dir: Path) -> Iterator[bool]:
     """Hold the merge lock if it is free (yields whether it was taken): one merge builds at a time."""
-    fd = _try_lock(index_dir / MERGE_LOCK_FILE)
+    fh = _try_lock(index_dir / MERGE_LOCK_FILE)
     try:
-        yield fd is not None
+        yield fh is not None
     finally:
-        if fd is not None:
-            os.close(fd)
+        if fh is not None:
+            fh.close()
 
 
 def _version_numbers(index_dir: Path) -> list[int]:

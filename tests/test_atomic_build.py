@@ -33,8 +33,8 @@ def _state(index_dir: Path) -> tuple[int, dict[str, str], int]:
     # The lexical index agrees with the chunk table: same ids, every chunk findable by a word it contains.
     assert snap.lexical.ids.tolist() == ids
     scores = snap.lexical.scores("document")
-    assert scores is not None and bool((scores > 0).all())
-    return snap.version, dict(snap.manifest.documents), len(ids)
+    assert scores is not None and sorted(scores) == ids and min(scores.values()) > 0
+    return snap.version, dict(snap.store.hashes()), len(ids)
 
 
 def _run(src: Path, index_dir: Path) -> subprocess.Popen[str]:

@@ -28,6 +28,7 @@ def test_first_build_then_unchanged_embeds_nothing(seeds_copy: Path, tmp_path: P
     assert emb.encoded == first.chunks
     assert sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(".")) == [
         CURRENT_FILE,
+        "segments",
         "v000001",
     ]
 
@@ -47,7 +48,7 @@ def test_changed_file_reembeds_only_that_document(seeds_copy: Path, tmp_path: Pa
     assert report.embedded_chunks == emb.encoded == n_changed
     # Unchanged documents keep their chunk ids and vectors.
     old = {d.doc_id: d.content_hash for d in before.store.documents()}
-    assert {k: v for k, v in after.manifest.documents.items() if k != changed.name} == {
+    assert {k: v for k, v in after.store.hashes().items() if k != changed.name} == {
         k: v for k, v in old.items() if k != changed.name
     }
     kept_ids = [cid for cid, rec in before.store.chunks(before.store.chunk_ids()).items() if rec.doc_id != changed.name]
@@ -64,7 +65,7 @@ def test_deleted_file_leaves_index(seeds_copy: Path, tmp_path: Path) -> None:
     report = build_index(seeds_copy, index_dir, emb)
     snap = open_index(index_dir)
     assert report.deleted == 1 and report.embedded_chunks == 0
-    assert "003_7de0760080f69b82.txt" not in snap.manifest.documents
+    assert "003_7de0760080f69b82.txt" not in snap.store.hashes()
     assert all(r.doc_id != "003_7de0760080f69b82.txt" for r in snap.store.chunks(snap.store.chunk_ids()).values())
     assert snap.vectors.ntotal == snap.manifest.counts.chunks == len(snap.store.chunk_ids())
     assert snap.lexical.scores("Lance Gore Stimson") is None  # its words left the lexical index too
@@ -81,8 +82,13 @@ def test_manifest_records_what_was_built(fake_seed_index: Path) -> None:
     }
     assert data["chunking"]["chunk_tokens"] == ChunkingConfig().chunk_tokens
     assert data["counts"]["documents"] == 5 and data["counts"]["chunks"] > 5
-    assert len(data["documents"]) == 5 and all(len(h) == 64 for h in data["documents"].values())
-    assert data["created_at"] and data["package_version"] and data["format_version"] == 1
+    # One line per segment, none per document: a commit costs what it changes.
+    (segment,) = data["segments"]
+    assert segment["documents"] == 5 and segment["chunks"] == data["counts"]["chunks"] and segment["tokens"] > 0
+    assert segment["hnsw"] is False and segment["deletes"] is None and "documents" not in data
+    assert data["next_chunk_id"] == data["counts"]["chunks"] + 1
+    assert data["vectors"]["ann_min_chunks"] > 0 and data["vectors"]["hnsw_ef_search"] > 0
+    assert data["created_at"] and data["package_version"] and data["format_version"] == 2
 
 
 def test_model_change_triggers_full_rebuild(seeds_copy: Path, tmp_path: Path) -> None:
@@ -122,7 +128,10 @@ def test_inconsistent_version_is_detected(fake_seed_index: Path, tmp_path: Path)
     manifest.write_text(json.dumps(data))
     with pytest.raises(IndexCorruptError, match="inconsistent"):
         open_index(broken)
-    (broken / "v000001" / "vectors.faiss").unlink()
+    data["counts"]["chunks"] -= 1
+    manifest.write_text(json.dumps(data))
+    (segment,) = (broken / "segments").iterdir()
+    (segment / "vectors.faiss").unlink()
     with pytest.raises(IndexCorruptError, match="missing"):
         open_index(broken)
 
@@ -152,7 +161,8 @@ def test_missing_source_folder(tmp_path: Path) -> None:
 def test_unusable_index_is_rebuilt(seeds_copy: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "idx"
     build_index(seeds_copy, index_dir, FakeEmbedder())
-    shutil.rmtree(index_dir / "v000001" / "lexical")  # e.g. written by an older version of this program
+    (segment,) = (index_dir / "segments").iterdir()
+    shutil.rmtree(segment / "lexical")  # e.g. a damaged disk
     with pytest.raises(IndexCorruptError):
         open_index(index_dir)
     report = build_index(seeds_copy, index_dir, FakeEmbedder())
@@ -166,11 +176,26 @@ def test_recover_removes_uncommitted_leftovers(fake_seed_index: Path) -> None:
     (fake_seed_index / ".tmp-v000002-dead").mkdir()
     shutil.copytree(fake_seed_index / "v000001", fake_seed_index / "v000002")  # renamed, never made current
     (fake_seed_index / ".CURRENT.abcd").write_text("v000002\n")
+    (fake_seed_index / "segments" / "s000002-dead").mkdir()  # written by a killed writer or merge
+    (live,) = [p for p in (fake_seed_index / "segments").iterdir() if p.name != "s000002-dead"]
+    (live / "deletes-v000002.npz").write_bytes(b"")  # tombstones of a version never committed
     repaired = recover(fake_seed_index)
     assert sorted(repaired) == sorted(
-        ["removed uncommitted .tmp-v000002-dead", "removed uncommitted v000002", "removed uncommitted .CURRENT.abcd"]
+        [
+            "removed uncommitted .tmp-v000002-dead",
+            "removed uncommitted v000002",
+            "removed uncommitted .CURRENT.abcd",
+            "removed uncommitted segments/s000002-dead",
+        ]
     )
-    assert sorted(p.name for p in fake_seed_index.iterdir()) == [".lock", "CURRENT", "v000001"]
+    assert not (live / "deletes-v000002.npz").exists()
+    assert sorted(p.name for p in fake_seed_index.iterdir()) == [
+        ".lock",
+        ".merge.lock",
+        "CURRENT",
+        "segments",
+        "v000001",
+    ]
     assert recover(fake_seed_index) == []
     assert open_index(fake_seed_index).version == 1
 
@@ -193,3 +218,26 @@ def test_read_only_index_is_served_but_not_written(
     assert open_index(fake_seed_index).version == 1
     with pytest.raises(IndexReadOnlyError, match="permission denied"):
         build_index(seeds_copy, fake_seed_index, FakeEmbedder())
+
+
+def test_index_of_the_old_format_is_rebuilt_keeping_api_documents(seeds_copy: Path, tmp_path: Path) -> None:
+    """An index written by the one-store-per-version format (1) is rebuilt; its API documents survive."""
+    from indexer.documents import Document
+    from indexer.writer import IndexWriter
+
+    index_dir = tmp_path / "idx"
+    build_index(seeds_copy, index_dir, FakeEmbedder())
+    IndexWriter(index_dir, FakeEmbedder()).apply([Document("note", "A note", "Notes about river barges.", "api")])
+    # What format 1 looked like: a version directory holding its own store.sqlite and a manifest.
+    segment = max((index_dir / "segments").iterdir(), key=lambda p: p.name)  # the API write's segment
+    old = index_dir / "v000009"
+    old.mkdir()
+    shutil.copy(segment / "store.sqlite", old / "store.sqlite")
+    (old / "manifest.json").write_text(json.dumps({"format_version": 1, "documents": {}}))
+    (index_dir / CURRENT_FILE).write_text("v000009\n")
+    with pytest.raises(IndexCorruptError, match="format version 1"):
+        open_index(index_dir)
+    report = build_index(seeds_copy, index_dir, FakeEmbedder())
+    assert report.rebuild_reason and "format version 1" in report.rebuild_reason
+    snap = open_index(index_dir)
+    assert snap.store.origins() == {**{p.name: "build" for p in seeds_copy.iterdir()}, "note": "api"}

@@ -200,4 +200,4 @@ def test_api_and_build_share_one_id_space(fake_seed_index: Path, seeds_copy: Pat
 
     report = build_index(seeds_copy, fake_seed_index, FakeEmbedder())
     assert report.deleted == 0 and report.embedded_chunks == 0  # the build leaves API documents alone
-    assert "note" in open_index(fake_seed_index).manifest.documents
+    assert "note" in open_index(fake_seed_index).store.hashes()

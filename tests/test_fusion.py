@@ -20,7 +20,7 @@ def _brute(snapshot: IndexSnapshot, embedder: FakeEmbedder, query: str) -> tuple
     cosine = vectors @ embedder.encode([query])[0]
     bm25 = snapshot.lexical.scores(query)
     assert bm25 is not None
-    return dict(zip(ids, cosine.tolist(), strict=True)), dict(zip(ids, bm25.tolist(), strict=True))
+    return dict(zip(ids, cosine.tolist(), strict=True)), {i: bm25.get(i, 0.0) for i in ids}
 
 
 def _top(scores: dict[int, float], n: int, positive: bool = False) -> list[tuple[int, float]]:

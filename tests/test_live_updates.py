@@ -52,7 +52,7 @@ def _seen_or_failed(observed: list[tuple[int, list[str]]], errors: list[str], ve
 
 
 def test_searches_never_wait_or_see_half_a_write(server: str, fake_seed_index: Path) -> None:
-    seeds = set(open_index(fake_seed_index).manifest.documents)
+    seeds = set(open_index(fake_seed_index).store.hashes())
     versions: dict[int, frozenset[str]] = {1: frozenset(seeds)}
     live: set[str] = set(seeds)
     observed: list[tuple[int, list[str]]] = []
@@ -261,7 +261,7 @@ def test_second_process_picks_up_new_version(fake_seed_index: Path, tmp_path: Pa
         # Writes from the second process land on top of the first one's, never beside them.
         r = httpx.put(f"{base_b}/documents/other", json={"text": "Gannets dive for fish."}, headers=AUTH)
         assert r.json()["index_version"] == version + 1
-        assert {"shared", "other"} <= set(open_index(fake_seed_index).manifest.documents)
+        assert {"shared", "other"} <= set(open_index(fake_seed_index).store.hashes())
     finally:
         for proc in (a, b):
             proc.send_signal(signal.SIGTERM)
