@@ -49,6 +49,7 @@ class Engine:
         self._writer: IndexWriter | None = None
         self._embedder: Embedder | None = None
         self._swap_lock = threading.Lock()
+        self._merger: threading.Thread | None = None
         self.on_ready: Callable[[IndexSnapshot], None] | None = None
         self.on_batch: Callable[[int], None] | None = None  # size of each query forward pass
 
@@ -132,7 +133,27 @@ class Engine:
         if result.committed:
             self._install(result.snapshot)
             release_free_memory()  # the previous version's buffers were just dropped
+            self._merge_in_background()
         return result
+
+    def _merge_in_background(self) -> None:
+        """Start a merge thread if the policy asks for one and none is running (writes never wait for it)."""
+        writer = self._writer
+        with self._swap_lock:
+            if writer is None or not writer.needs_merge() or (self._merger is not None and self._merger.is_alive()):
+                return
+            self._merger = threading.Thread(target=self._merge, args=(writer,), name="seekr-merge", daemon=True)
+            self._merger.start()
+
+    def _merge(self, writer: IndexWriter) -> None:
+        try:
+            snapshot = writer.merge()
+        except IndexerError as exc:  # e.g. another process holds the lock: the next write tries again
+            log.warning("segment merge skipped: %s", exc)
+            return
+        self._install(snapshot)
+        release_free_memory()
+        log.info("merged segments: index version %d has %d segments", snapshot.version, len(snapshot.segments))
 
     def refresh(self) -> bool:
         """Install a version committed by another process or worker, if there is one (blocking)."""
@@ -150,7 +171,9 @@ class Engine:
         return True
 
     def close(self) -> None:
-        """Stop the query batcher (searches still running finish; later ones encode directly)."""
+        """Let a running merge commit, then stop the query batcher (searches still running finish)."""
+        if self._merger is not None:
+            self._merger.join()
         if isinstance(self._embedder, BatchingEmbedder):
             self._embedder.close()
 

@@ -107,9 +107,14 @@ def test_searches_never_wait_or_see_half_a_write(server: str, fake_seed_index: P
             t.join(timeout=HANG_SECONDS)
     assert not errors, errors[:5]
     assert len(versions) == 31
-    assert {v for v, _ in observed} == set(versions)  # searches ran on every version while writes happened
+    assert set(versions) <= {v for v, _ in observed}  # searches ran on every version while writes happened
+
+    def live_at(version: int) -> frozenset[str]:
+        # A version no write returned is a background merge's: it holds what the last write before it left.
+        return versions[max(v for v in versions if v <= version)]
+
     for version, doc_ids in observed:
-        assert set(doc_ids) <= versions[version], (version, set(doc_ids) - versions[version])
+        assert set(doc_ids) <= live_at(version), (version, set(doc_ids) - live_at(version))
     _check_consistent(fake_seed_index)
 
 
