@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from indexer.index import Transaction, merge_lock, new_segment_dir, open_index, write_lock
@@ -52,7 +52,7 @@ def merge(
     index_dir: Path, base: IndexSnapshot, names: Sequence[str], commit_lock: threading.Lock | None = None
 ) -> IndexSnapshot | None:
     """Merge segments `names` of `base` into one and commit; the new snapshot, or None if another merge is
-    running or a segment left the index meanwhile. `commit_lock` is the caller's in-process writer lock."""
+    running or the index was rebuilt meanwhile. `commit_lock` is the caller's in-process writer lock."""
     with merge_lock(index_dir) as mine:
         if not mine:
             return None
@@ -64,7 +64,7 @@ def merge(
         )
         try:
             for source in sources:
-                writer.copy_store(source.segment.path / "store.sqlite", source.tombstones.doc_ids)
+                writer.copy_store(source.segment.store, source.tombstones.doc_ids)
                 ids = source.live_ids
                 for start in range(0, len(ids), _VECTOR_BATCH):
                     part = ids[start : start + _VECTOR_BATCH]
@@ -78,18 +78,24 @@ def merge(
             with commit_lock or threading.Lock(), write_lock(index_dir):
                 current = open_index(index_dir, reuse=base)
                 now = {s.name: s for s in current.segments}
-                if any(name not in now for name in names) or current.manifest.model != base.manifest.model:
-                    shutil.rmtree(directory, ignore_errors=True)
+                if not any(name in now for name in names) or current.manifest.model != base.manifest.model:
+                    shutil.rmtree(directory, ignore_errors=True)  # rebuilt meanwhile: nothing left to merge
                     return None
-                # Deleted or replaced since `base`: those documents live in the merged segment now.
+                # Deleted or replaced since `base`: those documents live in the merged segment now. A source
+                # segment gone from the index had every document deleted (or merged elsewhere).
                 late = Tombstones.none()
                 for source in sources:
-                    gone = now[source.name].tombstones
-                    docs = gone.doc_ids - source.tombstones.doc_ids
-                    chunks = set(gone.chunk_ids.tolist()) - set(source.tombstones.chunk_ids.tolist())
+                    docs: Iterable[str]
+                    if source.name in now:
+                        gone = now[source.name].tombstones
+                        docs = gone.doc_ids - source.tombstones.doc_ids
+                        chunks = set(gone.chunk_ids.tolist()) - set(source.tombstones.chunk_ids.tolist())
+                    else:
+                        docs = set(source.segment.store.hashes()) - source.tombstones.doc_ids
+                        chunks = set(source.live_ids.tolist())
                     late = late.plus(docs, chunks)
                 tx = Transaction(index_dir, current, current.manifest.model, current.manifest.chunking)
-                tx.replace(names, segment, documents, late)
+                tx.replace([n for n in names if n in now], segment, documents, late)
                 return tx.commit()
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)

@@ -161,7 +161,7 @@ class SegmentWriter:
         if len(ids):
             self._vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
 
-    def copy_store(self, source: Path, deleted_docs: Iterable[str]) -> None:
+    def copy_store(self, source: StoreReader, deleted_docs: Iterable[str]) -> None:
         """Copy another segment's live rows (for merges; its vectors are added with `add_vectors`)."""
         self._store.copy_live(source, deleted_docs)
 

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,21 +153,19 @@ class StoreWriter:
             [(cid, doc.doc_id, c.ordinal, c.start, c.end, c.text) for cid, c in zip(ids, chunks, strict=True)],
         )
 
-    def copy_live(self, source: Path, deleted_docs: Iterable[str]) -> None:
-        """Copy every document of another store, and its chunks, except `deleted_docs` (for merges)."""
-        self._conn.execute("COMMIT")  # SQLite attaches only outside a transaction; the file is unpublished
-        self._conn.execute("ATTACH DATABASE ? AS src", (f"file:{source}?mode=ro&immutable=1",))
-        try:
-            self._conn.execute("BEGIN")
-            self._conn.execute("CREATE TEMP TABLE gone (doc_id TEXT PRIMARY KEY)")
-            self._conn.executemany("INSERT INTO gone VALUES (?)", [(d,) for d in deleted_docs])
-            self._conn.execute("INSERT INTO documents SELECT * FROM src.documents WHERE doc_id NOT IN temp.gone")
-            self._conn.execute("INSERT INTO chunks SELECT * FROM src.chunks WHERE doc_id NOT IN temp.gone")
-            self._conn.execute("DROP TABLE temp.gone")
-            self._conn.execute("COMMIT")
-        finally:
-            self._conn.execute("DETACH DATABASE src")
-        self._conn.execute("BEGIN")
+    def copy_live(self, source: StoreReader, deleted_docs: Iterable[str]) -> None:
+        """Copy every document of another store, and its chunks, except `deleted_docs` (for merges).
+
+        Reads through the source's open connection, so it works even after the source file was pruned.
+        """
+        gone = set(deleted_docs)
+        for table, width in (("documents", 9), ("chunks", 6)):
+            marks = ",".join("?" * width)
+            for rows in source.raw_rows(table):
+                self._conn.executemany(
+                    f"INSERT INTO {table} VALUES ({marks})",
+                    [r for r in rows if (r[0] if width == 9 else r[1]) not in gone],
+                )
 
     def chunk_texts(self, titles: bool) -> tuple[list[int], list[str]]:
         """Every chunk's id and matched text (see `matched_text`), ascending by id (the postings' order)."""
@@ -214,6 +212,18 @@ class StoreReader:
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def raw_rows(self, table: str, batch: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of `table` ('documents' or 'chunks') as stored, in batches (for merges)."""
+        key = {"documents": "doc_id", "chunks": "chunk_id"}[table]
+        last: object = None
+        while True:
+            where, params = (f" WHERE {key} > ?", [last]) if last is not None else ("", [])
+            rows = self._rows(f"SELECT * FROM {table}{where} ORDER BY {key} LIMIT ?", [*params, batch])
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks)."""

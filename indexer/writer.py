@@ -4,7 +4,8 @@ Each call commits one new version (a new segment plus tombstones, see `indexer.i
 what it changes: readers holding the previous snapshot are never blocked and never see half a write, and a
 crash at any moment leaves the last committed version intact. `merge` compacts segments (see
 `indexer.merge`); the service runs it in the background. Writers are serialised by a lock within the
-process and by the directory's flock across processes. Re-sending a document whose content hash is unchanged embeds nothing and commits nothing.
+process and by the directory's flock across processes. Re-sending a document whose content hash is
+unchanged embeds nothing and commits nothing.
 """
 
 from __future__ import annotations

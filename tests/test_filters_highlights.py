@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from indexer.builder import build_index
 from indexer.index import open_index
-from indexer.snapshot import IndexSnapshot
 from indexer.search import Mode, Searcher
+from indexer.snapshot import IndexSnapshot
 from indexer.store import Filter
 from tests.conftest import fake_client
 from tests.fakes import FakeEmbedder

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from indexer.fusion import Fusion, dbsf, dbsf_bounds
-from indexer.snapshot import IndexSnapshot
 from indexer.search import Mode, Searcher
+from indexer.snapshot import IndexSnapshot
 from tests.fakes import FakeEmbedder
 
 QUERIES = ["Shanghai Cooperation Organization summit Samarkand", "Putin Xi meeting", "Lavrov Wang Yi Astana"]

@@ -9,8 +9,8 @@ import pytest
 
 from indexer.chunking import matched_text
 from indexer.fusion import RRF_K, Fusion, rrf
-from indexer.snapshot import IndexSnapshot
 from indexer.search import Mode, Searcher
+from indexer.snapshot import IndexSnapshot
 from tests.fakes import FakeEmbedder
 
 QUERIES = [
