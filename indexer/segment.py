@@ -183,9 +183,10 @@ class SegmentWriter:
         for child in [*self._dir.iterdir(), *(self._dir / LEXICAL_DIR).iterdir()]:
             fsync_path(child)
         fsync_path(self._dir)
-        store = StoreReader(self._dir / STORE_FILE)
-        # The vectors stay in memory (not re-read): a fresh segment is small, or is about to be searched.
-        return Segment(self._dir.name, self._dir, store, self._vectors, postings), n_docs, n_chunks
+        # Opened from disk like any committed segment: the vectors become a shared, file-backed mapping and
+        # the writer's private copy is freed.
+        self._vectors.reset()
+        return Segment.open(self._dir), n_docs, n_chunks
 
     def abort(self) -> None:
         """Drop what was written (the caller removes the directory)."""

@@ -254,6 +254,9 @@ class Stats(BaseModel):
     index_version: int
     documents: int
     chunks: int
+    segments: int = Field(description="Index segments; background merges keep this small.")
+    ann_segments: int = Field(description="Segments searched through an HNSW graph (the others exactly).")
+    deleted_chunks: int = Field(description="Chunks deleted but still in a segment, until a merge drops them.")
     chunk_tokens: int
     overlap_tokens: int
     built_at: datetime

@@ -124,6 +124,7 @@ def test_health_ready_stats(client: TestClient) -> None:
     stats = client.get("/stats").json()
     assert stats["documents"] == 5 and stats["chunks"] > 5 and stats["model"] == "fake-hash"
     assert stats["index_version"] == 1 and stats["build_seconds"] is not None
+    assert (stats["segments"], stats["ann_segments"], stats["deleted_chunks"]) == (1, 0, 0)
 
 
 def test_openapi_docs(client: TestClient) -> None:
