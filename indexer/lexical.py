@@ -1,4 +1,4 @@
-"""Lexical matching: the BM25 tokeniser, one segment's term postings, and BM25 weights.
+"""Lexical matching: the BM25 tokeniser and one segment's term postings (scoring: `indexer.bm25`).
 
 Tokens are runs of two or more word characters, lower-cased, English stop words removed and Snowball
 (Porter 2) stemmed (bm25s' tokenizer with PyStemmer). Each index segment stores its chunks' term
@@ -56,20 +56,6 @@ class Analyzer:
     def terms(self, query: str) -> list[str]:
         """The query's distinct terms, in order of first occurrence."""
         return list(dict.fromkeys(stem for _, _, stem in self.stems(query)))
-
-
-@dataclass(frozen=True)
-class CollectionStats:
-    """What BM25 needs of the whole collection: live chunk count, average length, each term's document count."""
-
-    chunks: int
-    avg_length: float
-    doc_freq: dict[str, int]
-
-    def idf(self, term: str) -> float:
-        """Lucene's idf, always positive."""
-        df = self.doc_freq.get(term, 0)
-        return float(np.log1p((self.chunks - df + 0.5) / (df + 0.5)))
 
 
 @dataclass(frozen=True)
@@ -143,11 +129,3 @@ class Postings:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
         lo, hi = self.matrix.indptr[col], self.matrix.indptr[col + 1]
         return self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
-
-
-def bm25_weights(
-    tf: npt.NDArray[np.float32], lengths: npt.NDArray[np.int32], idf: float, avg_length: float
-) -> npt.NDArray[np.float32]:
-    """Each posting's contribution to its chunk's score (Lucene variant, as bm25s computes it)."""
-    norm = K1 * (1 - B + B * lengths.astype(np.float32) / np.float32(max(avg_length, 1e-9)))
-    return (np.float32(idf) * tf / (tf + norm)).astype(np.float32)

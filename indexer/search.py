@@ -14,10 +14,11 @@ from enum import StrEnum
 
 import numpy as np
 
+from indexer.bm25 import LexicalQuery
 from indexer.embedding import Embedder
 from indexer.fusion import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, RRF_K, Fusion, dbsf, dbsf_bounds, rrf
 from indexer.highlight import Highlight, best_dense, best_lexical
-from indexer.snapshot import Allowed, IndexSnapshot, LexicalQuery
+from indexer.snapshot import Allowed, IndexSnapshot
 from indexer.store import Filter
 
 DEFAULT_CANDIDATES = 100

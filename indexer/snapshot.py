@@ -18,8 +18,9 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from indexer.bm25 import LexicalQuery, SegmentPostings
 from indexer.errors import IndexCorruptError
-from indexer.lexical import Analyzer, CollectionStats, bm25_weights
+from indexer.lexical import Analyzer
 from indexer.manifest import Manifest, SegmentInfo
 from indexer.segment import HNSW_EF_SEARCH, Segment, Tombstones
 from indexer.store import ChunkRecord, Filter, StoredDocument
@@ -152,82 +153,6 @@ class SnapshotVectors:
         return row
 
 
-class LexicalQuery:
-    """BM25 scores of one query over a snapshot: only chunks holding a query term are ever scored."""
-
-    def __init__(self, segments: Sequence[LiveSegment], terms: Sequence[str], chunks: int, avg_length: float) -> None:
-        live: list[list[tuple[np.ndarray, np.ndarray]]] = []
-        doc_freq = dict.fromkeys(terms, 0)
-        for seg in segments:
-            per_term = []
-            for term in terms:
-                rows, tf = seg.segment.postings.posting(term)
-                if len(seg.deleted_rows) and len(rows):
-                    keep = ~np.isin(rows, seg.deleted_rows)
-                    rows, tf = rows[keep], tf[keep]
-                doc_freq[term] += len(rows)
-                per_term.append((rows, tf))
-            live.append(per_term)
-        self.stats = CollectionStats(chunks, avg_length, doc_freq)
-        self._ids: list[np.ndarray] = []
-        self._scores: list[np.ndarray] = []
-        for seg, per_term in zip(segments, live, strict=True):
-            lengths = seg.segment.postings.lengths
-            parts = [(r, bm25_weights(tf, lengths[r], self.stats.idf(t), avg_length)) for t, (r, tf) in
-                     zip(terms, per_term, strict=True) if len(r)]  # fmt: skip
-            if not parts:
-                self._ids.append(np.zeros(0, dtype=np.int64))
-                self._scores.append(np.zeros(0, dtype=np.float32))
-                continue
-            rows = np.concatenate([r for r, _ in parts])
-            unique, inverse = np.unique(rows, return_inverse=True)
-            sums = np.bincount(inverse, weights=np.concatenate([w for _, w in parts]), minlength=len(unique))
-            self._ids.append(seg.segment.postings.ids[unique])
-            self._scores.append(sums.astype(np.float32))
-        self._segments = segments
-
-    def top(self, n: int, allowed: Allowed | None = None) -> list[tuple[int, float]]:
-        """The best `n` (chunk_id, score), best first (ties by id), among `allowed` if given."""
-        ids_parts, score_parts = [], []
-        for seg, ids, scores in zip(self._segments, self._ids, self._scores, strict=True):
-            if allowed is not None:
-                keep = np.isin(ids, allowed.get(seg.name, np.zeros(0, dtype=np.int64)))
-                ids, scores = ids[keep], scores[keep]
-            ids_parts.append(ids)
-            score_parts.append(scores)
-        ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
-        scores = np.concatenate(score_parts) if score_parts else np.zeros(0, dtype=np.float32)
-        if len(ids) > n:
-            part = np.argpartition(-scores, n - 1)[:n]
-            ids, scores = ids[part], scores[part]
-        order = np.lexsort((ids, -scores))
-        return [(int(ids[i]), float(scores[i])) for i in order]
-
-    def scores_of(self, chunk_ids: Iterable[int]) -> dict[int, float]:
-        """BM25 score of each chunk (0.0 where no query term occurs)."""
-        wanted = list(chunk_ids)
-        out = dict.fromkeys(wanted, 0.0)
-        if not wanted:
-            return out
-        arr = np.asarray(wanted, dtype=np.int64)
-        for ids, scores in zip(self._ids, self._scores, strict=True):
-            if not len(ids):
-                continue
-            pos = np.minimum(np.searchsorted(ids, arr), len(ids) - 1)
-            for cid, p, hit in zip(wanted, pos.tolist(), (ids[pos] == arr).tolist(), strict=True):
-                if hit:
-                    out[cid] = float(scores[p])
-        return out
-
-    def as_dict(self) -> dict[int, float]:
-        """Every scored chunk's BM25 score."""
-        return {
-            int(i): float(s)
-            for ids, sc in zip(self._ids, self._scores, strict=True)
-            for i, s in zip(ids, sc, strict=True)
-        }
-
-
 class SnapshotLexical:
     """BM25 over every live chunk of a snapshot, with the whole collection's statistics."""
 
@@ -253,8 +178,9 @@ class SnapshotLexical:
         terms = _ANALYZER.terms(query)
         if not terms or not self._chunks:
             return None
-        scored = LexicalQuery(self._segments, terms, self._chunks, self._avg_length)
-        return scored if any(scored.stats.doc_freq.values()) else None
+        segments = [SegmentPostings(s.name, s.segment.postings, s.deleted_rows) for s in self._segments]
+        scored = LexicalQuery(segments, terms, self._chunks, self._avg_length)
+        return scored if scored.matches else None
 
     def scores(self, query: str) -> dict[int, float] | None:
         """chunk id -> BM25 score of every chunk holding a query term; None when no term occurs."""
