@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,18 +69,23 @@ class Postings:
 
     @classmethod
     def build(cls, ids: Sequence[int], texts: Sequence[str], batch: int = 20_000) -> Postings:
-        """Tokenize `texts` (chunk `ids[i]` has text `texts[i]`; ids ascending).
+        """Tokenize `texts` (chunk `ids[i]` has text `texts[i]`; ids ascending)."""
+        return cls.build_batches(
+            (list(ids[i : i + batch]), list(texts[i : i + batch])) for i in range(0, len(ids), batch)
+        )
 
-        Batches keep the tokenizer's Python lists small: a million chunks never exist as lists at once.
-        """
+    @classmethod
+    def build_batches(cls, batches: Iterable[tuple[list[int], list[str]]]) -> Postings:
+        """`build` from (ids, texts) batches, ids ascending across them: only one batch of text is in memory."""
         tokenizer = _tokenizer()
         rows: list[npt.NDArray[np.int32]] = []
         cols: list[npt.NDArray[np.int32]] = []
-        lengths = np.zeros(len(texts), dtype=np.int32)
-        for start in range(0, len(texts), batch):
-            part = tokenizer.tokenize(
-                list(texts[start : start + batch]), update_vocab=True, return_as="ids", show_progress=False
-            )
+        lengths: list[npt.NDArray[np.int32]] = []
+        ids: list[int] = []
+        for batch_ids, texts in batches:
+            start = len(ids)
+            ids.extend(batch_ids)
+            part = tokenizer.tokenize(texts, update_vocab=True, return_as="ids", show_progress=False)
             empty = tokenizer.get_vocab_dict().get("")  # bm25s' placeholder for a text without terms
             counts = np.asarray([len(row) for row in part], dtype=np.int64)
             flat = np.fromiter((t for row in part for t in row), dtype=np.int32, count=int(counts.sum()))
@@ -88,15 +93,16 @@ class Postings:
             keep = flat != (-1 if empty is None else empty)
             rows.append(row_of[keep])
             cols.append(flat[keep])
-            lengths[start : start + len(part)] = np.bincount(row_of[keep] - start, minlength=len(part))
+            lengths.append(np.bincount(row_of[keep] - start, minlength=len(part)).astype(np.int32))
         vocab = {t: i for t, i in tokenizer.get_vocab_dict().items() if t}
         n_cols = max(vocab.values(), default=-1) + 1
         row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int32)
         col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
         del rows, cols
-        matrix = sp.csc_matrix((np.ones(len(row), dtype=np.float32), (row, col)), shape=(len(texts), n_cols))
+        matrix = sp.csc_matrix((np.ones(len(row), dtype=np.float32), (row, col)), shape=(len(ids), n_cols))
         matrix.sum_duplicates()  # repeated terms become one entry holding the term frequency
-        return cls(np.asarray(ids, dtype=np.int64), lengths, matrix, vocab)
+        length = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int32)
+        return cls(np.asarray(ids, dtype=np.int64), length, matrix, vocab)
 
     def save(self, directory: Path) -> None:
         """Write into `directory` (created); `load` reads it back."""

@@ -166,26 +166,28 @@ class SegmentWriter:
         self._store.copy_live(source, deleted_docs)
 
     def finish(self) -> tuple[Segment, int, int]:
-        """Write every part, make it durable; (the open segment, documents, chunks)."""
+        """Write every part, make it durable; (the open segment, documents, chunks).
+
+        The vectors are written and freed before the postings are built, and the texts are tokenized a batch
+        at a time, so a large segment never holds its vectors and its texts in memory together.
+        """
         try:
             n_docs, n_chunks = self._store.counts()
-            ids, texts = self._store.chunk_texts(self._titles)
+            if self._vectors.ntotal != n_chunks:
+                raise IndexCorruptError(f"internal error: {self._vectors.ntotal} vectors for {n_chunks} chunks")
+            faiss.write_index(self._vectors, str(self._dir / VECTORS_FILE))
+            self._vectors.reset()
+            postings = Postings.build_batches(self._store.chunk_texts(self._titles))
         except BaseException:
             self._store.abort()
             raise
         self._store.commit_and_close()
-        if self._vectors.ntotal != n_chunks:
-            raise IndexCorruptError(f"internal error: {self._vectors.ntotal} vectors for {n_chunks} chunks")
-        postings = Postings.build(ids, texts)
-        del texts
-        faiss.write_index(self._vectors, str(self._dir / VECTORS_FILE))
         postings.save(self._dir / LEXICAL_DIR)
+        del postings
         for child in [*self._dir.iterdir(), *(self._dir / LEXICAL_DIR).iterdir()]:
             fsync_path(child)
         fsync_path(self._dir)
-        # Opened from disk like any committed segment: the vectors become a shared, file-backed mapping and
-        # the writer's private copy is freed.
-        self._vectors.reset()
+        # Opened from disk like any committed segment: the vectors become a shared, file-backed mapping.
         return Segment.open(self._dir), n_docs, n_chunks
 
     def abort(self) -> None:

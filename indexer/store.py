@@ -167,13 +167,14 @@ class StoreWriter:
                     [r for r in rows if (r[0] if width == 9 else r[1]) not in gone],
                 )
 
-    def chunk_texts(self, titles: bool) -> tuple[list[int], list[str]]:
-        """Every chunk's id and matched text (see `matched_text`), ascending by id (the postings' order)."""
-        rows = self._conn.execute(
+    def chunk_texts(self, titles: bool, batch: int = 20_000) -> Iterator[tuple[list[int], list[str]]]:
+        """Every chunk's id and matched text (see `matched_text`) in batches, ascending by id (the postings' order)."""
+        cursor = self._conn.execute(
             "SELECT c.chunk_id, d.title, c.text, c.start_char FROM chunks c JOIN documents d USING (doc_id) "
             "ORDER BY c.chunk_id"
-        ).fetchall()
-        return [r[0] for r in rows], [matched_text(r[1], r[2], r[3], titles) for r in rows]
+        )
+        while rows := cursor.fetchmany(batch):
+            yield [r[0] for r in rows], [matched_text(r[1], r[2], r[3], titles) for r in rows]
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks) as they stand in this writer's transaction."""
