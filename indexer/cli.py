@@ -16,6 +16,7 @@ from indexer.clean import Cleaning
 from indexer.embedding import BATCH_SIZE, DEFAULT_MODEL, Embedder
 from indexer.errors import ConfigError, IndexerError
 from indexer.index import open_index
+from indexer.merge import MAX_DELETED_FRACTION, SEGMENTS_PER_TIER, merge, merge_all
 from indexer.runtime import Runtime, load_embedder
 from indexer.search import Mode, Searcher
 
@@ -102,6 +103,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     query.add_argument("--model", default=None, help="model name or path (default: the one in the index manifest)")
     _add_runtime(query)
+
+    merge_cmd = sub.add_parser(
+        "merge",
+        help="merge index segments now",
+        description=(
+            f"Apply the merge policy ({SEGMENTS_PER_TIER} segments of a size tier become one; a segment more than "
+            f"{MAX_DELETED_FRACTION * 100:.0f}% deleted is rewritten), or with --all merge every segment into one. "
+            "Searches and writes by other processes go on meanwhile; the merged segment is committed as a new "
+            "version."
+        ),
+    )
+    merge_cmd.add_argument("index", type=Path, metavar="DIR", help="index directory")
+    merge_cmd.add_argument("--all", action="store_true", help="merge every segment into one")
 
     ev = sub.add_parser(
         "eval",
@@ -217,12 +231,27 @@ def _cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    before = open_index(args.index)
+    names = [s.name for s in before.segments] if args.all else []
+    after = merge(args.index, before, names) if len(names) > 1 else merge_all(args.index, before)
+    if after is None:
+        print("another merge is running; nothing done")
+        return 1
+    print(
+        f"version {after.version}: {len(after.segments)} segments (was {len(before.segments)}), "
+        f"{after.manifest.counts.chunks} chunks, {sum(s.info.deleted_chunks for s in after.segments)} deleted "
+        "chunks kept until their segment is merged"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point for `python -m indexer` and the `seekr-index` script."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        commands = {"build": _cmd_build, "query": _cmd_query, "eval": _cmd_eval}
+        commands = {"build": _cmd_build, "query": _cmd_query, "eval": _cmd_eval, "merge": _cmd_merge}
         return commands[args.command](args)
     except IndexerError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -209,3 +209,14 @@ def test_merge_killed_midway_keeps_the_index(fake_seed_index: Path, fake_embedde
     merged = IndexWriter(fake_seed_index, fake_embedder).merge()  # a later merge completes
     merged.deep_check()
     assert merged.store.hashes() == before.store.hashes()
+
+
+def test_merge_command(fake_seed_index: Path, fake_embedder: FakeEmbedder, capsys: pytest.CaptureFixture[str]) -> None:
+    from indexer.cli import main
+
+    _churn(fake_seed_index, IndexWriter(fake_seed_index, fake_embedder))
+    live = open_index(fake_seed_index).store.hashes()
+    assert main(["merge", str(fake_seed_index), "--all"]) == 0
+    assert "1 segments (was " in capsys.readouterr().out
+    after = open_index(fake_seed_index)
+    assert len(after.segments) == 1 and after.store.hashes() == live
