@@ -83,9 +83,9 @@ def build(index_dir: Path, embedder: ClusterEmbedder, chunks: int) -> float:
 
 def run(chunks: int, index_dir: Path, *, n_queries: int = 20, n_writes: int = 5) -> dict[str, Any]:
     """Build, write and search an index of `chunks` synthetic chunks in `index_dir`; the figures."""
-    faiss.omp_set_num_threads(1)  # as the service runs searches (SEEKR_FAISS_THREADS)
     embedder = ClusterEmbedder()
-    build_s = build(index_dir, embedder, chunks)
+    build_s = build(index_dir, embedder, chunks)  # the HNSW graph is built on every core, as `indexer build` does
+    faiss.omp_set_num_threads(1)  # writes and searches as the service runs them (SEEKR_FAISS_THREADS)
 
     writer = IndexWriter(index_dir, embedder)
     warm = documents(1, start=chunks + n_writes)[0]
