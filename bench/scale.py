@@ -101,7 +101,7 @@ def run(chunks: int, index_dir: Path, *, n_queries: int = 20, n_writes: int = 5)
         writer.apply(deletes=[doc.doc_id])
         deletes.append(time.perf_counter() - t)
 
-    snapshot = open_index(index_dir)
+    snapshot = open_index(index_dir, reuse=writer.snapshot)  # one copy of each segment, as in the service
     searcher = Searcher(snapshot, embedder)
     questions = queries(n_queries)
     search: dict[str, float] = {}

@@ -43,6 +43,7 @@ HNSW_M = 32  # links per node: FAISS's usual default for 384-d text embeddings; 
 # and efSearch 1024, which measured 0.97 there.
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 1024
+_ADD_BLOCK = 8192  # vectors handed to FAISS at once while writing a segment
 
 
 def fsync_path(path: Path) -> None:
@@ -153,6 +154,8 @@ class SegmentWriter:
         self._titles = titles
         self._store = StoreWriter(directory / STORE_FILE)
         self._vectors = new_vector_index(dimension, expected_chunks)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_rows = 0
 
     def add(
         self, document: Document, origin: str, chunks: Sequence[Chunk], ids: Sequence[int], vectors: np.ndarray
@@ -162,9 +165,23 @@ class SegmentWriter:
         self.add_vectors(ids, vectors)
 
     def add_vectors(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray) -> None:
-        """Add vectors of chunks whose rows are (or will be) in the store."""
+        """Add vectors of chunks whose rows are (or will be) in the store.
+
+        Vectors are added to FAISS in blocks: a graph is built in parallel only over a block of many vectors,
+        and documents come one at a time.
+        """
         if len(ids):
-            self._vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            self._pending.append((np.asarray(ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32)))
+            self._pending_rows += len(ids)
+        if self._pending_rows >= _ADD_BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            ids = np.concatenate([i for i, _ in self._pending])
+            vectors = np.ascontiguousarray(np.vstack([v for _, v in self._pending]))
+            self._vectors.add_with_ids(vectors, ids)
+        self._pending, self._pending_rows = [], 0
 
     def copy_store(self, source: StoreReader, deleted_docs: Iterable[str]) -> None:
         """Copy another segment's live rows (for merges; its vectors are added with `add_vectors`)."""
@@ -177,6 +194,7 @@ class SegmentWriter:
         at a time, so a large segment never holds its vectors and its texts in memory together.
         """
         try:
+            self._flush()
             n_docs, n_chunks = self._store.counts()
             if self._vectors.ntotal != n_chunks:
                 raise IndexCorruptError(f"internal error: {self._vectors.ntotal} vectors for {n_chunks} chunks")

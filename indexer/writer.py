@@ -49,11 +49,17 @@ class WriteResult:
 class IndexWriter:
     """Applies upserts and deletes to one index directory."""
 
-    def __init__(self, index_dir: Path, embedder: Embedder) -> None:
+    def __init__(self, index_dir: Path, embedder: Embedder, snapshot: IndexSnapshot | None = None) -> None:
+        """`snapshot`: the caller's already open snapshot of `index_dir`, whose segments are reused."""
         self._index_dir = index_dir
         self._embedder = embedder
         self._lock = threading.Lock()
-        self._last: IndexSnapshot | None = None  # its segments are reused, not read again
+        self._last = snapshot  # its segments are reused, not read again
+
+    @property
+    def snapshot(self) -> IndexSnapshot | None:
+        """The latest version this writer opened or committed."""
+        return self._last
 
     def _open(self) -> IndexSnapshot:
         self._last = open_index(self._index_dir, reuse=self._last)

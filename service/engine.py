@@ -89,7 +89,7 @@ class Engine:
             log.error("loading failed: %s", exc)
             return
         self._embedder = batching  # searches: concurrent queries share forward passes
-        self._writer = IndexWriter(settings.index_dir, embedder)  # writes: already batched
+        self._writer = IndexWriter(settings.index_dir, embedder, snapshot)  # writes: already batched
         self._install(snapshot, searcher)
         self.status = Status.ready
         manifest = snapshot.manifest
