@@ -62,6 +62,11 @@ def new_vector_index(dimension: int, expected_chunks: int) -> faiss.Index:
         graph = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         graph.hnsw.efSearch = HNSW_EF_SEARCH
+        # Reserve the vectors' buffer up front (resize, then back to empty: the capacity stays). Grown block by
+        # block it is reallocated, and each reallocation briefly holds the old and the new copy.
+        codes = faiss.downcast_index(graph.storage).codes
+        codes.resize(expected_chunks * dimension * 4)
+        codes.resize(0)
         inner = graph
     else:
         inner = faiss.IndexFlatIP(dimension)
@@ -199,7 +204,8 @@ class SegmentWriter:
             if self._vectors.ntotal != n_chunks:
                 raise IndexCorruptError(f"internal error: {self._vectors.ntotal} vectors for {n_chunks} chunks")
             faiss.write_index(self._vectors, str(self._dir / VECTORS_FILE))
-            self._vectors.reset()
+            # Freed, not reset: reset() clears FAISS's buffers but keeps their memory reserved.
+            self._vectors = new_vector_index(self._vectors.d, 0)
             postings = Postings.build_batches(self._store.chunk_texts(self._titles))
         except BaseException:
             self._store.abort()
