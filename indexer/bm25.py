@@ -19,6 +19,7 @@ import numpy.typing as npt
 from indexer.lexical import K1, B, Postings
 
 Rows = npt.NDArray[np.int64]
+_SCORE_ALL_MAX = 50_000  # up to this many postings a query's matches are all scored in one pass
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,9 @@ class LexicalQuery:
         """The best `n` (chunk_id, score), best first (ties by id), among `allowed` chunk ids if given."""
         if n <= 0 or not self._terms:
             return []
-        taken = 1
+        postings = sum(len(r) for t in self._terms for r in t.rows)
+        # Few postings: scoring them all in one pass is cheaper than MaxScore's rounds of lookups.
+        taken = len(self._terms) if postings <= _SCORE_ALL_MAX else 1
         while True:
             essential, rest = self._terms[:taken], self._terms[taken:]
             ids, scores = self._candidates(essential, allowed)
@@ -137,14 +140,21 @@ class LexicalQuery:
             parts = [t.rows[i] for t in essential if len(t.rows[i])]
             if not parts:
                 continue
-            rows = np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+            if len(essential) == len(self._terms):  # every term: sum the postings, no lookups
+                rows, inverse = np.unique(np.concatenate(parts), return_inverse=True)
+                weights = np.concatenate([t.weights[i] for t in essential if len(t.rows[i])])
+                scores = np.bincount(inverse, weights=weights, minlength=len(rows)).astype(np.float32)
+            else:
+                rows = np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+                scores = self._score(i, rows)
             if allowed is not None:
                 allowed_ids = allowed.get(seg.name)
                 if allowed_ids is None or not len(allowed_ids):
                     continue
-                rows = rows[np.isin(seg.postings.ids[rows], allowed_ids)]
+                keep = np.isin(seg.postings.ids[rows], allowed_ids)
+                rows, scores = rows[keep], scores[keep]
             id_parts.append(seg.postings.ids[rows])
-            score_parts.append(self._score(i, rows))
+            score_parts.append(scores)
         if not id_parts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return np.concatenate(id_parts), np.concatenate(score_parts)

@@ -46,12 +46,9 @@ class Analyzer:
 
     def stems(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, stem) of each indexed term in `text`, stop words left out, as queries see them."""
-        out = []
-        for m in _TOKEN.finditer(text):
-            word = m.group().lower()
-            if word not in self._stop:
-                out.append((m.start(), m.end(), self._stemmer.stemWord(word)))
-        return out
+        spans = [(m.start(), m.end(), w) for m in _TOKEN.finditer(text) if (w := m.group().lower()) not in self._stop]
+        stems = self._stemmer.stemWords([w for _, _, w in spans])  # one call: a passage has hundreds of words
+        return [(start, end, stem) for (start, end, _), stem in zip(spans, stems, strict=True)]
 
     def terms(self, query: str) -> list[str]:
         """The query's distinct terms, in order of first occurrence."""

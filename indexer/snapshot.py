@@ -114,6 +114,8 @@ class SnapshotVectors:
     def search(self, query: np.ndarray, n: int, allowed: Allowed | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top `n` (scores, ids), shape (queries, n), padded with -inf / -1 like FAISS; among `allowed` if given."""
         m = len(query)
+        if len(self._segments) == 1 and allowed is None and n <= self._segments[0].segment.chunks:
+            return self._segments[0].search(query, n, None)  # the usual case after a merge: nothing to combine
         scores = np.full((m, 0), -np.inf, dtype=np.float32)
         ids = np.full((m, 0), -1, dtype=np.int64)
         for seg in self._segments:

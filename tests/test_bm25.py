@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bench import synthetic
+from indexer import bm25
 from indexer.builder import sync_index
 from indexer.chunking import ChunkingConfig
 from indexer.documents import FolderReport
@@ -25,6 +26,12 @@ def synthetic_snapshot(tmp_path_factory: pytest.TempPathFactory) -> IndexSnapsho
     writer.apply(synthetic.documents(40, start=3000))  # a second segment
     writer.apply(deletes=[f"syn-{i}" for i in range(0, 3000, 7)])  # tombstones in the first
     return open_index(index_dir)
+
+
+@pytest.fixture(autouse=True, params=["maxscore", "score all"])
+def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with MaxScore forced and with every match scored in one pass."""
+    monkeypatch.setattr(bm25, "_SCORE_ALL_MAX", 0 if request.param == "maxscore" else 10**9)
 
 
 def _ranking(scores: dict[int, float], n: int) -> list[int]:
