@@ -64,7 +64,7 @@ def new_vector_index(dimension: int, expected_chunks: int) -> faiss.Index:
         graph.hnsw.efSearch = HNSW_EF_SEARCH
         # Reserve the vectors' buffer up front (resize, then back to empty: the capacity stays). Grown block by
         # block it is reallocated, and each reallocation briefly holds the old and the new copy.
-        codes = faiss.downcast_index(graph.storage).codes
+        codes = faiss.downcast_index(graph.storage).codes  # type: ignore[attr-defined]
         codes.resize(expected_chunks * dimension * 4)
         codes.resize(0)
         inner = graph

@@ -114,16 +114,18 @@ class SnapshotVectors:
     def search(self, query: np.ndarray, n: int, allowed: Allowed | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top `n` (scores, ids), shape (queries, n), padded with -inf / -1 like FAISS; among `allowed` if given."""
         m = len(query)
-        if len(self._segments) == 1 and allowed is None and n <= self._segments[0].segment.chunks:
-            return self._segments[0].search(query, n, None)  # the usual case after a merge: nothing to combine
-        scores = np.full((m, 0), -np.inf, dtype=np.float32)
-        ids = np.full((m, 0), -1, dtype=np.int64)
-        for seg in self._segments:
-            if n == 0 or (allowed is not None and seg.name not in allowed):
-                continue
-            s, i = seg.search(query, n, None if allowed is None else allowed[seg.name])
-            scores, ids = np.hstack([scores, s]), np.hstack([ids, i])
-        scores = np.where(ids >= 0, scores, -np.inf)
+        found = [
+            seg.search(query, n, None if allowed is None else allowed[seg.name])
+            for seg in self._segments
+            if n > 0 and (allowed is None or seg.name in allowed)
+        ]
+        if len(found) == 1:
+            scores, ids = found[0]  # the usual case after a merge: nothing to stack
+        elif found:
+            scores, ids = np.hstack([s for s, _ in found]), np.hstack([i for _, i in found])
+        else:
+            scores, ids = np.full((m, 0), -np.inf, dtype=np.float32), np.full((m, 0), -1, dtype=np.int64)
+        scores = np.where(ids >= 0, scores, -np.inf)  # ties are broken by id below, whatever FAISS's order
         order = np.lexsort((ids, -scores), axis=1)[:, :n] if ids.shape[1] else np.zeros((m, 0), dtype=np.int64)
         scores, ids = np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
         pad = n - ids.shape[1]
