@@ -2,11 +2,11 @@
 
 Tokens are runs of two or more word characters, lower-cased, English stop words removed and Snowball
 (Porter 2) stemmed (bm25s' tokenizer with PyStemmer). Each index segment stores its chunks' term
-frequencies as a sparse chunks x terms matrix (CSC: one column per term is that term's posting list) and
-each chunk's length in tokens. Scores are computed at query time from the statistics of the whole live
-collection (`CollectionStats`), not baked in per segment: that is why bm25s' own BM25 class, which
-precomputes scores with one index's document frequencies, is not used for scoring. The formula is bm25s'
-default Lucene variant (k1 = 1.5, b = 0.75), so scores match a single BM25 index over the same chunks.
+frequencies as posting lists in compressed-column form (three flat arrays: for term t, the chunks holding it
+are `rows[starts[t]:starts[t + 1]]`, ascending, with their frequencies in `tfs`) and each chunk's length in
+tokens: plain numpy arrays saved with `np.save`. Scores are computed at query time from the statistics of
+the whole live collection (`indexer.bm25`), not baked in per segment: that is why bm25s' own BM25 class,
+which precomputes scores with one index's document frequencies, is not used for scoring.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 import Stemmer
 from bm25s.tokenization import Tokenizer
 
@@ -29,7 +28,8 @@ K1 = 1.5
 B = 0.75
 STOPWORDS = "en"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
-_FILES = ("ids.npy", "lengths.npy", "postings.npz", "vocab.json")
+_ARRAYS = ("ids", "lengths", "starts", "rows", "tfs")
+_VOCAB = "vocab.json"
 
 
 def _tokenizer() -> Tokenizer:
@@ -61,8 +61,10 @@ class Postings:
 
     ids: npt.NDArray[np.int64]
     lengths: npt.NDArray[np.int32]
-    matrix: sp.csc_matrix  # rows x terms, term frequencies
-    vocab: dict[str, int]  # term -> column
+    starts: npt.NDArray[np.int64]  # term t's postings are [starts[t], starts[t + 1])
+    rows: npt.NDArray[np.int32]  # chunk rows, ascending within each term
+    tfs: npt.NDArray[np.float32]  # term frequencies
+    vocab: dict[str, int]  # term -> t
 
     @classmethod
     def build(cls, ids: Sequence[int], texts: Sequence[str], batch: int = 20_000) -> Postings:
@@ -92,43 +94,60 @@ class Postings:
             cols.append(flat[keep])
             lengths.append(np.bincount(row_of[keep] - start, minlength=len(part)).astype(np.int32))
         vocab = {t: i for t, i in tokenizer.get_vocab_dict().items() if t}
-        n_cols = max(vocab.values(), default=-1) + 1
+        n_terms = max(vocab.values(), default=-1) + 1
         row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int32)
         col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
         del rows, cols
-        matrix = sp.csc_matrix((np.ones(len(row), dtype=np.float32), (row, col)), shape=(len(ids), n_cols))
-        matrix.sum_duplicates()  # repeated terms become one entry holding the term frequency
+        # One entry per (term, chunk), ordered by term then chunk; a repeated term becomes its frequency.
+        key = col.astype(np.int64) * max(len(ids), 1) + row
+        del row, col
+        key.sort()
+        unique, counts = np.unique(key, return_counts=True)
+        del key
+        term = unique // max(len(ids), 1)
+        starts = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term, minlength=n_terms), out=starts[1:])
         length = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int32)
-        return cls(np.asarray(ids, dtype=np.int64), length, matrix, vocab)
+        return cls(
+            np.asarray(ids, dtype=np.int64),
+            length,
+            starts,
+            (unique % max(len(ids), 1)).astype(np.int32),
+            counts.astype(np.float32),
+            vocab,
+        )
 
     def save(self, directory: Path) -> None:
         """Write into `directory` (created); `load` reads it back."""
         directory.mkdir(parents=True, exist_ok=True)
-        np.save(directory / _FILES[0], self.ids)
-        np.save(directory / _FILES[1], self.lengths)
-        sp.save_npz(directory / _FILES[2], self.matrix, compressed=False)
-        (directory / _FILES[3]).write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+        for name in _ARRAYS:
+            np.save(directory / f"{name}.npy", getattr(self, name))
+        (directory / _VOCAB).write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> Postings:
         """Read what `save` wrote."""
         try:
-            ids = np.load(directory / _FILES[0])
-            lengths = np.load(directory / _FILES[1])
-            matrix = sp.csc_matrix(sp.load_npz(directory / _FILES[2]))
-            vocab = json.loads((directory / _FILES[3]).read_text(encoding="utf-8"))
+            arrays = {name: np.load(directory / f"{name}.npy") for name in _ARRAYS}
+            vocab = json.loads((directory / _VOCAB).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(
                 f"lexical postings in {directory} cannot be read ({exc}); rebuild the index"
             ) from exc
-        if matrix.shape[0] != len(ids) or len(lengths) != len(ids):
+        postings = cls(**arrays, vocab=vocab)
+        if (
+            len(postings.lengths) != len(postings.ids)
+            or len(postings.starts) != max(vocab.values(), default=-1) + 2
+            or postings.starts[-1] != len(postings.rows)
+            or len(postings.tfs) != len(postings.rows)
+        ):
             raise IndexCorruptError(f"lexical postings in {directory} disagree in length; rebuild the index")
-        return cls(ids, lengths, matrix, vocab)
+        return postings
 
     def posting(self, term: str) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
         """(rows ascending, term frequencies) of the chunks holding `term`."""
-        col = self.vocab.get(term)
-        if col is None:
+        t = self.vocab.get(term)
+        if t is None:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        lo, hi = self.matrix.indptr[col], self.matrix.indptr[col + 1]
-        return self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
+        lo, hi = self.starts[t], self.starts[t + 1]
+        return self.rows[lo:hi], self.tfs[lo:hi]
