@@ -27,7 +27,11 @@ from indexer.snapshot import IndexSnapshot
 SEGMENTS_PER_TIER = 8
 SMALLEST_TIER = 10_000  # every segment below this size is in the first tier
 MAX_DELETED_FRACTION = 0.25
-_VECTOR_BATCH = 50_000  # vectors copied per step, so a merge never holds two full copies
+_VECTOR_BATCH = 8192  # vectors copied per step: a merge never holds two full copies, and stops soon when asked
+
+
+class _Stopped(Exception):
+    """The caller asked a running merge to stop."""
 
 
 def _tier(info: SegmentInfo) -> int:
@@ -49,10 +53,15 @@ def plan(segments: Sequence[SegmentInfo]) -> list[str]:
 
 
 def merge(
-    index_dir: Path, base: IndexSnapshot, names: Sequence[str], commit_lock: threading.Lock | None = None
+    index_dir: Path,
+    base: IndexSnapshot,
+    names: Sequence[str],
+    commit_lock: threading.Lock | None = None,
+    stop: threading.Event | None = None,
 ) -> IndexSnapshot | None:
     """Merge segments `names` of `base` into one and commit; the new snapshot, or None if another merge is
-    running or the index was rebuilt meanwhile. `commit_lock` is the caller's in-process writer lock."""
+    running, the index was rebuilt meanwhile, or `stop` was set (the partial segment is removed).
+    `commit_lock` is the caller's in-process writer lock."""
     with merge_lock(index_dir) as mine:
         if not mine:
             return None
@@ -67,8 +76,14 @@ def merge(
                 writer.copy_store(source.segment.store, source.tombstones.doc_ids)
                 ids = source.live_ids
                 for start in range(0, len(ids), _VECTOR_BATCH):
+                    if stop is not None and stop.is_set():
+                        raise _Stopped
                     part = ids[start : start + _VECTOR_BATCH]
                     writer.add_vectors(part, source.segment.vectors.reconstruct_batch(part))
+        except _Stopped:
+            writer.abort()
+            shutil.rmtree(directory, ignore_errors=True)
+            return None
         except BaseException:
             writer.abort()
             shutil.rmtree(directory, ignore_errors=True)
@@ -102,10 +117,15 @@ def merge(
             raise
 
 
-def merge_all(index_dir: Path, snapshot: IndexSnapshot, commit_lock: threading.Lock | None = None) -> IndexSnapshot:
-    """Apply the policy until it has nothing left to do; the last snapshot."""
+def merge_all(
+    index_dir: Path,
+    snapshot: IndexSnapshot,
+    commit_lock: threading.Lock | None = None,
+    stop: threading.Event | None = None,
+) -> IndexSnapshot:
+    """Apply the policy until it has nothing left to do (or `stop` is set); the last snapshot."""
     while names := plan(snapshot.manifest.segments):
-        merged = merge(index_dir, snapshot, names, commit_lock)
+        merged = merge(index_dir, snapshot, names, commit_lock, stop)
         if merged is None:
             break
         snapshot = merged

@@ -105,14 +105,14 @@ class IndexWriter:
         """Whether the merge policy has work for the latest version this writer knows."""
         return self._last is not None and bool(plan(self._last.manifest.segments))
 
-    def merge(self) -> IndexSnapshot:
+    def merge(self, stop: threading.Event | None = None) -> IndexSnapshot:
         """Merge segments while the policy asks for it (slow: run it off the request path); the last snapshot.
 
         Writes go on meanwhile: the merged segment is built outside the lock, which it takes only to commit.
         """
         with self._lock, write_lock(self._index_dir):
             base = self._open()
-        merged = merge_all(self._index_dir, base, self._lock)
+        merged = merge_all(self._index_dir, base, self._lock, stop)
         with self._lock:
             if self._last is None or merged.version > self._last.version:
                 self._last = merged

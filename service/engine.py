@@ -50,6 +50,7 @@ class Engine:
         self._embedder: Embedder | None = None
         self._swap_lock = threading.Lock()
         self._merger: threading.Thread | None = None
+        self._stop_merging = threading.Event()
         self.on_ready: Callable[[IndexSnapshot], None] | None = None
         self.on_batch: Callable[[int], None] | None = None  # size of each query forward pass
 
@@ -147,7 +148,7 @@ class Engine:
 
     def _merge(self, writer: IndexWriter) -> None:
         try:
-            snapshot = writer.merge()
+            snapshot = writer.merge(self._stop_merging)
         except IndexerError as exc:  # e.g. another process holds the lock: the next write tries again
             log.warning("segment merge skipped: %s", exc)
             return
@@ -171,7 +172,9 @@ class Engine:
         return True
 
     def close(self) -> None:
-        """Let a running merge commit, then stop the query batcher (searches still running finish)."""
+        """Stop a running merge (its partial segment is removed), then the query batcher (searches still
+        running finish)."""
+        self._stop_merging.set()
         if self._merger is not None:
             self._merger.join()
         if isinstance(self._embedder, BatchingEmbedder):

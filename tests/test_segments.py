@@ -220,3 +220,19 @@ def test_merge_command(fake_seed_index: Path, fake_embedder: FakeEmbedder, capsy
     assert "1 segments (was " in capsys.readouterr().out
     after = open_index(fake_seed_index)
     assert len(after.segments) == 1 and after.store.hashes() == live
+
+
+def test_a_stopped_merge_leaves_nothing(fake_seed_index: Path, fake_embedder: FakeEmbedder) -> None:
+    """A merge asked to stop (the service shutting down) commits nothing and removes its partial segment."""
+    import threading
+
+    writer = IndexWriter(fake_seed_index, fake_embedder)
+    _churn(fake_seed_index, writer)
+    before = open_index(fake_seed_index)
+    stop = threading.Event()
+    stop.set()
+    assert merge(fake_seed_index, before, [s.name for s in before.segments], stop=stop) is None
+    after = open_index(fake_seed_index)
+    assert after.version == before.version
+    on_disk = {p.name for p in (fake_seed_index / SEGMENTS_DIR).iterdir()}
+    assert on_disk == {s.name for s in before.segments}
