@@ -12,6 +12,7 @@ which precomputes scores with one index's document frequencies, is not used for 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ import Stemmer
 from bm25s.tokenization import Tokenizer
 
 from indexer.errors import IndexCorruptError
+
+# bm25s sets its own logger to DEBUG, which floods any application log handler with per-build messages.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 K1 = 1.5
 B = 0.75
