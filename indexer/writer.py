@@ -61,6 +61,12 @@ class IndexWriter:
         """The latest version this writer opened or committed."""
         return self._last
 
+    def adopt(self, snapshot: IndexSnapshot) -> None:
+        """Take a newer version opened elsewhere (another process's commit), so its segments are not opened twice."""
+        with self._lock:
+            if self._last is None or snapshot.version > self._last.version:
+                self._last = snapshot
+
     def _open(self) -> IndexSnapshot:
         self._last = open_index(self._index_dir, reuse=self._last)
         return self._last

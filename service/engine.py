@@ -166,7 +166,10 @@ class Engine:
             return False
         if name == self._searcher.snapshot.path.name:
             return False
-        self._install(open_index(self._settings.index_dir, reuse=self._searcher.snapshot))
+        snapshot = open_index(self._settings.index_dir, reuse=self._searcher.snapshot)
+        self._install(snapshot)
+        if self._writer is not None:
+            self._writer.adopt(snapshot)
         release_free_memory()
         log.info("picked up index version %s", name)
         return True

@@ -236,3 +236,23 @@ def test_a_stopped_merge_leaves_nothing(fake_seed_index: Path, fake_embedder: Fa
     assert after.version == before.version
     on_disk = {p.name for p in (fake_seed_index / SEGMENTS_DIR).iterdir()}
     assert on_disk == {s.name for s in before.segments}
+
+
+def test_writer_adopts_a_newer_version_and_shares_its_segments(
+    fake_seed_index: Path, fake_embedder: FakeEmbedder
+) -> None:
+    """After another process commits, the service's writer reuses the segments its searcher opened."""
+    ours = IndexWriter(fake_seed_index, fake_embedder)
+    ours.apply([_doc(1)])
+    IndexWriter(fake_seed_index, fake_embedder).apply([_doc(2)])  # another process
+    older = ours.snapshot
+    assert older is not None
+    newer = open_index(fake_seed_index, reuse=older)  # what the service's refresh opens
+    ours.adopt(newer)
+    ours.adopt(older)  # an older version is ignored
+    assert ours.snapshot is newer
+    ours.apply([_doc(3)])
+    opened = {s.name: s.segment for s in newer.segments}
+    after = ours.snapshot
+    assert after is not None and "note-2" in after.store.hashes()
+    assert all(s.segment is opened[s.name] for s in after.segments if s.name in opened)
