@@ -194,7 +194,6 @@ class Transaction:
         self._next_id = base.manifest.next_chunk_id if base else 1
         self._tombstones: dict[str, tuple[set[str], list[int]]] = {}
         self._new: list[tuple[Segment, int]] = []  # (segment, documents)
-        self._written: list[Path] = []
 
     def delete(self, doc_ids: Sequence[str]) -> set[str]:
         """Mark live documents deleted; returns those that were live."""
@@ -214,7 +213,6 @@ class Transaction:
     def add_stream(self, batches: Iterable[Sequence[DocumentUpdate]], expected_chunks: int) -> None:
         """`add` for a stream of batches written into one segment, so a bulk load holds one batch at a time."""
         directory = new_segment_dir(self._index_dir, self.number)
-        self._written.append(directory)
         writer = SegmentWriter(directory, self._model.dimension, expected_chunks, titles=self._chunking.titles)
         try:
             for batch in batches:
@@ -226,7 +224,7 @@ class Transaction:
         except BaseException:
             writer.abort()
             raise
-        segment, n_docs, _ = writer.finish()
+        segment, n_docs = writer.finish()
         if n_docs:
             self._new.append((segment, n_docs))
 
@@ -234,7 +232,6 @@ class Transaction:
         """Swap segments `merged` for `segment`, which holds their live documents (a merge's commit)."""
         for name in merged:
             self._segments.pop(name)
-        self._written.append(segment.path)
         if len(tombstones.chunk_ids) or tombstones.doc_ids:
             self._tombstones[segment.name] = (set(tombstones.doc_ids), tombstones.chunk_ids.tolist())
         self._new.append((segment, documents))
@@ -265,11 +262,6 @@ class Transaction:
             }
         )
         return LiveSegment(live.segment, info, tombstones)
-
-    @property
-    def changed(self) -> bool:
-        """Whether committing would change anything."""
-        return bool(self._new or self._tombstones) or (self._base is None)
 
     def commit(self, build_seconds: float | None = None) -> IndexSnapshot:
         """Write the new version's manifest and make it current; the new snapshot."""

@@ -80,16 +80,14 @@ def merge(
                         raise _Stopped
                     part = ids[start : start + _VECTOR_BATCH]
                     writer.add_vectors(part, source.segment.vectors.reconstruct_batch(part))
-        except _Stopped:
+        except BaseException as exc:
             writer.abort()
             shutil.rmtree(directory, ignore_errors=True)
-            return None
-        except BaseException:
-            writer.abort()
-            shutil.rmtree(directory, ignore_errors=True)
+            if isinstance(exc, _Stopped):
+                return None
             raise
         try:
-            segment, documents, _ = writer.finish()
+            segment, documents = writer.finish()
             with commit_lock or threading.Lock(), write_lock(index_dir):
                 current = open_index(index_dir, reuse=base)
                 now = {s.name: s for s in current.segments}

@@ -192,8 +192,8 @@ class SegmentWriter:
         """Copy another segment's live rows (for merges; its vectors are added with `add_vectors`)."""
         self._store.copy_live(source, deleted_docs)
 
-    def finish(self) -> tuple[Segment, int, int]:
-        """Write every part, make it durable; (the open segment, documents, chunks).
+    def finish(self) -> tuple[Segment, int]:
+        """Write every part, make it durable; (the open segment, its documents).
 
         The vectors are written and freed before the postings are built, and the texts are tokenized a batch
         at a time, so a large segment never holds its vectors and its texts in memory together.
@@ -217,7 +217,7 @@ class SegmentWriter:
             fsync_path(child)
         fsync_path(self._dir)
         # Opened from disk like any committed segment: the vectors become a shared, file-backed mapping.
-        return Segment.open(self._dir), n_docs, n_chunks
+        return Segment.open(self._dir), n_docs
 
     def abort(self) -> None:
         """Drop what was written (the caller removes the directory)."""

@@ -21,7 +21,7 @@ from indexer.clean import Cleaning
 from indexer.documents import Document
 from indexer.embedding import Embedder
 from indexer.errors import IndexerError
-from indexer.index import Transaction, open_index, write_lock
+from indexer.index import commit_version, open_index, write_lock
 from indexer.merge import merge_all, plan
 from indexer.snapshot import IndexSnapshot
 
@@ -100,11 +100,14 @@ class IndexWriter:
             m = base.manifest.chunking
             config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles, Cleaning(m.cleaning))
             updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
-            tx = Transaction(self._index_dir, base, base.manifest.model, base.manifest.chunking)
-            tx.delete(list(deletes))
-            if updates:
-                tx.add(updates)
-            self._last = tx.commit()
+            self._last = commit_version(
+                self._index_dir,
+                base,
+                model=base.manifest.model,
+                chunking=base.manifest.chunking,
+                upserts=updates,
+                deletes=list(deletes),
+            )
             return WriteResult(self._last, status, sum(len(u.chunks) for u in updates))
 
     def needs_merge(self) -> bool:
