@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from indexer.lexical import K1, B, Postings
+from indexer.lexical import K1, B, Postings, find_sorted
 
 Rows = npt.NDArray[np.int64]
 _SCORE_ALL_MAX = 50_000  # up to this many postings a query's matches are all scored in one pass
@@ -62,10 +62,10 @@ class _Term:
 
 def _lookup(rows: Rows, weights: npt.NDArray[np.float32], wanted: Rows) -> npt.NDArray[np.float32]:
     """The weight at each of `wanted` rows (0 where the term is absent)."""
-    if not len(rows) or not len(wanted):
+    if not len(rows):
         return np.zeros(len(wanted), dtype=np.float32)
-    pos = np.minimum(np.searchsorted(rows, wanted), len(rows) - 1)
-    return np.where(rows[pos] == wanted, weights[pos], np.float32(0))
+    pos, found = find_sorted(rows, wanted)
+    return np.where(found, weights[pos], np.float32(0))
 
 
 class LexicalQuery:
@@ -164,11 +164,7 @@ class LexicalQuery:
         out = dict.fromkeys(chunk_ids, 0.0)
         wanted = np.asarray(list(chunk_ids), dtype=np.int64)
         for i, seg in enumerate(self._segments):
-            ids = seg.postings.ids
-            if not len(ids) or not len(wanted):
-                continue
-            pos = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
-            here = ids[pos] == wanted
+            pos, here = find_sorted(seg.postings.ids, wanted)
             if len(seg.deleted_rows):
                 here &= ~np.isin(pos, seg.deleted_rows)
             if here.any():

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +35,16 @@ STOPWORDS = "en"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _ARRAYS = ("ids", "lengths", "starts", "rows", "tfs")
 _VOCAB = "vocab.json"
+
+
+def find_sorted(
+    haystack: npt.NDArray[Any], wanted: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """For each of `wanted`: its position in the ascending `haystack`, and whether it is there at all."""
+    if not len(haystack):
+        return np.zeros(len(wanted), dtype=np.intp), np.zeros(len(wanted), dtype=bool)
+    pos = np.minimum(np.searchsorted(haystack, wanted), len(haystack) - 1)
+    return pos, haystack[pos] == wanted
 
 
 def _tokenizer() -> Tokenizer:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import faiss
@@ -128,9 +129,9 @@ class Segment:
         """Chunks written into the segment, deleted ones included."""
         return len(self.postings.ids)
 
-    @property
+    @cached_property
     def hnsw(self) -> bool:
-        """Whether dense search here is approximate."""
+        """Whether dense search here is approximate (asked on every search, so worked out once)."""
         return is_hnsw(self.vectors)
 
     @classmethod

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from indexer.bm25 import LexicalQuery, SegmentPostings
 from indexer.errors import IndexCorruptError
-from indexer.lexical import Analyzer
+from indexer.lexical import Analyzer, find_sorted
 from indexer.manifest import Manifest, SegmentInfo
 from indexer.segment import HNSW_EF_SEARCH, Segment, Tombstones
 from indexer.store import ChunkRecord, Filter, StoredDocument
@@ -61,9 +61,7 @@ class LiveSegment:
 
     def holds(self, chunk_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """Which of `chunk_ids` are live chunks of this segment."""
-        ids = self.segment.postings.ids
-        pos = np.minimum(np.searchsorted(ids, chunk_ids), max(len(ids) - 1, 0))
-        found = ids[pos] == chunk_ids if len(ids) else np.zeros(len(chunk_ids), dtype=bool)
+        _, found = find_sorted(self.segment.postings.ids, chunk_ids)
         if len(self.tombstones.chunk_ids):
             found &= ~np.isin(chunk_ids, self.tombstones.chunk_ids)
         return found
@@ -71,15 +69,14 @@ class LiveSegment:
     def search(self, query: np.ndarray, n: int, allowed: npt.NDArray[np.int64] | None) -> tuple[np.ndarray, np.ndarray]:
         """Top `n` (scores, ids) of live chunks (among `allowed` if given), as FAISS returns them."""
         vectors = self.segment.vectors
-        if allowed is not None and (len(allowed) <= EXACT_FILTER_MAX or not self.segment.hnsw):
+        selector: faiss.IDSelector | None
+        if allowed is not None:
             if not len(allowed):
                 return np.zeros((len(query), 0), dtype=np.float32), np.zeros((len(query), 0), dtype=np.int64)
-            if self.segment.hnsw:
+            if self.segment.hnsw and len(allowed) <= EXACT_FILTER_MAX:
                 scores = query @ vectors.reconstruct_batch(allowed).T
                 top = np.argsort(-scores, axis=1, kind="stable")[:, :n]
                 return np.take_along_axis(scores, top, axis=1), allowed[top]
-            selector: faiss.IDSelector | None = faiss.IDSelectorBatch(allowed)
-        elif allowed is not None:
             selector = faiss.IDSelectorBatch(allowed)
         elif len(self.tombstones.chunk_ids):
             selector = self._not_deleted
@@ -102,6 +99,11 @@ class LiveSegment:
         selector = faiss.IDSelectorNot(inner)
         self._keep_alive.append(inner)  # the SWIG wrapper does not keep its inner selector alive
         return selector
+
+
+def _live_ids(segments: Sequence[LiveSegment]) -> npt.NDArray[np.int64]:
+    parts = [s.live_ids for s in segments]
+    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
 class SnapshotVectors:
@@ -162,6 +164,7 @@ class SnapshotLexical:
 
     def __init__(self, segments: Sequence[LiveSegment], manifest: Manifest) -> None:
         self._segments = segments
+        self._postings = [SegmentPostings(s.name, s.segment.postings, s.deleted_rows) for s in segments]
         self._chunks = manifest.counts.chunks
         tokens = sum(s.info.tokens - s.info.deleted_tokens for s in segments)
         self._avg_length = tokens / self._chunks if self._chunks else 0.0
@@ -169,8 +172,7 @@ class SnapshotLexical:
     @property
     def ids(self) -> npt.NDArray[np.int64]:
         """Every live chunk id, ascending."""
-        parts = [s.live_ids for s in self._segments]
-        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        return _live_ids(self._segments)
 
     @staticmethod
     def stems(text: str) -> list[tuple[int, int, str]]:
@@ -182,8 +184,7 @@ class SnapshotLexical:
         terms = _ANALYZER.terms(query)
         if not terms or not self._chunks:
             return None
-        segments = [SegmentPostings(s.name, s.segment.postings, s.deleted_rows) for s in self._segments]
-        scored = LexicalQuery(segments, terms, self._chunks, self._avg_length)
+        scored = LexicalQuery(self._postings, terms, self._chunks, self._avg_length)
         return scored if scored.matches else None
 
     def scores(self, query: str) -> dict[int, float] | None:
@@ -205,7 +206,8 @@ class SnapshotStore:
 
     def chunk_ids(self) -> list[int]:
         """Every live chunk id, ascending."""
-        return sorted(int(i) for s in self._segments for i in s.live_ids)
+        ids: list[int] = _live_ids(self._segments).tolist()
+        return ids
 
     def _route(self, chunk_ids: Iterable[int]) -> list[tuple[LiveSegment, list[int]]]:
         wanted = np.asarray(list(chunk_ids), dtype=np.int64)
