@@ -92,6 +92,13 @@ def _sql_value(value: Scalar) -> Scalar:
     return value
 
 
+def _in_lists(values: Sequence[str], size: int = 500) -> Iterator[tuple[str, list[str]]]:
+    """(`?,?,...` placeholders, values) in parts: SQLite limits the parameters of one statement."""
+    for start in range(0, len(values), size):
+        part = list(values[start : start + size])
+        yield ",".join("?" * len(part)), part
+
+
 @dataclass(frozen=True)
 class ChunkRecord:
     """A stored chunk joined with its document's title and source."""
@@ -310,18 +317,14 @@ class StoreReader:
         if doc_ids is None:
             return dict(self._rows("SELECT doc_id, content_hash FROM documents"))
         out: dict[str, str] = {}
-        for start in range(0, len(doc_ids), 500):  # SQLite limits the parameters of one statement
-            part = list(doc_ids[start : start + 500])
-            marks = ",".join("?" * len(part))
+        for marks, part in _in_lists(doc_ids):
             out.update(self._rows(f"SELECT doc_id, content_hash FROM documents WHERE doc_id IN ({marks})", part))
         return out
 
     def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
         """doc_id -> its chunk ids, for `doc_ids` that are here."""
         out: dict[str, list[int]] = {}
-        for start in range(0, len(doc_ids), 500):
-            part = list(doc_ids[start : start + 500])
-            marks = ",".join("?" * len(part))
+        for marks, part in _in_lists(doc_ids):
             for doc_id, cid in self._rows(
                 f"SELECT doc_id, chunk_id FROM chunks WHERE doc_id IN ({marks}) ORDER BY chunk_id", part
             ):
