@@ -21,7 +21,6 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -29,7 +28,7 @@ import numpy as np
 
 from indexer.builder import sync_index
 from indexer.chunking import ChunkingConfig, matched_text
-from indexer.embedding import BATCH_SIZE, Embedder, Vectors
+from indexer.embedding import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
 from indexer.evaluate import DEPTH, BeirDataset, Run, load_beir, per_query_ndcg
 from indexer.fusion import Fusion
 from indexer.index import open_index
@@ -45,33 +44,11 @@ def _first_half(text: str) -> str:
     return " ".join(words[: max(1, len(words) // 2)])
 
 
-@dataclass
-class _WeakDense:
+class _WeakDense(WrappedEmbedder):
     """The real embedder, shown only the first half of each query (passages are embedded as built)."""
 
-    inner: Embedder
-
-    @property
-    def model_id(self) -> str:
-        return self.inner.model_id
-
-    @property
-    def runtime(self) -> str:
-        return self.inner.runtime
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return self.inner.token_spans(text)
-
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
-        return self.inner.encode([_first_half(t) for t in texts], batch_size=batch_size, progress=progress)
+        return self._inner.encode([_first_half(t) for t in texts], batch_size=batch_size, progress=progress)
 
 
 TRUNCATED_TOKENS = 32

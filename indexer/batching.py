@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer.embedding import BATCH_SIZE, Embedder, Vectors
+from indexer.embedding import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
 
 
 @dataclass
@@ -25,7 +25,7 @@ class _Request:
     result: Future[Vectors] = field(default_factory=Future)
 
 
-class BatchingEmbedder:
+class BatchingEmbedder(WrappedEmbedder):
     """An `Embedder` that batches concurrent one-text `encode` calls; other calls go straight through."""
 
     def __init__(
@@ -36,7 +36,7 @@ class BatchingEmbedder:
         window_seconds: float = 0.001,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._max_batch = max_batch
         self._window = window_seconds
         self._on_batch = on_batch  # told each forward pass's size (the service feeds a metric with it)
@@ -48,25 +48,6 @@ class BatchingEmbedder:
         self.batched_texts = 0
         self._thread = threading.Thread(target=self._run, name="query-batcher", daemon=True)
         self._thread.start()
-
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    @property
-    def runtime(self) -> str:
-        return self._inner.runtime
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._inner.max_tokens
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return self._inner.token_spans(text)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         if len(texts) != 1:

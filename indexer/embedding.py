@@ -58,6 +58,35 @@ class Embedder(Protocol):
         """L2-normalised embeddings, shape (len(texts), dimension), dtype float32."""
 
 
+class WrappedEmbedder:
+    """An `Embedder` that hands everything to `inner`; subclasses override what they change."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+
+    @property
+    def model_id(self) -> str:
+        return self._inner.model_id
+
+    @property
+    def runtime(self) -> str:
+        return self._inner.runtime
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._inner.max_tokens
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return self._inner.token_spans(text)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
+        return self._inner.encode(texts, batch_size=batch_size, progress=progress)
+
+
 def encode_in_batches(
     texts: Sequence[str], dimension: int, batch_size: int, progress: bool, forward: Callable[[list[str]], Vectors]
 ) -> Vectors:
