@@ -189,9 +189,9 @@ def sync_index(
         if base is not None:
             rebuild_reason = _compatibility_problem(base, model, chunking)
         existing = base.store.hashes() if base and not rebuild_reason else {}
-        origins_before = base.store.origins() if base else {}
-        if base is None:
-            origins_before = {d.doc_id: "api" for d in legacy_api_documents(index_dir)}
+        # Without a usable base, API documents an index of the old format held are carried over (read once).
+        legacy = legacy_api_documents(index_dir) if base is None else []
+        origins_before = base.store.origins() if base else {d.doc_id: "api" for d in legacy}
 
         wanted = {d.doc_id: d for d in folder.documents}
         to_embed = [d for d in folder.documents if existing.get(d.doc_id) != d.content_hash]
@@ -201,7 +201,7 @@ def sync_index(
         ]
         if rebuild_reason:
             # API documents survive a rebuild: re-embed them from their stored cleaned text.
-            for stored in base.store.documents(origin="api") if base else legacy_api_documents(index_dir):
+            for stored in base.store.documents(origin="api") if base else legacy:
                 if stored.doc_id not in wanted:
                     to_embed.append(stored.to_document())
                     origins[stored.doc_id] = "api"
