@@ -114,12 +114,13 @@ class Postings:
         col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
         del rows, cols
         # One entry per (term, chunk), ordered by term then chunk; a repeated term becomes its frequency.
-        key = col.astype(np.int64) * max(len(ids), 1) + row
+        stride = max(len(ids), 1)  # key = term * stride + row orders entries by term, then chunk
+        key = col.astype(np.int64) * stride + row
         del row, col
         key.sort()
         unique, counts = np.unique(key, return_counts=True)
         del key
-        term = unique // max(len(ids), 1)
+        term = unique // stride
         starts = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(term, minlength=n_terms), out=starts[1:])
         length = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int32)
@@ -127,7 +128,7 @@ class Postings:
             np.asarray(ids, dtype=np.int64),
             length,
             starts,
-            (unique % max(len(ids), 1)).astype(np.int32),
+            (unique % stride).astype(np.int32),
             counts.astype(np.float32),
             vocab,
         )
