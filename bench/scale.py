@@ -31,7 +31,8 @@ import numpy as np
 from bench.synthetic import ClusterEmbedder, documents, queries
 from indexer.builder import ORIGIN_BUILD, chunking_info, model_info, prepare_updates
 from indexer.chunking import ChunkingConfig
-from indexer.index import DocumentUpdate, Transaction, open_index, write_lock
+from indexer.index import DocumentUpdate, Transaction, write_lock
+from indexer.local import LocalBackend
 from indexer.search import Mode, Searcher
 from indexer.snapshot import IndexSnapshot
 from indexer.writer import IndexWriter
@@ -102,7 +103,7 @@ def run(chunks: int, index_dir: Path, *, n_queries: int = 20, n_writes: int = 5)
         writer.apply(deletes=[doc.doc_id])
         deletes.append(time.perf_counter() - t)
 
-    snapshot = open_index(index_dir, reuse=writer.snapshot)  # one copy of each segment, as in the service
+    snapshot = LocalBackend(index_dir).open(reuse=writer.snapshot)  # one copy of each segment, as in the service
     searcher = Searcher(snapshot, embedder)
     questions = queries(n_queries)
     search: dict[str, float] = {}

@@ -16,10 +16,27 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from indexer.backend import Restriction
 from indexer.lexical import K1, B, Postings, find_sorted
 
 Rows = npt.NDArray[np.int64]
 _SCORE_ALL_MAX = 50_000  # up to this many postings a query's matches are all scored in one pass
+
+
+class Allowed(dict[str, Rows]):
+    """A filter resolved against one snapshot: segment name -> allowed live chunk ids (sorted)."""
+
+    @property
+    def size(self) -> int:
+        """How many live chunks pass."""
+        return sum(len(ids) for ids in self.values())
+
+
+def as_allowed(restriction: Restriction | None) -> Allowed | None:
+    """`restriction` as this engine's `Allowed` (TypeError for another engine's)."""
+    if restriction is not None and not isinstance(restriction, Allowed):
+        raise TypeError(f"the local engine cannot use a restriction of another engine ({type(restriction).__name__})")
+    return restriction
 
 
 @dataclass(frozen=True)
@@ -109,8 +126,9 @@ class LexicalQuery:
             total += _lookup(term.rows[seg_index], term.weights[seg_index], rows)
         return total
 
-    def top(self, n: int, allowed: dict[str, Rows] | None = None) -> list[tuple[int, float]]:
-        """The best `n` (chunk_id, score), best first (ties by id), among `allowed` chunk ids if given."""
+    def top(self, n: int, restriction: Restriction | None = None) -> list[tuple[int, float]]:
+        """The best `n` (chunk_id, score), best first (ties by id), among `restriction`'s chunks if given."""
+        allowed = as_allowed(restriction)
         if n <= 0 or not self._terms:
             return []
         postings = sum(len(r) for t in self._terms for r in t.rows)

@@ -10,16 +10,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from indexer.backend import Backend, Snapshot, as_backend, commit
 from indexer.chunking import Chunk, ChunkingConfig, chunk_text, matched_text
 from indexer.clean import RULES_VERSION, Cleaning
 from indexer.documents import Document, FolderReport, Skipped, read_folder
 from indexer.embedding import BATCH_SIZE, Embedder
-from indexer.errors import ConfigError, IndexCorruptError, IndexerError, IndexNotFoundError
-from indexer.index import DocumentUpdate, commit_version, current_version_dir, open_index, write_lock
+from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
+from indexer.index import DocumentUpdate
 from indexer.manifest import ChunkingInfo, ModelInfo
-from indexer.merge import merge_all
-from indexer.snapshot import IndexSnapshot
-from indexer.store import StoredDocument, StoreReader
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +28,7 @@ ORIGIN_BUILD = "build"
 class BuildReport:
     """What a build did."""
 
-    index_dir: Path
+    location: str  # where the index is (a directory, or a Milvus collection)
     version: int
     documents: int
     chunks: int
@@ -113,7 +111,7 @@ def _fit(text: str, chunk: Chunk, embedder: Embedder) -> str:
     return f"{title}\n{chunk.text}" if title else chunk.text
 
 
-def _compatibility_problem(base: IndexSnapshot, model: ModelInfo, chunking: ChunkingInfo) -> str | None:
+def _compatibility_problem(base: Snapshot, model: ModelInfo, chunking: ChunkingInfo) -> str | None:
     old = base.manifest.model
     if old != model:
         if (old.id, old.dimension, old.max_tokens) == (model.id, model.dimension, model.max_tokens):
@@ -124,31 +122,17 @@ def _compatibility_problem(base: IndexSnapshot, model: ModelInfo, chunking: Chun
     return None
 
 
-def legacy_api_documents(index_dir: Path) -> list[StoredDocument]:
-    """Documents added through the API to an index of format 1 (one store per version), to carry them over."""
-    try:
-        store_path = current_version_dir(index_dir) / "store.sqlite"
-    except IndexerError:
-        return []
-    if not store_path.is_file():
-        return []
-    store = StoreReader(store_path)
-    try:
-        return store.documents(origin="api")
-    finally:
-        store.close()
-
-
 def build_index(
     source: Path,
-    index_dir: Path,
+    index: Path | Backend,
     embedder: Embedder,
     config: ChunkingConfig | None = None,
     *,
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
 ) -> BuildReport:
-    """Index every supported file under `source` into `index_dir`, re-embedding only changed documents.
+    """Index every supported file under `source` into `index` (a directory: the local engine), re-embedding
+    only changed documents.
 
     Documents that came from an earlier build of a folder and whose files are gone are deleted; documents
     added through the API (origin 'api') are left alone. If the model, chunking or cleaning rules differ
@@ -158,28 +142,29 @@ def build_index(
         raise ConfigError(f"source folder {source} does not exist or is not a directory")
     config = config or ChunkingConfig()
     folder = read_folder(source, config.cleaning)
-    return sync_index(folder, index_dir, embedder, config, batch_size=batch_size, progress=progress)
+    return sync_index(folder, index, embedder, config, batch_size=batch_size, progress=progress)
 
 
 def sync_index(
     folder: FolderReport,
-    index_dir: Path,
+    index: Path | Backend,
     embedder: Embedder,
     config: ChunkingConfig | None = None,
     *,
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
 ) -> BuildReport:
-    """Make the build-origin documents of `index_dir` exactly `folder.documents` (see `build_index`)."""
+    """Make the build-origin documents of `index` exactly `folder.documents` (see `build_index`)."""
     started = time.perf_counter()
     config = config or ChunkingConfig()
     config.validate(embedder.max_tokens)
     model, chunking = model_info(embedder), chunking_info(config)
 
-    with write_lock(index_dir):
+    backend = as_backend(index)
+    with backend.write_lock():
         rebuild_reason = None
         try:
-            base: IndexSnapshot | None = open_index(index_dir)
+            base: Snapshot | None = backend.open()
         except IndexNotFoundError:
             base = None
         except IndexCorruptError as exc:
@@ -190,7 +175,7 @@ def sync_index(
             rebuild_reason = _compatibility_problem(base, model, chunking)
         existing = base.store.hashes() if base and not rebuild_reason else {}
         # Without a usable base, API documents an index of the old format held are carried over (read once).
-        legacy = legacy_api_documents(index_dir) if base is None else []
+        legacy = backend.legacy_api_documents() if base is None else []
         origins_before = base.store.origins() if base else {d.doc_id: "api" for d in legacy}
 
         wanted = {d.doc_id: d for d in folder.documents}
@@ -206,7 +191,7 @@ def sync_index(
                     to_embed.append(stored.to_document())
                     origins[stored.doc_id] = "api"
         report = BuildReport(
-            index_dir=index_dir,
+            location=backend.location,
             version=base.version if base else 0,
             documents=0,
             chunks=0,
@@ -228,17 +213,15 @@ def sync_index(
 
         updates = prepare_updates(to_embed, origins, embedder, config, batch_size=batch_size, progress=progress)
         report.embedded_chunks = sum(len(u.chunks) for u in updates)
-        snapshot = commit_version(
-            index_dir,
-            None if rebuild_reason else base,
-            model=model,
-            chunking=chunking,
+        tx = backend.transaction(None if rebuild_reason else base, model, chunking)
+        snapshot = commit(
+            tx,
             upserts=updates,
             deletes=[] if rebuild_reason else deletes,
             build_seconds=time.perf_counter() - started,
         )
     # Compact after the build has committed and released the lock (searches see the build meanwhile).
-    snapshot = merge_all(index_dir, snapshot)
+    snapshot = backend.merge(snapshot)
     report.version = snapshot.version
     report.documents, report.chunks = snapshot.manifest.counts.documents, snapshot.manifest.counts.chunks
     report.seconds = time.perf_counter() - started

@@ -183,9 +183,9 @@ def _print_build(report: BuildReport) -> None:
     if report.rebuild_reason:
         print(f"full rebuild: {report.rebuild_reason}")
     if report.changed:
-        print(f"committed version {report.version} at {report.index_dir}")
+        print(f"committed version {report.version} at {report.location}")
     else:
-        print(f"nothing changed: embedded 0 chunks; version {report.version} at {report.index_dir} is current")
+        print(f"nothing changed: embedded 0 chunks; version {report.version} at {report.location} is current")
     print(
         f"documents: {report.documents} ({report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.deleted} deleted)"

@@ -14,11 +14,10 @@ from enum import StrEnum
 
 import numpy as np
 
-from indexer.bm25 import LexicalQuery
+from indexer.backend import LexicalScores, Restriction, Snapshot
 from indexer.embedding import Embedder
 from indexer.fusion import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, RRF_K, Fusion, dbsf, dbsf_bounds, rrf
 from indexer.highlight import Highlight, best_dense, best_lexical
-from indexer.snapshot import Allowed, IndexSnapshot
 from indexer.store import Filter
 
 DEFAULT_CANDIDATES = 100
@@ -74,7 +73,7 @@ class Searcher:
 
     def __init__(
         self,
-        snapshot: IndexSnapshot,
+        snapshot: Snapshot,
         embedder: Embedder,
         *,
         candidates: int = DEFAULT_CANDIDATES,
@@ -95,7 +94,7 @@ class Searcher:
         """The runtime that embeds this searcher's queries."""
         return self._embedder.runtime
 
-    def _dense(self, query_vec: np.ndarray | None, n: int, allowed: Allowed | None) -> list[tuple[int, float]]:
+    def _dense(self, query_vec: np.ndarray | None, n: int, allowed: Restriction | None) -> list[tuple[int, float]]:
         if n == 0 or query_vec is None:
             return []
         # The filter is applied inside each segment's search, so top-n is taken among passing chunks only.
@@ -111,10 +110,10 @@ class Searcher:
     def _rank(
         self,
         query_vec: np.ndarray | None,
-        lex_scores: LexicalQuery | None,
+        lex_scores: LexicalScores | None,
         mode: Mode,
         n: int,
-        allowed: Allowed | None,
+        allowed: Restriction | None,
         fusion: Fusion,
         per_document: bool,
         dense_weight: float,
@@ -133,7 +132,7 @@ class Searcher:
         return self._dbsf(query_vec, lex_scores, dense, lexical, per_document, dense_weight), dense, lexical
 
     @staticmethod
-    def _lexical_scores(lex_scores: LexicalQuery | None, ids: list[int]) -> dict[int, float]:
+    def _lexical_scores(lex_scores: LexicalScores | None, ids: list[int]) -> dict[int, float]:
         """BM25 score of each chunk in `ids` (0.0 where no query term occurs)."""
         if lex_scores is None or not ids:
             return dict.fromkeys(ids, 0.0)
@@ -142,7 +141,7 @@ class Searcher:
     def _dbsf(
         self,
         query_vec: np.ndarray | None,
-        lex_scores: LexicalQuery | None,
+        lex_scores: LexicalScores | None,
         dense: list[tuple[int, float]],
         lexical: list[tuple[int, float]],
         per_document: bool,
@@ -195,11 +194,11 @@ class Searcher:
         weight = self.dense_weight if dense_weight is None else dense_weight
         per_document = mode == Mode.hybrid and fusion is not Fusion.rrf and max_per_doc == 1
         started = time.perf_counter()
-        allowed: Allowed | None = None
+        allowed: Restriction | None = None
         total = self.snapshot.vectors.ntotal
         if where is not None and not where.is_empty:
-            allowed = self.snapshot.store.allowed(where)
-            total = sum(len(ids) for ids in allowed.values())
+            allowed = self.snapshot.store.restrict(where)
+            total = allowed.size
         # Lexical mode never runs the model: its hits carry no dense score, and it stays fast.
         query_vec = self._embedder.encode([query]) if mode != Mode.lexical else None
         # One pass over the query terms' postings scores the chunks holding them: it ranks (lexical, hybrid)
@@ -263,7 +262,7 @@ class Searcher:
         self,
         query: str,
         query_vec: np.ndarray | None,
-        lex_scores: LexicalQuery | None,
+        lex_scores: LexicalScores | None,
         mode: Mode,
         top: list[tuple[int, float]],
         dense: list[tuple[int, float]],

@@ -18,7 +18,8 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from indexer.bm25 import LexicalQuery, SegmentPostings
+from indexer.backend import Restriction
+from indexer.bm25 import Allowed, LexicalQuery, SegmentPostings, as_allowed
 from indexer.errors import IndexCorruptError
 from indexer.lexical import Analyzer, find_sorted
 from indexer.manifest import Manifest, SegmentInfo
@@ -29,7 +30,6 @@ from indexer.store import ChunkRecord, Filter, StoredDocument
 # exact is cheap there, and a graph search with most nodes filtered out loses recall.
 EXACT_FILTER_MAX = 20_000
 
-Allowed = dict[str, npt.NDArray[np.int64]]  # segment name -> allowed live chunk ids (sorted)
 
 _ANALYZER = Analyzer()
 
@@ -113,9 +113,12 @@ class SnapshotVectors:
         self._segments = segments
         self.ntotal = total
 
-    def search(self, query: np.ndarray, n: int, allowed: Allowed | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top `n` (scores, ids), shape (queries, n), padded with -inf / -1 like FAISS; among `allowed` if given."""
+    def search(
+        self, query: np.ndarray, n: int, restriction: Restriction | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top `n` (scores, ids), shape (queries, n), padded with -inf / -1 like FAISS; among `restriction` if given."""
         m = len(query)
+        allowed = as_allowed(restriction)
         found = [
             seg.search(query, n, None if allowed is None else allowed[seg.name])
             for seg in self._segments
@@ -233,9 +236,9 @@ class SnapshotStore:
             out.update(seg.segment.store.doc_ids_of(part))
         return out
 
-    def allowed(self, where: Filter) -> Allowed:
+    def restrict(self, where: Filter) -> Allowed:
         """Per segment, the live chunk ids passing `where` (ascending)."""
-        out: Allowed = {}
+        out = Allowed()
         for seg in self._segments:
             ids = np.asarray(sorted(seg.segment.store.filtered_chunk_ids(where)), dtype=np.int64)
             if len(seg.tombstones.chunk_ids) and len(ids):
@@ -245,7 +248,7 @@ class SnapshotStore:
 
     def filtered_chunk_ids(self, where: Filter) -> list[int]:
         """Ids of the live chunks that pass `where`, ascending."""
-        return sorted(int(i) for ids in self.allowed(where).values() for i in ids)
+        return sorted(int(i) for ids in self.restrict(where).values() for i in ids)
 
     def documents(self, origin: str | None = None) -> list[StoredDocument]:
         """Every live document (optionally only those of one origin), ordered by id."""

@@ -15,15 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.backend import Backend, Snapshot, as_backend, commit
 from indexer.builder import ORIGIN_BUILD, prepare_updates
 from indexer.chunking import ChunkingConfig
 from indexer.clean import Cleaning
 from indexer.documents import Document
 from indexer.embedding import Embedder
 from indexer.errors import IndexerError
-from indexer.index import commit_version, open_index, write_lock
-from indexer.merge import merge_all, plan
-from indexer.snapshot import IndexSnapshot
 
 ORIGIN_API = "api"
 
@@ -36,7 +34,7 @@ class DocumentNotFoundError(IndexerError):
 class WriteResult:
     """What one write did. `status` maps each document id to created, updated, unchanged or deleted."""
 
-    snapshot: IndexSnapshot
+    snapshot: Snapshot
     status: dict[str, str] = field(default_factory=dict)
     embedded_chunks: int = 0
 
@@ -47,28 +45,28 @@ class WriteResult:
 
 
 class IndexWriter:
-    """Applies upserts and deletes to one index directory."""
+    """Applies upserts and deletes to one index (a directory: the local engine)."""
 
-    def __init__(self, index_dir: Path, embedder: Embedder, snapshot: IndexSnapshot | None = None) -> None:
-        """`snapshot`: the caller's already open snapshot of `index_dir`, whose segments are reused."""
-        self._index_dir = index_dir
+    def __init__(self, index: Path | Backend, embedder: Embedder, snapshot: Snapshot | None = None) -> None:
+        """`snapshot`: the caller's already open snapshot of `index`, whose segments are reused."""
+        self._backend = as_backend(index)
         self._embedder = embedder
         self._lock = threading.Lock()
         self._last = snapshot  # its segments are reused, not read again
 
     @property
-    def snapshot(self) -> IndexSnapshot | None:
+    def snapshot(self) -> Snapshot | None:
         """The latest version this writer opened or committed."""
         return self._last
 
-    def adopt(self, snapshot: IndexSnapshot) -> None:
+    def adopt(self, snapshot: Snapshot) -> None:
         """Take a newer version opened elsewhere (another process's commit), so its segments are not opened twice."""
         with self._lock:
             if self._last is None or snapshot.version > self._last.version:
                 self._last = snapshot
 
-    def _open(self) -> IndexSnapshot:
-        self._last = open_index(self._index_dir, reuse=self._last)
+    def _open(self) -> Snapshot:
+        self._last = self._backend.open(reuse=self._last)
         return self._last
 
     def apply(
@@ -78,7 +76,7 @@ class IndexWriter:
 
         Nothing is written when every upsert is unchanged and there is nothing to delete.
         """
-        with self._lock, write_lock(self._index_dir):
+        with self._lock, self._backend.write_lock():
             base = self._open()
             base.manifest.check_model(self._embedder.model_id, self._embedder.dimension)
             hashes = base.store.hashes([*(d.doc_id for d in upserts), *deletes])
@@ -100,28 +98,22 @@ class IndexWriter:
             m = base.manifest.chunking
             config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles, Cleaning(m.cleaning))
             updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
-            self._last = commit_version(
-                self._index_dir,
-                base,
-                model=base.manifest.model,
-                chunking=base.manifest.chunking,
-                upserts=updates,
-                deletes=list(deletes),
-            )
+            tx = self._backend.transaction(base, base.manifest.model, base.manifest.chunking)
+            self._last = commit(tx, upserts=updates, deletes=list(deletes))
             return WriteResult(self._last, status, sum(len(u.chunks) for u in updates))
 
     def needs_merge(self) -> bool:
         """Whether the merge policy has work for the latest version this writer knows."""
-        return self._last is not None and bool(plan(self._last.manifest.segments))
+        return self._last is not None and self._backend.needs_merge(self._last)
 
-    def merge(self, stop: threading.Event | None = None) -> IndexSnapshot:
+    def merge(self, stop: threading.Event | None = None) -> Snapshot:
         """Merge segments while the policy asks for it (slow: run it off the request path); the last snapshot.
 
         Writes go on meanwhile: the merged segment is built outside the lock, which it takes only to commit.
         """
-        with self._lock, write_lock(self._index_dir):
+        with self._lock, self._backend.write_lock():
             base = self._open()
-        merged = merge_all(self._index_dir, base, self._lock, stop)
+        merged = self._backend.merge(base, self._lock, stop)
         with self._lock:
             if self._last is None or merged.version > self._last.version:
                 self._last = merged

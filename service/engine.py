@@ -9,14 +9,13 @@ from enum import StrEnum
 
 import faiss
 
+from indexer.backend import Snapshot, open_backend
 from indexer.batching import BatchingEmbedder
 from indexer.documents import Document
 from indexer.embedding import Embedder, canonical_model_id
 from indexer.errors import IndexerError
-from indexer.index import current_version_dir, open_index, recover
 from indexer.manifest import Manifest
 from indexer.search import Mode, Searcher
-from indexer.snapshot import IndexSnapshot
 from indexer.writer import IndexWriter, WriteResult
 from service.errors import NotReadyError
 from service.memory import release_free_memory
@@ -42,6 +41,7 @@ class Engine:
 
     def __init__(self, settings: Settings, embedder_factory: EmbedderFactory) -> None:
         self._settings = settings
+        self._backend = open_backend(settings)  # connects on first use, not here
         self._factory = embedder_factory
         self.status = Status.loading
         self.error: str | None = None
@@ -51,7 +51,7 @@ class Engine:
         self._swap_lock = threading.Lock()
         self._merger: threading.Thread | None = None
         self._stop_merging = threading.Event()
-        self.on_ready: Callable[[IndexSnapshot], None] | None = None
+        self.on_ready: Callable[[Snapshot], None] | None = None
         self.on_batch: Callable[[int], None] | None = None  # size of each query forward pass
 
     def precheck(self) -> Manifest:
@@ -59,9 +59,9 @@ class Engine:
 
         Reads only the manifest; `load` opens and checks the whole version.
         """
-        for repair in recover(self._settings.index_dir):
-            log.warning("startup repair in %s: %s", self._settings.index_dir, repair)
-        manifest = Manifest.load(current_version_dir(self._settings.index_dir))
+        for repair in self._backend.recover():
+            log.warning("startup repair in %s: %s", self._backend.location, repair)
+        manifest = self._backend.read_manifest()
         model_id = canonical_model_id(self._settings.model)
         if manifest.model.id != model_id:
             manifest.check_model(model_id, manifest.model.dimension)
@@ -73,7 +73,7 @@ class Engine:
         try:
             faiss.omp_set_num_threads(settings.faiss_threads)
             embedder = self._factory(settings)
-            snapshot = open_index(settings.index_dir)
+            snapshot = self._backend.open()
             if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
                 log.warning(warning)
             batching = BatchingEmbedder(
@@ -90,19 +90,20 @@ class Engine:
             log.error("loading failed: %s", exc)
             return
         self._embedder = batching  # searches: concurrent queries share forward passes
-        self._writer = IndexWriter(settings.index_dir, embedder, snapshot)  # writes: already batched
+        self._writer = IndexWriter(self._backend, embedder, snapshot)  # writes: already batched
         self._install(snapshot, searcher)
         self.status = Status.ready
         manifest = snapshot.manifest
         log.info(
-            "ready: index version %d, %d documents, %d chunks, model %s",
+            "ready: %s index version %d, %d documents, %d chunks, model %s",
+            self._backend.name.value,
             manifest.version,
             manifest.counts.documents,
             manifest.counts.chunks,
             manifest.model.id,
         )
 
-    def _searcher_for(self, snapshot: IndexSnapshot, embedder: Embedder) -> Searcher:
+    def _searcher_for(self, snapshot: Snapshot, embedder: Embedder) -> Searcher:
         settings = self._settings
         return Searcher(
             snapshot,
@@ -112,7 +113,7 @@ class Engine:
             dense_weight=settings.dense_weight,
         )
 
-    def _install(self, snapshot: IndexSnapshot, searcher: Searcher | None = None) -> None:
+    def _install(self, snapshot: Snapshot, searcher: Searcher | None = None) -> None:
         """Make `snapshot` the one searches use, unless a newer one is already in place.
 
         Searches in flight keep the Searcher they started with; the swap is one reference assignment.
@@ -154,34 +155,37 @@ class Engine:
             return
         self._install(snapshot)
         release_free_memory()
-        log.info("merged segments: index version %d has %d segments", snapshot.version, len(snapshot.segments))
+        log.info("merged segments: index version %d has %d segments", snapshot.version, len(snapshot.manifest.segments))
 
     def refresh(self) -> bool:
         """Install a version committed by another process or worker, if there is one (blocking)."""
         if self._searcher is None:
             return False
-        try:
-            name = current_version_dir(self._settings.index_dir).name
-        except IndexerError:
+        version = self._backend.current_version()
+        if version is None or version == self._searcher.snapshot.version:
             return False
-        if name == self._searcher.snapshot.path.name:
-            return False
-        snapshot = open_index(self._settings.index_dir, reuse=self._searcher.snapshot)
+        snapshot = self._backend.open(reuse=self._searcher.snapshot)
         self._install(snapshot)
         if self._writer is not None:
             self._writer.adopt(snapshot)
         release_free_memory()
-        log.info("picked up index version %s", name)
+        log.info("picked up index version %d", snapshot.version)
         return True
 
     def close(self) -> None:
         """Stop a running merge (its partial segment is removed), then the query batcher (searches still
-        running finish)."""
+        running finish), then the engine's connection."""
         self._stop_merging.set()
         if self._merger is not None:
             self._merger.join()
         if isinstance(self._embedder, BatchingEmbedder):
             self._embedder.close()
+        self._backend.close()
+
+    @property
+    def backend(self) -> str:
+        """Which engine keeps the index."""
+        return self._backend.name.value
 
     @property
     def searcher(self) -> Searcher:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
-from indexer.errors import IndexerError
+from indexer.errors import BackendError, IndexerError
 from indexer.search import Mode
 from indexer.writer import DocumentNotFoundError
 
@@ -50,7 +50,7 @@ _STATUS_TEXT = {
     413: "Request body, document or batch over its limit",
     422: "Invalid parameter or field; `errors` names each one",
     429: "Too many requests in flight: retry after the `Retry-After` header's seconds",
-    503: "Model and index still loading, or loading failed (see /readyz)",
+    503: "Model and index still loading, loading failed (see /readyz), or the storage engine is unreachable",
 }
 
 
@@ -208,7 +208,7 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 # Indexer errors a client caused; every other indexer error is the server's (500).
-_INDEXER_STATUS: dict[type[IndexerError], int] = {DocumentNotFoundError: 404}
+_INDEXER_STATUS: dict[type[IndexerError], int] = {DocumentNotFoundError: 404, BackendError: 503}
 
 
 async def _indexer_error(request: Request, exc: Exception) -> JSONResponse:

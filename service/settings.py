@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from indexer.backend import StorageSettings
 from indexer.clean import Cleaning
 from indexer.embedding import DEFAULT_MODEL
 from indexer.fusion import Fusion
@@ -17,12 +18,14 @@ from indexer.search import DEFAULT_CANDIDATES
 ENV_PREFIX = "SEEKR_"
 
 
-class Settings(BaseSettings):
-    """Service configuration. Every field is also an environment variable `SEEKR_<NAME>`."""
+class Settings(StorageSettings):
+    """Service configuration. Every field is also an environment variable `SEEKR_<NAME>`.
+
+    Where the index lives (backend, index_dir, milvus_*) comes from `StorageSettings`, shared with the CLI.
+    """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
-    index_dir: Path = Field(Path("index"), description="Index directory built by `python -m indexer build`.")
     source_dir: Path | None = Field(
         None, description="If set, index this folder into index_dir at start (incrementally) before serving."
     )

@@ -53,10 +53,10 @@ def test_top_n_equals_full_ranking(synthetic_snapshot: IndexSnapshot, seed: int,
 
 def test_top_n_with_a_filter(synthetic_snapshot: IndexSnapshot) -> None:
     rng = np.random.default_rng(3)
-    allowed = {
-        s.name: np.sort(rng.choice(s.live_ids, size=len(s.live_ids) // 10, replace=False))
+    allowed = bm25.Allowed(
+        (s.name, np.sort(rng.choice(s.live_ids, size=len(s.live_ids) // 10, replace=False)))
         for s in synthetic_snapshot.segments
-    }
+    )
     permitted = {int(i) for ids in allowed.values() for i in ids}
     for query in synthetic.queries(10, seed=9):
         scored = synthetic_snapshot.lexical.query(query)

@@ -15,6 +15,7 @@ from indexer import segment as segment_module
 from indexer.chunking import matched_text
 from indexer.documents import Document
 from indexer.index import SEGMENTS_DIR, open_index, recover
+from indexer.local import LocalBackend
 from indexer.merge import SEGMENTS_PER_TIER, merge, merge_all, plan
 from indexer.search import Mode, Searcher
 from indexer.snapshot import IndexSnapshot
@@ -152,10 +153,10 @@ def test_policy_merges_a_full_tier_and_mostly_deleted_segments(
     assert len(names) == SEGMENTS_PER_TIER
     assert writer.needs_merge()
     snapshot = writer.merge()
-    assert len(snapshot.segments) == 1 and plan(snapshot.manifest.segments) == []
+    assert len(snapshot.manifest.segments) == 1 and plan(snapshot.manifest.segments) == []
     seeds = sorted(snapshot.store.origins())[:4]
     writer.apply(deletes=seeds)
-    assert plan(open_index(fake_seed_index).manifest.segments) == [snapshot.segments[0].name]  # mostly deleted
+    assert plan(open_index(fake_seed_index).manifest.segments) == [snapshot.manifest.segments[0].name]  # mostly deleted
 
 
 def test_large_segments_use_hnsw_with_filters_and_deletes(
@@ -247,7 +248,7 @@ def test_writer_adopts_a_newer_version_and_shares_its_segments(
     IndexWriter(fake_seed_index, fake_embedder).apply([_doc(2)])  # another process
     older = ours.snapshot
     assert older is not None
-    newer = open_index(fake_seed_index, reuse=older)  # what the service's refresh opens
+    newer = LocalBackend(fake_seed_index).open(reuse=older)  # what the service's refresh opens
     ours.adopt(newer)
     ours.adopt(older)  # an older version is ignored
     assert ours.snapshot is newer
