@@ -31,3 +31,7 @@ class ConfigError(IndexerError):
 
 class ModelLoadError(IndexerError):
     """The embedding model could not be loaded offline."""
+
+
+class BackendError(IndexerError):
+    """The storage engine (e.g. a Milvus server) failed or cannot be reached."""
