@@ -250,11 +250,12 @@ class Stats(BaseModel):
     dimension: int
     runtime: str = Field(description="What embeds queries: onnx-int8, onnx or torch.")
     index_runtime: str = Field(description="What made the index's vectors (from its manifest).")
-    index_dir: str
+    backend: str = Field(description="The engine keeping the index: local or milvus.")
+    index_dir: str = Field(description="Where the index is: its directory, or the Milvus URI and collection.")
     index_version: int
     documents: int
     chunks: int
-    segments: int = Field(description="Index segments; background merges keep this small.")
+    segments: int = Field(description="Index segments; background merges keep this small (0: Milvus keeps its own).")
     ann_segments: int = Field(description="Segments searched through an HNSW graph (the others exactly).")
     deleted_chunks: int = Field(description="Chunks deleted but still in a segment, until a merge drops them.")
     chunk_tokens: int

@@ -17,10 +17,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from indexer.backend import Backend, BackendName, Snapshot
 from indexer.builder import build_index
 from indexer.embedding import Embedder
-from indexer.index import open_index
-from indexer.snapshot import IndexSnapshot
 from service.app import create_app
 from service.settings import Settings
 from tests.fakes import FakeEmbedder
@@ -48,9 +47,43 @@ def fake_seed_index(tmp_path: Path, seeds_copy: Path, fake_embedder: FakeEmbedde
     return index_dir
 
 
+# The backend-neutral tests run on both engines: the local one, and Milvus (Milvus Lite, the same search core).
+ENGINES = [BackendName.local, pytest.param(BackendName.milvus, marks=pytest.mark.milvus)]
+
+
+def storage(engine: BackendName, root: Path) -> Settings:
+    """Settings placing an index of `engine` under `root` (a directory, or a Milvus Lite file)."""
+    return Settings(backend=engine, index_dir=root / "index", milvus_uri=str(root / "milvus.db"), model="fake-hash")
+
+
+def engine_backend(engine: BackendName, root: Path) -> Backend:
+    """An index of `engine` under `root`."""
+    from indexer.backend import open_backend
+
+    return open_backend(storage(engine, root))
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> BackendName:
+    """Each storage engine in turn."""
+    engine: BackendName = request.param
+    return engine
+
+
 @pytest.fixture
-def fake_snapshot(fake_seed_index: Path) -> IndexSnapshot:
-    return open_index(fake_seed_index)
+def seed_backend(
+    engine: BackendName, tmp_path: Path, seeds_copy: Path, fake_embedder: FakeEmbedder
+) -> Iterator[Backend]:
+    """The seeds indexed with the fake embedder, on each engine in turn."""
+    backend = engine_backend(engine, tmp_path)
+    build_index(seeds_copy, backend, fake_embedder)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def fake_snapshot(seed_backend: Backend) -> Snapshot:
+    return seed_backend.open()
 
 
 # Tests wait for conditions, never for time: this limit only turns a hang into a failure with a reason.
@@ -72,17 +105,21 @@ def wait_ready(client: TestClient) -> None:
 
 
 @contextlib.contextmanager
-def fake_client(index_dir: Path) -> Iterator[TestClient]:
-    """A ready TestClient of the real app, with the fake embedder plugged in where the model goes."""
-    app = create_app(Settings(index_dir=index_dir, model="fake-hash"), embedder_factory=lambda s: FakeEmbedder())
+def fake_client(index: Path | Settings) -> Iterator[TestClient]:
+    """A ready TestClient of the real app, with the fake embedder plugged in where the model goes.
+
+    `index`: a local index directory, or settings naming the index (e.g. `storage(engine, root)`)."""
+    settings = index if isinstance(index, Settings) else Settings(index_dir=index, model="fake-hash")
+    app = create_app(settings, embedder_factory=lambda s: FakeEmbedder())
     with TestClient(app) as client:
         wait_ready(client)
         yield client
 
 
 @pytest.fixture
-def client(fake_seed_index: Path) -> Iterator[TestClient]:
-    with fake_client(fake_seed_index) as c:
+def client(seed_backend: Backend, engine: BackendName, tmp_path: Path) -> Iterator[TestClient]:
+    """The app serving the seeds, on each engine in turn."""
+    with fake_client(storage(engine, tmp_path)) as c:
         yield c
 
 

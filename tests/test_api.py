@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from indexer.backend import BackendName
 from indexer.embedding import Embedder
 from indexer.errors import IndexNotFoundError, ManifestMismatchError
 from service.app import create_app
@@ -118,13 +119,16 @@ def test_unknown_route_and_method(client: TestClient) -> None:
     assert r.status_code == 405 and "not allowed" in r.json()["detail"]
 
 
-def test_health_ready_stats(client: TestClient) -> None:
+def test_health_ready_stats(client: TestClient, engine: BackendName) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "detail": None}
     assert client.get("/readyz").json()["status"] == "ready"
     stats = client.get("/stats").json()
     assert stats["documents"] == 5 and stats["chunks"] > 5 and stats["model"] == "fake-hash"
     assert stats["index_version"] == 1 and stats["build_seconds"] is not None
-    assert (stats["segments"], stats["ann_segments"], stats["deleted_chunks"]) == (1, 0, 0)
+    assert stats["backend"] == engine.value
+    # Segments are the local engine's; Milvus keeps and compacts its own.
+    segments = 1 if engine is BackendName.local else 0
+    assert (stats["segments"], stats["ann_segments"], stats["deleted_chunks"]) == (segments, 0, 0)
 
 
 def test_openapi_docs(client: TestClient) -> None:

@@ -9,21 +9,20 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from indexer.backend import Snapshot, open_backend
 from indexer.builder import build_index
-from indexer.index import open_index
 from indexer.search import Mode, Searcher
-from indexer.snapshot import IndexSnapshot
 from indexer.store import Filter
-from tests.conftest import fake_client
+from service.settings import Settings
+from tests.conftest import ENGINES, fake_client, storage
 from tests.fakes import FakeEmbedder
 
 TOPICS = ["rivers", "mountains", "harbours", "deserts", "forests"]
 
 
 @pytest.fixture(scope="module")
-def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("filters")
-    src = root / "src"
+def corpus_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src = tmp_path_factory.mktemp("filters") / "src"
     (src / "reports" / "2024").mkdir(parents=True)
     (src / "notes").mkdir()
     lines = []
@@ -41,18 +40,30 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (src / "reports" / "2024" / "records.jsonl").write_text("\n".join(lines))
     for i in range(20):
         (src / "notes" / f"n{i}.txt").write_text(f"Note {i}\n\nA note about rivers and harbours number {i}.")
-    index = root / "index"
-    build_index(src, index, FakeEmbedder())
-    return index
+    return src
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def corpus_index(
+    request: pytest.FixtureRequest, corpus_source: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """The corpus indexed on each engine in turn; the settings naming it."""
+    settings = storage(request.param, tmp_path_factory.mktemp("filters-index"))
+    backend = open_backend(settings)
+    build_index(corpus_source, backend, FakeEmbedder())
+    yield settings
+    backend.close()
 
 
 @pytest.fixture(scope="module")
-def snap(corpus_index: Path) -> IndexSnapshot:
-    return open_index(corpus_index)
+def snap(corpus_index: Settings) -> Iterator[Snapshot]:
+    backend = open_backend(corpus_index)
+    yield backend.open()
+    backend.close()
 
 
 @pytest.mark.parametrize("mode", list(Mode))
-def test_one_percent_filter_returns_k(snap: IndexSnapshot, mode: Mode) -> None:
+def test_one_percent_filter_returns_k(snap: Snapshot, mode: Mode) -> None:
     where = Filter(metadata=(("group", 7),))
     matching = snap.store.filtered_chunk_ids(where)
     assert 0 < len(matching) <= 0.01 * snap.vectors.ntotal + 1
@@ -62,7 +73,7 @@ def test_one_percent_filter_returns_k(snap: IndexSnapshot, mode: Mode) -> None:
     assert sorted(h.chunk_id for h in hits) == sorted(matching)
 
 
-def test_filter_kinds(snap: IndexSnapshot) -> None:
+def test_filter_kinds(snap: Snapshot) -> None:
     searcher = Searcher(snap, FakeEmbedder())
     hits = searcher.search("rivers", k=50, where=Filter(source_prefix="notes/")).hits
     assert len(hits) == 20 and all(h.source.startswith("notes/") for h in hits)
@@ -74,17 +85,17 @@ def test_filter_kinds(snap: IndexSnapshot) -> None:
     assert searcher.search("rivers", k=5, where=Filter(metadata=(("missing", "x"),))).hits == []
 
 
-def test_doc_id_filter_exact(snap: IndexSnapshot) -> None:
+def test_doc_id_filter_exact(snap: Snapshot) -> None:
     hits = Searcher(snap, FakeEmbedder()).search("rivers", k=10, where=Filter(doc_ids=("d001", "notes/n3.txt"))).hits
     assert {h.doc_id for h in hits} == {"d001", "notes/n3.txt"}
 
 
-def test_source_prefix_is_case_sensitive(snap: IndexSnapshot) -> None:
+def test_source_prefix_is_case_sensitive(snap: Snapshot) -> None:
     assert Searcher(snap, FakeEmbedder()).search("rivers", k=5, where=Filter(source_prefix="NOTES/")).hits == []
 
 
 @pytest.mark.parametrize("mode", list(Mode))
-def test_max_per_doc_fills_k_from_other_documents(fake_snapshot: IndexSnapshot, mode: Mode) -> None:
+def test_max_per_doc_fills_k_from_other_documents(fake_snapshot: Snapshot, mode: Mode) -> None:
     searcher = Searcher(fake_snapshot, FakeEmbedder(), candidates=5)
     plain = searcher.search("Wang Yi Lavrov Astana security framework", k=5, mode=mode).hits
     grouped = searcher.search("Wang Yi Lavrov Astana security framework", k=5, mode=mode, max_per_doc=1).hits
@@ -94,7 +105,7 @@ def test_max_per_doc_fills_k_from_other_documents(fake_snapshot: IndexSnapshot, 
     assert len(two) == 6 and max(sum(h.doc_id == d for h in two) for d in {h.doc_id for h in two}) <= 2
 
 
-def test_lexical_highlight_marks_the_matching_sentence(fake_snapshot: IndexSnapshot) -> None:
+def test_lexical_highlight_marks_the_matching_sentence(fake_snapshot: Snapshot) -> None:
     hits = Searcher(fake_snapshot, FakeEmbedder()).search("Temur Umarov", k=1, mode=Mode.lexical).hits
     hl = hits[0].highlight
     assert hl is not None and hl.method == "lexical"
@@ -103,14 +114,14 @@ def test_lexical_highlight_marks_the_matching_sentence(fake_snapshot: IndexSnaps
     assert "Temur Umarov" in sentence and len(sentence) < len(hits[0].text)
 
 
-def test_stemmed_terms_highlight(fake_snapshot: IndexSnapshot) -> None:
+def test_stemmed_terms_highlight(fake_snapshot: Snapshot) -> None:
     hits = Searcher(fake_snapshot, FakeEmbedder()).search("recaptures villages", k=1, mode=Mode.lexical).hits
     hl = hits[0].highlight
     assert hl is not None
     assert "recaptured several towns and villages" in hits[0].text[hl.spans[0][0] : hl.spans[0][1]]
 
 
-def test_dense_highlight_when_no_query_term_occurs(fake_snapshot: IndexSnapshot) -> None:
+def test_dense_highlight_when_no_query_term_occurs(fake_snapshot: Snapshot) -> None:
     for hit in Searcher(fake_snapshot, FakeEmbedder()).search("quixotic zeppelins", k=5, mode=Mode.dense).hits:
         assert hit.highlight is not None and hit.highlight.method == "dense"
         start, end = hit.highlight.spans[0]
@@ -119,25 +130,25 @@ def test_dense_highlight_when_no_query_term_occurs(fake_snapshot: IndexSnapshot)
 
 
 @pytest.mark.parametrize("mode", list(Mode))
-def test_every_mode_prefers_the_lexical_highlight(fake_snapshot: IndexSnapshot, mode: Mode) -> None:
+def test_every_mode_prefers_the_lexical_highlight(fake_snapshot: Snapshot, mode: Mode) -> None:
     for hit in Searcher(fake_snapshot, FakeEmbedder()).search("Temur Umarov Uzbekistan", k=3, mode=mode).hits:
         if hit.lexical is not None:
             assert hit.highlight is not None and hit.highlight.method == "lexical"
 
 
-def test_lexical_mode_runs_no_model(fake_snapshot: IndexSnapshot) -> None:
+def test_lexical_mode_runs_no_model(fake_snapshot: Snapshot) -> None:
     embedder = FakeEmbedder()
     hits = Searcher(fake_snapshot, embedder).search("Temur Umarov", k=3, mode=Mode.lexical).hits
     assert hits and embedder.encoded == 0 and all(h.dense is None for h in hits)
 
 
-def test_highlight_can_be_turned_off(fake_snapshot: IndexSnapshot) -> None:
+def test_highlight_can_be_turned_off(fake_snapshot: Snapshot) -> None:
     hits = Searcher(fake_snapshot, FakeEmbedder()).search("Putin", k=3, highlight=False).hits
     assert all(h.highlight is None for h in hits)
 
 
 @pytest.fixture
-def client(corpus_index: Path) -> Iterator[TestClient]:
+def client(corpus_index: Settings) -> Iterator[TestClient]:
     with fake_client(corpus_index) as c:
         yield c
 
@@ -190,7 +201,7 @@ def test_api_post_filter_errors(client: TestClient, payload: dict[str, object], 
 
 
 @pytest.mark.parametrize("mode", [Mode.dense, Mode.lexical])
-def test_grouping_with_min_score_matches_brute_force(fake_snapshot: IndexSnapshot, mode: Mode) -> None:
+def test_grouping_with_min_score_matches_brute_force(fake_snapshot: Snapshot, mode: Mode) -> None:
     query = "Putin Xi Central Asia security cooperation"
     full = Searcher(fake_snapshot, FakeEmbedder()).search(query, k=100, mode=mode, highlight=False).hits
     cut = full[12].score

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
+from indexer.backend import Snapshot
 from indexer.fusion import Fusion, dbsf, dbsf_bounds
 from indexer.search import Mode, Searcher
-from indexer.snapshot import IndexSnapshot
 from tests.fakes import FakeEmbedder
 
 QUERIES = ["Shanghai Cooperation Organization summit Samarkand", "Putin Xi meeting", "Lavrov Wang Yi Astana"]
 
 
-def _brute(snapshot: IndexSnapshot, embedder: FakeEmbedder, query: str) -> tuple[dict[int, float], dict[int, float]]:
+def _brute(snapshot: Snapshot, embedder: FakeEmbedder, query: str) -> tuple[dict[int, float], dict[int, float]]:
     """Cosine and BM25 of every chunk, computed without the searcher."""
-    ids = snapshot.lexical.ids.tolist()
-    vectors = np.vstack([snapshot.vectors.reconstruct(i) for i in ids])
+    ids = snapshot.store.chunk_ids()
+    vectors = snapshot.vectors.reconstruct_batch(ids)
     cosine = vectors @ embedder.encode([query])[0]
-    bm25 = snapshot.lexical.scores(query)
-    assert bm25 is not None
-    return dict(zip(ids, cosine.tolist(), strict=True)), {i: bm25.get(i, 0.0) for i in ids}
+    lexical = snapshot.lexical.query(query)
+    assert lexical is not None
+    return dict(zip(ids, cosine.tolist(), strict=True)), lexical.scores_of(ids)
 
 
 def _top(scores: dict[int, float], n: int, positive: bool = False) -> list[tuple[int, float]]:
@@ -29,7 +28,7 @@ def _top(scores: dict[int, float], n: int, positive: bool = False) -> list[tuple
 
 
 @pytest.mark.parametrize("query", QUERIES)
-def test_dbsf_matches_brute_force(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder, query: str) -> None:
+def test_dbsf_matches_brute_force(fake_snapshot: Snapshot, fake_embedder: FakeEmbedder, query: str) -> None:
     n = 10
     searcher = Searcher(fake_snapshot, fake_embedder, candidates=n)
     cosine, bm25 = _brute(fake_snapshot, fake_embedder, query)
@@ -52,7 +51,7 @@ def test_dbsf_matches_brute_force(fake_snapshot: IndexSnapshot, fake_embedder: F
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_one_passage_per_document_fuses_documents(
-    fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder, query: str
+    fake_snapshot: Snapshot, fake_embedder: FakeEmbedder, query: str
 ) -> None:
     n = 10
     searcher = Searcher(fake_snapshot, fake_embedder, candidates=n)
@@ -73,7 +72,7 @@ def test_one_passage_per_document_fuses_documents(
 
 
 def test_a_retriever_that_finds_nothing_leaves_the_other_ranking(
-    fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder
+    fake_snapshot: Snapshot, fake_embedder: FakeEmbedder
 ) -> None:
     searcher = Searcher(fake_snapshot, fake_embedder)
     query = "zzyzx qwxv"  # no term in the index: BM25 has no candidate
@@ -83,7 +82,7 @@ def test_a_retriever_that_finds_nothing_leaves_the_other_ranking(
     assert all(h.lexical is None for h in hybrid)
 
 
-def test_rrf_stays_selectable(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
+def test_rrf_stays_selectable(fake_snapshot: Snapshot, fake_embedder: FakeEmbedder) -> None:
     searcher = Searcher(fake_snapshot, fake_embedder)
     result = searcher.search("Putin Xi meeting", k=5, fusion=Fusion.rrf)
     assert result.fusion is Fusion.rrf and all(h.score < 2 / 61 + 1e-9 for h in result.hits)
@@ -98,9 +97,7 @@ def test_bounds_of_equal_or_missing_scores_do_not_divide_by_zero() -> None:
     assert (low, high) == pytest.approx((0.5 - 1.5, 0.5 + 1.5))
 
 
-def test_the_dense_weight_moves_dbsf_between_its_halves(
-    fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder
-) -> None:
+def test_the_dense_weight_moves_dbsf_between_its_halves(fake_snapshot: Snapshot, fake_embedder: FakeEmbedder) -> None:
     searcher = Searcher(fake_snapshot, fake_embedder, candidates=10)
     query = QUERIES[0]
     dense = [h.chunk_id for h in searcher.search(query, k=5, mode=Mode.dense).hits]

@@ -75,11 +75,13 @@ def test_lexical_scores_equal_bm25s_reference(fake_snapshot: IndexSnapshot, fake
     query = "Shanghai Cooperation Organization summit in Samarkand"
     (q_tokens,) = bm25s.tokenize([query], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
     expected = reference.get_scores([t for t in q_tokens if t])
-    scored = fake_snapshot.lexical.scores(query)
-    assert scored is not None
-    got = np.asarray([scored.get(i, 0.0) for i in ids])
+    lexical = fake_snapshot.lexical.query(query)
+    assert lexical is not None
+    scored = lexical.scores_of(ids)
+    got = np.asarray([scored[i] for i in ids])
     np.testing.assert_allclose(got, expected, rtol=1e-5)
-    assert set(scored) == {i for i, e in zip(ids, expected, strict=True) if e > 0}  # only matching chunks scored
+    matching = {i for i, e in zip(ids, expected, strict=True) if e > 0}
+    assert {c for c, _ in lexical.top(len(ids))} == matching  # only matching chunks are candidates
     hits = Searcher(fake_snapshot, fake_embedder).search(query, k=5, mode=Mode.lexical).hits
     top = np.argsort(-expected, kind="stable")[:5]
     np.testing.assert_allclose([h.score for h in hits], expected[top], rtol=1e-5)
