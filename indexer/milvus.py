@@ -2,20 +2,25 @@
 
 Collections, for the name prefix P (`SEEKR_MILVUS_COLLECTION`) and generation G:
 
-    P_meta          one row: the committed version's manifest and its generation
-    P_gG_chunks     one row per chunk: chunk_id (primary key), doc_id, version, deleted_at, offsets, text,
+    P_meta          the committed version's manifest and its generation (the row of the highest version)
+    P_gG_chunks     one row per chunk: chunk_id, doc_id, version, deleted_at, offsets, text,
                     title, source, meta (the document's metadata, for filters), terms (the project's own stems,
                     indexed by Milvus's BM25 function into `sparse`), vector
     P_gG_docs       per document version, one row per part of its text (a VARCHAR holds 64 KiB): doc_id,
                     part, version, deleted_at, title, source, origin, content hash, text, metadata, chunks
 
 Milvus has no transactions, so versions are kept in the rows (multi-version concurrency control): a write
-numbered N inserts its rows with `version = N` and re-writes the rows it replaces or deletes with
-`deleted_at = N`, then replaces the one manifest row. A reader of version V filters every search and lookup
-on `version <= V and (deleted_at == 0 or deleted_at > V)`, so it never sees half a write, and a write is
-visible to the next search once its manifest row is (collections use Strong consistency). Rows deleted more
-than KEEP_VERSIONS versions ago are removed; rows of a write that never committed are removed by the next
-write or by `recover`. A full rebuild writes a new generation and switches to it in the same way.
+numbered N inserts its rows with `version = N`, marks the rows it replaces or deletes `deleted_at = N`, then
+inserts a manifest row for N. A reader of version V filters every search and lookup on `version <= V and
+(deleted_at == 0 or deleted_at > V)`, so it never sees half a write, and a write is visible to the next
+search once its manifest row is (collections use Strong consistency). Rows deleted more than KEEP_VERSIONS
+versions ago are removed; rows of a write that never committed are removed by the next write or by
+`recover`. A full rebuild writes a new generation and switches to it in the same way.
+
+Rows are never updated in place: an upsert is a delete and an insert that a concurrent search can see
+half done (the row missing), measured here on Milvus Lite. Marking a row is therefore inserting its marked
+copy and then deleting the original (primary keys are Milvus's own `row` ids), so a search may briefly see
+both copies, which carry the same chunk id and are counted once, but never neither.
 
 BM25: Milvus scores the same stems with k1 1.5 and b 0.75; its scores are the project's times (k1 + 1),
 which is divided out, so lexical and hybrid rank alike on both engines. Its statistics count every row
@@ -53,7 +58,7 @@ KEEP_VERSIONS = 8  # versions whose rows stay readable: other replicas pick up n
 LIMIT = 16_384  # Milvus's largest top-k and query page
 _VARCHAR = 65_535  # Milvus's largest VARCHAR, in bytes
 _TEXT_PART = 16_000  # characters per document-text part: at most 64,000 bytes of UTF-8
-_WRITE_BATCH = 256  # rows per insert or upsert: well under Milvus's message size
+_WRITE_BATCH = 256  # rows per insert: well under Milvus's message size
 _IN_BATCH = 1_000  # values per `in [...]` list
 _PLACEHOLDER = [0.0, 1.0]  # Milvus needs a vector field in every collection
 _ANALYZER = Analyzer()
@@ -75,7 +80,6 @@ _CHUNK_FIELDS = [
     "vector",
 ]
 _DOC_FIELDS = [
-    "key",
     "doc_id",
     "version",
     "deleted_at",
@@ -111,6 +115,11 @@ def in_list(field: str, values: Sequence[Scalar]) -> str:
 def visible(version: int) -> str:
     """Rows live in `version`."""
     return f"version <= {version} and (deleted_at == 0 or deleted_at > {version})"
+
+
+def _data(row: dict[str, Any]) -> dict[str, Any]:
+    """A row read back, without its Milvus key (a copy gets a new one)."""
+    return {k: v for k, v in row.items() if k != "row"}
 
 
 def _slices(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -227,14 +236,27 @@ class _Connection:
             limit=limit,
             filter=expr,
             search_params=params,
+            output_fields=["chunk_id"],
         )
-        return [[(int(hit["id"]), float(hit["distance"])) for hit in hits] for hits in found]
+        out = []
+        for hits in found:
+            best: dict[int, float] = {}  # a row being marked deleted has two copies for a moment: count it once
+            for hit in hits:
+                best.setdefault(int(hit["entity"]["chunk_id"]), float(hit["distance"]))
+            out.append(list(best.items()))
+        return out
 
-    def write(self, method: str, collection: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or upsert `rows` in batches."""
-        fn = getattr(self.client, method)
+    def insert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert `rows` in batches."""
         for part in _slices(rows, _WRITE_BATCH):
-            self.call(f"{method} into {collection}", fn, collection, list(part))
+            self.call(f"insert into {collection}", self.client.insert, collection, list(part))
+
+    def mark(self, collection: str, rows: Sequence[dict[str, Any]], deleted_at: int) -> None:
+        """Replace `rows` (read with their `row` key) by copies with `deleted_at`: copies first, so a reader
+        never misses them."""
+        self.insert(collection, [{**_data(r), "deleted_at": deleted_at} for r in rows])
+        for part in _slices([int(r["row"]) for r in rows], _IN_BATCH):
+            self.delete(collection, in_list("row", part))
 
     def delete(self, collection: str, expr: str) -> None:
         """Remove the rows passing `expr`."""
@@ -364,12 +386,12 @@ class MilvusLexical:
 
 def _stored(rows: Iterable[dict[str, Any]]) -> list[StoredDocument]:
     """Documents from their part rows, ordered by id."""
-    parts: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        parts.setdefault(row["doc_id"], []).append(row)
+    parts: dict[str, dict[int, dict[str, Any]]] = {}
+    for row in rows:  # a part being marked deleted has two copies for a moment
+        parts.setdefault(row["doc_id"], {})[int(row["part"])] = row
     out = []
     for doc_id in sorted(parts):
-        doc = sorted(parts[doc_id], key=lambda r: int(r["part"]))
+        doc = [parts[doc_id][p] for p in sorted(parts[doc_id])]
         first = doc[0]
         out.append(
             StoredDocument(
@@ -399,7 +421,7 @@ class MilvusStore:
 
     def chunk_ids(self) -> list[int]:
         """Every live chunk id, ascending."""
-        return sorted(int(r["chunk_id"]) for r in self._s.conn.scan(self._s.names.chunks, self._s.live, ["chunk_id"]))
+        return sorted({int(r["chunk_id"]) for r in self._s.conn.scan(self._s.names.chunks, self._s.live, ["chunk_id"])})
 
     def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
         """The live chunks with these ids."""
@@ -442,7 +464,7 @@ class MilvusStore:
     def filtered_chunk_ids(self, where: Filter) -> list[int]:
         """Ids of the live chunks that pass `where`, ascending."""
         rows = self._s.conn.scan(self._s.names.chunks, self._where(where), ["chunk_id"])
-        return sorted(int(r["chunk_id"]) for r in rows)
+        return sorted({int(r["chunk_id"]) for r in rows})
 
     def _documents(self, expr: str, fields: list[str] | None = None) -> list[dict[str, Any]]:
         return list(self._s.conn.scan(self._s.names.docs, f"{self._s.live}{expr}", fields or _DOC_FIELDS))
@@ -464,7 +486,7 @@ class MilvusStore:
         total = self._s.manifest.counts.documents
         if offset >= total:
             return total, []
-        ids = sorted(r["doc_id"] for r in self._documents(_FIRST, ["doc_id"]))[offset : offset + limit]
+        ids = sorted({r["doc_id"] for r in self._documents(_FIRST, ["doc_id"])})[offset : offset + limit]
         fields = ["doc_id", "title", "source", "origin", "n_chunks"]
         rows = (
             {r["doc_id"]: r for r in self._documents(f"{_FIRST} and {in_list('doc_id', ids)}", fields)} if ids else {}
@@ -588,15 +610,16 @@ class MilvusTransaction:
         live = visible(self._base.version)
         for part in _slices(wanted, _IN_BATCH):
             where = f"{live} and {in_list('doc_id', part)}"
-            docs = list(self._conn.scan(self._names.docs, where, _DOC_FIELDS))
+            docs = list(self._conn.scan(self._names.docs, where, ["row", *_DOC_FIELDS]))
             if not docs:
                 continue
-            chunks = list(self._conn.scan(self._names.chunks, where, _CHUNK_FIELDS))
-            self._conn.write("upsert", self._names.chunks, [{**r, "deleted_at": self.number} for r in chunks])
-            self._conn.write("upsert", self._names.docs, [{**r, "deleted_at": self.number} for r in docs])
-            found.update(r["doc_id"] for r in docs)
-            self._documents -= sum(1 for r in docs if r["part"] == 0)
-            self._chunks -= len(chunks)
+            chunks = list(self._conn.scan(self._names.chunks, where, ["row", *_CHUNK_FIELDS]))
+            self._conn.mark(self._names.chunks, chunks, self.number)
+            self._conn.mark(self._names.docs, docs, self.number)
+            gone = {r["doc_id"] for r in docs}
+            found |= gone
+            self._documents -= len(gone)
+            self._chunks -= len({r["chunk_id"] for r in chunks})
         self._deleted |= found
         return found
 
@@ -616,7 +639,6 @@ class MilvusTransaction:
                 parts = [doc.text[i : i + _TEXT_PART] for i in range(0, len(doc.text), _TEXT_PART)] or [""]
                 docs.extend(
                     {
-                        "key": f"{self.number}:{part}:{doc.doc_id}",
                         "doc_id": doc.doc_id,
                         "part": part,
                         "version": self.number,
@@ -658,8 +680,8 @@ class MilvusTransaction:
                         }
                     )
                     self._next_id += 1
-            self._conn.write("insert", self._names.chunks, chunks)
-            self._conn.write("insert", self._names.docs, docs)
+            self._conn.insert(self._names.chunks, chunks)
+            self._conn.insert(self._names.docs, docs)
             self._documents += len(batch)
             self._chunks += len(chunks)
 
@@ -736,11 +758,11 @@ class MilvusBackend:
         """(generation, manifest) of the committed version, or None when there is none."""
         if not self._has(self.meta_collection):
             return None
-        rows = self.conn.query(self.meta_collection, 'key == "manifest"', ["value"])
+        rows = self.conn.query(self.meta_collection, "version >= 0", ["version", "value"])
         if not rows:
             return None
         try:
-            raw = json.loads(rows[0]["value"])
+            raw = json.loads(max(rows, key=lambda r: int(r["version"]))["value"])
             if raw["manifest"].get("format_version") != FORMAT_VERSION:
                 raise IndexCorruptError(
                     f"{self.location} has format version {raw['manifest'].get('format_version')}; this program "
@@ -751,19 +773,21 @@ class MilvusBackend:
             raise IndexCorruptError(f"{self.location} has an unreadable manifest row ({exc}); rebuild it") from exc
 
     def write_meta(self, generation: int, manifest: Manifest) -> None:
-        """Replace the manifest row (one row: Milvus replaces it atomically)."""
+        """Commit `manifest`: insert its row (readers take the highest version), then drop older rows."""
         from pymilvus import DataType
 
         if not self._has(self.meta_collection):
-            schema = self.conn.client.create_schema(auto_id=False)
-            schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
+            schema = self.conn.client.create_schema(auto_id=True)
+            schema.add_field("row", DataType.INT64, is_primary=True, auto_id=True)
+            schema.add_field("version", DataType.INT64)
             schema.add_field("value", DataType.VARCHAR, max_length=_VARCHAR)
             schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(_PLACEHOLDER))
             self._create(self.meta_collection, schema, [])
         value = json.dumps({"generation": generation, "manifest": json.loads(manifest.model_dump_json())})
-        self.conn.write(
-            "upsert", self.meta_collection, [{"key": "manifest", "value": value, "placeholder": _PLACEHOLDER}]
+        self.conn.insert(
+            self.meta_collection, [{"version": manifest.version, "value": value, "placeholder": _PLACEHOLDER}]
         )
+        self.conn.delete(self.meta_collection, f"version < {manifest.version}")
 
     def _create(self, name: str, schema: Any, extra: list[tuple[str, str, str, dict[str, Any]]]) -> None:
         index = self.conn.client.prepare_index_params()
@@ -794,8 +818,9 @@ class MilvusBackend:
 
         client = self.conn.client
         text = {"max_length": _VARCHAR}
-        chunks = client.create_schema(auto_id=False)
-        chunks.add_field("chunk_id", DataType.INT64, is_primary=True)
+        chunks = client.create_schema(auto_id=True)
+        chunks.add_field("row", DataType.INT64, is_primary=True, auto_id=True)
+        chunks.add_field("chunk_id", DataType.INT64)
         for field in ("doc_id", "text", "title", "source"):
             chunks.add_field(field, DataType.VARCHAR, **text)
         for field in ("version", "deleted_at", "ordinal", "start_char", "end_char"):
@@ -814,8 +839,8 @@ class MilvusBackend:
         )
         bm25 = ("sparse", "SPARSE_INVERTED_INDEX", "BM25", {"bm25_k1": K1, "bm25_b": 0.75})
         self._create(names.chunks, chunks, [bm25])
-        docs = client.create_schema(auto_id=False)
-        docs.add_field("key", DataType.VARCHAR, is_primary=True, **text)
+        docs = client.create_schema(auto_id=True)
+        docs.add_field("row", DataType.INT64, is_primary=True, auto_id=True)
         for field in ("doc_id", "title", "source", "origin", "content_hash", "text"):
             docs.add_field(field, DataType.VARCHAR, **text)
         for field in ("part", "version", "deleted_at", "n_chunks"):
@@ -839,14 +864,26 @@ class MilvusBackend:
     def remove_uncommitted(self, names: _Names, version: int) -> int:
         """Undo writes numbered past the committed `version` (a writer that died); how many rows they touched."""
         touched = 0
-        for collection, fields in ((names.chunks, _CHUNK_FIELDS), (names.docs, _DOC_FIELDS)):
-            marked = list(self.conn.scan(collection, f"deleted_at > {version}", fields))
-            if marked:
-                self.conn.write("upsert", collection, [{**r, "deleted_at": 0} for r in marked])
+        keys = ((names.chunks, ["chunk_id"]), (names.docs, ["doc_id", "version", "part"]))
+        for collection, identity in keys:
             added = self.conn.count(collection, f"version > {version}")
             if added:
                 self.conn.delete(collection, f"version > {version}")
-            touched += len(marked) + added
+            fields = ["row", *(_CHUNK_FIELDS if collection == names.chunks else _DOC_FIELDS)]
+            marked = list(self.conn.scan(collection, f"deleted_at > {version}", fields))
+            if marked:
+                # The writer may have died between inserting a marked copy and deleting the original.
+                kept: set[tuple[Any, ...]] = set()
+                for part in _slices(sorted({r[identity[0]] for r in marked}), _IN_BATCH):
+                    originals = self.conn.scan(
+                        collection, f"deleted_at == 0 and {in_list(identity[0], part)}", identity
+                    )
+                    kept.update(tuple(r[f] for f in identity) for r in originals)
+                lost = {tuple(r[f] for f in identity): r for r in marked if tuple(r[f] for f in identity) not in kept}
+                self.conn.insert(collection, [{**_data(r), "deleted_at": 0} for r in lost.values()])
+                for part in _slices([int(r["row"]) for r in marked], _IN_BATCH):
+                    self.conn.delete(collection, in_list("row", part))
+            touched += added + len(marked)
         return touched
 
     def purge(self, names: _Names, version: int, *, keep_previous: bool) -> None:

@@ -9,19 +9,25 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.index import open_index
+from indexer.backend import Backend, BackendName, open_backend
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import wait_ready
+from tests.conftest import storage, wait_ready
 from tests.fakes import FakeEmbedder
 
 KEY = "write-key-123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
+@pytest.fixture
+def index(seed_backend: Backend, engine: BackendName, tmp_path: Path) -> Settings:
+    """The seeds index, on each engine in turn."""
+    return storage(engine, tmp_path)
+
+
 @contextlib.contextmanager
-def _client(index_dir: Path, **settings: object) -> Iterator[TestClient]:
-    config = Settings(index_dir=index_dir, model="fake-hash", **settings)  # type: ignore[arg-type]
+def _client(index: Settings, **settings: object) -> Iterator[TestClient]:
+    config = Settings(**{**index.model_dump(), **settings})
     app = create_app(config, embedder_factory=lambda s: FakeEmbedder())
     with TestClient(app) as client:
         wait_ready(client)
@@ -29,8 +35,8 @@ def _client(index_dir: Path, **settings: object) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def writer(fake_seed_index: Path) -> Iterator[TestClient]:
-    with _client(fake_seed_index, api_key=KEY, max_body_bytes=200_000, max_document_chars=50_000) as c:
+def writer(index: Settings) -> Iterator[TestClient]:
+    with _client(index, api_key=KEY, max_body_bytes=200_000, max_document_chars=50_000) as c:
         yield c
 
 
@@ -78,8 +84,8 @@ def test_batch_and_delete(writer: TestClient) -> None:
     assert writer.get("/documents/000_27323d1700c7a7d6.txt").json()["origin"] == "build"
 
 
-def test_writes_need_a_configured_key(fake_seed_index: Path) -> None:
-    with _client(fake_seed_index) as c:
+def test_writes_need_a_configured_key(index: Settings) -> None:
+    with _client(index) as c:
         r = c.put("/documents/x", json={"text": "hello there"}, headers=AUTH)
         assert r.status_code == 403 and "SEEKR_API_KEY" in r.json()["detail"]
 
@@ -94,8 +100,8 @@ def test_bad_or_missing_key_is_401(writer: TestClient, headers: dict[str, str], 
     assert writer.get("/documents/x").status_code == 404  # nothing was written
 
 
-def test_read_key_protects_search(fake_seed_index: Path) -> None:
-    with _client(fake_seed_index, api_key=KEY, read_key="reader") as c:
+def test_read_key_protects_search(index: Settings) -> None:
+    with _client(index, api_key=KEY, read_key="reader") as c:
         assert c.get("/search", params={"q": "Putin"}).status_code == 401
         assert c.get("/search", params={"q": "Putin"}, headers={"Authorization": "Bearer reader"}).status_code == 200
         assert c.get("/search", params={"q": "Putin"}, headers=AUTH).status_code == 200
@@ -164,8 +170,8 @@ def test_list_past_the_end_is_an_empty_page(writer: TestClient) -> None:
         assert page["documents"] == [] and page["total"] == 5 and page["offset"] == offset
 
 
-def test_batch_limits(fake_seed_index: Path) -> None:
-    with _client(fake_seed_index, api_key=KEY, max_batch_documents=3, max_body_bytes=5_000) as c:
+def test_batch_limits(index: Settings) -> None:
+    with _client(index, api_key=KEY, max_batch_documents=3, max_body_bytes=5_000) as c:
         docs = [{"id": f"d{i}", "text": "short text here."} for i in range(4)]
         r = c.post("/documents", json={"documents": docs}, headers=AUTH)
         assert r.status_code == 413 and "limit is 3" in r.json()["detail"]
@@ -180,8 +186,8 @@ def test_batch_limits(fake_seed_index: Path) -> None:
         assert c.get("/documents").json()["total"] == 5
 
 
-def test_streamed_body_over_limit_is_cut(fake_seed_index: Path) -> None:
-    with _client(fake_seed_index, api_key=KEY, max_body_bytes=5_000) as c:
+def test_streamed_body_over_limit_is_cut(index: Settings) -> None:
+    with _client(index, api_key=KEY, max_body_bytes=5_000) as c:
 
         def chunks() -> Iterator[bytes]:
             yield b'{"text": "'
@@ -193,11 +199,13 @@ def test_streamed_body_over_limit_is_cut(fake_seed_index: Path) -> None:
         assert r.status_code == 413
 
 
-def test_api_and_build_share_one_id_space(fake_seed_index: Path, seeds_copy: Path) -> None:
-    with _client(fake_seed_index, api_key=KEY) as c:
+def test_api_and_build_share_one_id_space(index: Settings, seeds_copy: Path) -> None:
+    with _client(index, api_key=KEY) as c:
         c.put("/documents/note", json={"text": "An API note about puffins."}, headers=AUTH)
     from indexer.builder import build_index
 
-    report = build_index(seeds_copy, fake_seed_index, FakeEmbedder())
+    backend = open_backend(index)
+    report = build_index(seeds_copy, backend, FakeEmbedder())
     assert report.deleted == 0 and report.embedded_chunks == 0  # the build leaves API documents alone
-    assert "note" in open_index(fake_seed_index).store.hashes()
+    assert "note" in backend.open().store.hashes()
+    backend.close()

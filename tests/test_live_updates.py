@@ -10,6 +10,7 @@ import functools
 import itertools
 import random
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,25 +20,49 @@ from pathlib import Path
 import httpx
 import pytest
 
+from indexer.backend import Backend, BackendName, open_backend
 from indexer.index import open_index
-from tests.conftest import AUTH, HANG_SECONDS, start_fake_server
+from indexer.local import LocalBackend
+from service.settings import Settings
+from tests.conftest import AUTH, HANG_SECONDS, start_fake_server, storage
 
 pytestmark = pytest.mark.slow
 
 
+@dataclass
+class _Server:
+    """The fake server over the seeds index of one engine."""
+
+    base: str
+    index: Settings
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=HANG_SECONDS)
+
+
 @pytest.fixture
-def server(fake_seed_index: Path, tmp_path: Path) -> Iterator[str]:
-    proc, base = start_fake_server(fake_seed_index, tmp_path / "server.log")
-    yield base
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
+def server(seed_backend: Backend, engine: BackendName, tmp_path: Path) -> Iterator[_Server]:
+    index = storage(engine, tmp_path)
+    seed_backend.close()  # a Milvus Lite file is served by one process at a time: the server's
+    env = {"SEEKR_BACKEND": engine.value, "SEEKR_MILVUS_URI": index.milvus_uri}
+    proc, base = start_fake_server(index.index_dir, tmp_path / "server.log", **env)
+    running = _Server(base, index, proc)
+    yield running
+    running.stop()
 
 
-def _check_consistent(index_dir: Path) -> dict[str, str]:
+def _check_consistent(index: Path | Settings) -> dict[str, str]:
     """The committed version agrees with itself; returns doc_id -> stored text."""
-    snap = open_index(index_dir)  # checks manifest, store, FAISS and BM25 counts
-    snap.deep_check()  # and every id, row by row
-    return {d.doc_id: d.text for d in snap.store.documents()}
+    backend = open_backend(index) if isinstance(index, Settings) else LocalBackend(index)
+    try:
+        snap = backend.open()  # checks manifest, store, FAISS and BM25 counts
+        snap.deep_check()  # and every id, row by row
+        return {d.doc_id: d.text for d in snap.store.documents()}
+    finally:
+        backend.close()
 
 
 def _wait_for(condition: threading.Condition, predicate: Callable[[], bool], what: str) -> None:
@@ -51,8 +76,8 @@ def _seen_or_failed(observed: list[tuple[int, list[str]]], errors: list[str], ve
     return bool(errors) or any(v == version for v, _ in observed)
 
 
-def test_searches_never_wait_or_see_half_a_write(server: str, fake_seed_index: Path) -> None:
-    seeds = set(open_index(fake_seed_index).store.hashes())
+def test_searches_never_wait_or_see_half_a_write(server: _Server, seeds_copy: Path) -> None:
+    seeds = {p.relative_to(seeds_copy).as_posix() for p in seeds_copy.rglob("*") if p.is_file()}
     versions: dict[int, frozenset[str]] = {1: frozenset(seeds)}
     live: set[str] = set(seeds)
     observed: list[tuple[int, list[str]]] = []
@@ -61,7 +86,7 @@ def test_searches_never_wait_or_see_half_a_write(server: str, fake_seed_index: P
     seen = threading.Condition()
 
     def searcher(mode: str) -> None:
-        with httpx.Client(base_url=server, timeout=30) as c:
+        with httpx.Client(base_url=server.base, timeout=30) as c:
             while not stop.is_set():
                 r = c.get("/search", params={"q": "walrus colony Putin summit", "k": 20, "mode": mode})
                 with seen:
@@ -74,7 +99,7 @@ def test_searches_never_wait_or_see_half_a_write(server: str, fake_seed_index: P
 
     def writer() -> None:
         rng = random.Random(7)
-        with httpx.Client(base_url=server, timeout=60, headers=AUTH) as c:
+        with httpx.Client(base_url=server.base, timeout=60, headers=AUTH) as c:
             for step in range(30):
                 if step % 3 == 2 and len(live) > len(seeds):
                     victim = rng.choice(sorted(live - seeds))
@@ -115,7 +140,8 @@ def test_searches_never_wait_or_see_half_a_write(server: str, fake_seed_index: P
 
     for version, doc_ids in observed:
         assert set(doc_ids) <= live_at(version), (version, set(doc_ids) - live_at(version))
-    _check_consistent(fake_seed_index)
+    server.stop()  # a Milvus Lite file opens in one process at a time
+    assert set(_check_consistent(server.index)) == live_at(max(versions))
 
 
 KEEPERS = ("keep-0", "keep-1", "keep-2")  # upserted again and again, never deleted
