@@ -162,6 +162,10 @@ class DocumentStore(Protocol):
         """doc_id -> content hash of live documents (of `doc_ids`, or all)."""
         ...
 
+    def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
+        """doc_id -> its live chunk ids (ascending), for live documents among `doc_ids`."""
+        ...
+
 
 class Snapshot(Protocol):
     """One committed, immutable index version."""

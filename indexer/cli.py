@@ -10,13 +10,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+from indexer.backend import Backend, BackendName, StorageSettings, open_backend
 from indexer.builder import BuildReport, build_index
 from indexer.chunking import ChunkingConfig
 from indexer.clean import Cleaning
 from indexer.embedding import BATCH_SIZE, DEFAULT_MODEL, Embedder
 from indexer.errors import ConfigError, IndexerError
-from indexer.index import open_index
-from indexer.merge import MAX_DELETED_FRACTION, SEGMENTS_PER_TIER, merge, merge_all
+from indexer.local import LocalBackend
+from indexer.merge import MAX_DELETED_FRACTION, SEGMENTS_PER_TIER, merge
 from indexer.runtime import Runtime, load_embedder
 from indexer.search import Mode, Searcher
 
@@ -43,6 +44,47 @@ def _add_cleaning(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_storage(parser: argparse.ArgumentParser, index_flag: bool = True) -> None:
+    """Where the index lives; each default comes from the SEEKR_* variable the service reads too."""
+    if index_flag:
+        parser.add_argument(
+            "--index", type=Path, metavar="DIR", help="local index directory (default: $SEEKR_INDEX_DIR or index)"
+        )
+    parser.add_argument(
+        "--backend",
+        choices=[b.value for b in BackendName],
+        help="engine keeping the index: local (FAISS + BM25 files in DIR) or milvus (default: $SEEKR_BACKEND or local)",
+    )
+    parser.add_argument(
+        "--milvus-uri",
+        metavar="URI",
+        help="milvus: a .db file (Milvus Lite) or http(s)://host:19530 (default: $SEEKR_MILVUS_URI or milvus.db); "
+        "the token is read from $SEEKR_MILVUS_TOKEN",
+    )
+    parser.add_argument(
+        "--milvus-collection",
+        metavar="NAME",
+        help="milvus: collection name prefix (default: $SEEKR_MILVUS_COLLECTION or seekr)",
+    )
+
+
+def _storage(args: argparse.Namespace, index: Path | None = None) -> StorageSettings:
+    """Storage settings: the command line's, then SEEKR_* variables, then defaults."""
+    given = {
+        "backend": args.backend,
+        "index_dir": index if index is not None else getattr(args, "index", None),
+        "milvus_uri": args.milvus_uri,
+        "milvus_collection": args.milvus_collection,
+    }
+    return StorageSettings(**{k: v for k, v in given.items() if v is not None})
+
+
+def _positional_index(args: argparse.Namespace, name: str) -> Path | None:
+    """The optional leading DIR of `query [DIR] QUESTION` and `merge [DIR]`."""
+    value: str | None = getattr(args, name)
+    return Path(value) if value else None
+
+
 def _embedder(args: argparse.Namespace, model: str) -> Embedder:
     return load_embedder(model, args.runtime)
 
@@ -64,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     build.add_argument("source", type=Path, metavar="SRC", help="folder of documents")
-    build.add_argument("--index", type=Path, required=True, metavar="DIR", help="index directory (created)")
+    _add_storage(build)
     build.add_argument(
         "--model",
         default=DEFAULT_MODEL,
@@ -92,8 +134,10 @@ def _parser() -> argparse.ArgumentParser:
         help="search an index from the terminal",
         description="Print the ranked passages for a question.",
     )
-    query.add_argument("index", type=Path, metavar="DIR", help="index directory")
-    query.add_argument("question", help="natural-language question")
+    query.add_argument(
+        "words", nargs="+", metavar="[DIR] QUESTION", help="local index directory (optional), then the question"
+    )
+    _add_storage(query, index_flag=False)
     query.add_argument("-k", type=int, default=5, help="number of passages (default: %(default)s)")
     query.add_argument(
         "--mode",
@@ -114,8 +158,27 @@ def _parser() -> argparse.ArgumentParser:
             "version."
         ),
     )
-    merge_cmd.add_argument("index", type=Path, metavar="DIR", help="index directory")
+    merge_cmd.add_argument("index", nargs="?", metavar="DIR", help="local index directory (default: $SEEKR_INDEX_DIR)")
     merge_cmd.add_argument("--all", action="store_true", help="merge every segment into one")
+    _add_storage(merge_cmd, index_flag=False)
+
+    export_cmd = sub.add_parser(
+        "export",
+        help="write an index's documents, chunks and vectors to a folder",
+        description="Write the committed version's documents with their chunks and vectors to a new folder, to "
+        "load into another engine with `import` (nothing is embedded again).",
+    )
+    export_cmd.add_argument("out", type=Path, metavar="OUT_DIR", help="folder to create")
+    _add_storage(export_cmd)
+
+    import_cmd = sub.add_parser(
+        "import",
+        help="load an exported folder into an index",
+        description="Make the index exactly the exported documents, as one new version (documents it held before "
+        "are removed). Vectors are loaded as exported: the model and chunking come from the export.",
+    )
+    import_cmd.add_argument("folder", type=Path, metavar="EXPORT_DIR", help="folder written by `export`")
+    _add_storage(import_cmd)
 
     ev = sub.add_parser(
         "eval",
@@ -140,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--index", type=Path, metavar="DIR", help="keep the evaluation index here (default: a temporary folder)"
     )
+    _add_storage(ev, index_flag=False)
     ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
     ev.add_argument(
         "--dense-weight",
@@ -163,11 +227,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     dataset = load_beir(args.dataset, cleaning)
     embedder = _embedder(args, args.model)
     config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=cleaning)
+    storage = _storage(args)
+    backend: Backend | None = None
+    if storage.backend is BackendName.milvus and args.milvus_uri:
+        backend = open_backend(storage)  # else a temporary Milvus Lite file
+    elif storage.backend is BackendName.local and args.index:
+        backend = LocalBackend(args.index)
     report = evaluate(
         dataset,
         embedder,
         config,
-        index_dir=args.index,
+        backend=backend,
+        engine=storage.backend,
         baselines=not args.no_baselines,
         progress=not args.quiet,
         dense_weight=args.dense_weight,
@@ -207,18 +278,32 @@ def _cmd_build(args: argparse.Namespace) -> int:
     config = ChunkingConfig(
         chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=Cleaning(args.cleaning)
     )
-    report = build_index(args.source, args.index, embedder, config, batch_size=args.batch_size, progress=not args.quiet)
+    backend = open_backend(_storage(args))
+    try:
+        report = build_index(
+            args.source, backend, embedder, config, batch_size=args.batch_size, progress=not args.quiet
+        )
+    finally:
+        backend.close()
     _print_build(report)
     return 0
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    snapshot = open_index(args.index)
-    embedder = _embedder(args, args.model or snapshot.manifest.model.id)
-    if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
-        logging.getLogger("indexer").warning(warning)
-    result = Searcher(snapshot, embedder).search(args.question, k=args.k, mode=Mode(args.mode))
-    print(f"{len(result.hits)} results for {args.question!r} ({result.mode}, {result.took_ms:.1f} ms)\n")
+    if len(args.words) > 2:
+        raise ConfigError(f"query takes [DIR] QUESTION, got {len(args.words)} arguments; quote the question")
+    index = Path(args.words[0]) if len(args.words) == 2 else None
+    question = args.words[-1]
+    backend = open_backend(_storage(args, index))
+    try:
+        snapshot = backend.open()
+        embedder = _embedder(args, args.model or snapshot.manifest.model.id)
+        if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
+            logging.getLogger("indexer").warning(warning)
+        result = Searcher(snapshot, embedder).search(question, k=args.k, mode=Mode(args.mode))
+    finally:
+        backend.close()
+    print(f"{len(result.hits)} results for {question!r} ({result.mode}, {result.took_ms:.1f} ms)\n")
     for hit in result.hits:
         dense = "-" if hit.dense is None else f"{hit.dense:.3f}"
         lexical = "-" if hit.lexical is None else f"{hit.lexical:.2f}"
@@ -232,9 +317,14 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    before = open_index(args.index)
+    storage = _storage(args, _positional_index(args, "index"))
+    if storage.backend is BackendName.milvus:
+        print("Milvus compacts its own segments; nothing to do")
+        return 0
+    local = LocalBackend(storage.index_dir)
+    before = local.open()
     names = [s.name for s in before.segments] if args.all else []
-    after = merge(args.index, before, names) if len(names) > 1 else merge_all(args.index, before)
+    after = merge(local.index_dir, before, names) if len(names) > 1 else local.merge(before)
     if after is None:
         print("another merge is running; nothing done")
         return 1
@@ -246,12 +336,49 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from indexer.transfer import export
+
+    backend = open_backend(_storage(args))
+    try:
+        report = export(backend.open(), args.out)
+    finally:
+        backend.close()
+    print(
+        f"exported version {report.version} of {backend.location}: {report.documents} documents, "
+        f"{report.chunks} chunks to {args.out}"
+    )
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from indexer.transfer import import_into
+
+    backend = open_backend(_storage(args))
+    try:
+        report = import_into(args.folder, backend)
+    finally:
+        backend.close()
+    print(
+        f"imported {report.documents} documents, {report.chunks} chunks into {backend.location} "
+        f"(version {report.version})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point for `python -m indexer` and the `seekr-index` script."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        commands = {"build": _cmd_build, "query": _cmd_query, "eval": _cmd_eval, "merge": _cmd_merge}
+        commands = {
+            "build": _cmd_build,
+            "query": _cmd_query,
+            "eval": _cmd_eval,
+            "merge": _cmd_merge,
+            "export": _cmd_export,
+            "import": _cmd_import,
+        }
         return commands[args.command](args)
     except IndexerError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ nDCG@10 with graded gains, Recall@10 and @100 (any grade >= 1 is relevant), MRR@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import tempfile
@@ -22,6 +23,7 @@ import numpy as np
 from ir_measures import RR, R, nDCG
 from tqdm import tqdm
 
+from indexer.backend import Backend, BackendName, StorageSettings, open_backend
 from indexer.builder import sync_index
 from indexer.chunking import ChunkingConfig
 from indexer.clean import Cleaning
@@ -29,7 +31,6 @@ from indexer.documents import FolderReport, Skipped, read_document
 from indexer.embedding import Embedder
 from indexer.errors import ConfigError
 from indexer.fusion import DEFAULT_DENSE_WEIGHT, Fusion
-from indexer.index import open_index
 from indexer.search import Mode, Searcher
 
 MEASURES = {"nDCG@10": nDCG @ 10, "Recall@10": R @ 10, "Recall@100": R @ 100, "MRR@10": RR @ 10}
@@ -77,6 +78,7 @@ class Report:
     model: str
     build_seconds: float
     baseline_encode_seconds: float
+    backend: str = "local"
     rows: list[Row] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -174,16 +176,23 @@ def evaluate(
     embedder: Embedder,
     config: ChunkingConfig,
     *,
-    index_dir: Path | None = None,
+    backend: Backend | None = None,
+    engine: BackendName = BackendName.local,
     baselines: bool = True,
     progress: bool = True,
     dense_weight: float = DEFAULT_DENSE_WEIGHT,
 ) -> Report:
-    """Index the corpus with the project's pipeline, run every judged query in each mode, and score them."""
-    with tempfile.TemporaryDirectory(prefix="seekr-eval-") as tmp:
-        target = index_dir or Path(tmp) / "index"
-        build = sync_index(dataset.corpus, target, embedder, config, progress=progress)
-        searcher = Searcher(open_index(target), embedder, dense_weight=dense_weight)
+    """Index the corpus with the project's pipeline, run every judged query in each mode, and score them.
+
+    The index goes into `backend`, or a temporary one of `engine` (a folder, or a Milvus Lite file).
+    """
+    with tempfile.TemporaryDirectory(prefix="seekr-eval-") as tmp, contextlib.ExitStack() as stack:
+        if backend is None:
+            storage = StorageSettings(backend=engine, index_dir=Path(tmp) / "index", milvus_uri=f"{tmp}/eval.db")
+            backend = open_backend(storage)
+            stack.callback(backend.close)
+        build = sync_index(dataset.corpus, backend, embedder, config, progress=progress)
+        searcher = Searcher(backend.open(), embedder, dense_weight=dense_weight)
         report = Report(
             dataset=dataset.name,
             documents=len(dataset.corpus.documents),
@@ -195,6 +204,7 @@ def evaluate(
             model=embedder.model_id,
             build_seconds=build.seconds,
             baseline_encode_seconds=0.0,
+            backend=backend.name.value,
         )
         systems = [(Mode.dense, None), (Mode.lexical, None), (Mode.hybrid, searcher.fusion)]
         systems += [(Mode.hybrid, f) for f in Fusion if f is not searcher.fusion]
@@ -258,7 +268,7 @@ def format_table(report: Report) -> str:
         f"{report.dataset}: {report.documents} documents ({report.skipped_documents} skipped), {report.chunks} "
         f"chunks ({report.chunk_tokens}/{report.overlap_tokens} tokens), {report.queries} judged queries, "
         f"model {report.model}",
-        f"index build {report.build_seconds:.1f} s; "
+        f"index ({report.backend}) build {report.build_seconds:.1f} s; "
         f"baseline whole-document encode {report.baseline_encode_seconds:.1f} s",
         "",
         "| system | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | vs dense: won / lost | mean ms | p95 ms |",

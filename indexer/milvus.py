@@ -34,6 +34,7 @@ import json
 import logging
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -151,6 +152,8 @@ class _Connection:
                 f"SEEKR_MILVUS_URI {uri!r}: a Milvus Lite file must end in .db (or give http(s)://host:port)"
             )
         self.uri = uri
+        # milvus-lite 2.5 imports pkg_resources (kept by the pinned setuptools<81): nothing for a user to do.
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         if is_lite(uri):
             # Lite has no server timestamps for iterators; pymilvus warns on every scan and falls back correctly.
             logging.getLogger("pymilvus.orm.iterator").setLevel(logging.ERROR)
@@ -475,7 +478,9 @@ class MilvusStore:
 
     def document(self, doc_id: str) -> StoredDocument | None:
         """One live document, or None."""
-        found = _stored(self._documents(f" and doc_id == {literal(doc_id)}"))
+        # One query: a document has at most max_document_chars / 16,000 parts, far below a query's limit.
+        expr = f"{self._s.live} and doc_id == {literal(doc_id)}"
+        found = _stored(self._s.conn.query(self._s.names.docs, expr, _DOC_FIELDS, limit=LIMIT))
         return found[0] if found else None
 
     def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
@@ -500,6 +505,15 @@ class MilvusStore:
     def origins(self) -> dict[str, str]:
         """doc_id -> origin of every live document."""
         return {r["doc_id"]: r["origin"] for r in self._documents(_FIRST, ["doc_id", "origin"])}
+
+    def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
+        """doc_id -> its live chunk ids (ascending), for live documents among `doc_ids`."""
+        out: dict[str, set[int]] = {}
+        for part in _slices(list(dict.fromkeys(doc_ids)), _IN_BATCH):
+            expr = f"{self._s.live} and {in_list('doc_id', part)}"
+            for r in self._s.conn.scan(self._s.names.chunks, expr, ["doc_id", "chunk_id"]):
+                out.setdefault(r["doc_id"], set()).add(int(r["chunk_id"]))
+        return {d: sorted(ids) for d, ids in out.items()}
 
     def hashes(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
         """doc_id -> content hash of live documents (of `doc_ids`, or all)."""

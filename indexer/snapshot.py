@@ -293,6 +293,10 @@ class SnapshotStore:
             out.update((d, h) for d, h in found.items() if d not in seg.tombstones.doc_ids)
         return out
 
+    def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
+        """doc_id -> its chunk ids, for live documents among `doc_ids`."""
+        return {doc_id: sorted(ids) for doc_id, (_, ids) in self.locate(doc_ids).items()}
+
     def locate(self, doc_ids: Sequence[str]) -> dict[str, tuple[LiveSegment, list[int]]]:
         """doc_id -> (its live segment, its chunk ids), for live documents among `doc_ids`."""
         out: dict[str, tuple[LiveSegment, list[int]]] = {}

@@ -10,6 +10,7 @@ import sys
 
 import uvicorn
 
+from indexer.backend import BackendName, open_backend
 from indexer.errors import IndexerError
 from indexer.runtime import Runtime
 from service.deps import load_embedder
@@ -30,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"index directory (default: {defaults['index_dir'].default})",
     )
+    parser.add_argument(
+        "--backend",
+        choices=[b.value for b in BackendName],
+        help="engine keeping the index: local (the --index directory) or milvus (SEEKR_MILVUS_URI; default: local)",
+    )
+    parser.add_argument("--milvus-uri", metavar="URI", help="milvus: a .db file (Milvus Lite) or http(s)://host:19530")
     parser.add_argument(
         "--model",
         help="embedding model name or path; must match the index (default: the bundled all-MiniLM-L6-v2)",
@@ -57,9 +64,13 @@ def _index_source(settings: Settings) -> None:
 
     assert settings.source_dir is not None
     log = logging.getLogger("service.startup")
-    log.info("indexing %s into %s", settings.source_dir, settings.index_dir)
+    log.info("indexing %s into %s", settings.source_dir, settings.describe())
     embedder = load_embedder(settings)
-    report = build_index(settings.source_dir, settings.index_dir, embedder, ChunkingConfig(cleaning=settings.cleaning))
+    backend = open_backend(settings)
+    try:
+        report = build_index(settings.source_dir, backend, embedder, ChunkingConfig(cleaning=settings.cleaning))
+    finally:
+        backend.close()
     for skipped in report.skipped:
         log.warning("skipped %s: %s", skipped.path, skipped.reason)
     log.info(
@@ -82,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if settings.source_dir is not None:
             _index_source(settings)
-        Engine(settings, load_embedder).precheck()
+        engine = Engine(settings, load_embedder)
+        try:
+            engine.precheck()
+        finally:
+            engine.close()  # a Milvus Lite file is then free for the server
     except IndexerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from indexer.backend import StorageSettings
+from indexer.backend import BackendName, StorageSettings
 from indexer.clean import Cleaning
 from indexer.embedding import DEFAULT_MODEL
 from indexer.fusion import Fusion
+from indexer.milvus import is_lite
 from indexer.runtime import Runtime
 from indexer.search import DEFAULT_CANDIDATES
 
@@ -88,3 +89,12 @@ class Settings(StorageSettings):
     max_queued_writes: int = Field(16, ge=0, description="Document writes waiting for a slot; more get 429.")
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After sent with a 429.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")
+
+    @model_validator(mode="after")
+    def _one_process_per_lite_file(self) -> Settings:
+        if self.backend is BackendName.milvus and is_lite(self.milvus_uri) and self.workers > 1:
+            raise ValueError(
+                f"SEEKR_WORKERS={self.workers} with a Milvus Lite file ({self.milvus_uri}): a Lite file opens in one "
+                "process only. Use one worker, or point SEEKR_MILVUS_URI at a Milvus server (http://host:19530)."
+            )
+        return self

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from indexer.backend import BackendName
 from indexer.chunking import ChunkingConfig
 from indexer.errors import ConfigError
 from indexer.evaluate import evaluate, format_table, load_beir, read_qrels, score_run
+from indexer.local import LocalBackend
 from tests.fakes import FakeEmbedder
 
 FIXTURE = Path(__file__).parent / "fixtures" / "beir-mini"
@@ -50,7 +52,7 @@ def test_missing_files_are_clear(tmp_path: Path) -> None:
 
 def test_evaluate_fixture_end_to_end(tmp_path: Path) -> None:
     ds = load_beir(FIXTURE)
-    report = evaluate(ds, FakeEmbedder(), ChunkingConfig(32, 8), index_dir=tmp_path / "idx", progress=False)
+    report = evaluate(ds, FakeEmbedder(), ChunkingConfig(32, 8), backend=LocalBackend(tmp_path / "idx"), progress=False)
     systems = [r.system for r in report.rows]
     assert systems == [
         "seekr dense",
@@ -99,3 +101,16 @@ def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -
     assert result["weak dense (half question)"]["dense"]["all"] < result["as built"]["dense"]["all"]
     table = format_study(result)
     assert "| weak dense | hybrid dbsf |" in table and table.count("(weight chosen on odd)") == 4
+
+
+@pytest.mark.milvus
+def test_milvus_evaluates_like_local() -> None:
+    """Both engines rank with the project's own fusion and the same BM25: the same figures, per question."""
+    ds = load_beir(FIXTURE)
+    config = ChunkingConfig(32, 8)
+    local = evaluate(ds, FakeEmbedder(), config, baselines=False, progress=False)
+    milvus = evaluate(ds, FakeEmbedder(), config, engine=BackendName.milvus, baselines=False, progress=False)
+    assert (local.backend, milvus.backend) == ("local", "milvus")
+    for ours, theirs in zip(local.rows, milvus.rows, strict=True):
+        assert ours.system == theirs.system
+        assert theirs.per_query == pytest.approx(ours.per_query, abs=1e-9)

@@ -1,0 +1,153 @@
+"""The Milvus engine's own guarantees, on Milvus Lite: versions kept in rows, recovery, generations, purging.
+
+What both engines must do alike is tested by the backend-neutral tests (the `engine` fixture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from indexer.backend import BackendName
+from indexer.builder import build_index, chunking_info, model_info
+from indexer.chunking import ChunkingConfig
+from indexer.documents import Document
+from indexer.errors import BackendError, IndexNotFoundError
+from indexer.milvus import _CHUNK_FIELDS, KEEP_VERSIONS, MilvusBackend, MilvusSnapshot, _data, in_list
+from indexer.search import Mode, Searcher
+from indexer.store import Filter
+from indexer.writer import IndexWriter
+from service.settings import Settings
+from tests.fakes import FakeEmbedder
+
+pytestmark = pytest.mark.milvus
+
+
+@pytest.fixture
+def backend(tmp_path: Path, seeds_copy: Path) -> Iterator[MilvusBackend]:
+    backend = MilvusBackend(str(tmp_path / "m.db"), "seekr")
+    build_index(seeds_copy, backend, FakeEmbedder())
+    yield backend
+    backend.close()
+
+
+def _doc(doc_id: str, text: str, source: str = "api") -> Document:
+    return Document(doc_id, "", text, source, {})
+
+
+def _lexical_ids(snapshot: MilvusSnapshot, query: str, embedder: FakeEmbedder | None = None) -> list[str]:
+    searcher = Searcher(snapshot, embedder or FakeEmbedder())
+    return [h.doc_id for h in searcher.search(query, k=10, mode=Mode.lexical).hits]
+
+
+def test_a_snapshot_keeps_its_version_while_writes_go_on(backend: MilvusBackend) -> None:
+    before = backend.open()
+    victim = sorted(before.store.hashes())[0]
+    IndexWriter(backend, FakeEmbedder()).apply([_doc("walrus", "A walrus colony on the ice shelf.")], [victim])
+    after = backend.open()
+    assert after.version == before.version + 1
+    assert victim in before.store.hashes() and "walrus" not in before.store.hashes()
+    assert victim not in after.store.hashes() and "walrus" in after.store.hashes()
+    assert _lexical_ids(before, "walrus colony") == [] and _lexical_ids(after, "walrus colony") == ["walrus"]
+    before.deep_check()
+    after.deep_check()
+
+
+def test_recover_undoes_a_write_that_never_committed(backend: MilvusBackend) -> None:
+    base = backend.open()
+    victim, other = sorted(base.store.hashes())[:2]
+    embedder = FakeEmbedder()
+    tx = backend.transaction(base, model_info(embedder), chunking_info(ChunkingConfig()))
+    from indexer.builder import prepare_updates
+
+    tx.delete([victim])
+    tx.add(
+        prepare_updates([_doc("ghost", "A ghost write about puffins.")], {"ghost": "api"}, embedder, ChunkingConfig())
+    )
+    # A writer that died between inserting the marked copies of a document and deleting the originals.
+    names, conn = base.names, backend.conn
+    originals = conn.query(names.chunks, f"{base.live} and {in_list('doc_id', [other])}", ["chunk_id", "doc_id"])
+    full = conn.query(
+        names.chunks,
+        in_list("chunk_id", [r["chunk_id"] for r in originals]),
+        _CHUNK_FIELDS,
+    )
+    conn.insert(names.chunks, [{**_data(r), "deleted_at": base.version + 1} for r in full])
+
+    assert backend.current_version() == base.version  # nothing committed
+    repairs = backend.recover()
+    assert repairs and "undid" in repairs[0]
+    again = backend.open()
+    again.deep_check()
+    assert again.store.hashes() == base.store.hashes()
+    assert sorted(again.store.chunk_ids()) == sorted(base.store.chunk_ids())
+    assert (
+        conn.count(names.chunks, "deleted_at > 0") == 0 and conn.count(names.chunks, f"version > {base.version}") == 0
+    )
+    assert backend.recover() == []
+
+
+def test_a_rebuild_writes_a_new_generation_and_drops_the_old_later(backend: MilvusBackend, seeds_copy: Path) -> None:
+    old = backend.open()
+    other = FakeEmbedder(model_id="fake-other")
+    report = build_index(seeds_copy, backend, other)
+    assert report.rebuild_reason is not None and "model changed" in report.rebuild_reason
+    new = backend.open()
+    assert new.names.generation == old.names.generation + 1 and new.manifest.model.id == "fake-other"
+    assert new.store.hashes() == old.store.hashes()
+    assert _lexical_ids(old, "Wang Yi") == _lexical_ids(new, "Wang Yi", other)  # the old generation still serves
+    IndexWriter(backend, other).apply([_doc("late", "A later write.")])
+    listed = backend.conn.client.list_collections()
+    assert old.names.chunks not in listed and new.names.chunks in listed
+
+
+def test_rows_deleted_long_ago_are_purged(backend: MilvusBackend) -> None:
+    writer = IndexWriter(backend, FakeEmbedder())
+    snapshots = []
+    for i in range(KEEP_VERSIONS + 3):
+        writer.apply([_doc("churn", f"Version {i} of a document about narwhals.")])
+        snapshots.append(backend.open())
+    names = snapshots[-1].names
+    # Only the copies the last KEEP_VERSIONS versions can see are left, beside the live one.
+    assert backend.conn.count(names.docs, in_list("doc_id", ["churn"])) == KEEP_VERSIONS + 1
+    for snapshot in snapshots[-KEEP_VERSIONS:]:
+        snapshot.deep_check()
+
+
+def test_no_index_is_a_clear_error(tmp_path: Path) -> None:
+    backend = MilvusBackend(str(tmp_path / "empty.db"), "seekr")
+    with pytest.raises(IndexNotFoundError, match="--backend milvus"):
+        backend.open()
+    assert backend.current_version() is None
+    backend.close()
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    backend = MilvusBackend("http://127.0.0.1:9", "seekr")  # discard port: nothing listens
+    with pytest.raises(BackendError, match=r"cannot connect to Milvus at http://127.0.0.1:9.*SEEKR_MILVUS_URI"):
+        backend.open()
+
+
+def test_a_lite_file_cannot_serve_several_workers(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="opens in one process only"):
+        Settings(backend=BackendName.milvus, milvus_uri=str(tmp_path / "m.db"), workers=2)
+
+
+@pytest.mark.parametrize("engine", [BackendName.local, BackendName.milvus])
+def test_source_prefix_with_like_wildcards_is_literal(engine: BackendName, tmp_path: Path) -> None:
+    """Milvus LIKE cannot escape % and _: such a prefix is still matched literally."""
+    from tests.conftest import engine_backend
+
+    src = tmp_path / "src"
+    for folder in ("a_b", "a%b", "axb"):
+        (src / folder).mkdir(parents=True)
+        (src / folder / "note.txt").write_text(f"A note about otters kept in {folder}.")
+    backend = engine_backend(engine, tmp_path)
+    build_index(src, backend, FakeEmbedder())
+    searcher = Searcher(backend.open(), FakeEmbedder())
+    for prefix in ("a_b/", "a%b/", "axb/"):
+        hits = searcher.search("otters", k=5, where=Filter(source_prefix=prefix)).hits
+        assert [h.source for h in hits] == [f"{prefix}note.txt"]
+    backend.close()
