@@ -20,6 +20,7 @@ import psutil
 
 from bench.corpus import ROOT, load_corpus, write_jsonl
 from bench.http_load import WriteLoad, run_load
+from indexer.backend import BackendName
 from indexer.embedding import DEFAULT_MODEL
 
 
@@ -36,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workers", type=int, default=None, help="server worker processes (default: the server's)")
     p.add_argument("--base-url", help="measure this running server instead of starting ours (skips indexing)")
+    p.add_argument(
+        "--backend",
+        choices=[b.value for b in BackendName],
+        help="engine for the index we build and serve (default: $SEEKR_BACKEND or local); milvus uses "
+        "$SEEKR_MILVUS_URI, or a temporary Milvus Lite file",
+    )
     p.add_argument("--modes", default="dense,lexical,hybrid", help="comma-separated modes (default: all)")
     p.add_argument("--concurrency", default="1,8,32", help="comma-separated client counts (default: 1,8,32)")
     p.add_argument("--requests", type=int, default=300, help="requests per (mode, concurrency) run")
@@ -119,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     server: subprocess.Popen[bytes] | None = None
     with tempfile.TemporaryDirectory(prefix="seekr-bench-") as tmp:
+        # The build worker and the server read where the index lives from SEEKR_* variables, as users set them.
+        if args.backend:
+            os.environ["SEEKR_BACKEND"] = args.backend
+        if os.environ.get("SEEKR_BACKEND") == BackendName.milvus and "SEEKR_MILVUS_URI" not in os.environ:
+            os.environ["SEEKR_MILVUS_URI"] = f"{tmp}/bench.db"
+        results["backend"] = os.environ.get("SEEKR_BACKEND", BackendName.local.value)
         try:
             if args.base_url:
                 base = args.base_url.rstrip("/")

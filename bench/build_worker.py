@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+from indexer.backend import StorageSettings, open_backend
 from indexer.builder import build_index
 from indexer.chunking import ChunkingConfig
 from indexer.embedding import SentenceTransformerEmbedder
-from indexer.index import open_index
 from indexer.runtime import load_embedder
 
 
@@ -25,11 +25,13 @@ def main() -> None:
     started = time.perf_counter()
     embedder = load_embedder(model, runtime)
     load_seconds = time.perf_counter() - started
-    report = build_index(src, index, embedder, ChunkingConfig())
+    backend = open_backend(StorageSettings(index_dir=index))  # SEEKR_BACKEND and SEEKR_MILVUS_* from the caller
+    report = build_index(src, backend, embedder, ChunkingConfig())
     build_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     # The plain baseline: SentenceTransformer.encode(batch_size=32) over the same chunks, batch by batch.
-    snap = open_index(index)
+    snap = backend.open()
     texts = [r.text for r in snap.store.chunks(snap.store.chunk_ids()).values()]
+    backend.close()  # a Milvus Lite file is then free for the server
     st = SentenceTransformerEmbedder(model)._model
     started = time.perf_counter()
     for i in range(0, len(texts), 32):

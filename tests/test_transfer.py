@@ -1,0 +1,83 @@
+"""`indexer export` / `indexer import`: an index moves between engines without embedding anything again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.backend import Backend, BackendName
+from indexer.cli import main
+from indexer.documents import Document
+from indexer.errors import ConfigError
+from indexer.search import Mode, Searcher
+from indexer.transfer import export, import_into
+from indexer.writer import IndexWriter
+from tests.conftest import ENGINES, engine_backend
+from tests.fakes import FakeEmbedder
+
+QUESTIONS = ["Who is Wang Yi?", "Shanghai Cooperation Organization summit", "Putin Xi meeting"]
+
+
+def _answers(backend: Backend) -> list[list[tuple[str, int, int, float]]]:
+    searcher = Searcher(backend.open(), FakeEmbedder())
+    return [
+        [(h.doc_id, h.start, h.end, round(h.score, 5)) for h in searcher.search(q, k=8, mode=mode).hits]
+        for q in QUESTIONS
+        for mode in Mode
+    ]
+
+
+@pytest.mark.parametrize("target", ENGINES)
+def test_export_then_import_gives_the_same_index(seed_backend: Backend, target: BackendName, tmp_path: Path) -> None:
+    before = seed_backend.open()
+    report = export(before, tmp_path / "dump")
+    assert (report.documents, report.chunks) == before.store.counts()
+    (tmp_path / "target").mkdir()
+    other = engine_backend(target, tmp_path / "target")
+    imported = import_into(tmp_path / "dump", other)
+    after = other.open()
+    after.deep_check()
+    assert (imported.documents, imported.chunks) == before.store.counts()
+    assert after.store.documents() == before.store.documents()
+    assert after.manifest.model == before.manifest.model and after.manifest.chunking == before.manifest.chunking
+    ids_before, ids_after = before.store.chunk_ids(), after.store.chunk_ids()
+    np.testing.assert_allclose(
+        after.vectors.reconstruct_batch(ids_after), before.vectors.reconstruct_batch(ids_before), atol=1e-6
+    )
+    assert _answers(other) == _answers(seed_backend)
+    other.close()
+
+
+def test_import_replaces_what_the_index_held(tmp_path: Path, seed_backend: Backend) -> None:
+    export(seed_backend.open(), tmp_path / "dump")
+    target = engine_backend(BackendName.local, tmp_path / "t")
+    import_into(tmp_path / "dump", target)
+    IndexWriter(target, FakeEmbedder()).apply([Document("stale", "", "A stale note.", "api", {})])
+    import_into(tmp_path / "dump", target)
+    assert "stale" not in target.open().store.hashes()
+    assert set(target.open().store.hashes()) == set(seed_backend.open().store.hashes())
+
+
+def test_export_refuses_an_existing_folder_and_import_a_foreign_one(seed_backend: Backend, tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(ConfigError, match="already exists"):
+        export(seed_backend.open(), tmp_path / "taken")
+    with pytest.raises(ConfigError, match="not an export folder"):
+        import_into(tmp_path / "taken", engine_backend(BackendName.local, tmp_path))
+
+
+@pytest.mark.milvus
+def test_cli_moves_a_local_index_to_milvus_and_back(
+    fake_seed_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    milvus = ["--backend", "milvus", "--milvus-uri", str(tmp_path / "m.db")]
+    assert main(["export", str(tmp_path / "a"), "--index", str(fake_seed_index)]) == 0
+    assert main(["import", str(tmp_path / "a"), *milvus]) == 0
+    assert main(["export", str(tmp_path / "b"), *milvus]) == 0
+    assert main(["import", str(tmp_path / "b"), "--index", str(tmp_path / "back")]) == 0
+    out = capsys.readouterr().out
+    assert "imported 5 documents" in out and "milvus" in out
+    assert (tmp_path / "a" / "documents.jsonl").read_text() == (tmp_path / "b" / "documents.jsonl").read_text()
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "vectors.npy"), np.load(tmp_path / "b" / "vectors.npy"))
