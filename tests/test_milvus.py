@@ -151,3 +151,33 @@ def test_source_prefix_with_like_wildcards_is_literal(engine: BackendName, tmp_p
         hits = searcher.search("otters", k=5, where=Filter(source_prefix=prefix)).hits
         assert [h.source for h in hits] == [f"{prefix}note.txt"]
     backend.close()
+
+
+@pytest.mark.slow
+def test_readme_milvus_lite_commands_run_as_written(tmp_path: Path) -> None:
+    """The README's Milvus Lite build and query lines, typed as they are, with the bundled model."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, SEEDS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Beyond one machine", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert block is not None
+    lines = [line for line in block.group(1).splitlines() if line.startswith("python -m indexer") and ".db" in line]
+    assert [line.split()[3] for line in lines] == ["build", "query"]
+    (tmp_path / "seeds").symlink_to(SEEDS)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    outputs = []
+    for line in lines:
+        words = [sys.executable if w == "python" else w for w in line.split('"')[0].split()]
+        words += [q for q in re.findall(r'"([^"]*)"', line)]
+        done = subprocess.run(words, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert "committed version 1 at milvus ./seekr.db collection seekr" in outputs[0]
+    assert "documents: 5 (5 added" in outputs[0]
+    assert "Wang Yi" in outputs[1].split("\n2. ")[0]  # the first hit is about him
