@@ -27,13 +27,11 @@ import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from indexer import __version__
 from indexer.chunking import Chunk
 from indexer.documents import Document
 from indexer.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, IndexReadOnlyError
@@ -276,10 +274,8 @@ class Transaction:
                 self._segments[name] = self._with_tombstones(self._segments[name])
             # A segment whose every document is deleted is dropped, and its files pruned with it.
             kept = tuple(s for s in self._segments.values() if s.info.documents > s.info.deleted_documents)
-            manifest = Manifest(
+            manifest = Manifest.create(
                 version=self.number,
-                created_at=datetime.now(UTC),
-                package_version=__version__,
                 model=self._model,
                 chunking=self._chunking,
                 counts=Counts(

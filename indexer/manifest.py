@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from indexer import __version__
 from indexer.errors import IndexCorruptError, ManifestMismatchError
 
 # 2: segments with tombstones (1: one store, vector index and BM25 index per version).
@@ -108,6 +109,33 @@ class Manifest(_Frozen):
     segments: tuple[SegmentInfo, ...]
     next_chunk_id: int
     build_seconds: float | None = None
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        version: int,
+        model: ModelInfo,
+        chunking: ChunkingInfo,
+        counts: Counts,
+        vectors: VectorInfo,
+        segments: tuple[SegmentInfo, ...],
+        next_chunk_id: int,
+        build_seconds: float | None,
+    ) -> Manifest:
+        """The manifest of a version committed now by this package."""
+        return cls(
+            version=version,
+            created_at=datetime.now(UTC),
+            package_version=__version__,
+            model=model,
+            chunking=chunking,
+            counts=counts,
+            vectors=vectors,
+            segments=segments,
+            next_chunk_id=next_chunk_id,
+            build_seconds=build_seconds,
+        )
 
     def save(self, directory: Path) -> Path:
         """Write `manifest.json` into `directory` (the caller makes the directory durable)."""

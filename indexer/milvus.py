@@ -37,13 +37,11 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from indexer import __version__
 from indexer.backend import BackendName, Restriction, Snapshot
 from indexer.chunking import matched_text
 from indexer.errors import BackendError, ConfigError, IndexCorruptError, IndexNotFoundError
@@ -701,10 +699,8 @@ class MilvusTransaction:
 
     def commit(self, build_seconds: float | None = None) -> MilvusSnapshot:
         """Replace the manifest row: the new version is visible to every search from here on."""
-        manifest = Manifest(
+        manifest = Manifest.create(
             version=self.number,
-            created_at=datetime.now(UTC),
-            package_version=__version__,
             model=self._model,
             chunking=self._chunking,
             counts=Counts(documents=self._documents, chunks=self._chunks),
