@@ -36,7 +36,7 @@ import re
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
@@ -93,6 +93,7 @@ _DOC_FIELDS = [
     "placeholder",
 ]
 _FIRST = " and part == 0"  # one row per document
+_DOC_OF_MAX = 200_000  # chunk ids whose doc id a snapshot keeps
 
 T = TypeVar("T")
 
@@ -226,8 +227,8 @@ class _Connection:
 
     def search(
         self, collection: str, data: list[Any], field: str, limit: int, expr: str, params: dict[str, Any]
-    ) -> list[list[tuple[int, float]]]:
-        """Per query, (id, score) of the best `limit` rows passing `expr`."""
+    ) -> list[list[tuple[int, float, str]]]:
+        """Per query, (chunk id, score, doc id) of the best `limit` rows passing `expr`."""
         found = self.call(
             f"search {collection}",
             self.client.search,
@@ -237,14 +238,15 @@ class _Connection:
             limit=limit,
             filter=expr,
             search_params=params,
-            output_fields=["chunk_id"],
+            output_fields=["chunk_id", "doc_id"],
         )
         out = []
         for hits in found:
-            best: dict[int, float] = {}  # a row being marked deleted has two copies for a moment: count it once
+            best: dict[int, tuple[int, float, str]] = {}  # a row being marked deleted has two copies for a moment
             for hit in hits:
-                best.setdefault(int(hit["entity"]["chunk_id"]), float(hit["distance"]))
-            out.append(list(best.items()))
+                cid = int(hit["entity"]["chunk_id"])
+                best.setdefault(cid, (cid, float(hit["distance"]), hit["entity"]["doc_id"]))
+            out.append(list(best.values()))
         return out
 
     def insert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -322,8 +324,9 @@ class MilvusVectors:
         data = np.asarray(query, dtype=np.float32).tolist()
         found = self._s.conn.search(self._s.names.chunks, data, "vector", min(n, LIMIT), expr, params)
         for row, hits in enumerate(found):
+            self._s.remember(hits)
             hits.sort(key=lambda h: (-h[1], h[0]))
-            for col, (cid, score) in enumerate(hits[:n]):
+            for col, (cid, score, _) in enumerate(hits[:n]):
                 ids[row, col], scores[row, col] = cid, score
         return scores, ids
 
@@ -339,32 +342,46 @@ class MilvusVectors:
 
 
 class MilvusBM25:
-    """BM25 scores of one query, computed by Milvus over the project's stems."""
+    """BM25 scores of one query, computed by Milvus over the project's stems.
+
+    Scores already fetched are kept (one query asks for the same chunks' scores to rank and to explain), and
+    once an unfiltered top-n came back short every matching chunk is known, so nothing more is asked.
+    """
 
     def __init__(self, snapshot: MilvusSnapshot, terms: list[str]) -> None:
         self._s = snapshot
         self._text = " ".join(terms)
+        self._known: dict[int, float] = {}
+        self._complete = False
 
     def _search(self, n: int, expr: str) -> list[tuple[int, float]]:
         params = {"metric_type": "BM25"}
         (hits,) = self._s.conn.search(self._s.names.chunks, [self._text], "sparse", n, expr, params)
+        self._s.remember(hits)
         # Milvus's BM25 is the project's (Lucene's) times (k1 + 1): the same ranking, and the same scores.
-        return [(cid, score / (K1 + 1)) for cid, score in hits if score > 0]
+        found = [(cid, score / (K1 + 1)) for cid, score, _ in hits if score > 0]
+        self._known.update(found)
+        return found
 
     def top(self, n: int, restriction: Restriction | None = None) -> list[tuple[int, float]]:
         """The best `n` (chunk_id, score), best first, ties by id."""
         allowed = _as_filter(restriction)
         if n <= 0 or (allowed is not None and allowed.size == 0):
             return []
-        found = self._search(min(n, LIMIT), allowed.expr if allowed is not None else self._s.live)
+        limit = min(n, LIMIT)
+        found = self._search(limit, allowed.expr if allowed is not None else self._s.live)
+        self._complete |= allowed is None and len(found) < limit
         return sorted(found, key=lambda h: (-h[1], h[0]))[:n]
 
     def scores_of(self, chunk_ids: Sequence[int]) -> dict[int, float]:
         """The score of each of `chunk_ids` (0.0 where no query term occurs)."""
-        out = dict.fromkeys((int(c) for c in chunk_ids), 0.0)
-        ids = list(out)
-        for part in _slices(ids, _IN_BATCH):
-            out.update(self._search(len(part), f"{self._s.live} and {in_list('chunk_id', part)}"))
+        out = {int(c): self._known.get(int(c), 0.0) for c in chunk_ids}
+        if not self._complete:
+            missing = [c for c in out if c not in self._known]
+            for part in _slices(missing, _IN_BATCH):
+                self._search(len(part), f"{self._s.live} and {in_list('chunk_id', part)}")
+                self._known.update((c, self._known.get(c, 0.0)) for c in part)  # no query term: 0, asked once
+            out.update((c, self._known[c]) for c in missing)
         return out
 
 
@@ -436,8 +453,14 @@ class MilvusStore:
         }
 
     def doc_ids_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
-        """chunk_id -> doc_id."""
-        return {cid: r["doc_id"] for cid, r in self._s.rows_by_id(list(chunk_ids), ["chunk_id", "doc_id"]).items()}
+        """chunk_id -> doc_id (from this version's searches where they told it already)."""
+        known = self._s.doc_of
+        missing = [c for c in chunk_ids if c not in known]
+        if missing:
+            self._s.remember(
+                (cid, 0.0, r["doc_id"]) for cid, r in self._s.rows_by_id(missing, ["chunk_id", "doc_id"]).items()
+            )
+        return {c: known[c] for c in chunk_ids if c in known}
 
     def _where(self, where: Filter) -> str:
         parts = [self._s.live]
@@ -532,6 +555,14 @@ class MilvusSnapshot:
     conn: _Connection
     names: _Names
     manifest: Manifest
+    # chunk id -> doc id, as this version's searches returned them: fixed for a version, so kept (bounded).
+    doc_of: dict[int, str] = field(default_factory=dict, init=False, repr=False)
+
+    def remember(self, hits: Iterable[tuple[int, float, str]]) -> None:
+        """Keep the doc ids searches returned."""
+        if len(self.doc_of) > _DOC_OF_MAX:
+            self.doc_of.clear()
+        self.doc_of.update((cid, doc_id) for cid, _, doc_id in hits)
 
     @property
     def version(self) -> int:
@@ -811,8 +842,8 @@ class MilvusBackend:
             )
         else:
             index.add_index(vector, index_type="FLAT", metric_type="IP")
-        for field, kind, metric, params in extra:
-            index.add_index(field, index_type=kind, metric_type=metric, params=params)
+        for column, kind, metric, params in extra:
+            index.add_index(column, index_type=kind, metric_type=metric, params=params)
         self.conn.call(
             f"create {name}",
             self.conn.client.create_collection,
@@ -831,10 +862,10 @@ class MilvusBackend:
         chunks = client.create_schema(auto_id=True)
         chunks.add_field("row", DataType.INT64, is_primary=True, auto_id=True)
         chunks.add_field("chunk_id", DataType.INT64)
-        for field in ("doc_id", "text", "title", "source"):
-            chunks.add_field(field, DataType.VARCHAR, **text)
-        for field in ("version", "deleted_at", "ordinal", "start_char", "end_char"):
-            chunks.add_field(field, DataType.INT64)
+        for column in ("doc_id", "text", "title", "source"):
+            chunks.add_field(column, DataType.VARCHAR, **text)
+        for column in ("version", "deleted_at", "ordinal", "start_char", "end_char"):
+            chunks.add_field(column, DataType.INT64)
         chunks.add_field("meta", DataType.JSON)
         # The project's stems, split on spaces: Milvus's BM25 then counts exactly the terms the local engine does.
         chunks.add_field(
@@ -851,10 +882,10 @@ class MilvusBackend:
         self._create(names.chunks, chunks, [bm25])
         docs = client.create_schema(auto_id=True)
         docs.add_field("row", DataType.INT64, is_primary=True, auto_id=True)
-        for field in ("doc_id", "title", "source", "origin", "content_hash", "text"):
-            docs.add_field(field, DataType.VARCHAR, **text)
-        for field in ("part", "version", "deleted_at", "n_chunks"):
-            docs.add_field(field, DataType.INT64)
+        for column in ("doc_id", "title", "source", "origin", "content_hash", "text"):
+            docs.add_field(column, DataType.VARCHAR, **text)
+        for column in ("part", "version", "deleted_at", "n_chunks"):
+            docs.add_field(column, DataType.INT64)
         docs.add_field("metadata", DataType.JSON)
         docs.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(_PLACEHOLDER))
         self._create(names.docs, docs, [])
