@@ -51,8 +51,6 @@ from indexer.manifest import FORMAT_VERSION, ChunkingInfo, Counts, Manifest, Mod
 from indexer.segment import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 from indexer.store import ChunkRecord, Filter, Scalar, StoredDocument
 
-log = logging.getLogger(__name__)
-
 KEEP_VERSIONS = 8  # versions whose rows stay readable: other replicas pick up new versions within seconds
 LIMIT = 16_384  # Milvus's largest top-k and query page
 _VARCHAR = 65_535  # Milvus's largest VARCHAR, in bytes
