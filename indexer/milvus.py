@@ -505,12 +505,12 @@ class MilvusStore:
     def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         """(total, one page of {doc_id, title, source, origin, chunks}) ordered by id.
 
-        Milvus queries have no order: the ids are read and sorted here, one id per live document.
+        Milvus queries have no order: the version's ids are read and sorted once, then each page is sliced.
         """
         total = self._s.manifest.counts.documents
         if offset >= total:
             return total, []
-        ids = sorted({r["doc_id"] for r in self._documents(_FIRST, ["doc_id"])})[offset : offset + limit]
+        ids = self._sorted_ids[offset : offset + limit]
         fields = ["doc_id", "title", "source", "origin", "n_chunks"]
         rows = (
             {r["doc_id"]: r for r in self._documents(f"{_FIRST} and {in_list('doc_id', ids)}", fields)} if ids else {}
@@ -520,6 +520,11 @@ class MilvusStore:
             for d in ids
             if (r := rows.get(d)) is not None
         ]
+
+    @cached_property
+    def _sorted_ids(self) -> list[str]:
+        """Every live document id, in order: read once per version (a version never changes)."""
+        return sorted({r["doc_id"] for r in self._documents(_FIRST, ["doc_id"])})
 
     def origins(self) -> dict[str, str]:
         """doc_id -> origin of every live document."""
