@@ -2,7 +2,7 @@
 
 Collections, for the name prefix P (`SEEKR_MILVUS_COLLECTION`) and generation G:
 
-    P_meta          the committed version's manifest and its generation (the row of the highest version)
+    P_meta          one row per kept version: its manifest, generation and commit time (the highest is current)
     P_gG_chunks     one row per chunk: chunk_id, doc_id, version, deleted_at, offsets, text,
                     title, source, meta (the document's metadata, for filters), terms (the project's own stems,
                     indexed by Milvus's BM25 function into `sparse`), vector
@@ -13,8 +13,8 @@ Milvus has no transactions, so versions are kept in the rows (multi-version conc
 numbered N inserts its rows with `version = N`, marks the rows it replaces or deletes `deleted_at = N`, then
 inserts a manifest row for N. A reader of version V filters every search and lookup on `version <= V and
 (deleted_at == 0 or deleted_at > V)`, so it never sees half a write, and a write is visible to the next
-search once its manifest row is (collections use Strong consistency). Rows deleted more than KEEP_VERSIONS
-versions ago are removed; rows of a write that never committed are removed by the next write or by
+search once its manifest row is (collections use Strong consistency). Rows no kept version can see are
+removed (see KEEP_VERSIONS); rows of a write that never committed are removed by the next write or by
 `recover`. A full rebuild writes a new generation and switches to it in the same way.
 
 Rows are never updated in place: an upsert is a delete and an insert that a concurrent search can see
@@ -34,6 +34,7 @@ import json
 import logging
 import re
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +52,11 @@ from indexer.manifest import FORMAT_VERSION, ChunkingInfo, Counts, Manifest, Mod
 from indexer.segment import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 from indexer.store import ChunkRecord, Filter, Scalar, StoredDocument
 
-KEEP_VERSIONS = 8  # versions whose rows stay readable: other replicas pick up new versions within seconds
+# Rows a version can see stay while it is one of the last KEEP_VERSIONS or younger than KEEP_SECONDS: a read
+# replica polls for new versions every second or so, and under a stream of writes it can hold a version many
+# commits old for that long.
+KEEP_VERSIONS = 8
+KEEP_SECONDS = 300.0
 LIMIT = 16_384  # Milvus's largest top-k and query page
 _VARCHAR = 65_535  # Milvus's largest VARCHAR, in bytes
 _TEXT_PART = 16_000  # characters per document-text part: at most 64,000 bytes of UTF-8
@@ -754,9 +759,10 @@ class MilvusBackend:
     _locks: ClassVar[dict[tuple[str, str], threading.Lock]] = {}
     _locks_guard: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, uri: str, prefix: str, *, token: str | None = None) -> None:
+    def __init__(self, uri: str, prefix: str, *, token: str | None = None, keep_seconds: float = KEEP_SECONDS) -> None:
         self.uri = uri
         self.prefix = prefix
+        self.keep_seconds = keep_seconds
         self._token = token
         self._conn: _Connection | None = None
         self._conn_lock = threading.Lock()
@@ -802,11 +808,15 @@ class MilvusBackend:
         """(generation, manifest) of the committed version, or None when there is none."""
         if not self._has(self.meta_collection):
             return None
-        rows = self.conn.query(self.meta_collection, "version >= 0", ["version", "value"])
-        if not rows:
+        versions = self.conn.query(self.meta_collection, "version >= 0", ["version"])
+        if not versions:
             return None
+        current = max(int(r["version"]) for r in versions)
+        rows = self.conn.query(self.meta_collection, f"version == {current}", ["value"])
+        if not rows:  # purged between the two queries by a newer commit
+            return self.read_meta()
         try:
-            raw = json.loads(max(rows, key=lambda r: int(r["version"]))["value"])
+            raw = json.loads(rows[0]["value"])
             if raw["manifest"].get("format_version") != FORMAT_VERSION:
                 raise IndexCorruptError(
                     f"{self.location} has format version {raw['manifest'].get('format_version')}; this program "
@@ -817,21 +827,20 @@ class MilvusBackend:
             raise IndexCorruptError(f"{self.location} has an unreadable manifest row ({exc}); rebuild it") from exc
 
     def write_meta(self, generation: int, manifest: Manifest) -> None:
-        """Commit `manifest`: insert its row (readers take the highest version), then drop older rows."""
+        """Commit `manifest`: insert its row (readers take the highest version; `purge` drops old ones)."""
         from pymilvus import DataType
 
         if not self._has(self.meta_collection):
             schema = self.conn.client.create_schema(auto_id=True)
             schema.add_field("row", DataType.INT64, is_primary=True, auto_id=True)
             schema.add_field("version", DataType.INT64)
+            schema.add_field("committed_at", DataType.INT64)  # Unix milliseconds
             schema.add_field("value", DataType.VARCHAR, max_length=_VARCHAR)
             schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(_PLACEHOLDER))
             self._create(self.meta_collection, schema, [])
         value = json.dumps({"generation": generation, "manifest": json.loads(manifest.model_dump_json())})
-        self.conn.insert(
-            self.meta_collection, [{"version": manifest.version, "value": value, "placeholder": _PLACEHOLDER}]
-        )
-        self.conn.delete(self.meta_collection, f"version < {manifest.version}")
+        row = {"version": manifest.version, "committed_at": int(time.time() * 1000), "value": value}
+        self.conn.insert(self.meta_collection, [{**row, "placeholder": _PLACEHOLDER}])
 
     def _create(self, name: str, schema: Any, extra: list[tuple[str, str, str, dict[str, Any]]]) -> None:
         index = self.conn.client.prepare_index_params()
@@ -931,11 +940,16 @@ class MilvusBackend:
         return touched
 
     def purge(self, names: _Names, version: int, *, keep_previous: bool) -> None:
-        """Remove rows no kept version can see, and older generations (the previous one survives the commit
-        that replaced it, for readers still holding it, until the next)."""
-        gone = f"deleted_at > 0 and deleted_at <= {version - KEEP_VERSIONS}"
+        """Remove rows no kept version can see (see KEEP_VERSIONS), the manifests of versions no longer kept,
+        and older generations (the previous one survives the commit that replaced it until the next)."""
+        young = int((time.time() - self.keep_seconds) * 1000)
+        rows = self.conn.query(self.meta_collection, "version >= 0", ["version", "committed_at"])
+        kept = [int(r["version"]) for r in rows if r["version"] > version - KEEP_VERSIONS or r["committed_at"] >= young]
+        oldest = min(kept, default=version)
+        # A reader of version `oldest` sees only rows deleted after it: the rest no kept version can see.
         for collection in (names.chunks, names.docs):
-            self.conn.delete(collection, gone)
+            self.conn.delete(collection, f"deleted_at > 0 and deleted_at <= {oldest}")
+        self.conn.delete(self.meta_collection, f"version < {oldest}")
         for generation in self._generations():
             if generation < names.generation - (1 if keep_previous else 0):
                 self.drop_generation(generation)

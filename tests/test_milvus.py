@@ -15,7 +15,7 @@ from indexer.builder import build_index, chunking_info, model_info
 from indexer.chunking import ChunkingConfig
 from indexer.documents import Document
 from indexer.errors import BackendError, IndexNotFoundError
-from indexer.milvus import _CHUNK_FIELDS, KEEP_VERSIONS, MilvusBackend, MilvusSnapshot, _data, in_list
+from indexer.milvus import _CHUNK_FIELDS, KEEP_SECONDS, KEEP_VERSIONS, MilvusBackend, MilvusSnapshot, _data, in_list
 from indexer.search import Mode, Searcher
 from indexer.store import Filter
 from indexer.writer import IndexWriter
@@ -103,17 +103,30 @@ def test_a_rebuild_writes_a_new_generation_and_drops_the_old_later(backend: Milv
     assert old.names.chunks not in listed and new.names.chunks in listed
 
 
-def test_rows_deleted_long_ago_are_purged(backend: MilvusBackend) -> None:
+@pytest.mark.parametrize("keep_seconds", [0.0, KEEP_SECONDS])
+def test_rows_no_kept_version_sees_are_purged(tmp_path: Path, seeds_copy: Path, keep_seconds: float) -> None:
+    backend = MilvusBackend(str(tmp_path / "m.db"), "seekr", keep_seconds=keep_seconds)
+    build_index(seeds_copy, backend, FakeEmbedder())
     writer = IndexWriter(backend, FakeEmbedder())
     snapshots = []
-    for i in range(KEEP_VERSIONS + 3):
+    writes = KEEP_VERSIONS + 3
+    for i in range(writes):
         writer.apply([_doc("churn", f"Version {i} of a document about narwhals.")])
         snapshots.append(backend.open())
-    names = snapshots[-1].names
-    # Only the copies the last KEEP_VERSIONS versions can see are left, beside the live one.
-    assert backend.conn.count(names.docs, in_list("doc_id", ["churn"])) == KEEP_VERSIONS + 1
-    for snapshot in snapshots[-KEEP_VERSIONS:]:
+    names, conn = snapshots[-1].names, backend.conn
+    copies = conn.count(names.docs, in_list("doc_id", ["churn"]))
+    if keep_seconds == 0:
+        # The copies the last KEEP_VERSIONS versions can see are left, the live one among them.
+        assert copies == KEEP_VERSIONS
+        assert conn.count(backend.meta_collection, "version >= 0") == KEEP_VERSIONS
+    else:
+        # Every version committed in the last KEEP_SECONDS stays readable, however many there were.
+        assert copies == writes
+    kept = snapshots[-KEEP_VERSIONS:] if keep_seconds == 0 else snapshots
+    for snapshot in kept:
         snapshot.deep_check()
+        assert len(Searcher(snapshot, FakeEmbedder()).search("narwhals", k=3, mode=Mode.lexical).hits) == 1
+    backend.close()
 
 
 def test_no_index_is_a_clear_error(tmp_path: Path) -> None:
