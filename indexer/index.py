@@ -304,27 +304,6 @@ class Transaction:
         return IndexSnapshot(final, manifest, kept)
 
 
-def commit_version(
-    index_dir: Path,
-    base: IndexSnapshot | None,
-    *,
-    model: ModelInfo,
-    chunking: ChunkingInfo,
-    upserts: Sequence[DocumentUpdate],
-    deletes: Sequence[str],
-    build_seconds: float | None = None,
-) -> IndexSnapshot:
-    """Write a new version = `base` + `upserts` - `deletes`, and make it current atomically.
-
-    The caller holds `write_lock(index_dir)`. `base` None starts from an empty index.
-    """
-    tx = Transaction(index_dir, base, model, chunking)
-    tx.delete(deletes)
-    if upserts:
-        tx.add(upserts)
-    return tx.commit(build_seconds)
-
-
 def _point_current(index_dir: Path, name: str) -> None:
     tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
     with tmp.open("w", encoding="utf-8") as fh:
