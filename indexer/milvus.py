@@ -50,7 +50,7 @@ from indexer.index import DocumentUpdate
 from indexer.lexical import K1, Analyzer
 from indexer.manifest import FORMAT_VERSION, ChunkingInfo, Counts, Manifest, ModelInfo, VectorInfo
 from indexer.segment import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
-from indexer.store import ChunkRecord, Filter, Scalar, StoredDocument
+from indexer.store import ChunkRecord, Filter, Scalar, StoredDocument, slices
 
 # Rows a version can see stay while it is one of the last KEEP_VERSIONS or younger than KEEP_SECONDS: a read
 # replica polls for new versions every second or so, and under a stream of writes it can hold a version many
@@ -123,11 +123,6 @@ def visible(version: int) -> str:
 def _data(row: dict[str, Any]) -> dict[str, Any]:
     """A row read back, without its Milvus key (a copy gets a new one)."""
     return {k: v for k, v in row.items() if k != "row"}
-
-
-def _slices(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def is_lite(uri: str) -> bool:
@@ -254,14 +249,14 @@ class _Connection:
 
     def insert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
         """Insert `rows` in batches."""
-        for part in _slices(rows, _WRITE_BATCH):
+        for part in slices(rows, _WRITE_BATCH):
             self.call(f"insert into {collection}", self.client.insert, collection, list(part))
 
     def mark(self, collection: str, rows: Sequence[dict[str, Any]], deleted_at: int) -> None:
         """Replace `rows` (read with their `row` key) by copies with `deleted_at`: copies first, so a reader
         never misses them."""
         self.insert(collection, [{**_data(r), "deleted_at": deleted_at} for r in rows])
-        for part in _slices([int(r["row"]) for r in rows], _IN_BATCH):
+        for part in slices([int(r["row"]) for r in rows], _IN_BATCH):
             self.delete(collection, in_list("row", part))
 
     def delete(self, collection: str, expr: str) -> None:
@@ -381,7 +376,7 @@ class MilvusBM25:
         out = {int(c): self._known.get(int(c), 0.0) for c in chunk_ids}
         if not self._complete:
             missing = [c for c in out if c not in self._known]
-            for part in _slices(missing, _IN_BATCH):
+            for part in slices(missing, _IN_BATCH):
                 self._search(len(part), f"{self._s.live} and {in_list('chunk_id', part)}")
                 self._known.update((c, self._known.get(c, 0.0)) for c in part)  # no query term: 0, asked once
             out.update((c, self._known[c]) for c in missing)
@@ -538,7 +533,7 @@ class MilvusStore:
     def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
         """doc_id -> its live chunk ids (ascending), for live documents among `doc_ids`."""
         out: dict[str, set[int]] = {}
-        for part in _slices(list(dict.fromkeys(doc_ids)), _IN_BATCH):
+        for part in slices(list(dict.fromkeys(doc_ids)), _IN_BATCH):
             expr = f"{self._s.live} and {in_list('doc_id', part)}"
             for r in self._s.conn.scan(self._s.names.chunks, expr, ["doc_id", "chunk_id"]):
                 out.setdefault(r["doc_id"], set()).add(int(r["chunk_id"]))
@@ -550,7 +545,7 @@ class MilvusStore:
         if doc_ids is None:
             return {r["doc_id"]: r["content_hash"] for r in self._documents(_FIRST, fields)}
         out: dict[str, str] = {}
-        for part in _slices(list(dict.fromkeys(doc_ids)), _IN_BATCH):
+        for part in slices(list(dict.fromkeys(doc_ids)), _IN_BATCH):
             found = self._documents(f"{_FIRST} and {in_list('doc_id', part)}", fields)
             out.update((r["doc_id"], r["content_hash"]) for r in found)
         return out
@@ -600,7 +595,7 @@ class MilvusSnapshot:
     def rows_by_id(self, chunk_ids: Sequence[int], fields: list[str]) -> dict[int, dict[str, Any]]:
         """chunk_id -> row (with `fields`) of the live chunks among `chunk_ids`."""
         out: dict[int, dict[str, Any]] = {}
-        for part in _slices(list(dict.fromkeys(chunk_ids)), _IN_BATCH):
+        for part in slices(list(dict.fromkeys(chunk_ids)), _IN_BATCH):
             expr = f"{self.live} and {in_list('chunk_id', part)}"
             out.update((int(r["chunk_id"]), r) for r in self.conn.query(self.names.chunks, expr, fields))
         return out
@@ -659,7 +654,7 @@ class MilvusTransaction:
         wanted = [d for d in dict.fromkeys(doc_ids) if d not in self._deleted]
         found: set[str] = set()
         live = visible(self._base.version)
-        for part in _slices(wanted, _IN_BATCH):
+        for part in slices(wanted, _IN_BATCH):
             where = f"{live} and {in_list('doc_id', part)}"
             docs = list(self._conn.scan(self._names.docs, where, ["row", *_DOC_FIELDS]))
             if not docs:
@@ -927,14 +922,14 @@ class MilvusBackend:
             if marked:
                 # The writer may have died between inserting a marked copy and deleting the original.
                 kept: set[tuple[Any, ...]] = set()
-                for part in _slices(sorted({r[identity[0]] for r in marked}), _IN_BATCH):
+                for part in slices(sorted({r[identity[0]] for r in marked}), _IN_BATCH):
                     originals = self.conn.scan(
                         collection, f"deleted_at == 0 and {in_list(identity[0], part)}", identity
                     )
                     kept.update(tuple(r[f] for f in identity) for r in originals)
                 lost = {tuple(r[f] for f in identity): r for r in marked if tuple(r[f] for f in identity) not in kept}
                 self.conn.insert(collection, [{**_data(r), "deleted_at": 0} for r in lost.values()])
-                for part in _slices([int(r["row"]) for r in marked], _IN_BATCH):
+                for part in slices([int(r["row"]) for r in marked], _IN_BATCH):
                     self.conn.delete(collection, in_list("row", part))
             touched += added + len(marked)
         return touched

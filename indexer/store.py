@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from indexer.chunking import Chunk, matched_text
 from indexer.documents import Document
@@ -92,11 +92,19 @@ def _sql_value(value: Scalar) -> Scalar:
     return value
 
 
+T = TypeVar("T")
+
+
+def slices(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """`items` in consecutive slices of at most `size` (for statements that take a bounded list)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def _in_lists(values: Sequence[str], size: int = 500) -> Iterator[tuple[str, list[str]]]:
     """(`?,?,...` placeholders, values) in parts: SQLite limits the parameters of one statement."""
-    for start in range(0, len(values), size):
-        part = list(values[start : start + size])
-        yield ",".join("?" * len(part)), part
+    for part in slices(values, size):
+        yield ",".join("?" * len(part)), list(part)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from indexer.documents import Document
 from indexer.errors import ConfigError
 from indexer.index import DocumentUpdate
 from indexer.manifest import ChunkingInfo, ModelInfo
+from indexer.store import slices
 
 EXPORT_FILE = "export.json"
 DOCUMENTS_FILE = "documents.jsonl"
@@ -60,11 +61,6 @@ class TransferReport:
     version: int
 
 
-def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def export(snapshot: Snapshot, out: Path) -> TransferReport:
     """Write every live document of `snapshot` with its chunks and vectors to the new folder `out`."""
     if out.exists():
@@ -78,7 +74,7 @@ def export(snapshot: Snapshot, out: Path) -> TransferReport:
         row = documents = 0
         with (tmp / DOCUMENTS_FILE).open("w", encoding="utf-8") as fh:
             ids = sorted(snapshot.store.hashes())
-            for part in _batches(ids, _BATCH):
+            for part in slices(ids, _BATCH):
                 chunk_ids = snapshot.store.chunk_ids_of(part)
                 wanted = [c for d in part for c in chunk_ids.get(d, [])]
                 records = snapshot.store.chunks(wanted)
