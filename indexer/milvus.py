@@ -799,14 +799,19 @@ class MilvusBackend:
     def _has(self, collection: str) -> bool:
         return bool(self.conn.call("list collections", self.conn.client.has_collection, collection))
 
-    def read_meta(self) -> tuple[int, Manifest] | None:
-        """(generation, manifest) of the committed version, or None when there is none."""
+    def current_version(self) -> int | None:
+        """The committed version's number (None: no index): the highest manifest row's, read without its
+        manifest (replicas ask this every reload interval)."""
         if not self._has(self.meta_collection):
             return None
         versions = self.conn.query(self.meta_collection, "version >= 0", ["version"])
-        if not versions:
+        return max((int(r["version"]) for r in versions), default=None)
+
+    def read_meta(self) -> tuple[int, Manifest] | None:
+        """(generation, manifest) of the committed version, or None when there is none."""
+        current = self.current_version()
+        if current is None:
             return None
-        current = max(int(r["version"]) for r in versions)
         rows = self.conn.query(self.meta_collection, f"version == {current}", ["value"])
         if not rows:  # purged between the two queries by a newer commit
             return self.read_meta()
@@ -964,11 +969,6 @@ class MilvusBackend:
                 raise IndexCorruptError(f"{self.location}: collection {name} is missing; rebuild the index")
             self.conn.call(f"load {name}", self.conn.client.load_collection, name)
         return MilvusSnapshot(self.conn, names, manifest)
-
-    def current_version(self) -> int | None:
-        """The committed version's number (None: no index)."""
-        meta = self.read_meta()
-        return meta[1].version if meta else None
 
     def read_manifest(self) -> Manifest:
         """The committed manifest."""
