@@ -58,12 +58,6 @@ class StorageSettings(BaseSettings):
         description="milvus: name prefix of the index's collections (letters, digits, underscores).",
     )
 
-    def describe(self) -> str:
-        """Where the index is, for messages."""
-        if self.backend is BackendName.local:
-            return str(self.index_dir)
-        return f"milvus {self.milvus_uri} collection {self.milvus_collection}"
-
 
 class Restriction(Protocol):
     """A filter resolved against one snapshot, opaque to everything but the engine that made it."""

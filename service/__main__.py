@@ -64,9 +64,9 @@ def _index_source(settings: Settings) -> None:
 
     assert settings.source_dir is not None
     log = logging.getLogger("service.startup")
-    log.info("indexing %s into %s", settings.source_dir, settings.describe())
-    embedder = load_embedder(settings)
     backend = open_backend(settings)
+    log.info("indexing %s into %s", settings.source_dir, backend.location)
+    embedder = load_embedder(settings)
     try:
         report = build_index(settings.source_dir, backend, embedder, ChunkingConfig(cleaning=settings.cleaning))
     finally:

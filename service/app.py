@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A missing index or a model mismatch refuses to start, with the reason, before anything loads.
         manifest = engine.precheck()
-        log.info("serving index %s version %d", settings.describe(), manifest.version)
+        log.info("serving index %s version %d", engine.location, manifest.version)
         # The model loads in a worker thread; /readyz says 503 until it and a warm-up query are done.
         task = asyncio.create_task(to_thread.run_sync(engine.load))
         # Other workers or processes may commit versions: look for a new one every reload_interval.

@@ -183,9 +183,9 @@ class Engine:
         self._backend.close()
 
     @property
-    def backend(self) -> str:
-        """Which engine keeps the index."""
-        return self._backend.name.value
+    def location(self) -> str:
+        """Where the index is: its directory, or the Milvus URI and collection."""
+        return self._backend.location
 
     @property
     def searcher(self) -> Searcher:

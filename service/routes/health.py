@@ -36,7 +36,7 @@ async def readyz(engine: EngineDep) -> Health | JSONResponse:
 
 
 @router.get("/stats", response_model=Stats, responses=error_responses(503), summary="What is being served")
-async def stats(searcher: SearcherDep, settings: SettingsDep) -> Stats:
+async def stats(searcher: SearcherDep, settings: SettingsDep, engine: EngineDep) -> Stats:
     """Model, index version, document and chunk counts, build time."""
     m = searcher.snapshot.manifest
     return Stats(
@@ -45,7 +45,7 @@ async def stats(searcher: SearcherDep, settings: SettingsDep) -> Stats:
         runtime=searcher.runtime,
         index_runtime=m.model.runtime,
         backend=settings.backend.value,
-        index_dir=settings.describe(),
+        index_dir=engine.location,
         index_version=m.version,
         documents=m.counts.documents,
         chunks=m.counts.chunks,
