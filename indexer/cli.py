@@ -79,12 +79,6 @@ def _storage(args: argparse.Namespace, index: Path | None = None) -> StorageSett
     return StorageSettings(**{k: v for k, v in given.items() if v is not None})
 
 
-def _positional_index(args: argparse.Namespace, name: str) -> Path | None:
-    """The optional leading DIR of `query [DIR] QUESTION` and `merge [DIR]`."""
-    value: str | None = getattr(args, name)
-    return Path(value) if value else None
-
-
 def _embedder(args: argparse.Namespace, model: str) -> Embedder:
     return load_embedder(model, args.runtime)
 
@@ -317,7 +311,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    storage = _storage(args, _positional_index(args, "index"))
+    storage = _storage(args, Path(args.index) if args.index else None)
     if storage.backend is BackendName.milvus:
         print("Milvus compacts its own segments; nothing to do")
         return 0
