@@ -44,6 +44,7 @@ class BuildReport:
     read: int = 0  # documents read from the folder
     cleaned: int = 0  # ... of which the scraped-page rules applied to
     removed_lines: dict[str, int] = field(default_factory=dict)  # lines those rules removed, per rule
+    repairs: list[str] = field(default_factory=list)  # what a writer that died had left, undone first
 
     @property
     def changed(self) -> bool:
@@ -161,6 +162,8 @@ def sync_index(
     model, chunking = model_info(embedder), chunking_info(config)
 
     backend = as_backend(index)
+    # A build is a writer: it first undoes what a writer that died left, even if it then has nothing to do.
+    repairs = backend.recover()
     with backend.write_lock():
         rebuild_reason = None
         try:
@@ -205,6 +208,7 @@ def sync_index(
             read=len(folder.documents),
             cleaned=folder.cleaned,
             removed_lines=dict(folder.removed.most_common()),
+            repairs=repairs,
         )
         if base is not None and not report.changed:
             report.documents, report.chunks = base.manifest.counts.documents, base.manifest.counts.chunks

@@ -245,6 +245,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _print_build(report: BuildReport) -> None:
+    for repair in report.repairs:
+        print(f"repaired: {repair}")
     if report.rebuild_reason:
         print(f"full rebuild: {report.rebuild_reason}")
     if report.changed:

@@ -358,7 +358,10 @@ def recover(index_dir: Path) -> list[str]:
     Skipped while another process holds the write lock (its temporary files are in use). The committed
     version itself is checked by `open_index`.
     """
-    current_number = int(current_version_dir(index_dir).name[1:])
+    try:
+        current_number = int(current_version_dir(index_dir).name[1:])
+    except (IndexNotFoundError, IndexCorruptError):
+        return []  # nothing committed to recover towards; opening the index reports why
     try:
         with write_lock(index_dir):
             return [f"removed uncommitted {name}" for name in _remove_uncommitted(index_dir, current_number)]

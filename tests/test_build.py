@@ -200,6 +200,24 @@ def test_recover_removes_uncommitted_leftovers(fake_seed_index: Path) -> None:
     assert open_index(fake_seed_index).version == 1
 
 
+def test_build_with_nothing_to_do_still_removes_leftovers(fake_seed_index: Path, seeds_copy: Path) -> None:
+    # A writer killed after making its version current but before pruning leaves files behind; the next
+    # build has nothing to embed, and must clean up all the same.
+    (fake_seed_index / ".tmp-v000001-dead").mkdir()
+    report = build_index(seeds_copy, fake_seed_index, FakeEmbedder())
+    assert not report.changed and report.version == 1
+    assert report.repairs == ["removed uncommitted .tmp-v000001-dead"]
+    assert not (fake_seed_index / ".tmp-v000001-dead").exists()
+    assert build_index(seeds_copy, fake_seed_index, FakeEmbedder()).repairs == []
+
+
+def test_recover_without_an_index_has_nothing_to_do(tmp_path: Path) -> None:
+    from indexer.index import recover
+
+    assert recover(tmp_path / "missing") == []
+    assert not (tmp_path / "missing").exists()
+
+
 def test_read_only_index_is_served_but_not_written(
     fake_seed_index: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
