@@ -307,6 +307,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         print(
             f"   {hit.source} chars {hit.start}-{hit.end}  dense {dense} (rank {hit.dense_rank or '-'})  "
             f"lexical {lexical} (rank {hit.lexical_rank or '-'})"
+            + (f"  introduces {hit.introduces}" if hit.introduces else "")
         )
         print(textwrap.indent(textwrap.fill(hit.text, width=100), "   "), end="\n\n")
     return 0

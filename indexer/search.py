@@ -3,18 +3,20 @@
 Hybrid fuses the two retrievers' candidates (see `indexer.fusion`: distribution-based score fusion by
 default, reciprocal rank fusion on request). When one passage per document is asked for (`max_per_doc=1`),
 documents are fused: a document's dense and lexical scores are those of its best passage for each, so
-evidence split over two passages of one document is not lost.
+evidence split over two passages of one document is not lost. A "Who is X?" question shows each document
+first by the passage that introduces X (`indexer.definitions`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
 
 from indexer.backend import LexicalScores, Restriction, Snapshot
+from indexer.definitions import definition_subject, first_mentions, introductions_first
 from indexer.embedding import Embedder
 from indexer.fusion import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, RRF_K, Fusion, dbsf, dbsf_bounds, rrf
 from indexer.highlight import Highlight, best_dense, best_lexical
@@ -54,6 +56,7 @@ class Hit:
     dense_rank: int | None
     lexical_rank: int | None
     highlight: Highlight | None = None
+    introduces: str | None = None  # the subject of a "Who is X?" question this passage first names in its doc
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,13 @@ class Searcher:
                 break
             n = min(total, n * 4)
         top = ranked[:k]
+        introductions: set[int] = set()
+        subject = definition_subject(query)
+        if subject is not None and top:
+            top, introductions = self._introductions_first(top, subject)
         hits = self._hits(query, query_vec, lex_scores, mode, top, dense, lexical, highlight)
+        if introductions:
+            hits = [replace(h, introduces=subject) if h.chunk_id in introductions else h for h in hits]
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResult(query, mode, hits, took_ms, self.snapshot.version, fusion if mode == Mode.hybrid else None)
 
@@ -246,6 +255,18 @@ class Searcher:
             return True  # a candidate further down one list can score high on the other: no bound to stop at
         weakest = lists[0][-1][1] if lists[0] else float("-inf")
         return weakest >= min_score
+
+    def _introductions_first(
+        self, top: list[tuple[int, float]], subject: str
+    ) -> tuple[list[tuple[int, float]], set[int]]:
+        """`top` with each document shown first by the passage introducing `subject` (see
+        `indexer.definitions`); also the ids of those passages."""
+        store = self.snapshot.store
+        doc_of = store.doc_ids_of([cid for cid, _ in top])
+        ids = [cid for per_doc in store.chunk_ids_of(list(set(doc_of.values()))).values() for cid in per_doc]
+        introduction = first_mentions(list(store.chunks(ids).values()), subject)
+        doc_of.update({cid: doc for doc, cid in introduction.items()})
+        return introductions_first(top, doc_of, introduction), set(introduction.values())
 
     def _per_doc(self, ranked: list[tuple[int, float]], max_per_doc: int) -> list[tuple[int, float]]:
         doc_of = self.snapshot.store.doc_ids_of([cid for cid, _ in ranked])

@@ -156,6 +156,11 @@ class Scores(BaseModel):
     lexical: float | None = Field(description="BM25 score (title + passage); null when no query term occurs.")
     dense_rank: int | None = Field(description="Rank among the dense candidates.")
     lexical_rank: int | None = Field(description="Rank among the lexical candidates.")
+    introduces: str | None = Field(
+        None,
+        description="For a 'Who is X?' question: X, when this passage is its document's first mention of X. "
+        "That passage is shown first for its document, at the score of the document's best passage.",
+    )
 
 
 class Span(BaseModel):
@@ -203,7 +208,11 @@ class SearchHit(BaseModel):
             start=hit.start,
             end=hit.end,
             scores=Scores(
-                dense=hit.dense, lexical=hit.lexical, dense_rank=hit.dense_rank, lexical_rank=hit.lexical_rank
+                dense=hit.dense,
+                lexical=hit.lexical,
+                dense_rank=hit.dense_rank,
+                lexical_rank=hit.lexical_rank,
+                introduces=hit.introduces,
             ),
             highlight=None
             if hit.highlight is None

@@ -39,8 +39,16 @@ def test_get_search_shape(client: TestClient) -> None:
         "end",
         "scores",
     }
-    assert set(hit["scores"]) == {"dense", "lexical", "dense_rank", "lexical_rank"}
+    assert set(hit["scores"]) == {"dense", "lexical", "dense_rank", "lexical_rank", "introduces"}
+    assert hit["scores"]["introduces"] is None
     assert [h["rank"] for h in body["results"]] == [1, 2, 3]
+
+
+def test_who_is_question_names_the_introducing_passage(client: TestClient) -> None:
+    results = client.get("/search", params={"q": "Who is Wang Yi?", "k": 3}).json()["results"]
+    top = results[0]
+    assert top["scores"]["introduces"] == "Wang Yi" and "Wang Yi" in top["text"]
+    assert results[1]["score"] == top["score"]  # the place and score of its document's best passage
 
 
 def test_post_equals_get(client: TestClient) -> None:

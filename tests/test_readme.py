@@ -28,6 +28,7 @@ CHECKED_KEYS = (
     "chunk_tokens",
     "embedded_chunks",
     "lighthouse-notes",
+    "introduces",
 )
 PAIR = re.compile(r'"(' + "|".join(CHECKED_KEYS) + r')": ("(?:[^"\\]|\\.)*"|[\w.]+)')
 

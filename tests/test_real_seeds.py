@@ -58,6 +58,25 @@ def test_question_finds_its_article_in_top3(searcher: Searcher, question: str, d
     assert doc_id in [h.doc_id for h in hits], [(h.doc_id, h.text[:80]) for h in hits]
 
 
+# "Who is X?" puts first the passage that introduces X, not one that only repeats the name (without
+# `indexer.definitions`, "Who is Wang Yi?" ranked its introduction 8th).
+INTRODUCTIONS = [
+    ("Who is Wang Yi?", A0, "Chinese Foreign Minister Wang Yi and Russian Foreign Minister Sergey Lavrov met"),
+    ("Who is Sean Roberts?", A0, "Professor Sean Roberts, a Central Asian researcher at George Washington"),
+    ("Who is Sergey Lavrov?", A0, "Russian Foreign Minister Sergey Lavrov met"),
+    ("Who is Temur Umarov?", A1, "Temur Umarov, a fellow at the Carnegie Endowment"),
+    ("Who is Lance Gore?", A3, "Lance Gore, a senior fellow at the East Asia Institute"),
+    ("Who is Zhang Xiao?", A2, "Chinese Ambassador to Kazakhstan Zhang Xiao said"),
+]
+
+
+@pytest.mark.parametrize(("question", "doc_id", "introduction"), INTRODUCTIONS)
+def test_who_is_puts_the_introduction_first(searcher: Searcher, question: str, doc_id: str, introduction: str) -> None:
+    top = searcher.search(question, k=5).hits[0]
+    assert top.doc_id == doc_id and introduction in " ".join(top.text.split()), top.text
+    assert top.introduces == question.removeprefix("Who is ").rstrip("?")
+
+
 def test_hit_rate_per_mode(searcher: Searcher, capsys: pytest.CaptureFixture[str]) -> None:
     rates = {}
     for mode in Mode:

@@ -1,0 +1,138 @@
+"""'Who is X?' questions: each document is shown first by the passage that introduces X."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from indexer.backend import Backend, BackendName
+from indexer.builder import build_index
+from indexer.definitions import definition_subject, first_mentions, introductions_first, mention
+from indexer.search import Mode, Searcher
+from indexer.store import ChunkRecord
+from tests.conftest import engine_backend
+from tests.fakes import FakeEmbedder
+
+FILLER = " ".join(f"The harbour wall {i} was rebuilt after the storm of that winter." for i in range(12))
+INTRO = "Professor Ada Quill, a marine biologist at the Harbour Institute, has measured the tides for twenty years."
+REPEATS = " ".join(f"Ada Quill said the tide {i} was high, and Ada Quill wrote it down." for i in range(10))
+
+
+@pytest.mark.parametrize(
+    ("query", "subject"),
+    [
+        ("Who is Wang Yi?", "Wang Yi"),
+        ("who was  ada   lovelace", "ada lovelace"),
+        ("Who's Sergey Lavrov?", "Sergey Lavrov"),
+        ("Who\u2019s Sergey Lavrov", "Sergey Lavrov"),
+        ('Who is "Wang Yi"?', "Wang Yi"),
+        ("Who is the president of Tajikistan?", None),  # asks who holds a role: no name to introduce
+        ("Who met Lavrov in Astana?", None),
+        ("Where did Wang Yi meet Lavrov", None),
+        ("Who is ?", None),
+    ],
+)
+def test_definition_subject(query: str, subject: str | None) -> None:
+    assert definition_subject(query) == subject
+
+
+def test_mention_is_whole_words_in_any_case_across_line_breaks() -> None:
+    pattern = mention("Wang Yi")
+    assert pattern.search("Minister WANG\nYi said")
+    assert pattern.search("Wang Yi's visit")
+    assert not pattern.search("Wang Yin said")
+    assert not pattern.search("Wang said Yi")
+
+
+def _chunk(cid: int, doc: str, start: int, text: str) -> ChunkRecord:
+    return ChunkRecord(cid, doc, 0, start, start + len(text), text, "", doc)
+
+
+def test_first_mentions_takes_the_earliest_passage_naming_the_subject() -> None:
+    chunks = [
+        _chunk(3, "a", 900, "Ada Quill said so."),
+        _chunk(1, "a", 0, "Nothing here."),
+        _chunk(2, "a", 400, "Professor Ada Quill, a biologist."),
+        _chunk(5, "b", 0, "Never named."),
+    ]
+    assert first_mentions(chunks, "ada quill") == {"a": 2}
+
+
+def _documents(ranked: list[tuple[int, float]], doc_of: dict[int, str]) -> tuple[list[str], Counter[str]]:
+    """Documents in order of first appearance, and how many places each has."""
+    docs = [doc_of[c] for c, _ in ranked]
+    return list(dict.fromkeys(docs)), Counter(docs)
+
+
+def test_introductions_first_moves_within_documents_only() -> None:
+    top = [(10, 0.9), (20, 0.8), (11, 0.7), (30, 0.6), (12, 0.5), (31, 0.4)]
+    doc_of = {10: "a", 11: "a", 12: "a", 13: "a", 20: "b", 30: "c", 31: "c", 32: "c"}
+    # a's introduction (12) is 5th: it takes a's first place and score, a's passages move down one place.
+    out = introductions_first(top, doc_of, {"a": 12})
+    assert out == [(12, 0.9), (10, 0.9), (20, 0.8), (11, 0.7), (30, 0.6), (31, 0.4)]
+    # c's introduction (32) is not in the list: it takes c's first place, and c's last passage leaves.
+    out = introductions_first(top, doc_of, {"a": 12, "c": 32})
+    assert out == [(12, 0.9), (10, 0.9), (20, 0.8), (11, 0.7), (32, 0.6), (30, 0.6)]
+    for reordered in (out, introductions_first(top, doc_of, {"b": 20})):
+        # Documents keep their order and their number of places; scores stay sorted.
+        assert _documents(reordered, doc_of) == _documents(top, doc_of)
+        assert [s for _, s in reordered] == sorted((s for _, s in reordered), reverse=True)
+    # One passage per document: each document is shown by its introduction.
+    assert introductions_first([(10, 0.9), (20, 0.8)], doc_of, {"a": 13}) == [(13, 0.9), (20, 0.8)]
+    # An introduction already first changes nothing.
+    assert introductions_first(top, doc_of, {"a": 10, "b": 20}) == top
+
+
+@pytest.fixture
+def quill(engine: BackendName, tmp_path: Path) -> Iterator[Backend]:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "quill.txt").write_text(f"Harbour notes\n\n{FILLER}\n\n{INTRO}\n\n{REPEATS}\n")
+    (src / "other.txt").write_text("Other notes\n\nThe tide tables were printed. Ada Quill checked them once.\n")
+    backend = engine_backend(engine, tmp_path)
+    build_index(src, backend, FakeEmbedder())
+    yield backend
+    backend.close()
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_who_is_shows_the_introducing_passage_first(
+    quill: Backend, mode: Mode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searcher = Searcher(quill.open(), FakeEmbedder())
+    question = "Who is Ada Quill?"
+    hits = searcher.search(question, k=4, mode=mode).hits
+    assert hits[0].introduces == "Ada Quill" and "Professor Ada Quill" in hits[0].text
+    assert hits[0].score == hits[1].score and hits[1].doc_id == "quill.txt"  # its document's best place
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert len({h.chunk_id for h in hits}) == len(hits)
+
+    # The same question ranked without the rule: the passages repeating the name outrank the introduction,
+    # and the documents, their order and their number of places are the same.
+    monkeypatch.setattr("indexer.search.definition_subject", lambda query: None)
+    base = searcher.search(question, k=4, mode=mode).hits
+    intro = hits[0].chunk_id
+    assert all(h.introduces is None for h in base) and base[0].chunk_id != intro
+    if intro in [h.chunk_id for h in base]:
+        moved_down = [h for h in base if h.chunk_id != intro]
+    else:  # its document gave up its last place to it
+        last = max(i for i, h in enumerate(base) if h.doc_id == "quill.txt")
+        moved_down = base[:last] + base[last + 1 :]
+    assert [replace(h, introduces=None) for h in hits[1:]] == [
+        replace(h, rank=i) for i, h in enumerate(moved_down, start=2)
+    ]
+    # The other document's first (only) mention is its introduction too.
+    assert [h.introduces for h in hits if h.doc_id == "other.txt"] == ["Ada Quill"]
+    assert _documents([(h.chunk_id, h.score) for h in hits], {h.chunk_id: h.doc_id for h in hits}) == _documents(
+        [(h.chunk_id, h.score) for h in base], {h.chunk_id: h.doc_id for h in base}
+    )
+    monkeypatch.undo()
+
+    grouped = searcher.search(question, k=5, mode=mode, max_per_doc=1).hits
+    assert [h.doc_id for h in grouped] == ["quill.txt", "other.txt"]
+    assert grouped[0].chunk_id == hits[0].chunk_id and grouped[1].introduces == "Ada Quill"
