@@ -144,6 +144,10 @@ class DocumentStore(Protocol):
         """One live document, or None."""
         ...
 
+    def documents_of(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
+        """doc_id -> live document, for those among `doc_ids` (a few queries for many documents)."""
+        ...
+
     def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         """(total, one page of {doc_id, title, source, origin, chunks}) ordered by id."""
         ...

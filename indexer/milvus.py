@@ -502,6 +502,13 @@ class MilvusStore:
         found = _stored(self._s.conn.query(self._s.names.docs, expr, _DOC_FIELDS, limit=LIMIT))
         return found[0] if found else None
 
+    def documents_of(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
+        """doc_id -> live document, for those among `doc_ids`."""
+        out: dict[str, StoredDocument] = {}
+        for part in slices(list(dict.fromkeys(doc_ids)), _IN_BATCH):
+            out.update((doc.doc_id, doc) for doc in _stored(self._documents(f" and {in_list('doc_id', part)}")))
+        return out
+
     def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         """(total, one page of {doc_id, title, source, origin, chunks}) ordered by id.
 

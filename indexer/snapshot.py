@@ -264,6 +264,14 @@ class SnapshotStore:
                 return doc
         return None
 
+    def documents_of(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
+        """doc_id -> live document, for those among `doc_ids`."""
+        out: dict[str, StoredDocument] = {}
+        for seg in self._segments:
+            found = seg.segment.store.documents_of(doc_ids)
+            out.update((d, doc) for d, doc in found.items() if d not in seg.tombstones.doc_ids)
+        return out
+
     def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         """(total, one page of {doc_id, title, source, origin, chunks}) ordered by id."""
         total = self._manifest.counts.documents

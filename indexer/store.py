@@ -304,6 +304,14 @@ class StoreReader:
         rows = self._rows(f"SELECT {self._DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,))
         return self._stored(rows[0]) if rows else None
 
+    def documents_of(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
+        """doc_id -> stored document, for those among `doc_ids` that are here."""
+        out: dict[str, StoredDocument] = {}
+        for marks, part in _in_lists(doc_ids):
+            rows = self._rows(f"SELECT {self._DOCUMENT_COLUMNS} FROM documents WHERE doc_id IN ({marks})", part)
+            out.update((doc.doc_id, doc) for doc in map(self._stored, rows))
+        return out
+
     def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         """(total, one page of {doc_id, title, source, origin, chunks}) ordered by id."""
         total = int(self._rows("SELECT count(*) FROM documents")[0][0])

@@ -78,12 +78,11 @@ def export(snapshot: Snapshot, out: Path) -> TransferReport:
                 chunk_ids = snapshot.store.chunk_ids_of(part)
                 wanted = [c for d in part for c in chunk_ids.get(d, [])]
                 records = snapshot.store.chunks(wanted)
+                docs = snapshot.store.documents_of(part)
                 vectors[row : row + len(wanted)] = snapshot.vectors.reconstruct_batch(wanted)
                 row += len(wanted)
                 for doc_id in part:
-                    doc = snapshot.store.document(doc_id)
-                    if doc is None:
-                        continue
+                    doc = docs[doc_id]  # a version never changes: every id it listed is there
                     chunks = [records[c] for c in chunk_ids.get(doc_id, [])]
                     line = {
                         "doc_id": doc.doc_id,

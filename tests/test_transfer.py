@@ -81,3 +81,17 @@ def test_cli_moves_a_local_index_to_milvus_and_back(
     assert "imported 5 documents" in out and "milvus" in out
     assert (tmp_path / "a" / "documents.jsonl").read_text() == (tmp_path / "b" / "documents.jsonl").read_text()
     np.testing.assert_array_equal(np.load(tmp_path / "a" / "vectors.npy"), np.load(tmp_path / "b" / "vectors.npy"))
+
+
+def test_documents_of_is_document_for_many(seed_backend: Backend) -> None:
+    # The export reads documents in batches: a replaced document comes from its newest version, a deleted one
+    # and an unknown id are absent.
+    writer = IndexWriter(seed_backend, FakeEmbedder())
+    ids = sorted(seed_backend.open().store.hashes())
+    writer.apply([Document(ids[0], "Replaced", "A replaced note about tides.", "api", {})])
+    writer.apply(deletes=[ids[1]])
+    store = seed_backend.open().store
+    found = store.documents_of([*ids, "unknown"])
+    assert sorted(found) == [ids[0], *ids[2:]]
+    assert found == {doc_id: store.document(doc_id) for doc_id in found}
+    assert found[ids[0]].text == "A replaced note about tides."
