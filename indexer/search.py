@@ -37,7 +37,8 @@ class Mode(StrEnum):
 class Hit:
     """One ranked passage with the evidence for its rank.
 
-    `score` is the mode's score: cosine similarity (dense), BM25 (lexical) or the RRF sum (hybrid).
+    `score` is the mode's score: cosine similarity (dense), BM25 (lexical) or the fused score (hybrid: DBSF or
+    RRF); a passage that `introduces` the subject of a "Who is X?" question takes its document's best score.
     `dense`/`lexical` are the component scores (None: lexical when no query term occurs in the passage);
     `dense_rank`/`lexical_rank` are 1-based ranks among each retriever's candidates (None: not among them).
     """
@@ -56,7 +57,7 @@ class Hit:
     dense_rank: int | None
     lexical_rank: int | None
     highlight: Highlight | None = None
-    introduces: str | None = None  # the subject of a "Who is X?" question this passage first names in its doc
+    introduces: str | None = None  # X, for a "Who is X?" question, if this is its document's first mention of X
 
 
 @dataclass(frozen=True)
