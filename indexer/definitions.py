@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from indexer.backend import DocumentStore
 from indexer.store import ChunkRecord
 
 # "Who is X?", "who was X", "Who's X?"; English only, like the sentence splitter's default.
@@ -51,6 +52,30 @@ def first_mentions(chunks: Sequence[ChunkRecord], subject: str) -> dict[str, int
         if (best is None or chunk.start < best.start) and pattern.search(chunk.text):
             found[chunk.doc_id] = chunk
     return {doc: chunk.chunk_id for doc, chunk in found.items()}
+
+
+def find_introductions(store: DocumentStore, top: Sequence[int], subject: str) -> dict[str, int]:
+    """doc_id -> its introducing passage, for the documents of the passages `top` that name `subject`.
+
+    Only a document's passages up to the first one in `top` that names the subject are read: the first
+    mention is there or before it (a document's chunk ids ascend with its passages' order, as every write
+    assigns them), so a long document is not read whole.
+    """
+    pattern = mention(subject)
+    shown = store.chunks(top)
+    bound: dict[str, int | None] = {}  # the doc's first passage in `top` naming the subject (None: none does)
+    for cid in sorted(shown):
+        record = shown[cid]
+        if record.doc_id not in bound or bound[record.doc_id] is None:
+            bound[record.doc_id] = cid if pattern.search(record.text) else None
+    wanted = [
+        cid
+        for doc, ids in store.chunk_ids_of(list(bound)).items()
+        for cid in ids
+        if (limit := bound[doc]) is None or cid <= limit
+    ]
+    records = shown | store.chunks([cid for cid in wanted if cid not in shown])
+    return first_mentions([records[cid] for cid in wanted], subject)
 
 
 def introductions_first(

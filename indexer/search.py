@@ -16,7 +16,7 @@ from enum import StrEnum
 import numpy as np
 
 from indexer.backend import LexicalScores, Restriction, Snapshot
-from indexer.definitions import definition_subject, first_mentions, introductions_first
+from indexer.definitions import definition_subject, find_introductions, introductions_first
 from indexer.embedding import Embedder
 from indexer.fusion import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, RRF_K, Fusion, dbsf, dbsf_bounds, rrf
 from indexer.highlight import Highlight, best_dense, best_lexical
@@ -263,10 +263,8 @@ class Searcher:
         """`top` with each document shown first by the passage introducing `subject` (see
         `indexer.definitions`); also the ids of those passages."""
         store = self.snapshot.store
-        doc_of = store.doc_ids_of([cid for cid, _ in top])
-        ids = [cid for per_doc in store.chunk_ids_of(list(set(doc_of.values()))).values() for cid in per_doc]
-        introduction = first_mentions(list(store.chunks(ids).values()), subject)
-        doc_of.update({cid: doc for doc, cid in introduction.items()})
+        introduction = find_introductions(store, [cid for cid, _ in top], subject)
+        doc_of = store.doc_ids_of([cid for cid, _ in top]) | {cid: doc for doc, cid in introduction.items()}
         return introductions_first(top, doc_of, introduction), set(introduction.values())
 
     def _per_doc(self, ranked: list[tuple[int, float]], max_per_doc: int) -> list[tuple[int, float]]:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
-from indexer.backend import Backend, BackendName
+from indexer.backend import Backend, BackendName, DocumentStore
 from indexer.builder import build_index
-from indexer.definitions import definition_subject, first_mentions, introductions_first, mention
+from indexer.definitions import (
+    definition_subject,
+    find_introductions,
+    first_mentions,
+    introductions_first,
+    mention,
+)
 from indexer.search import Mode, Searcher
 from indexer.store import ChunkRecord
 from tests.conftest import engine_backend
@@ -19,7 +26,7 @@ from tests.fakes import FakeEmbedder
 
 FILLER = " ".join(f"The harbour wall {i} was rebuilt after the storm of that winter." for i in range(12))
 INTRO = "Professor Ada Quill, a marine biologist at the Harbour Institute, has measured the tides for twenty years."
-REPEATS = " ".join(f"Ada Quill said the tide {i} was high, and Ada Quill wrote it down." for i in range(10))
+REPEATS = " ".join(f"Ada Quill said the tide {i} was high, and Ada Quill wrote it down." for i in range(30))
 
 
 @pytest.mark.parametrize(
@@ -126,8 +133,6 @@ def test_who_is_shows_the_introducing_passage_first(
     assert [replace(h, introduces=None) for h in hits[1:]] == [
         replace(h, rank=i) for i, h in enumerate(moved_down, start=2)
     ]
-    # The other document's first (only) mention is its introduction too.
-    assert [h.introduces for h in hits if h.doc_id == "other.txt"] == ["Ada Quill"]
     assert _documents([(h.chunk_id, h.score) for h in hits], {h.chunk_id: h.doc_id for h in hits}) == _documents(
         [(h.chunk_id, h.score) for h in base], {h.chunk_id: h.doc_id for h in base}
     )
@@ -135,4 +140,37 @@ def test_who_is_shows_the_introducing_passage_first(
 
     grouped = searcher.search(question, k=5, mode=mode, max_per_doc=1).hits
     assert [h.doc_id for h in grouped] == ["quill.txt", "other.txt"]
+    # The other document's first (only) mention is its introduction too.
     assert grouped[0].chunk_id == hits[0].chunk_id and grouped[1].introduces == "Ada Quill"
+
+
+def test_find_introductions_reads_a_document_only_up_to_its_shown_passage(quill: Backend) -> None:
+    store = quill.open().store
+    ids = store.chunk_ids_of(["quill.txt"])["quill.txt"]
+    records = store.chunks(ids)
+    texts = {cid: r.text for cid, r in records.items()}
+    assert [records[c].ordinal for c in ids] == list(range(len(ids)))  # ids ascend with the passages' order
+    intro = next(c for c in ids if "Professor Ada Quill" in texts[c])
+    later = [c for c in ids if c > intro and "Ada Quill" in texts[c]]  # passages repeating the name
+    assert len(later) >= 2
+    read: list[int] = []
+
+    class Recording:
+        """The store, recording which passages are read."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def chunks(self, wanted: Iterable[int]) -> Any:
+            wanted = list(wanted)
+            read.extend(wanted)
+            return store.chunks(wanted)
+
+    recording = cast(DocumentStore, Recording())
+    assert find_introductions(recording, [later[0]], "Ada Quill") == {"quill.txt": intro}
+    assert max(read) == later[0]  # nothing after the passage shown was read
+    # A shown passage that does not name the subject bounds nothing: the first mention may come after it.
+    read.clear()
+    assert find_introductions(recording, [ids[0]], "Ada Quill") == {"quill.txt": intro}
+    assert sorted(set(read)) == ids
+    assert find_introductions(recording, [ids[0]], "Nobody Here") == {}
