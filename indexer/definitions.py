@@ -55,7 +55,8 @@ def first_mentions(chunks: Sequence[ChunkRecord], subject: str) -> dict[str, int
 
 
 def find_introductions(store: DocumentStore, top: Sequence[int], subject: str) -> dict[str, int]:
-    """doc_id -> its introducing passage, for the documents of the passages `top` that name `subject`.
+    """doc_id -> its introducing passage (its first naming `subject`), for each document of the passages
+    `top` that names `subject` at all.
 
     Only a document's passages up to the first one in `top` that names the subject are read: the first
     mention is there or before it (a document's chunk ids ascend with its passages' order, as every write
