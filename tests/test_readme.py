@@ -29,6 +29,7 @@ CHECKED_KEYS = (
     "embedded_chunks",
     "lighthouse-notes",
     "introduces",
+    "fusion",
 )
 PAIR = re.compile(r'"(' + "|".join(CHECKED_KEYS) + r')": ("(?:[^"\\]|\\.)*"|[\w.]+)')
 
