@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import textwrap
+from contextlib import closing
 from pathlib import Path
 
 from indexer.backend import Backend, BackendName, StorageSettings, open_backend
@@ -274,13 +275,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     config = ChunkingConfig(
         chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=Cleaning(args.cleaning)
     )
-    backend = open_backend(_storage(args))
-    try:
+    with closing(open_backend(_storage(args))) as backend:
         report = build_index(
             args.source, backend, embedder, config, batch_size=args.batch_size, progress=not args.quiet
         )
-    finally:
-        backend.close()
     _print_build(report)
     return 0
 
@@ -290,15 +288,12 @@ def _cmd_query(args: argparse.Namespace) -> int:
         raise ConfigError(f"query takes [DIR] QUESTION, got {len(args.words)} arguments; quote the question")
     index = Path(args.words[0]) if len(args.words) == 2 else None
     question = args.words[-1]
-    backend = open_backend(_storage(args, index))
-    try:
+    with closing(open_backend(_storage(args, index))) as backend:
         snapshot = backend.open()
         embedder = _embedder(args, args.model or snapshot.manifest.model.id)
         if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
             logging.getLogger("indexer").warning(warning)
         result = Searcher(snapshot, embedder).search(question, k=args.k, mode=Mode(args.mode))
-    finally:
-        backend.close()
     print(f"{len(result.hits)} results for {question!r} ({result.mode}, {result.took_ms:.1f} ms)\n")
     for hit in result.hits:
         dense = "-" if hit.dense is None else f"{hit.dense:.3f}"
@@ -336,11 +331,8 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from indexer.transfer import export
 
-    backend = open_backend(_storage(args))
-    try:
+    with closing(open_backend(_storage(args))) as backend:
         report = export(backend.open(), args.out)
-    finally:
-        backend.close()
     print(
         f"exported version {report.version} of {backend.location}: {report.documents} documents, "
         f"{report.chunks} chunks to {args.out}"
@@ -351,11 +343,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from indexer.transfer import import_into
 
-    backend = open_backend(_storage(args))
-    try:
+    with closing(open_backend(_storage(args))) as backend:
         report = import_into(args.folder, backend)
-    finally:
-        backend.close()
     print(
         f"imported {report.documents} documents, {report.chunks} chunks into {backend.location} "
         f"(version {report.version})"

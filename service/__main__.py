@@ -7,6 +7,7 @@ import logging
 import logging.config
 import os
 import sys
+from contextlib import closing
 
 import uvicorn
 
@@ -64,13 +65,10 @@ def _index_source(settings: Settings) -> None:
 
     assert settings.source_dir is not None
     log = logging.getLogger("service.startup")
-    backend = open_backend(settings)
-    log.info("indexing %s into %s", settings.source_dir, backend.location)
-    embedder = load_embedder(settings)
-    try:
+    with closing(open_backend(settings)) as backend:
+        log.info("indexing %s into %s", settings.source_dir, backend.location)
+        embedder = load_embedder(settings)
         report = build_index(settings.source_dir, backend, embedder, ChunkingConfig(cleaning=settings.cleaning))
-    finally:
-        backend.close()
     for skipped in report.skipped:
         log.warning("skipped %s: %s", skipped.path, skipped.reason)
     log.info(
@@ -93,11 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if settings.source_dir is not None:
             _index_source(settings)
-        engine = Engine(settings, load_embedder)
-        try:
+        # Closed after the check: a Milvus Lite file is then free for the server.
+        with closing(Engine(settings, load_embedder)) as engine:
             engine.precheck()
-        finally:
-            engine.close()  # a Milvus Lite file is then free for the server
     except IndexerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
