@@ -259,10 +259,7 @@ class SnapshotStore:
 
     def document(self, doc_id: str) -> StoredDocument | None:
         """One live document, or None."""
-        for seg in self._segments:
-            if doc_id not in seg.tombstones.doc_ids and (doc := seg.segment.store.document(doc_id)) is not None:
-                return doc
-        return None
+        return self.documents_of([doc_id]).get(doc_id)
 
     def documents_of(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
         """doc_id -> live document, for those among `doc_ids`."""

@@ -301,8 +301,7 @@ class StoreReader:
 
     def document(self, doc_id: str) -> StoredDocument | None:
         """One stored document, or None."""
-        rows = self._rows(f"SELECT {self._DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,))
-        return self._stored(rows[0]) if rows else None
+        return self.documents_of([doc_id]).get(doc_id)
 
     def documents_of(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
         """doc_id -> stored document, for those among `doc_ids` that are here."""
