@@ -54,21 +54,21 @@ def first_mentions(chunks: Sequence[ChunkRecord], subject: str) -> dict[str, int
     return {doc: chunk.chunk_id for doc, chunk in found.items()}
 
 
-def find_introductions(store: DocumentStore, top: Sequence[int], subject: str) -> dict[str, int]:
+def find_introductions(store: DocumentStore, shown: dict[int, ChunkRecord], subject: str) -> dict[str, int]:
     """doc_id -> its introducing passage (its first naming `subject`), for each document of the passages
-    `top` that names `subject` at all.
+    `shown` (read from `store`) that names `subject` at all.
 
-    Only a document's passages up to the first one in `top` that names the subject are read: the first
+    Only a document's passages up to the first one shown that names the subject are read: the first
     mention is there or before it (a document's chunk ids ascend with its passages' order, as every write
     assigns them), so a long document is not read whole.
     """
     pattern = mention(subject)
-    shown = store.chunks(top)
-    bound: dict[str, int | None] = {}  # the doc's first passage in `top` naming the subject (None: none does)
+    bound: dict[str, int | None] = {}  # the doc's first passage shown naming the subject (None: none does)
     for cid in sorted(shown):
-        record = shown[cid]
-        if record.doc_id not in bound or bound[record.doc_id] is None:
-            bound[record.doc_id] = cid if pattern.search(record.text) else None
+        doc = shown[cid].doc_id
+        bound.setdefault(doc, None)
+        if bound[doc] is None and pattern.search(shown[cid].text):
+            bound[doc] = cid
     wanted = [
         cid
         for doc, ids in store.chunk_ids_of(list(bound)).items()

@@ -263,8 +263,9 @@ class Searcher:
         """`top` with each document shown first by the passage introducing `subject` (see
         `indexer.definitions`); also the ids of those passages."""
         store = self.snapshot.store
-        introduction = find_introductions(store, [cid for cid, _ in top], subject)
-        doc_of = store.doc_ids_of([cid for cid, _ in top]) | {cid: doc for doc, cid in introduction.items()}
+        shown = store.chunks([cid for cid, _ in top])
+        introduction = find_introductions(store, shown, subject)
+        doc_of = {cid: r.doc_id for cid, r in shown.items()} | {cid: doc for doc, cid in introduction.items()}
         return introductions_first(top, doc_of, introduction), set(introduction.values())
 
     def _per_doc(self, ranked: list[tuple[int, float]], max_per_doc: int) -> list[tuple[int, float]]:

@@ -167,10 +167,10 @@ def test_find_introductions_reads_a_document_only_up_to_its_shown_passage(quill:
             return store.chunks(wanted)
 
     recording = cast(DocumentStore, Recording())
-    assert find_introductions(recording, [later[0]], "Ada Quill") == {"quill.txt": intro}
-    assert max(read) == later[0]  # nothing after the passage shown was read
+    assert find_introductions(recording, store.chunks([later[0]]), "Ada Quill") == {"quill.txt": intro}
+    assert max(read) < later[0]  # nothing after the passage shown was read
     # A shown passage that does not name the subject bounds nothing: the first mention may come after it.
     read.clear()
-    assert find_introductions(recording, [ids[0]], "Ada Quill") == {"quill.txt": intro}
-    assert sorted(set(read)) == ids
-    assert find_introductions(recording, [ids[0]], "Nobody Here") == {}
+    assert find_introductions(recording, store.chunks([ids[0]]), "Ada Quill") == {"quill.txt": intro}
+    assert ids[0] not in read and sorted({*read, ids[0]}) == ids  # the rest, and the passage shown not again
+    assert find_introductions(recording, store.chunks([ids[0]]), "Nobody Here") == {}
