@@ -108,6 +108,10 @@ class LexicalSearch(Protocol):
         """(start, end, stem) of each indexed term in `text`."""
         ...
 
+    def terms(self, query: str) -> list[str]:
+        """The terms `query` is matched on."""
+        ...
+
 
 class DocumentStore(Protocol):
     """Documents and chunks of one snapshot."""

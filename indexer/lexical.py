@@ -1,7 +1,8 @@
 """Lexical matching: the BM25 tokeniser and one segment's term postings (scoring: `indexer.bm25`).
 
 Tokens are runs of two or more word characters, lower-cased, English stop words removed and Snowball
-(Porter 2) stemmed (bm25s' tokenizer with PyStemmer). Each index segment stores its chunks' term
+(Porter 2) stemmed (bm25s' tokenizer with PyStemmer). A query also loses a question's function words (see
+`Analyzer.terms`); documents keep them. Each index segment stores its chunks' term
 frequencies as posting lists in compressed-column form (three flat arrays: for term t, the chunks holding it
 are `rows[starts[t]:starts[t + 1]]`, ascending, with their frequencies in `tfs`) and each chunk's length in
 tokens: plain numpy arrays saved with `np.save`. Scores are computed at query time from the statistics of
@@ -32,6 +33,8 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 K1 = 1.5
 B = 0.75
 STOPWORDS = "en"
+# A question's function words: NLTK's English list as bm25s ships it (interrogatives, pronouns, auxiliaries).
+QUERY_STOPWORDS = "en_plus"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _ARRAYS = ("ids", "lengths", "starts", "rows", "tfs")
 _VOCAB = "vocab.json"
@@ -47,16 +50,16 @@ def find_sorted(
     return pos, haystack[pos] == wanted
 
 
-def _tokenizer() -> Tokenizer:
-    return Tokenizer(lower=True, splitter=_TOKEN.pattern, stopwords=STOPWORDS, stemmer=Stemmer.Stemmer("english"))
+def _tokenizer(stopwords: str = STOPWORDS) -> Tokenizer:
+    return Tokenizer(lower=True, splitter=_TOKEN.pattern, stopwords=stopwords, stemmer=Stemmer.Stemmer("english"))
 
 
 class Analyzer:
     """Turns text into the terms BM25 matches on. One instance is safe to share between threads."""
 
     def __init__(self) -> None:
-        tokenizer = _tokenizer()
-        self._stop = frozenset(tokenizer.stopwords)
+        self._stop = frozenset(_tokenizer().stopwords)
+        self._query_stop = frozenset(_tokenizer(QUERY_STOPWORDS).stopwords)
         self._stemmer = Stemmer.Stemmer("english")
 
     def stems(self, text: str) -> list[tuple[int, int, str]]:
@@ -66,8 +69,15 @@ class Analyzer:
         return [(start, end, stem) for (start, end, _), stem in zip(spans, stems, strict=True)]
 
     def terms(self, query: str) -> list[str]:
-        """The query's distinct terms, in order of first occurrence."""
-        return list(dict.fromkeys(stem for _, _, stem in self.stems(query)))
+        """The query's distinct terms, in order of first occurrence, a question's function words left out.
+
+        Like an Elasticsearch `search_analyzer` with a longer stop list than the index's: "Who is Blinken?"
+        is about Blinken, and a passage sharing only "who" with it is no match. Documents keep these words
+        indexed, so a query made of nothing else ("The Who") is matched on all of them.
+        """
+        stems = self.stems(query)
+        content = [stem for start, end, stem in stems if query[start:end].lower() not in self._query_stop]
+        return list(dict.fromkeys(content or [stem for _, _, stem in stems]))
 
 
 @dataclass(frozen=True)

@@ -394,9 +394,14 @@ class MilvusLexical:
         """(start, end, stem) of each indexed term (the same analyzer as the local engine's)."""
         return _ANALYZER.stems(text)
 
+    @staticmethod
+    def terms(query: str) -> list[str]:
+        """The terms `query` is matched on (the same analyzer as the local engine's)."""
+        return _ANALYZER.terms(query)
+
     def query(self, query: str) -> MilvusBM25 | None:
         """The query's scores; None when it has no indexed term."""
-        terms = _ANALYZER.terms(query)
+        terms = self.terms(query)
         return MilvusBM25(self._s, terms) if terms and self._s.manifest.counts.chunks else None
 
 

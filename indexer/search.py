@@ -329,7 +329,7 @@ class Searcher:
     ) -> dict[int, Highlight]:
         # Lexical first in every mode: it needs no model call. Dense only for passages sharing no query term.
         lexical = self.snapshot.lexical
-        query_terms = {stem for _, _, stem in lexical.stems(query)}
+        query_terms = set(lexical.terms(query))
         out: dict[int, Highlight] = {}
         for cid in ids:
             found = best_lexical(texts[cid], lexical.stems(texts[cid]), query_terms)

@@ -182,9 +182,14 @@ class SnapshotLexical:
         """(start, end, stem) of each indexed term in `text` (see `Analyzer.stems`)."""
         return _ANALYZER.stems(text)
 
+    @staticmethod
+    def terms(query: str) -> list[str]:
+        """The terms `query` is matched on (see `Analyzer.terms`)."""
+        return _ANALYZER.terms(query)
+
     def query(self, query: str) -> LexicalQuery | None:
         """The query's scores; None when none of its terms occurs in a live chunk."""
-        terms = _ANALYZER.terms(query)
+        terms = self.terms(query)
         if not terms or not self._chunks:
             return None
         scored = LexicalQuery(self._postings, terms, self._chunks, self._avg_length)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,9 @@ def test_lexical_scores_equal_bm25s_reference(fake_snapshot: IndexSnapshot, fake
     stemmer = Stemmer.Stemmer("english")
     reference = bm25s.BM25()
     reference.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
-    query = "Shanghai Cooperation Organization summit in Samarkand"
-    (q_tokens,) = bm25s.tokenize([query], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+    # A question: its function words are dropped by the query's longer stop list (bm25s' "en_plus").
+    query = "What did they do at the Shanghai Cooperation Organization summit in Samarkand?"
+    (q_tokens,) = bm25s.tokenize([query], stopwords="en_plus", stemmer=stemmer, return_ids=False, show_progress=False)
     expected = reference.get_scores([t for t in q_tokens if t])
     lexical = fake_snapshot.lexical.query(query)
     assert lexical is not None
@@ -85,6 +87,22 @@ def test_lexical_scores_equal_bm25s_reference(fake_snapshot: IndexSnapshot, fake
     hits = Searcher(fake_snapshot, fake_embedder).search(query, k=5, mode=Mode.lexical).hits
     top = np.argsort(-expected, kind="stable")[:5]
     np.testing.assert_allclose([h.score for h in hits], expected[top], rtol=1e-5)
+
+
+def test_a_questions_function_words_match_nothing(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
+    searcher = Searcher(fake_snapshot, fake_embedder)
+    bare = searcher.search("Lavrov", k=100, mode=Mode.lexical).hits
+    asked = searcher.search("Who is Lavrov?", k=100, mode=Mode.lexical).hits
+    assert bare and [(h.chunk_id, h.score) for h in asked] == [(h.chunk_id, h.score) for h in bare]
+    who = {h.chunk_id for h in searcher.search("Who", k=100, mode=Mode.lexical).hits}
+    assert who - {h.chunk_id for h in bare}  # passages that "who" alone would have matched
+
+
+def test_a_query_of_function_words_only_is_matched_on_them(
+    fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder
+) -> None:
+    hits = Searcher(fake_snapshot, fake_embedder).search("The Who", k=5, mode=Mode.lexical).hits
+    assert hits and all(re.search(r"\bwho\b", h.title + " " + h.text, re.IGNORECASE) for h in hits)
 
 
 def test_lexical_with_no_terms_is_empty(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
