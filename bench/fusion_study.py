@@ -6,7 +6,8 @@ document, as `indexer eval` does) under three conditions:
 - `as built`: both retrievers see the whole question;
 - `weak lexical`: BM25 indexes each passage's document title only, not the passage;
 - `weak dense`: the vectors are made from each passage's first 32 tokens only (BM25 sees all of it);
-- `weak dense (half question)`, harsher: the model embeds only the first half of each question's words.
+- `weak dense (half question)`, harsher: the model embeds only the first half of each question's words;
+- `weak lexical (half question)`, the same for BM25: it scores only the first half of each question's words.
 
 For each condition it reports nDCG@10 of dense, lexical and each fusion, on the odd-numbered questions (the
 split a choice may look at), the even-numbered ones (held out) and all. A fusion method earns its place as the
@@ -26,6 +27,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexer.backend import DocumentStore, LexicalScores, LexicalSearch, VectorSearch
 from indexer.builder import sync_index
 from indexer.chunking import ChunkingConfig, matched_text
 from indexer.embedding import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
@@ -33,6 +35,7 @@ from indexer.evaluate import DEPTH, BeirDataset, Run, load_beir, per_query_ndcg
 from indexer.fusion import Fusion
 from indexer.index import open_index
 from indexer.lexical import Postings
+from indexer.manifest import Manifest
 from indexer.runtime import load_embedder
 from indexer.search import Mode, Searcher
 from indexer.segment import Segment
@@ -42,6 +45,52 @@ from indexer.snapshot import IndexSnapshot, LiveSegment
 def _first_half(text: str) -> str:
     words = text.split()
     return " ".join(words[: max(1, len(words) // 2)])
+
+
+class _HalfQuestionLexical:
+    """BM25 shown only the first half of each query's words."""
+
+    def __init__(self, inner: LexicalSearch) -> None:
+        self._inner = inner
+
+    def query(self, query: str) -> LexicalScores | None:
+        return self._inner.query(_first_half(query))
+
+    def stems(self, text: str) -> list[tuple[int, int, str]]:
+        return self._inner.stems(text)
+
+    def terms(self, query: str) -> list[str]:
+        return self._inner.terms(_first_half(query))
+
+
+@dataclasses.dataclass(frozen=True)
+class _HalfQuestionLexicalSnapshot:
+    """`snapshot` with its BM25 shown only the first half of each query (vectors and store as built)."""
+
+    snapshot: IndexSnapshot
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.snapshot.manifest
+
+    @property
+    def version(self) -> int:
+        return self.snapshot.version
+
+    @property
+    def store(self) -> DocumentStore:
+        return self.snapshot.store
+
+    @property
+    def vectors(self) -> VectorSearch:
+        return self.snapshot.vectors
+
+    @property
+    def lexical(self) -> LexicalSearch:
+        return _HalfQuestionLexical(self.snapshot.lexical)
+
+    def deep_check(self) -> None:
+        self.snapshot.deep_check()
 
 
 class _WeakDense(WrappedEmbedder):
@@ -127,6 +176,7 @@ def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str
         "weak lexical": Searcher(_weak_lexical(snapshot), embedder),
         "weak dense": Searcher(_weak_vectors(snapshot, embedder), embedder),
         "weak dense (half question)": Searcher(snapshot, _WeakDense(embedder)),
+        "weak lexical (half question)": Searcher(_HalfQuestionLexicalSnapshot(snapshot), embedder),
     }
     qids = sorted(dataset.queries, key=lambda q: (len(q), q))
     splits = {"odd": qids[0::2], "even (held out)": qids[1::2], "all": qids}

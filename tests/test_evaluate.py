@@ -87,7 +87,13 @@ def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -
     from bench.fusion_study import format_study, study
 
     result = study(load_beir(FIXTURE), FakeEmbedder(), tmp_path / "idx")
-    assert list(result) == ["as built", "weak lexical", "weak dense", "weak dense (half question)"]
+    assert list(result) == [
+        "as built",
+        "weak lexical",
+        "weak dense",
+        "weak dense (half question)",
+        "weak lexical (half question)",
+    ]
     for systems in result.values():
         weighted = [f"hybrid dbsf w={w}" for w in (0.2, 0.3, 0.4, 0.6, 0.7, 0.8)]
         assert list(systems) == ["dense", "lexical", "hybrid dbsf", "hybrid rrf", *weighted]
@@ -99,8 +105,10 @@ def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -
     assert result["weak dense"]["lexical"] == result["as built"]["lexical"]
     assert result["weak dense (half question)"]["lexical"] == result["as built"]["lexical"]
     assert result["weak dense (half question)"]["dense"]["all"] < result["as built"]["dense"]["all"]
+    assert result["weak lexical (half question)"]["dense"] == result["as built"]["dense"]
+    assert result["weak lexical (half question)"]["lexical"]["all"] < result["as built"]["lexical"]["all"]
     table = format_study(result)
-    assert "| weak dense | hybrid dbsf |" in table and table.count("(weight chosen on odd)") == 4
+    assert "| weak dense | hybrid dbsf |" in table and table.count("(weight chosen on odd)") == 5
 
 
 @pytest.mark.milvus
