@@ -22,12 +22,13 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from indexer.backend import DocumentStore, LexicalScores, LexicalSearch, VectorSearch
+from indexer.backend import LexicalScores, LexicalSearch
 from indexer.builder import sync_index
 from indexer.chunking import ChunkingConfig, matched_text
 from indexer.embedding import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
@@ -35,7 +36,6 @@ from indexer.evaluate import DEPTH, BeirDataset, Run, load_beir, per_query_ndcg
 from indexer.fusion import Fusion
 from indexer.index import open_index
 from indexer.lexical import Postings
-from indexer.manifest import Manifest
 from indexer.runtime import load_embedder
 from indexer.search import Mode, Searcher
 from indexer.segment import Segment
@@ -63,34 +63,12 @@ class _HalfQuestionLexical:
         return self._inner.terms(_first_half(query))
 
 
-@dataclasses.dataclass(frozen=True)
-class _HalfQuestionLexicalSnapshot:
-    """`snapshot` with its BM25 shown only the first half of each query (vectors and store as built)."""
+class _HalfQuestionLexicalSnapshot(IndexSnapshot):
+    """A snapshot whose BM25 is shown only the first half of each query (vectors and store as built)."""
 
-    snapshot: IndexSnapshot
-
-    @property
-    def manifest(self) -> Manifest:
-        return self.snapshot.manifest
-
-    @property
-    def version(self) -> int:
-        return self.snapshot.version
-
-    @property
-    def store(self) -> DocumentStore:
-        return self.snapshot.store
-
-    @property
-    def vectors(self) -> VectorSearch:
-        return self.snapshot.vectors
-
-    @property
-    def lexical(self) -> LexicalSearch:
-        return _HalfQuestionLexical(self.snapshot.lexical)
-
-    def deep_check(self) -> None:
-        self.snapshot.deep_check()
+    @cached_property
+    def lexical(self) -> _HalfQuestionLexical:  # type: ignore[override]
+        return _HalfQuestionLexical(super().lexical)
 
 
 class _WeakDense(WrappedEmbedder):
@@ -176,7 +154,9 @@ def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str
         "weak lexical": Searcher(_weak_lexical(snapshot), embedder),
         "weak dense": Searcher(_weak_vectors(snapshot, embedder), embedder),
         "weak dense (half question)": Searcher(snapshot, _WeakDense(embedder)),
-        "weak lexical (half question)": Searcher(_HalfQuestionLexicalSnapshot(snapshot), embedder),
+        "weak lexical (half question)": Searcher(
+            _HalfQuestionLexicalSnapshot(snapshot.path, snapshot.manifest, snapshot.segments), embedder
+        ),
     }
     qids = sorted(dataset.queries, key=lambda q: (len(q), q))
     splits = {"odd": qids[0::2], "even (held out)": qids[1::2], "all": qids}
