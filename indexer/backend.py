@@ -37,6 +37,9 @@ class BackendName(StrEnum):
     milvus = "milvus"
 
 
+MILVUS_TIMEOUT_SECONDS = 30.0  # one Milvus call: searches and writes take milliseconds
+
+
 class StorageSettings(BaseSettings):
     """Where the index lives. Every field is also an environment variable `SEEKR_<NAME>`."""
 
@@ -56,6 +59,12 @@ class StorageSettings(BaseSettings):
         "seekr",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
         description="milvus: name prefix of the index's collections (letters, digits, underscores).",
+    )
+    milvus_timeout: float = Field(
+        MILVUS_TIMEOUT_SECONDS,
+        gt=0,
+        description="milvus: seconds one call (search, query, insert, delete) may take before it fails, so a hung "
+        "server costs a 503, not a request that never ends. Connecting has pymilvus' own 10 s.",
     )
 
 
@@ -298,7 +307,9 @@ def open_backend(settings: StorageSettings) -> Backend:
         from indexer.milvus import MilvusBackend
 
         token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
-        return MilvusBackend(settings.milvus_uri, settings.milvus_collection, token=token)
+        return MilvusBackend(
+            settings.milvus_uri, settings.milvus_collection, token=token, timeout=settings.milvus_timeout
+        )
     from indexer.local import LocalBackend
 
     return LocalBackend(settings.index_dir)

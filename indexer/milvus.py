@@ -39,11 +39,11 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
-from indexer.backend import BackendName, Restriction, Snapshot
+from indexer.backend import MILVUS_TIMEOUT_SECONDS, BackendName, Restriction, Snapshot
 from indexer.chunking import matched_text
 from indexer.errors import BackendError, ConfigError, IndexCorruptError, IndexNotFoundError
 from indexer.index import DocumentUpdate
@@ -51,6 +51,9 @@ from indexer.lexical import K1, Analyzer
 from indexer.manifest import FORMAT_VERSION, ChunkingInfo, Counts, Manifest, ModelInfo, VectorInfo
 from indexer.segment import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 from indexer.store import ChunkRecord, Filter, Scalar, StoredDocument, slices
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
 
 # Rows a version can see stay while it is one of the last KEEP_VERSIONS or younger than KEEP_SECONDS: a read
 # replica polls for new versions every second or so, and under a stream of writes it can hold a version many
@@ -130,81 +133,104 @@ def is_lite(uri: str) -> bool:
     return not uri.startswith(("http://", "https://", "tcp://", "unix:"))
 
 
-class _Connection:
-    """One MilvusClient per (uri, token) in this process, shared; every call's failure becomes a BackendError."""
+class _Clients:
+    """One MilvusClient per (uri, token) in this process, shared and counted: pymilvus names a client's
+    connection after its address and user, so closing one of two such clients would close both."""
 
-    _open: ClassVar[dict[tuple[str, str | None], tuple[_Connection, int]]] = {}
-    _open_lock: ClassVar[threading.Lock] = threading.Lock()
-
-    def __init__(self, uri: str, token: str | None) -> None:
-        try:
-            from pymilvus import MilvusClient
-            from pymilvus.exceptions import MilvusException
-        except ImportError as exc:
-            raise ConfigError(
-                f"the milvus backend needs the milvus extra: pip install 'seekr[milvus]' ({exc})"
-            ) from exc
-        if is_lite(uri) and not uri.endswith(".db"):
-            raise ConfigError(
-                f"SEEKR_MILVUS_URI {uri!r}: a Milvus Lite file must end in .db (or give http(s)://host:port)"
-            )
-        self.uri = uri
-        # milvus-lite 2.5 imports pkg_resources (kept by the pinned setuptools<81): nothing for a user to do.
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-        if is_lite(uri):
-            # Lite has no server timestamps for iterators; pymilvus warns on every scan and falls back correctly.
-            logging.getLogger("pymilvus.orm.iterator").setLevel(logging.ERROR)
-        try:
-            self.client = MilvusClient(uri=uri, token=token or "")
-        except MilvusException as exc:
-            raise BackendError(
-                f"cannot connect to Milvus at {uri}: {exc}. Check SEEKR_MILVUS_URI and the server."
-            ) from exc
+    _open: ClassVar[dict[tuple[str, str | None], tuple[MilvusClient, int]]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
-    def acquire(cls, uri: str, token: str | None) -> _Connection:
-        """The shared connection for (uri, token), opened on first use."""
-        with cls._open_lock:
-            conn, users = cls._open.get((uri, token)) or (None, 0)
-            if conn is None:
-                conn = cls(uri, token)
-            cls._open[(uri, token)] = (conn, users + 1)
-            return conn
+    def acquire(cls, uri: str, token: str | None) -> MilvusClient:
+        """The shared client for (uri, token), connected on first use (a Lite file starts its server here)."""
+        with cls._lock:
+            client, users = cls._open.get((uri, token)) or (None, 0)
+            if client is None:
+                client = _connect(uri, token)
+            cls._open[(uri, token)] = (client, users + 1)
+            return client
 
-    def release(self, token: str | None) -> None:
-        """Drop one user; the last one closes the client (and stops a Lite server, freeing its file)."""
-        with self._open_lock:
-            conn, users = self._open[(self.uri, token)]
+    @classmethod
+    def release(cls, uri: str, token: str | None) -> None:
+        """Drop one user; the last one closes the client, and the last on a Lite file stops its server (freeing
+        the file). Under the lock, so that no client connects to a server being stopped."""
+        with cls._lock:
+            client, users = cls._open[(uri, token)]
             if users > 1:
-                self._open[(self.uri, token)] = (conn, users - 1)
+                cls._open[(uri, token)] = (client, users - 1)
                 return
-            del self._open[(self.uri, token)]
-        self.client.close()
-        if is_lite(self.uri):
-            from milvus_lite.server_manager import server_manager_instance
+            del cls._open[(uri, token)]
+            client.close()
+            if is_lite(uri) and all(other != uri for other, _ in cls._open):
+                from milvus_lite.server_manager import server_manager_instance
 
-            server_manager_instance.release_server(self.uri)
+                server_manager_instance.release_server(uri)
+
+
+def _connect(uri: str, token: str | None) -> MilvusClient:
+    try:
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+    except ImportError as exc:
+        raise ConfigError(f"the milvus backend needs the milvus extra: pip install 'seekr[milvus]' ({exc})") from exc
+    if is_lite(uri) and not uri.endswith(".db"):
+        raise ConfigError(f"SEEKR_MILVUS_URI {uri!r}: a Milvus Lite file must end in .db (or give http(s)://host:port)")
+    # milvus-lite 2.5 imports pkg_resources (kept by the pinned setuptools<81): nothing for a user to do.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    if is_lite(uri):
+        # Lite has no server timestamps for iterators; pymilvus warns on every scan and falls back correctly.
+        logging.getLogger("pymilvus.orm.iterator").setLevel(logging.ERROR)
+    try:
+        return MilvusClient(uri=uri, token=token or "")
+    except MilvusException as exc:
+        raise BackendError(f"cannot connect to Milvus at {uri}: {exc}. Check SEEKR_MILVUS_URI and the server.") from exc
+
+
+class _Connection:
+    """One backend's use of the shared client: every call's failure (its timeout included) becomes a
+    BackendError."""
+
+    def __init__(self, uri: str, token: str | None, timeout: float) -> None:
+        self.client = _Clients.acquire(uri, token)
+        self.uri = uri
+        self.token = token
+        self.timeout = timeout
+
+    def close(self) -> None:
+        """Give the shared client back."""
+        _Clients.release(self.uri, self.token)
 
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)`, one client call; its failure becomes a BackendError that says what failed."""
+        import grpc
         from pymilvus.exceptions import MilvusException
 
         try:
             return fn(*args, **kwargs)
         except MilvusException as exc:
             raise BackendError(f"Milvus at {self.uri} failed to {what}: {exc.message}") from exc
+        except grpc.RpcError as exc:  # a call past its timeout: pymilvus passes gRPC's DEADLINE_EXCEEDED through
+            raise BackendError(
+                f"Milvus at {self.uri} failed to {what}: {exc.code().name} after at most {self.timeout:g} s "
+                "(SEEKR_MILVUS_TIMEOUT); is the server overloaded or hung?"
+            ) from exc
+
+    def timed(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`call` with this connection's timeout: for the calls a search or a write makes, which take
+        milliseconds, not for loading or creating collections, which may take minutes on a server."""
+        return self.call(what, fn, *args, timeout=self.timeout, **kwargs)
 
     def query(self, collection: str, expr: str, fields: list[str], limit: int | None = None) -> list[dict[str, Any]]:
         """Rows passing `expr` (at most LIMIT: use `scan` for more)."""
         kwargs: dict[str, Any] = {"limit": limit} if limit is not None else {}
-        rows = self.call(
+        rows = self.timed(
             f"query {collection}", self.client.query, collection, filter=expr, output_fields=fields, **kwargs
         )
         return list(rows)
 
     def scan(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
         """Every row passing `expr`, page by page."""
-        it = self.call(
+        it = self.timed(
             f"scan {collection}",
             self.client.query_iterator,
             collection,
@@ -227,7 +253,7 @@ class _Connection:
         self, collection: str, data: list[Any], field: str, limit: int, expr: str, params: dict[str, Any]
     ) -> list[list[tuple[int, float, str]]]:
         """Per query, (chunk id, score, doc id) of the best `limit` rows passing `expr`."""
-        found = self.call(
+        found = self.timed(
             f"search {collection}",
             self.client.search,
             collection,
@@ -250,7 +276,7 @@ class _Connection:
     def insert(self, collection: str, rows: Sequence[dict[str, Any]]) -> None:
         """Insert `rows` in batches."""
         for part in slices(rows, _WRITE_BATCH):
-            self.call(f"insert into {collection}", self.client.insert, collection, list(part))
+            self.timed(f"insert into {collection}", self.client.insert, collection, list(part))
 
     def mark(self, collection: str, rows: Sequence[dict[str, Any]], deleted_at: int) -> None:
         """Replace `rows` (read with their `row` key) by copies with `deleted_at`: copies first, so a reader
@@ -261,7 +287,7 @@ class _Connection:
 
     def delete(self, collection: str, expr: str) -> None:
         """Remove the rows passing `expr`."""
-        self.call(f"delete from {collection}", self.client.delete, collection, filter=expr)
+        self.timed(f"delete from {collection}", self.client.delete, collection, filter=expr)
 
 
 @dataclass(frozen=True)
@@ -766,10 +792,19 @@ class MilvusBackend:
     _locks: ClassVar[dict[tuple[str, str], threading.Lock]] = {}
     _locks_guard: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, uri: str, prefix: str, *, token: str | None = None, keep_seconds: float = KEEP_SECONDS) -> None:
+    def __init__(
+        self,
+        uri: str,
+        prefix: str,
+        *,
+        token: str | None = None,
+        timeout: float = MILVUS_TIMEOUT_SECONDS,
+        keep_seconds: float = KEEP_SECONDS,
+    ) -> None:
         self.uri = uri
         self.prefix = prefix
         self.keep_seconds = keep_seconds
+        self.timeout = timeout
         self._token = token
         self._conn: _Connection | None = None
         self._conn_lock = threading.Lock()
@@ -791,7 +826,7 @@ class MilvusBackend:
         """The connection, opened on first use (a Lite file starts its server here)."""
         with self._conn_lock:
             if self._conn is None:
-                self._conn = _Connection.acquire(self.uri, self._token)
+                self._conn = _Connection(self.uri, self._token, self.timeout)
             return self._conn
 
     @property
@@ -809,7 +844,7 @@ class MilvusBackend:
         )
 
     def _has(self, collection: str) -> bool:
-        return bool(self.conn.call("list collections", self.conn.client.has_collection, collection))
+        return bool(self.conn.timed("list collections", self.conn.client.has_collection, collection))
 
     def current_version(self) -> int | None:
         """The committed version's number (None: no index): the highest manifest row's, read without its
@@ -915,7 +950,7 @@ class MilvusBackend:
         self._create(names.docs, docs, [])
 
     def _generations(self) -> list[int]:
-        names = self.conn.call("list collections", self.conn.client.list_collections)
+        names = self.conn.timed("list collections", self.conn.client.list_collections)
         pattern = re.compile(rf"^{re.escape(self.prefix)}_g(\d+)_(chunks|docs)$")
         return sorted({int(m.group(1)) for n in names if (m := pattern.match(n))})
 
@@ -1032,5 +1067,5 @@ class MilvusBackend:
         """Release this backend's share of the connection."""
         with self._conn_lock:
             if self._conn is not None:
-                self._conn.release(self._token)
+                self._conn.close()
                 self._conn = None

@@ -5,6 +5,8 @@ What both engines must do alike is tested by the backend-neutral tests (the `eng
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,6 +143,29 @@ def test_an_unreachable_server_is_a_clear_error() -> None:
     backend = MilvusBackend("http://127.0.0.1:9", "seekr")  # discard port: nothing listens
     with pytest.raises(BackendError, match=r"cannot connect to Milvus at http://127.0.0.1:9.*SEEKR_MILVUS_URI"):
         backend.open()
+
+
+def _lite_server_pid(db: str) -> int:
+    from milvus_lite.server_manager import server_manager_instance
+
+    return int(server_manager_instance._servers[str(Path(db).resolve())]._p.pid)  # where milvus-lite keeps it
+
+
+def test_a_hung_server_fails_the_call_after_the_timeout(backend: MilvusBackend) -> None:
+    """A call past `timeout` (SEEKR_MILVUS_TIMEOUT) is a BackendError (a 503), not a request that never ends.
+
+    The server is stopped, not slowed: the search cannot succeed, so only the timeout can end it."""
+    hung = MilvusBackend(backend.uri, backend.prefix, timeout=5.0)  # shares the client, with its own timeout
+    searcher = Searcher(hung.open(), FakeEmbedder())
+    pid = _lite_server_pid(backend.uri)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(BackendError, match=r"failed to search .*: DEADLINE_EXCEEDED after at most 5 s"):
+            searcher.search("Astana", k=3, mode=Mode.dense)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    hung.close()  # one user of the shared client gone: the other backend keeps working
+    assert Searcher(backend.open(), FakeEmbedder()).search("Astana", k=3, mode=Mode.dense).hits
 
 
 def test_a_lite_file_cannot_serve_several_workers(tmp_path: Path) -> None:
