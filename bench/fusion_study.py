@@ -1,7 +1,7 @@
 """`python -m bench fusion-study DATASET_DIR`: hybrid fusion against its better half, also when one half is weak.
 
 Indexes the BEIR corpus once with the project's pipeline, then runs every judged query (one passage per
-document, as `indexer eval` does) under three conditions:
+document, as `indexer eval` does) under five conditions:
 
 - `as built`: both retrievers see the whole question;
 - `weak lexical`: BM25 indexes each passage's document title only, not the passage;

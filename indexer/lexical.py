@@ -2,9 +2,9 @@
 
 Tokens are runs of two or more word characters, lower-cased, English stop words removed and Snowball
 (Porter 2) stemmed (bm25s' tokenizer with PyStemmer). A query also loses a question's function words (see
-`Analyzer.terms`); documents keep them. Each index segment stores its chunks' term
-frequencies as posting lists in compressed-column form (three flat arrays: for term t, the chunks holding it
-are `rows[starts[t]:starts[t + 1]]`, ascending, with their frequencies in `tfs`) and each chunk's length in
+`Analyzer.terms`); documents keep them. Each index segment stores its chunks' term frequencies as posting
+lists in compressed-column form (three flat arrays: for term t, the chunks holding it are
+`rows[starts[t]:starts[t + 1]]`, ascending, with their frequencies in `tfs`) and each chunk's length in
 tokens: plain numpy arrays saved with `np.save`. Scores are computed at query time from the statistics of
 the whole live collection (`indexer.bm25`), not baked in per segment: that is why bm25s' own BM25 class,
 which precomputes scores with one index's document frequencies, is not used for scoring.
