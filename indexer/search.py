@@ -20,7 +20,7 @@ from indexer.definitions import definition_subject, find_introductions, introduc
 from indexer.embedding import Embedder
 from indexer.fusion import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, RRF_K, Fusion, dbsf, dbsf_bounds, rrf
 from indexer.highlight import Highlight, best_dense, best_lexical
-from indexer.store import Filter
+from indexer.store import ChunkRecord, Filter
 
 DEFAULT_CANDIDATES = 100
 
@@ -222,10 +222,11 @@ class Searcher:
             n = min(total, n * 4)
         top = ranked[:k]
         introductions: set[int] = set()
+        known: dict[int, ChunkRecord] = {}  # passages read already
         subject = definition_subject(query)
         if subject is not None and top:
-            top, introductions = self._introductions_first(top, subject)
-        hits = self._hits(query, query_vec, lex_scores, mode, top, dense, lexical, highlight)
+            top, introductions, known = self._introductions_first(top, subject)
+        hits = self._hits(query, query_vec, lex_scores, mode, top, dense, lexical, highlight, known)
         if introductions:
             hits = [replace(h, introduces=subject) if h.chunk_id in introductions else h for h in hits]
         took_ms = (time.perf_counter() - started) * 1000
@@ -259,14 +260,14 @@ class Searcher:
 
     def _introductions_first(
         self, top: list[tuple[int, float]], subject: str
-    ) -> tuple[list[tuple[int, float]], set[int]]:
+    ) -> tuple[list[tuple[int, float]], set[int], dict[int, ChunkRecord]]:
         """`top` with each document shown first by the passage introducing `subject` (see
-        `indexer.definitions`); also the ids of those passages."""
+        `indexer.definitions`); also the ids of those passages, and the passages of `top` as read."""
         store = self.snapshot.store
         shown = store.chunks([cid for cid, _ in top])
         introduction = find_introductions(store, shown, subject)
         doc_of = {cid: r.doc_id for cid, r in shown.items()} | {cid: doc for doc, cid in introduction.items()}
-        return introductions_first(top, doc_of, introduction), set(introduction.values())
+        return introductions_first(top, doc_of, introduction), set(introduction.values()), shown
 
     def _per_doc(self, ranked: list[tuple[int, float]], max_per_doc: int) -> list[tuple[int, float]]:
         doc_of = self.snapshot.store.doc_ids_of([cid for cid, _ in ranked])
@@ -289,6 +290,7 @@ class Searcher:
         dense: list[tuple[int, float]],
         lexical: list[tuple[int, float]],
         highlight: bool,
+        known: dict[int, ChunkRecord],
     ) -> list[Hit]:
         ids = [cid for cid, _ in top]
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
@@ -297,7 +299,7 @@ class Searcher:
         dense_scores.update(self._dense_scores(query_vec, [i for i in ids if i not in dense_scores]))
         # a passage without any query term has no lexical score
         lexical_scores = {cid: s for cid, s in self._lexical_scores(lex_scores, ids).items() if s > 0}
-        records = self.snapshot.store.chunks(ids)
+        records = known | self.snapshot.store.chunks([i for i in ids if i not in known])
         highlights = (
             self._highlights(query, query_vec, ids, {i: r.text for i, r in records.items()}) if highlight else {}
         )
