@@ -209,11 +209,11 @@ class _Connection:
             return fn(*args, **kwargs)
         except MilvusException as exc:
             raise BackendError(f"Milvus at {self.uri} failed to {what}: {exc.message}") from exc
-        except grpc.RpcError as exc:  # a call past its timeout: pymilvus passes gRPC's DEADLINE_EXCEEDED through
-            raise BackendError(
-                f"Milvus at {self.uri} failed to {what}: {exc.code().name} after at most {self.timeout:g} s "
-                "(SEEKR_MILVUS_TIMEOUT); is the server overloaded or hung?"
-            ) from exc
+        except grpc.RpcError as exc:  # pymilvus passes some gRPC errors through: a call past its timeout's, say
+            code = exc.code()
+            late = code == grpc.StatusCode.DEADLINE_EXCEEDED  # only `timed` calls have a deadline
+            hint = f" after at most {self.timeout:g} s (SEEKR_MILVUS_TIMEOUT); is the server overloaded or hung?"
+            raise BackendError(f"Milvus at {self.uri} failed to {what}: {code.name}{hint if late else ''}") from exc
 
     def timed(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`call` with this connection's timeout: for the calls a search or a write makes, which take
