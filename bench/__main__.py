@@ -10,18 +10,17 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 
-from bench.corpus import ROOT, load_corpus, write_jsonl
+from bench.corpus import load_corpus, write_jsonl
+from bench.harness import index_corpus, serve
 from bench.http_load import WriteLoad, run_load
-from indexer.backend import BackendName
-from indexer.embedding import DEFAULT_MODEL
+from indexer.embed.base import DEFAULT_MODEL
+from indexer.storage.settings import BackendName
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,54 +51,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default="bench-key", help="write key for --writes (given to the server we start)")
     p.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where to write the figures")
     return p
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _index(corpus_jsonl: Path, index: Path, model: str, runtime: str) -> dict[str, Any]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.build_worker", str(corpus_jsonl.parent), str(index), model, runtime],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["chunks_per_second"] = result["embedded_chunks"] / result["build_seconds"]
-    result["plain_chunks_per_second"] = result["embedded_chunks"] / result["plain_encode_seconds"]
-    result["speedup_vs_plain"] = result["chunks_per_second"] / result["plain_chunks_per_second"]
-    return result
-
-
-def _serve(
-    index: Path, model: str, runtime: str, workers: int | None, api_key: str
-) -> tuple[subprocess.Popen[bytes], str, float]:
-    port = _free_port()
-    started = time.perf_counter()
-    flags = ["--workers", str(workers)] if workers else []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "--index", str(index), "--port", str(port), "--model", model,
-         "--log-level", "warning", *flags],
-        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "SEEKR_API_KEY": api_key, "SEEKR_RUNTIME": runtime},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    while time.perf_counter() - started < 300:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return proc, base, time.perf_counter() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("server did not become ready in 300 s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 src.mkdir()
                 write_jsonl(corpus, src / "corpus.jsonl")
                 print(f"indexing {corpus.name} ({len(corpus.documents)} documents)...", flush=True)
-                results["indexing"] = _index(src / "corpus.jsonl", Path(tmp) / "index", args.model, args.runtime)
-                server, base, cold = _serve(Path(tmp) / "index", args.model, args.runtime, args.workers, args.api_key)
+                results["indexing"] = index_corpus(src / "corpus.jsonl", Path(tmp) / "index", args.model, args.runtime)
+                server, base, cold = serve(Path(tmp) / "index", args.model, args.runtime, args.workers, args.api_key)
                 results["cold_start_to_ready_seconds"] = cold
             results["base_url"] = base
             runs = []

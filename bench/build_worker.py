@@ -13,11 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-from indexer.backend import StorageSettings, open_backend
-from indexer.builder import build_index
-from indexer.chunking import ChunkingConfig
-from indexer.embedding import SentenceTransformerEmbedder
-from indexer.runtime import load_embedder
+from indexer.build.builder import build_index
+from indexer.embed.runtime import load_embedder
+from indexer.embed.torch_runtime import SentenceTransformerEmbedder
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.storage.factory import open_backend
+from indexer.storage.settings import StorageSettings
 
 
 def main() -> None:

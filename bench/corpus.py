@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from indexer.documents import Document, FolderReport, read_folder
 from indexer.evaluate import load_beir
+from indexer.ingest.documents import FolderReport, read_folder
+from indexer.types import Document
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMED = {

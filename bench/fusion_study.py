@@ -28,18 +28,19 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer.backend import LexicalScores, LexicalSearch
-from indexer.builder import sync_index
-from indexer.chunking import ChunkingConfig, matched_text
-from indexer.embedding import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
+from indexer.build.builder import sync_index
+from indexer.embed.base import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
+from indexer.embed.runtime import load_embedder
 from indexer.evaluate import DEPTH, BeirDataset, Run, load_beir, per_query_ndcg
-from indexer.fusion import Fusion
-from indexer.index import open_index
-from indexer.lexical import Postings
-from indexer.runtime import load_embedder
-from indexer.search import Mode, Searcher
-from indexer.segment import Segment
-from indexer.snapshot import IndexSnapshot, LiveSegment
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.retrieval.fusion import Fusion
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.base import LexicalScores, LexicalSearch
+from indexer.storage.local.postings import Postings
+from indexer.storage.local.segment import Segment
+from indexer.storage.local.snapshot import IndexSnapshot, LiveSegment
+from indexer.storage.local.versions import open_index
+from indexer.types import matched_text
 
 
 def _first_half(text: str) -> str:

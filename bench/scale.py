@@ -29,13 +29,15 @@ import faiss
 import numpy as np
 
 from bench.synthetic import ClusterEmbedder, documents, queries
-from indexer.builder import ORIGIN_BUILD, chunking_info, model_info, prepare_updates
-from indexer.chunking import ChunkingConfig
-from indexer.index import DocumentUpdate, Transaction, write_lock
-from indexer.local import LocalBackend
-from indexer.search import Mode, Searcher
-from indexer.snapshot import IndexSnapshot
-from indexer.writer import IndexWriter
+from indexer.build.builder import ORIGIN_BUILD, chunking_info, model_info, prepare_updates
+from indexer.build.writer import IndexWriter
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.local.backend import LocalBackend
+from indexer.storage.local.snapshot import IndexSnapshot
+from indexer.storage.local.transaction import Transaction
+from indexer.storage.local.versions import write_lock
+from indexer.types import DocumentUpdate
 
 _BUILD_BATCH = 10_000  # documents generated, chunked and embedded per step of the bulk load
 _EXACT_BLOCK = 100_000  # vectors scored per step of the exact search

@@ -25,8 +25,10 @@ import httpx
 import psutil
 
 from bench.corpus import SEED_QUESTIONS, load_corpus, write_jsonl
+from bench.harness import index_corpus, serve
+from indexer.embed.base import DEFAULT_MODEL
 from indexer.errors import IndexCorruptError
-from indexer.index import open_index
+from indexer.storage.factory import as_backend
 
 MODES = ("dense", "lexical", "hybrid")
 WORDS = [
@@ -174,7 +176,7 @@ async def _check_ledger(http: httpx.AsyncClient, workers: list[Client]) -> list[
 def _check_index(index_dir: Path) -> str | None:
     """None when the committed version agrees with itself (manifest, store, FAISS, BM25), else the problem."""
     try:
-        open_index(index_dir).deep_check()
+        as_backend(index_dir).open().deep_check()
     except IndexCorruptError as exc:
         return str(exc)
     return None
@@ -182,8 +184,6 @@ def _check_index(index_dir: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Build the seeds index, serve it, soak it, check it; print the figures and write JSON."""
-    from bench.__main__ import _index, _serve  # one way to index and serve for every bench mode
-    from indexer.embedding import DEFAULT_MODEL
 
     args = _parser().parse_args(argv)
     model = args.model or DEFAULT_MODEL
@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         src.mkdir()
         write_jsonl(load_corpus("seeds", 1), src / "corpus.jsonl")
         runtime = os.environ.get("SEEKR_RUNTIME", "auto")
-        _index(src / "corpus.jsonl", index, model, runtime)
-        server, base, _ = _serve(index, model, runtime, None, key)
+        index_corpus(src / "corpus.jsonl", index, model, runtime)
+        server, base, _ = serve(index, model, runtime, None, key)
         try:
             proc = psutil.Process(server.pid)
             result = asyncio.run(_load(base, key, args.concurrency, args.warmup, args.minutes * 60, proc))

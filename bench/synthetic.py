@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.documents import Document
-from indexer.embedding import BATCH_SIZE, Vectors
+from indexer.embed.base import BATCH_SIZE, Vectors
+from indexer.types import Document
 
 TOPICS = 512
 TOPIC_WORDS = 60

@@ -11,16 +11,16 @@ import textwrap
 from contextlib import closing
 from pathlib import Path
 
-from indexer.backend import Backend, BackendName, StorageSettings, open_backend
-from indexer.builder import BuildReport, build_index
-from indexer.chunking import ChunkingConfig
-from indexer.clean import Cleaning
-from indexer.embedding import BATCH_SIZE, DEFAULT_MODEL, Embedder
+from indexer.build.builder import BuildReport, build_index
+from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL, Embedder
+from indexer.embed.runtime import Runtime, load_embedder
 from indexer.errors import ConfigError, IndexerError
-from indexer.local import LocalBackend
-from indexer.merge import MAX_DELETED_FRACTION, SEGMENTS_PER_TIER, merge
-from indexer.runtime import Runtime, load_embedder
-from indexer.search import Mode, Searcher
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.ingest.clean import Cleaning
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.base import Backend
+from indexer.storage.factory import as_backend, open_backend
+from indexer.storage.settings import BackendName, StorageSettings
 
 _DEFAULTS = ChunkingConfig()
 
@@ -147,8 +147,8 @@ def _parser() -> argparse.ArgumentParser:
         "merge",
         help="merge index segments now",
         description=(
-            f"Apply the merge policy ({SEGMENTS_PER_TIER} segments of a size tier become one; a segment more than "
-            f"{MAX_DELETED_FRACTION * 100:.0f}% deleted is rewritten), or with --all merge every segment into one. "
+            "Apply the local engine's merge policy (the segments of one size tier become one; a segment with many "
+            "deleted chunks is rewritten), or with --all merge every segment into one. "
             "Searches and writes by other processes go on meanwhile; the merged segment is committed as a new "
             "version."
         ),
@@ -227,7 +227,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if storage.backend is BackendName.milvus and args.milvus_uri:
         backend = open_backend(storage)  # else a temporary Milvus Lite file
     elif storage.backend is BackendName.local and args.index:
-        backend = LocalBackend(args.index)
+        backend = as_backend(Path(args.index))
     report = evaluate(
         dataset,
         embedder,
@@ -313,23 +313,23 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     if storage.backend is BackendName.milvus:
         print("Milvus compacts its own segments; nothing to do")
         return 0
-    local = LocalBackend(storage.index_dir)
-    before = local.open()
-    names = [s.name for s in before.segments] if args.all else []
-    after = merge(local.index_dir, before, names) if len(names) > 1 else local.merge(before)
+    backend = open_backend(storage)
+    before = backend.open()
+    after = backend.merge_all_segments(before) if args.all else backend.merge(before)
     if after is None:
         print("another merge is running; nothing done")
         return 1
+    segments = after.manifest.segments
     print(
-        f"version {after.version}: {len(after.segments)} segments (was {len(before.segments)}), "
-        f"{after.manifest.counts.chunks} chunks, {sum(s.info.deleted_chunks for s in after.segments)} deleted "
+        f"version {after.version}: {len(segments)} segments (was {len(before.manifest.segments)}), "
+        f"{after.manifest.counts.chunks} chunks, {sum(s.deleted_chunks for s in segments)} deleted "
         "chunks kept until their segment is merged"
     )
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from indexer.transfer import export
+    from indexer.build.transfer import export
 
     with closing(open_backend(_storage(args))) as backend:
         report = export(backend.open(), args.out)
@@ -341,7 +341,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from indexer.transfer import import_into
+    from indexer.build.transfer import import_into
 
     with closing(open_backend(_storage(args))) as backend:
         report = import_into(args.folder, backend)

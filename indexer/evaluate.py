@@ -23,15 +23,17 @@ import numpy as np
 from ir_measures import RR, R, nDCG
 from tqdm import tqdm
 
-from indexer.backend import Backend, BackendName, StorageSettings, open_backend
-from indexer.builder import sync_index
-from indexer.chunking import ChunkingConfig
-from indexer.clean import Cleaning
-from indexer.documents import FolderReport, Skipped, read_document
-from indexer.embedding import Embedder
+from indexer.build.builder import sync_index
+from indexer.embed.base import Embedder
 from indexer.errors import ConfigError
-from indexer.fusion import DEFAULT_DENSE_WEIGHT, Fusion
-from indexer.search import Mode, Searcher
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.ingest.clean import Cleaning
+from indexer.ingest.documents import FolderReport, Skipped, read_document
+from indexer.retrieval.fusion import DEFAULT_DENSE_WEIGHT, Fusion
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.base import Backend
+from indexer.storage.factory import open_backend
+from indexer.storage.settings import BackendName, StorageSettings
 
 MEASURES = {"nDCG@10": nDCG @ 10, "Recall@10": R @ 10, "Recall@100": R @ 100, "MRR@10": RR @ 10}
 DEPTH = 100

@@ -11,9 +11,10 @@ from contextlib import closing
 
 import uvicorn
 
-from indexer.backend import BackendName, open_backend
+from indexer.embed.runtime import Runtime
 from indexer.errors import IndexerError
-from indexer.runtime import Runtime
+from indexer.storage.factory import open_backend
+from indexer.storage.settings import BackendName
 from service.deps import load_embedder
 from service.engine import Engine
 from service.logs import log_config
@@ -60,8 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _index_source(settings: Settings) -> None:
     """Bring the index in line with the source folder; unchanged documents are not embedded again."""
-    from indexer.builder import build_index
-    from indexer.chunking import ChunkingConfig
+    from indexer.build.builder import build_index
+    from indexer.ingest.chunking import ChunkingConfig
 
     assert settings.source_dir is not None
     log = logging.getLogger("service.startup")

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from indexer.embedding import Embedder
-from indexer.runtime import load_embedder as load_runtime
-from indexer.search import Searcher
+from indexer.embed.base import Embedder
+from indexer.embed.runtime import load_embedder as load_runtime
+from indexer.retrieval.searcher import Searcher
 from service.admission import Admission
 from service.engine import Engine
 from service.settings import Settings

@@ -7,16 +7,15 @@ import threading
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
-import faiss
-
-from indexer.backend import Snapshot, open_backend
-from indexer.batching import BatchingEmbedder
-from indexer.documents import Document
-from indexer.embedding import Embedder, canonical_model_id
+from indexer.build.writer import IndexWriter, WriteResult
+from indexer.embed.base import Embedder, canonical_model_id
+from indexer.embed.batching import BatchingEmbedder
 from indexer.errors import IndexerError
 from indexer.manifest import Manifest
-from indexer.search import Mode, Searcher
-from indexer.writer import IndexWriter, WriteResult
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.base import Snapshot
+from indexer.storage.factory import open_backend
+from indexer.types import Document
 from service.errors import NotReadyError
 from service.memory import release_free_memory
 from service.settings import Settings
@@ -71,7 +70,6 @@ class Engine:
         """Load model and index, run a warm-up query, then mark ready (blocking: run it in a thread)."""
         settings = self._settings
         try:
-            faiss.omp_set_num_threads(settings.faiss_threads)
             embedder = self._factory(settings)
             snapshot = self._backend.open()
             if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:

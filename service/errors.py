@@ -17,9 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
+from indexer.build.writer import DocumentNotFoundError
 from indexer.errors import BackendError, IndexerError
-from indexer.search import Mode
-from indexer.writer import DocumentNotFoundError
+from indexer.retrieval.searcher import Mode
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from indexer import __version__
-from indexer.snapshot import IndexSnapshot
+from indexer.storage.base import Snapshot
 
 SEARCH_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -43,7 +43,7 @@ class Metrics:
         )  # fmt: skip
         self.build.info({"version": __version__, "model": "", "runtime": ""})
 
-    def observe_index(self, snapshot: IndexSnapshot) -> None:
+    def observe_index(self, snapshot: Snapshot) -> None:
         """Record the size and identity of the index now being served."""
         m = snapshot.manifest
         self.documents.set(m.counts.documents)

@@ -17,9 +17,9 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from indexer.fusion import Fusion
-from indexer.search import Hit, Mode, SearchResult
-from indexer.store import Filter
+from indexer.retrieval.fusion import Fusion
+from indexer.retrieval.searcher import Hit, Mode, SearchResult
+from indexer.types import Filter
 from service.errors import MAX_K, MAX_QUERY_CHARS
 
 # The spec must describe exactly what is accepted, and regex dialects disagree: `$` also matches before a final

@@ -8,13 +8,12 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from indexer.backend import BackendName, StorageSettings
-from indexer.clean import Cleaning
-from indexer.embedding import DEFAULT_MODEL
-from indexer.fusion import Fusion
-from indexer.milvus import is_lite
-from indexer.runtime import Runtime
-from indexer.search import DEFAULT_CANDIDATES
+from indexer.embed.base import DEFAULT_MODEL
+from indexer.embed.runtime import Runtime
+from indexer.ingest.clean import Cleaning
+from indexer.retrieval.fusion import Fusion
+from indexer.retrieval.searcher import DEFAULT_CANDIDATES
+from indexer.storage.settings import BackendName, StorageSettings, is_lite
 
 ENV_PREFIX = "SEEKR_"
 
@@ -43,9 +42,8 @@ class Settings(StorageSettings):
     inference_threads: int = Field(
         0, ge=0, description="onnxruntime threads per forward pass; 0 means one per usable core."
     )
-    # One FAISS (OpenMP) thread per search: searches already run in parallel, and OpenMP threads fighting over
-    # the same cores made one query over 100k vectors 3.7x slower (88 ms with 2 threads, 24 ms with 1).
-    faiss_threads: int = Field(1, ge=1, description="FAISS OpenMP threads per search.")
+    # One FAISS (OpenMP) thread per search: searches already run in parallel (see the local engine).
+    faiss_threads: int | None = Field(1, ge=1, description="local: FAISS OpenMP threads per search.")
     cleaning: Cleaning = Field(
         Cleaning.auto,
         description="For source_dir: where the scraped-page rules apply (auto: HTML and text that looks like a "

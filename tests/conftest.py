@@ -17,9 +17,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.backend import Backend, BackendName, Snapshot
-from indexer.builder import build_index
-from indexer.embedding import Embedder
+from indexer.build.builder import build_index
+from indexer.embed.base import Embedder
+from indexer.storage.base import Backend, Snapshot
+from indexer.storage.settings import BackendName
 from service.app import create_app
 from service.settings import Settings
 from tests.fakes import FakeEmbedder
@@ -58,7 +59,7 @@ def storage(engine: BackendName, root: Path) -> Settings:
 
 def engine_backend(engine: BackendName, root: Path) -> Backend:
     """An index of `engine` under `root`."""
-    from indexer.backend import open_backend
+    from indexer.storage.factory import open_backend
 
     return open_backend(storage(engine, root))
 
@@ -135,7 +136,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def real_embedder(model_cache: Path) -> Embedder:
     """The bundled model on the production default runtime (ONNX here; int8 where the CPU has VNNI/AVX2)."""
-    from indexer.runtime import load_embedder
+    from indexer.embed.runtime import load_embedder
 
     return load_embedder()
 
@@ -143,7 +144,7 @@ def real_embedder(model_cache: Path) -> Embedder:
 @pytest.fixture(scope="session")
 def torch_embedder() -> Embedder:
     """The bundled model on sentence-transformers (torch): the reference the ONNX runtimes are checked against."""
-    from indexer.embedding import SentenceTransformerEmbedder
+    from indexer.embed.torch_runtime import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 

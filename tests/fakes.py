@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.embedding import BATCH_SIZE, Vectors
+from indexer.embed.base import BATCH_SIZE, Vectors
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from indexer import index as index_module
-from indexer.index import open_index
-from indexer.merge import merge
-from indexer.segment import SegmentWriter
+from indexer.storage.local import transaction as transaction_module
+from indexer.storage.local.merge import merge
+from indexer.storage.local.segment import SegmentWriter
+from indexer.storage.local.versions import open_index
 
 
 def _stop(stage: str) -> None:
@@ -34,6 +34,6 @@ if __name__ == "__main__":
 
         SegmentWriter.add_vectors = gated  # type: ignore[method-assign,assignment]
     else:
-        index_module._point_current = lambda *_: _stop(stage)
+        transaction_module.point_current = lambda *_: _stop(stage)  # type: ignore[attr-defined]
     snapshot = open_index(index_dir)
     merge(index_dir, snapshot, [s.name for s in snapshot.segments])

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from indexer.embedding import BATCH_SIZE, Vectors
+from indexer.embed.base import BATCH_SIZE, Vectors
 from tests.fakes import FakeEmbedder
 
 
@@ -25,7 +25,7 @@ class GatedEmbedder(FakeEmbedder):
 
 
 if __name__ == "__main__":
-    from indexer.builder import build_index
+    from indexer.build.builder import build_index
 
     src, index = sys.argv[1], sys.argv[2]
     report = build_index(Path(src), Path(index), GatedEmbedder(), batch_size=8)

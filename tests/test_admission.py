@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.embedding import Vectors
+from indexer.embed.base import Vectors
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import AUTH, HANG_SECONDS, KEY, wait_ready, wait_until

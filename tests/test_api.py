@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.backend import BackendName
-from indexer.embedding import Embedder
+from indexer.embed.base import Embedder
 from indexer.errors import IndexNotFoundError, ManifestMismatchError
+from indexer.storage.settings import BackendName
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import HANG_SECONDS, wait_ready, wait_until

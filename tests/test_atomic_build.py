@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from indexer.builder import build_index
-from indexer.index import open_index
+from indexer.build.builder import build_index
+from indexer.storage.local.versions import open_index
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from indexer.batching import BatchingEmbedder
-from indexer.embedding import BATCH_SIZE, Vectors
+from indexer.embed.base import BATCH_SIZE, Vectors
+from indexer.embed.batching import BatchingEmbedder
 from tests.conftest import wait_until
 from tests.fakes import FakeEmbedder
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from bench import synthetic
-from indexer import bm25
-from indexer.builder import sync_index
-from indexer.chunking import ChunkingConfig
-from indexer.documents import FolderReport
-from indexer.index import open_index
-from indexer.snapshot import IndexSnapshot
-from indexer.writer import IndexWriter
+from indexer.build.builder import sync_index
+from indexer.build.writer import IndexWriter
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.ingest.documents import FolderReport
+from indexer.storage.local import bm25
+from indexer.storage.local.snapshot import IndexSnapshot
+from indexer.storage.local.versions import open_index
 
 
 @pytest.fixture(scope="module")

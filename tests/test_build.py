@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.builder import build_index
-from indexer.chunking import ChunkingConfig
+from indexer.build.builder import build_index
 from indexer.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, ManifestMismatchError
-from indexer.index import CURRENT_FILE, open_index, write_lock
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.storage.local.versions import CURRENT_FILE, open_index, write_lock
 from tests.fakes import FakeEmbedder
 
 
@@ -171,7 +171,7 @@ def test_unusable_index_is_rebuilt(seeds_copy: Path, tmp_path: Path) -> None:
 
 
 def test_recover_removes_uncommitted_leftovers(fake_seed_index: Path) -> None:
-    from indexer.index import recover
+    from indexer.storage.local.versions import recover
 
     (fake_seed_index / ".tmp-v000002-dead").mkdir()
     shutil.copytree(fake_seed_index / "v000001", fake_seed_index / "v000002")  # renamed, never made current
@@ -212,7 +212,7 @@ def test_build_with_nothing_to_do_still_removes_leftovers(fake_seed_index: Path,
 
 
 def test_recover_without_an_index_has_nothing_to_do(tmp_path: Path) -> None:
-    from indexer.index import recover
+    from indexer.storage.local.versions import recover
 
     assert recover(tmp_path / "missing") == []
     assert not (tmp_path / "missing").exists()
@@ -222,7 +222,7 @@ def test_read_only_index_is_served_but_not_written(
     fake_seed_index: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from indexer.errors import IndexReadOnlyError
-    from indexer.index import recover
+    from indexer.storage.local.versions import recover
 
     real_open = Path.open
 
@@ -240,8 +240,8 @@ def test_read_only_index_is_served_but_not_written(
 
 def test_index_of_the_old_format_is_rebuilt_keeping_api_documents(seeds_copy: Path, tmp_path: Path) -> None:
     """An index written by the one-store-per-version format (1) is rebuilt; its API documents survive."""
-    from indexer.documents import Document
-    from indexer.writer import IndexWriter
+    from indexer.build.writer import IndexWriter
+    from indexer.types import Document
 
     index_dir = tmp_path / "idx"
     build_index(seeds_copy, index_dir, FakeEmbedder())

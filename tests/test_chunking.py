@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from indexer.chunking import ChunkingConfig, chunk_text, sentence_spans
 from indexer.errors import ConfigError
+from indexer.ingest.chunking import ChunkingConfig, chunk_text, sentence_spans
 from tests.fakes import FakeEmbedder
 
 TEXT = "\n\n".join(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.clean import clean_text, split_title
-from indexer.documents import read_folder
+from indexer.ingest.clean import clean_text, split_title
+from indexer.ingest.documents import read_folder
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -115,7 +115,7 @@ def test_only_boilerplate_gives_empty_text() -> None:
 
 
 def test_auto_applies_page_rules_only_to_text_that_looks_scraped(tmp_path: Path) -> None:
-    from indexer.clean import Cleaning
+    from indexer.ingest.clean import Cleaning
 
     goldfish = "Common goldfish\n\nThe common goldfish is a freshwater fish that lives for decades..."
     manila = "Metro Manila\n\nIts population is 7007118559750000000♠11,855,975 (2015 census)."
@@ -140,7 +140,7 @@ def test_auto_applies_page_rules_only_to_text_that_looks_scraped(tmp_path: Path)
 
 
 def test_every_seed_article_looks_scraped_and_no_cranfield_abstract_does() -> None:
-    from indexer.clean import looks_scraped
+    from indexer.ingest.clean import looks_scraped
 
     assert all(looks_scraped(p.read_text(encoding="utf-8")) for p in SEEDS.iterdir())
     corpus = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "cranfield" / "corpus.jsonl"

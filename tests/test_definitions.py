@@ -10,17 +10,18 @@ from typing import Any, cast
 
 import pytest
 
-from indexer.backend import Backend, BackendName, DocumentStore
-from indexer.builder import build_index
-from indexer.definitions import (
+from indexer.build.builder import build_index
+from indexer.retrieval.definitions import (
     definition_subject,
     find_introductions,
     first_mentions,
     introductions_first,
     mention,
 )
-from indexer.search import Mode, Searcher
-from indexer.store import ChunkRecord
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.base import Backend, DocumentStore
+from indexer.storage.settings import BackendName
+from indexer.types import ChunkRecord
 from tests.conftest import engine_backend
 from tests.fakes import FakeEmbedder
 
@@ -121,7 +122,7 @@ def test_who_is_shows_the_introducing_passage_first(
 
     # The same question ranked without the rule: the passages repeating the name outrank the introduction,
     # and the documents, their order and their number of places are the same.
-    monkeypatch.setattr("indexer.search.definition_subject", lambda query: None)
+    monkeypatch.setattr("indexer.retrieval.searcher.definition_subject", lambda query: None)
     base = searcher.search(question, k=4, mode=mode).hits
     intro = hits[0].chunk_id
     assert all(h.introduces is None for h in base) and base[0].chunk_id != intro

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.backend import Backend, BackendName, open_backend
+from indexer.storage.base import Backend
+from indexer.storage.factory import open_backend
+from indexer.storage.settings import BackendName
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import storage, wait_ready
@@ -202,7 +204,7 @@ def test_streamed_body_over_limit_is_cut(index: Settings) -> None:
 def test_api_and_build_share_one_id_space(index: Settings, seeds_copy: Path) -> None:
     with _client(index, api_key=KEY) as c:
         c.put("/documents/note", json={"text": "An API note about puffins."}, headers=AUTH)
-    from indexer.builder import build_index
+    from indexer.build.builder import build_index
 
     backend = open_backend(index)
     report = build_index(seeds_copy, backend, FakeEmbedder())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.embedding import Embedder, SentenceTransformerEmbedder
+from indexer.embed.base import Embedder
+from indexer.embed.torch_runtime import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.slow
 

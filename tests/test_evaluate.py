@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from indexer.backend import BackendName
-from indexer.chunking import ChunkingConfig
 from indexer.errors import ConfigError
 from indexer.evaluate import evaluate, format_table, load_beir, read_qrels, score_run
-from indexer.local import LocalBackend
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.storage.local.backend import LocalBackend
+from indexer.storage.settings import BackendName
 from tests.fakes import FakeEmbedder
 
 FIXTURE = Path(__file__).parent / "fixtures" / "beir-mini"

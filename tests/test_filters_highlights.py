@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.backend import Snapshot, open_backend
-from indexer.builder import build_index
-from indexer.search import Mode, Searcher
-from indexer.store import Filter
+from indexer.build.builder import build_index
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.base import Snapshot
+from indexer.storage.factory import open_backend
+from indexer.types import Filter
 from service.settings import Settings
 from tests.conftest import ENGINES, fake_client, storage
 from tests.fakes import FakeEmbedder

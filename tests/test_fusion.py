@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.backend import Snapshot
-from indexer.fusion import Fusion, dbsf, dbsf_bounds
-from indexer.search import Mode, Searcher
+from indexer.retrieval.fusion import Fusion, dbsf, dbsf_bounds
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.base import Snapshot
 from tests.fakes import FakeEmbedder
 
 QUERIES = ["Shanghai Cooperation Organization summit Samarkand", "Putin Xi meeting", "Lavrov Wang Yi Astana"]

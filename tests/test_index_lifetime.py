@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.index import open_index
-from indexer.search import Searcher
+from indexer.retrieval.searcher import Searcher
+from indexer.storage.local.versions import open_index
 from tests.fakes import FakeEmbedder
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to list open files")

@@ -20,9 +20,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.backend import Backend, BackendName, open_backend
-from indexer.index import open_index
-from indexer.local import LocalBackend
+from indexer.storage.base import Backend
+from indexer.storage.factory import open_backend
+from indexer.storage.local.backend import LocalBackend
+from indexer.storage.local.versions import open_index
+from indexer.storage.settings import BackendName
 from service.settings import Settings
 from tests.conftest import AUTH, HANG_SECONDS, start_fake_server, storage
 

@@ -12,15 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from indexer.backend import BackendName
-from indexer.builder import build_index, chunking_info, model_info
-from indexer.chunking import ChunkingConfig
-from indexer.documents import Document
+from indexer.build.builder import build_index, chunking_info, model_info
+from indexer.build.writer import IndexWriter
 from indexer.errors import BackendError, IndexNotFoundError
-from indexer.milvus import _CHUNK_FIELDS, KEEP_SECONDS, KEEP_VERSIONS, MilvusBackend, MilvusSnapshot, _data, in_list
-from indexer.search import Mode, Searcher
-from indexer.store import Filter
-from indexer.writer import IndexWriter
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.milvus import MilvusBackend
+from indexer.storage.milvus.expressions import in_list, row_data
+from indexer.storage.milvus.schema import CHUNK_FIELDS
+from indexer.storage.milvus.snapshot import MilvusSnapshot
+from indexer.storage.milvus.versions import KEEP_SECONDS, KEEP_VERSIONS
+from indexer.storage.settings import BackendName
+from indexer.types import Document, Filter
 from service.settings import Settings
 from tests.fakes import FakeEmbedder
 
@@ -62,7 +65,7 @@ def test_recover_undoes_a_write_that_never_committed(backend: MilvusBackend) -> 
     victim, other = sorted(base.store.hashes())[:2]
     embedder = FakeEmbedder()
     tx = backend.transaction(base, model_info(embedder), chunking_info(ChunkingConfig()))
-    from indexer.builder import prepare_updates
+    from indexer.build.builder import prepare_updates
 
     tx.delete([victim])
     tx.add(
@@ -74,9 +77,9 @@ def test_recover_undoes_a_write_that_never_committed(backend: MilvusBackend) -> 
     full = conn.query(
         names.chunks,
         in_list("chunk_id", [r["chunk_id"] for r in originals]),
-        _CHUNK_FIELDS,
+        CHUNK_FIELDS,
     )
-    conn.insert(names.chunks, [{**_data(r), "deleted_at": base.version + 1} for r in full])
+    conn.insert(names.chunks, [{**row_data(r), "deleted_at": base.version + 1} for r in full])
 
     assert backend.current_version() == base.version  # nothing committed
     repairs = backend.recover()
@@ -120,7 +123,7 @@ def test_rows_no_kept_version_sees_are_purged(tmp_path: Path, seeds_copy: Path, 
     if keep_seconds == 0:
         # The copies the last KEEP_VERSIONS versions can see are left, the live one among them.
         assert copies == KEEP_VERSIONS
-        assert conn.count(backend.meta_collection, "version >= 0") == KEEP_VERSIONS
+        assert conn.count(backend.versions.meta_collection, "version >= 0") == KEEP_VERSIONS
     else:
         # Every version committed in the last KEEP_SECONDS stays readable, however many there were.
         assert copies == writes

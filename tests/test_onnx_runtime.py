@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import runtime
-from indexer.embedding import DEFAULT_MODEL, Embedder
+from indexer.embed import runtime
+from indexer.embed.base import DEFAULT_MODEL, Embedder
+from indexer.embed.onnx_export import META_FILE, cache_entry, ensure_exported
+from indexer.embed.onnx_runtime import OnnxEmbedder
+from indexer.embed.runtime import load_embedder, model_folder
 from indexer.errors import ModelLoadError
-from indexer.onnx_embedding import OnnxEmbedder
-from indexer.onnx_export import META_FILE, cache_entry, ensure_exported
-from indexer.runtime import load_embedder, model_folder
 from tests.conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.slow

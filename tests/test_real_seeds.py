@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.embedding import Embedder
-from indexer.index import open_index
-from indexer.search import Mode, Searcher
+from indexer.embed.base import Embedder
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.local.versions import open_index
 from tests.test_clean import BOILERPLATE
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def test_question_finds_its_article_in_top3(searcher: Searcher, question: str, d
 
 
 # "Who is X?" puts first the passage that introduces X, not one that only repeats the name (without
-# `indexer.definitions`, "Who is Wang Yi?" ranked its introduction 8th).
+# `indexer.retrieval.definitions`, "Who is Wang Yi?" ranked its introduction 8th).
 INTRODUCTIONS = [
     ("Who is Wang Yi?", A0, "Chinese Foreign Minister Wang Yi and Russian Foreign Minister Sergey Lavrov met"),
     ("Who is Sean Roberts?", A0, "Professor Sean Roberts, a Central Asian researcher at George Washington"),

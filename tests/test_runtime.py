@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from indexer import runtime as rt
-from indexer.builder import build_index
+from indexer.build.builder import build_index
+from indexer.embed import runtime as rt
+from indexer.embed.onnx_export import ensure_exported
+from indexer.embed.runtime import Runtime, resolve_runtime
 from indexer.errors import ModelLoadError
-from indexer.index import open_index
-from indexer.onnx_export import ensure_exported
-from indexer.runtime import Runtime, resolve_runtime
+from indexer.storage.local.versions import open_index
 from tests.fakes import FakeEmbedder
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bench import synthetic
 from bench.scale import run
-from indexer import segment
+from indexer.storage.local import segment
 
 KEYS = {"chunks", "build_s", "upsert_p50_ms", "delete_p50_ms", "search_p50_ms", "recall_at_10", "peak_rss_mb",
         "disk_mb"}  # fmt: skip

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.chunking import matched_text
-from indexer.fusion import RRF_K, Fusion, rrf
-from indexer.search import Mode, Searcher
-from indexer.snapshot import IndexSnapshot
+from indexer.retrieval.fusion import RRF_K, Fusion, rrf
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.local.snapshot import IndexSnapshot
+from indexer.types import matched_text
 from tests.fakes import FakeEmbedder
 
 QUERIES = [
@@ -165,7 +165,7 @@ def test_searcher_refuses_other_model(fake_snapshot: IndexSnapshot) -> None:
 def test_snapshot_keeps_working_after_its_directory_is_pruned(fake_seed_index: Path) -> None:
     import shutil
 
-    from indexer.index import open_index
+    from indexer.storage.local.versions import open_index
 
     snapshot = open_index(fake_seed_index)
     shutil.rmtree(snapshot.path)  # what pruning does to an old version while a search may still hold it

@@ -11,16 +11,14 @@ import bm25s
 import pytest
 import Stemmer
 
-from indexer import segment as segment_module
-from indexer.chunking import matched_text
-from indexer.documents import Document
-from indexer.index import SEGMENTS_DIR, open_index, recover
-from indexer.local import LocalBackend
-from indexer.merge import SEGMENTS_PER_TIER, merge, merge_all, plan
-from indexer.search import Mode, Searcher
-from indexer.snapshot import IndexSnapshot
-from indexer.store import Filter
-from indexer.writer import IndexWriter
+from indexer.build.writer import IndexWriter
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.local import segment as segment_module
+from indexer.storage.local.backend import LocalBackend
+from indexer.storage.local.merge import SEGMENTS_PER_TIER, merge, merge_all, plan
+from indexer.storage.local.snapshot import IndexSnapshot
+from indexer.storage.local.versions import SEGMENTS_DIR, open_index, recover
+from indexer.types import Document, Filter, matched_text
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,11 +6,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from indexer.builder import build_index
-from indexer.chunking import TITLE_CHARS, ChunkingConfig, matched_text
-from indexer.embedding import BATCH_SIZE, Vectors
-from indexer.index import open_index
-from indexer.search import Mode, Searcher
+from indexer.build.builder import build_index
+from indexer.embed.base import BATCH_SIZE, Vectors
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.local.versions import open_index
+from indexer.types import TITLE_CHARS, matched_text
 from tests.fakes import FakeEmbedder
 
 FILLER = " ".join(f"Sentence {i} talks about harbours, tides and ferries." for i in range(40))

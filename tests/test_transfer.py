@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.backend import Backend, BackendName
+from indexer.build.transfer import export, import_into
+from indexer.build.writer import IndexWriter
 from indexer.cli import main
-from indexer.documents import Document
 from indexer.errors import ConfigError
-from indexer.search import Mode, Searcher
-from indexer.transfer import export, import_into
-from indexer.writer import IndexWriter
+from indexer.retrieval.searcher import Mode, Searcher
+from indexer.storage.base import Backend
+from indexer.storage.settings import BackendName
+from indexer.types import Document
 from tests.conftest import ENGINES, engine_backend
 from tests.fakes import FakeEmbedder
 

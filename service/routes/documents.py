@@ -9,7 +9,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from indexer.documents import Document, make_document
+from indexer.ingest.documents import make_document
+from indexer.types import Document
 from service.admission import Admission
 from service.auth import ReadAccess, WriteAccess
 from service.deps import AdmissionDep, EngineDep, SearcherDep, SettingsDep

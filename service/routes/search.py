@@ -10,8 +10,8 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, ValidationError
 
-from indexer.fusion import Fusion
-from indexer.search import Mode, Searcher
+from indexer.retrieval.fusion import Fusion
+from indexer.retrieval.searcher import Mode, Searcher
 from service.admission import Admission
 from service.auth import ReadAccess
 from service.deps import AdmissionDep, SearcherDep

@@ -1,0 +1,55 @@
+"""Text analysis for BM25: the terms a passage is indexed under and a query is matched on, for both engines.
+
+Tokens are runs of two or more word characters, lower-cased, English stop words removed and Snowball
+(Porter 2) stemmed (bm25s' tokenizer with PyStemmer). A query also loses a question's function words (see
+`Analyzer.terms`); documents keep them. K1 and B are the BM25 parameters both engines score with.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import Stemmer
+from bm25s.tokenization import Tokenizer
+
+# bm25s sets its own logger to DEBUG, which floods any application log handler with per-build messages.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+K1 = 1.5
+B = 0.75
+STOPWORDS = "en"
+# A question's function words: NLTK's English list as bm25s ships it (interrogatives, pronouns, auxiliaries).
+QUERY_STOPWORDS = "en_plus"
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def tokenizer(stopwords: str = STOPWORDS) -> Tokenizer:
+    """bm25s' tokenizer set up as this analyzer: the one that builds a segment's postings vocabulary."""
+    return Tokenizer(lower=True, splitter=_TOKEN.pattern, stopwords=stopwords, stemmer=Stemmer.Stemmer("english"))
+
+
+class Analyzer:
+    """Turns text into the terms BM25 matches on. One instance is safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._stop = frozenset(tokenizer().stopwords)
+        self._query_stop = frozenset(tokenizer(QUERY_STOPWORDS).stopwords)
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def stems(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, stem) of each indexed term in `text`, stop words left out, as queries see them."""
+        spans = [(m.start(), m.end(), w) for m in _TOKEN.finditer(text) if (w := m.group().lower()) not in self._stop]
+        stems = self._stemmer.stemWords([w for _, _, w in spans])  # one call: a passage has hundreds of words
+        return [(start, end, stem) for (start, end, _), stem in zip(spans, stems, strict=True)]
+
+    def terms(self, query: str) -> list[str]:
+        """The query's distinct terms, in order of first occurrence, a question's function words left out.
+
+        Like an Elasticsearch `search_analyzer` with a longer stop list than the index's: "Who is Blinken?"
+        is about Blinken, and a passage sharing only "who" with it is no match. Documents keep these words
+        indexed, so a query made of nothing else ("The Who") is matched on all of them.
+        """
+        stems = self.stems(query)
+        content = [stem for start, end, stem in stems if query[start:end].lower() not in self._query_stop]
+        return list(dict.fromkeys(content or [stem for _, _, stem in stems]))

@@ -1,0 +1,1 @@
+"""Building and writing: full and incremental builds, live document writes, export and import."""

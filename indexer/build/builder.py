@@ -1,0 +1,233 @@
+"""Incremental build: bring an index in line with a folder, embedding only what changed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from indexer.embed.base import BATCH_SIZE, Embedder
+from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
+from indexer.ingest.chunking import ChunkingConfig, chunk_text
+from indexer.ingest.clean import RULES_VERSION, Cleaning
+from indexer.ingest.documents import FolderReport, Skipped, read_folder
+from indexer.manifest import ChunkingInfo, ModelInfo
+from indexer.storage.base import Backend, Snapshot, commit
+from indexer.storage.factory import as_backend
+from indexer.types import Chunk, Document, DocumentUpdate, matched_text
+
+log = logging.getLogger(__name__)
+
+ORIGIN_BUILD = "build"
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    location: str  # where the index is (a directory, or a Milvus collection)
+    version: int
+    documents: int
+    chunks: int
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    embedded_chunks: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
+    rebuild_reason: str | None = None
+    cleaning: Cleaning = Cleaning.auto
+    read: int = 0  # documents read from the folder
+    cleaned: int = 0  # ... of which the scraped-page rules applied to
+    removed_lines: dict[str, int] = field(default_factory=dict)  # lines those rules removed, per rule
+    repairs: list[str] = field(default_factory=list)  # what a writer that died had left, undone first
+
+    @property
+    def changed(self) -> bool:
+        """Whether a new version was committed."""
+        return bool(self.added or self.updated or self.deleted or self.rebuild_reason)
+
+
+def model_info(embedder: Embedder) -> ModelInfo:
+    """The manifest's description of `embedder`."""
+    return ModelInfo(
+        id=embedder.model_id, dimension=embedder.dimension, max_tokens=embedder.max_tokens, runtime=embedder.runtime
+    )
+
+
+def chunking_info(config: ChunkingConfig) -> ChunkingInfo:
+    """The manifest's description of `config` and the cleaning rules in force."""
+    return ChunkingInfo(
+        chunk_tokens=config.chunk_tokens,
+        overlap_tokens=config.overlap_tokens,
+        language=config.language,
+        cleaning_rules=RULES_VERSION,
+        titles=config.titles,
+        cleaning=config.cleaning.value,
+    )
+
+
+def prepare_updates(
+    docs: list[Document],
+    origins: dict[str, str],
+    embedder: Embedder,
+    config: ChunkingConfig,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: bool = False,
+) -> list[DocumentUpdate]:
+    """Chunk and embed documents (one encode call for all chunks, so batches are full and length-sorted)."""
+    chunked: list[tuple[Document, list[Chunk]]] = []
+    for doc in tqdm(docs, desc="chunking", unit="doc", disable=not progress):
+        chunked.append((doc, chunk_text(doc.text, embedder.token_spans, config)))
+    texts = [
+        _fit(matched_text(doc.title, c.text, c.start, config.titles), c, embedder)
+        for doc, chunks in chunked
+        for c in chunks
+    ]
+    vectors = embedder.encode(texts, batch_size=batch_size, progress=progress)
+    updates: list[DocumentUpdate] = []
+    offset = 0
+    for doc, chunks in chunked:
+        rows = vectors[offset : offset + len(chunks)]
+        offset += len(chunks)
+        updates.append(DocumentUpdate(doc, origins[doc.doc_id], chunks, np.asarray(rows)))
+    return updates
+
+
+def _fit(text: str, chunk: Chunk, embedder: Embedder) -> str:
+    """`text` (title + passage) cut in its title so that the model never truncates the passage."""
+    extra = len(text) - len(chunk.text)
+    if extra == 0:
+        return text
+    spans = embedder.token_spans(text[:extra])
+    budget = embedder.max_tokens - chunk.n_tokens
+    if len(spans) <= budget:
+        return text
+    title = text[: spans[budget - 1][1]] if budget > 0 else ""
+    return f"{title}\n{chunk.text}" if title else chunk.text
+
+
+def _compatibility_problem(base: Snapshot, model: ModelInfo, chunking: ChunkingInfo) -> str | None:
+    old = base.manifest.model
+    if old != model:
+        if (old.id, old.dimension, old.max_tokens) == (model.id, model.dimension, model.max_tokens):
+            return f"runtime changed ({old.runtime} -> {model.runtime}); vectors of one index come from one runtime"
+        return f"model changed ({old.id} -> {model.id})"
+    if base.manifest.chunking != chunking:
+        return "chunking or cleaning settings changed"
+    return None
+
+
+def build_index(
+    source: Path,
+    index: Path | Backend,
+    embedder: Embedder,
+    config: ChunkingConfig | None = None,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: bool = False,
+) -> BuildReport:
+    """Index every supported file under `source` into `index` (a directory: the local engine), re-embedding
+    only changed documents.
+
+    Documents that came from an earlier build of a folder and whose files are gone are deleted; documents
+    added through the API (origin 'api') are left alone. If the model, chunking or cleaning rules differ
+    from the existing index, everything (API documents included, from their stored text) is re-embedded.
+    """
+    if not source.is_dir():
+        raise ConfigError(f"source folder {source} does not exist or is not a directory")
+    config = config or ChunkingConfig()
+    folder = read_folder(source, config.cleaning)
+    return sync_index(folder, index, embedder, config, batch_size=batch_size, progress=progress)
+
+
+def sync_index(
+    folder: FolderReport,
+    index: Path | Backend,
+    embedder: Embedder,
+    config: ChunkingConfig | None = None,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: bool = False,
+) -> BuildReport:
+    """Make the build-origin documents of `index` exactly `folder.documents` (see `build_index`)."""
+    started = time.perf_counter()
+    config = config or ChunkingConfig()
+    config.validate(embedder.max_tokens)
+    model, chunking = model_info(embedder), chunking_info(config)
+
+    backend = as_backend(index)
+    # A build is a writer: it first undoes what a writer that died left, even if it then has nothing to do.
+    repairs = backend.recover()
+    with backend.write_lock():
+        rebuild_reason = None
+        try:
+            base: Snapshot | None = backend.open()
+        except IndexNotFoundError:
+            base = None
+        except IndexCorruptError as exc:
+            # An unreadable or older-format version is replaced by a complete new one; nothing is lost
+            # that the source folder does not hold (it stays on disk until pruned after the commit).
+            base, rebuild_reason = None, f"existing index unusable ({exc})"
+        if base is not None:
+            rebuild_reason = _compatibility_problem(base, model, chunking)
+        existing = base.store.hashes() if base and not rebuild_reason else {}
+        # Without a usable base, API documents an index of the old format held are carried over (read once).
+        legacy = backend.legacy_api_documents() if base is None else []
+        origins_before = base.store.origins() if base else {d.doc_id: "api" for d in legacy}
+
+        wanted = {d.doc_id: d for d in folder.documents}
+        to_embed = [d for d in folder.documents if existing.get(d.doc_id) != d.content_hash]
+        origins = {d.doc_id: ORIGIN_BUILD for d in to_embed}
+        deletes = [
+            doc_id for doc_id, origin in origins_before.items() if origin == ORIGIN_BUILD and doc_id not in wanted
+        ]
+        if rebuild_reason:
+            # API documents survive a rebuild: re-embed them from their stored cleaned text.
+            for stored in base.store.documents(origin="api") if base else legacy:
+                if stored.doc_id not in wanted:
+                    to_embed.append(stored.to_document())
+                    origins[stored.doc_id] = "api"
+        report = BuildReport(
+            location=backend.location,
+            version=base.version if base else 0,
+            documents=0,
+            chunks=0,
+            added=sum(1 for d in to_embed if d.doc_id not in origins_before),
+            updated=sum(1 for d in to_embed if d.doc_id in origins_before),
+            unchanged=len(folder.documents) - sum(1 for d in to_embed if d.doc_id in wanted),
+            deleted=len(deletes),
+            skipped=folder.skipped,
+            rebuild_reason=rebuild_reason,
+            cleaning=folder.cleaning,
+            read=len(folder.documents),
+            cleaned=folder.cleaned,
+            removed_lines=dict(folder.removed.most_common()),
+            repairs=repairs,
+        )
+        if base is not None and not report.changed:
+            report.documents, report.chunks = base.manifest.counts.documents, base.manifest.counts.chunks
+            report.seconds = time.perf_counter() - started
+            return report
+
+        updates = prepare_updates(to_embed, origins, embedder, config, batch_size=batch_size, progress=progress)
+        report.embedded_chunks = sum(len(u.chunks) for u in updates)
+        tx = backend.transaction(None if rebuild_reason else base, model, chunking)
+        snapshot = commit(
+            tx,
+            upserts=updates,
+            deletes=[] if rebuild_reason else deletes,
+            build_seconds=time.perf_counter() - started,
+        )
+    # Compact after the build has committed and released the lock (searches see the build meanwhile).
+    snapshot = backend.merge(snapshot)
+    report.version = snapshot.version
+    report.documents, report.chunks = snapshot.manifest.counts.documents, snapshot.manifest.counts.chunks
+    report.seconds = time.perf_counter() - started
+    return report

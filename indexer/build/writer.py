@@ -1,0 +1,124 @@
+"""Document-level writes: upsert and delete documents as new index versions.
+
+Each call commits one new version (a new segment plus tombstones, see `indexer.storage.local.versions`), so its cost is
+what it changes: readers holding the previous snapshot are never blocked and never see half a write, and a
+crash at any moment leaves the last committed version intact. `merge` compacts segments (see
+`indexer.storage.local.merge`); the service runs it in the background. Writers are serialised by a lock within the
+process and by the directory's flock across processes. Re-sending a document whose content hash is
+unchanged embeds nothing and commits nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.build.builder import ORIGIN_BUILD, prepare_updates
+from indexer.embed.base import Embedder
+from indexer.errors import IndexerError
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.ingest.clean import Cleaning
+from indexer.storage.base import Backend, Snapshot, commit
+from indexer.storage.factory import as_backend
+from indexer.types import Document
+
+ORIGIN_API = "api"
+
+
+class DocumentNotFoundError(IndexerError):
+    """A delete named a document that is not in the index."""
+
+
+@dataclass
+class WriteResult:
+    """What one write did. `status` maps each document id to created, updated, unchanged or deleted."""
+
+    snapshot: Snapshot
+    status: dict[str, str] = field(default_factory=dict)
+    embedded_chunks: int = 0
+
+    @property
+    def committed(self) -> bool:
+        """Whether a new version was written."""
+        return any(s != "unchanged" for s in self.status.values())
+
+
+class IndexWriter:
+    """Applies upserts and deletes to one index (a directory: the local engine)."""
+
+    def __init__(self, index: Path | Backend, embedder: Embedder, snapshot: Snapshot | None = None) -> None:
+        """`snapshot`: the caller's already open snapshot of `index`, whose segments are reused."""
+        self._backend = as_backend(index)
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._last = snapshot  # its segments are reused, not read again
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The latest version this writer opened or committed."""
+        return self._last
+
+    def adopt(self, snapshot: Snapshot) -> None:
+        """Take a newer version opened elsewhere (another process's commit), so its segments are not opened twice."""
+        with self._lock:
+            if self._last is None or snapshot.version > self._last.version:
+                self._last = snapshot
+
+    def _open(self) -> Snapshot:
+        self._last = self._backend.open(reuse=self._last)
+        return self._last
+
+    def apply(
+        self, upserts: Sequence[Document] = (), deletes: Sequence[str] = (), *, origin: str = ORIGIN_API
+    ) -> WriteResult:
+        """Upsert `upserts` and delete `deletes` in one new version; DocumentNotFoundError for an unknown delete.
+
+        Nothing is written when every upsert is unchanged and there is nothing to delete.
+        """
+        with self._lock, self._backend.write_lock():
+            base = self._open()
+            base.manifest.check_model(self._embedder.model_id, self._embedder.dimension)
+            hashes = base.store.hashes([*(d.doc_id for d in upserts), *deletes])
+            missing = [d for d in deletes if d not in hashes]
+            if missing:
+                raise DocumentNotFoundError(f"no document with id {missing[0]!r}; nothing was changed")
+            status: dict[str, str] = {}
+            changed: list[Document] = []
+            for doc in upserts:
+                if hashes.get(doc.doc_id) == doc.content_hash:
+                    status[doc.doc_id] = "unchanged"
+                else:
+                    status[doc.doc_id] = "updated" if doc.doc_id in hashes else "created"
+                    changed.append(doc)
+            for doc_id in deletes:
+                status[doc_id] = "deleted"
+            if not changed and not deletes:
+                return WriteResult(base, status)
+            m = base.manifest.chunking
+            config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles, Cleaning(m.cleaning))
+            updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
+            tx = self._backend.transaction(base, base.manifest.model, base.manifest.chunking)
+            self._last = commit(tx, upserts=updates, deletes=list(deletes))
+            return WriteResult(self._last, status, sum(len(u.chunks) for u in updates))
+
+    def needs_merge(self) -> bool:
+        """Whether the merge policy has work for the latest version this writer knows."""
+        return self._last is not None and self._backend.needs_merge(self._last)
+
+    def merge(self, stop: threading.Event | None = None) -> Snapshot:
+        """Merge segments while the policy asks for it (slow: run it off the request path); the last snapshot.
+
+        Writes go on meanwhile: the merged segment is built outside the lock, which it takes only to commit.
+        """
+        with self._lock, self._backend.write_lock():
+            base = self._open()
+        merged = self._backend.merge(base, self._lock, stop)
+        with self._lock:
+            if self._last is None or merged.version > self._last.version:
+                self._last = merged
+        return merged
+
+
+__all__ = ["ORIGIN_API", "ORIGIN_BUILD", "DocumentNotFoundError", "IndexWriter", "WriteResult"]

@@ -1,0 +1,128 @@
+"""Which inference runtime embeds texts, and the one factory that loads an embedder for it.
+
+`auto` picks ONNX for the bundled model: int8 where the CPU has fast integer dot products (x86 AVX2/VNNI, Arm
+dot-product), fp32 ONNX otherwise. Other models default to torch (sentence-transformers), since an arbitrary
+model may not export; `onnx` and `onnx-int8` can be asked for explicitly with any Transformer + mean/CLS
+pooling model. torch is imported only by the `torch` runtime and by the one-time export.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from enum import StrEnum
+from pathlib import Path
+
+from indexer.embed.base import DEFAULT_MODEL, Embedder, canonical_model_id, resolve_model_location
+from indexer.errors import ModelLoadError
+
+
+class Runtime(StrEnum):
+    """Inference runtime setting (`SEEKR_RUNTIME`, `--runtime`)."""
+
+    auto = "auto"
+    torch = "torch"
+    onnx = "onnx"
+    onnx_int8 = "onnx-int8"
+
+
+def default_cache_dir() -> Path:
+    """Where exported models are kept unless SEEKR_MODEL_CACHE says otherwise."""
+    if configured := os.environ.get("SEEKR_MODEL_CACHE"):
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "seekr" / "models"
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, so a container's cpuset counts)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def cpu_has_fast_int8() -> bool:
+    """Whether int8 matrix products beat fp32 here: x86 with AVX2 or VNNI, or Arm with dot-product."""
+    machine = platform.machine().lower()
+    if machine in {"arm64", "aarch64"}:
+        # Every Apple Silicon CPU has it; on Linux, the kernel lists it as `asimddp`.
+        return platform.system() == "Darwin" or "asimddp" in _cpu_flags()
+    return bool(_cpu_flags() & {"avx2", "avx512_vnni", "avx_vnni"})
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in {"flags", "Features"}:
+            return set(value.split())
+    return set()
+
+
+def resolve_runtime(requested: Runtime | str, model: str) -> Runtime:
+    """The concrete runtime `requested` means for `model` on this machine (never `auto`)."""
+    runtime = Runtime(requested)
+    if runtime is not Runtime.auto:
+        return runtime
+    if canonical_model_id(model) != DEFAULT_MODEL:
+        return Runtime.torch
+    return Runtime.onnx_int8 if cpu_has_fast_int8() else Runtime.onnx
+
+
+def model_folder(name: str) -> Path:
+    """The local folder of model `name` (bundled, a path, or a hub name already in the local cache)."""
+    try:
+        location = Path(resolve_model_location(name)).expanduser()
+    except ImportError as exc:
+        raise ModelLoadError(f"the package holding the bundled model {name!r} is not installed") from exc
+    if location.is_dir():
+        return location
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id=name, local_files_only=True))
+    except (LocalEntryNotFoundError, ValueError) as exc:
+        raise ModelLoadError(
+            f"model {name!r} is neither a folder nor in the local Hugging Face cache, and nothing is downloaded "
+            "at run time. Give a local folder holding a sentence-transformers model, or use the bundled "
+            "default 'all-MiniLM-L6-v2'."
+        ) from exc
+
+
+def load_embedder(
+    model: str = DEFAULT_MODEL,
+    runtime: Runtime | str = Runtime.auto,
+    *,
+    cache_dir: Path | None = None,
+    threads: int = 0,
+    device: str = "cpu",
+) -> Embedder:
+    """Load `model` on `runtime`. `threads` (ONNX only): 0 means one per usable core."""
+    chosen = resolve_runtime(runtime, model)
+    if chosen is Runtime.torch:
+        from indexer.embed.torch_runtime import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(model, device=device)
+    from indexer.embed.onnx_export import ensure_exported, find_export
+    from indexer.embed.onnx_runtime import OnnxEmbedder
+
+    cache, model_id = cache_dir or default_cache_dir(), canonical_model_id(model)
+    try:
+        folder = model_folder(model)
+    except ModelLoadError:
+        # No weights on disk (the Docker image ships only the export): an export of this model will do.
+        if (entry := find_export(cache, model_id)) is None:
+            raise
+    else:
+        entry = ensure_exported(folder, cache, model_id)
+    return OnnxEmbedder(
+        entry,
+        model_id=model_id,
+        int8=chosen is Runtime.onnx_int8,
+        threads=threads or usable_cores(),
+    )

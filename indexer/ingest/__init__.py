@@ -1,0 +1,1 @@
+"""Ingestion: reading files into documents, cleaning them, and chunking them into passages."""

@@ -1,0 +1,118 @@
+"""Sentence-aware chunking sized in the embedding model's own tokens.
+
+Sentences (found by `sentencex`, never across a line break) are packed greedily into chunks of at most
+`chunk_tokens` model tokens; each new chunk starts with the previous chunk's last sentences worth up to
+`overlap_tokens`. A sentence longer than a chunk is cut at token boundaries, so no chunk is ever longer
+than the model accepts and nothing is silently truncated at embedding time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sentencex
+
+from indexer.errors import ConfigError
+from indexer.ingest.clean import Cleaning
+from indexer.types import Chunk
+
+TokenSpans = Callable[[str], list[tuple[int, int]]]
+
+_LINE = re.compile(r"[^\n]+")
+_WORD = re.compile(r"\w")
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """Chunk size and overlap, both in model tokens (special tokens not counted)."""
+
+    chunk_tokens: int = 128
+    overlap_tokens: int = 32
+    language: str = "en"
+    titles: bool = True  # match each passage with its document's title in front (see `matched_text`)
+    cleaning: Cleaning = Cleaning.auto  # where the scraped-page rules apply when reading files
+
+    def validate(self, max_tokens: int) -> None:
+        """Raise ConfigError when the sizes are impossible for a model accepting `max_tokens` tokens."""
+        if self.chunk_tokens < 8:
+            raise ConfigError(f"chunk size {self.chunk_tokens} is too small; use at least 8 tokens")
+        if self.chunk_tokens > max_tokens:
+            raise ConfigError(
+                f"chunk size {self.chunk_tokens} tokens exceeds the model's limit of {max_tokens} content "
+                f"tokens; the model would silently truncate. Use --chunk-tokens {max_tokens} or less."
+            )
+        if not 0 <= self.overlap_tokens < self.chunk_tokens:
+            raise ConfigError(
+                f"overlap {self.overlap_tokens} must be at least 0 and below the chunk size {self.chunk_tokens}"
+            )
+
+
+def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
+    """Character spans of the sentences in `text`; a line break always ends a sentence."""
+    spans: list[tuple[int, int]] = []
+    for line in _LINE.finditer(text):
+        base, line_text = line.start(), line.group()
+        cursor = 0
+        for sentence in sentencex.segment(language, line_text):
+            stripped = sentence.strip()
+            if not stripped:
+                continue
+            found = line_text.find(stripped, cursor)
+            if found < 0:  # the segmenter altered the text; fall back to the rest of the line
+                found = cursor
+                stripped = line_text[cursor:].strip()
+                if not stripped:
+                    break
+            end = base + found + len(stripped)
+            if spans and spans[-1][0] >= base and not _WORD.search(stripped):
+                spans[-1] = (spans[-1][0], end)  # stray punctuation (". .") belongs to the sentence before
+            else:
+                spans.append((base + found, end))
+            cursor = found + len(stripped)
+    return spans
+
+
+def _pieces(text: str, spans: list[tuple[int, int]], token_spans: TokenSpans, limit: int) -> list[tuple[int, int, int]]:
+    """(start, end, n_tokens) units: sentences, with over-long sentences cut at token boundaries."""
+    units: list[tuple[int, int, int]] = []
+    for start, end in spans:
+        tokens = token_spans(text[start:end])
+        if len(tokens) <= limit:
+            units.append((start, end, len(tokens)))
+            continue
+        for i in range(0, len(tokens), limit):
+            window = tokens[i : i + limit]
+            units.append((start + window[0][0], start + window[-1][1], len(window)))
+    return units
+
+
+def chunk_text(text: str, token_spans: TokenSpans, config: ChunkingConfig) -> list[Chunk]:
+    """Split cleaned document text into chunks; see the module docstring for the policy."""
+    units = _pieces(text, sentence_spans(text, config.language), token_spans, config.chunk_tokens)
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(units):
+        j, total = i, 0
+        while j < len(units) and total + units[j][2] <= config.chunk_tokens:
+            total += units[j][2]
+            j += 1
+        j = max(j, i + 1)
+        start, end = units[i][0], units[j - 1][1]
+        # Joining sentences can tokenize differently from the parts (rare); drop sentences until it fits.
+        n_tokens = len(token_spans(text[start:end]))
+        while n_tokens > config.chunk_tokens and j - 1 > i:
+            j -= 1
+            end = units[j - 1][1]
+            n_tokens = len(token_spans(text[start:end]))
+        chunks.append(Chunk(len(chunks), start, end, text[start:end], n_tokens))
+        if j >= len(units):
+            break
+        # Overlap: carry the last sentences of this chunk (up to overlap_tokens) into the next one.
+        back, carried = j, 0
+        while back - 1 > i and carried + units[back - 1][2] <= config.overlap_tokens:
+            back -= 1
+            carried += units[back][2]
+        i = back
+    return chunks

@@ -1,0 +1,61 @@
+"""Passage highlights: the sentence of a passage that best matches the query, as offsets into the passage.
+
+Two ways to choose it, and the hit says which was used:
+- lexical: the sentence holding the most distinct query terms (stemmed as the BM25 index stems them),
+  ties broken by the number of matches, then by position;
+- dense: the sentence whose embedding is most similar to the query's (one batched encode for all hits).
+Every mode uses lexical when a query term occurs in the passage, and dense otherwise (lexical mode, which
+never runs the model, then has no highlight): embedding every sentence of every hit costs a model call per
+query, which the common case avoids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.embed.base import Embedder, Vectors
+from indexer.ingest.chunking import sentence_spans
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """Spans (start, end) into the passage text, and the method that chose them."""
+
+    method: str
+    spans: tuple[tuple[int, int], ...]
+
+
+def best_lexical(text: str, terms: Sequence[tuple[int, int, str]], query_terms: set[str]) -> Highlight | None:
+    """The sentence with the most distinct query terms; None when no query term occurs.
+
+    `terms` are the (start, end, stem) of the passage's terms, `query_terms` the query's stems.
+    """
+    matches = [t for t in terms if t[2] in query_terms]
+    if not matches:
+        return None
+    best: tuple[int, int, int] | None = None
+    best_span = (0, 0)
+    for index, (start, end) in enumerate(sentence_spans(text) or [(0, len(text))]):
+        inside = [term for s, e, term in matches if s >= start and e <= end]
+        key = (len(set(inside)), len(inside), -index)
+        if inside and (best is None or key > best):
+            best, best_span = key, (start, end)
+    return Highlight("lexical", (best_span,)) if best is not None else None
+
+
+def best_dense(texts: Sequence[str], query_vec: Vectors, embedder: Embedder) -> list[Highlight]:
+    """For each passage, the sentence most similar to the query (all sentences embedded in one batch)."""
+    spans = [sentence_spans(t) or [(0, len(t))] for t in texts]
+    flat = [t[s:e] for t, sp in zip(texts, spans, strict=True) for s, e in sp]
+    if not flat:
+        return []
+    sims = embedder.encode(flat) @ query_vec[0]
+    out, offset = [], 0
+    for sp in spans:
+        best = int(np.argmax(sims[offset : offset + len(sp)]))
+        out.append(Highlight("dense", (sp[best],)))
+        offset += len(sp)
+    return out

@@ -1,0 +1,1 @@
+"""Storage: the seam (`base`), its settings, the engines (`local`, `milvus`) and the factory that picks one."""

@@ -1,0 +1,262 @@
+"""The storage seam: what search and writes need from an index, whichever engine keeps it.
+
+Two engines implement it, one package each: `indexer.storage.local` (FAISS + BM25 postings + SQLite segments
+in a directory) and `indexer.storage.milvus` (Milvus collections, on a server or in a Milvus Lite file).
+`indexer.storage.factory` picks one by name, above both; this module imports neither. Searching
+(`indexer.retrieval`), writing (`indexer.build`), evaluation and the service see only these interfaces, so
+both engines rank with the same fusion and answer in the same shape.
+
+A `Snapshot` is one committed version and never changes; a `Transaction` writes the next version, which
+readers see all at once or not at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+import numpy as np
+
+from indexer.manifest import ChunkingInfo, Manifest, ModelInfo
+from indexer.storage.settings import BackendName
+from indexer.types import ChunkRecord, DocumentUpdate, Filter, StoredDocument
+
+
+class Restriction(Protocol):
+    """A filter resolved against one snapshot, opaque to everything but the engine that made it."""
+
+    @property
+    def size(self) -> int:
+        """How many live chunks pass."""
+        ...
+
+
+class LexicalScores(Protocol):
+    """BM25 scores of one query."""
+
+    def top(self, n: int, allowed: Restriction | None = None) -> list[tuple[int, float]]:
+        """The best `n` (chunk_id, score), best first, ties by id; among `allowed` if given."""
+        ...
+
+    def scores_of(self, chunk_ids: Sequence[int]) -> dict[int, float]:
+        """The score of each chunk in `chunk_ids` (0.0 where no query term occurs)."""
+        ...
+
+
+class VectorSearch(Protocol):
+    """Dense search over the live chunks."""
+
+    @property
+    def ntotal(self) -> int:
+        """How many live chunks have a vector."""
+        ...
+
+    def search(self, query: np.ndarray, n: int, allowed: Restriction | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top `n` (scores, ids), shape (queries, n), best first with ties by id, padded with -inf / -1."""
+        ...
+
+    def reconstruct_batch(self, chunk_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The stored vectors of live chunks `chunk_ids`, in that order."""
+        ...
+
+
+class LexicalSearch(Protocol):
+    """BM25 over the live chunks, with the collection's statistics."""
+
+    def query(self, query: str) -> LexicalScores | None:
+        """The query's scores; None when it has no indexed term."""
+        ...
+
+    def stems(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, stem) of each indexed term in `text`."""
+        ...
+
+    def terms(self, query: str) -> list[str]:
+        """The terms `query` is matched on."""
+        ...
+
+
+class DocumentStore(Protocol):
+    """Documents and chunks of one snapshot."""
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks)."""
+        ...
+
+    def chunk_ids(self) -> list[int]:
+        """Every live chunk id, ascending."""
+        ...
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
+        """The live chunks with these ids."""
+        ...
+
+    def doc_ids_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        """chunk_id -> doc_id."""
+        ...
+
+    def restrict(self, where: Filter) -> Restriction:
+        """The live chunks passing `where`, for the searches of this snapshot."""
+        ...
+
+    def filtered_chunk_ids(self, where: Filter) -> list[int]:
+        """Ids of the live chunks that pass `where`, ascending."""
+        ...
+
+    def documents(self, origin: str | None = None) -> list[StoredDocument]:
+        """Every live document (optionally of one origin), ordered by id."""
+        ...
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        """One live document, or None."""
+        ...
+
+    def documents_of(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
+        """doc_id -> live document, for those among `doc_ids` (a few queries for many documents)."""
+        ...
+
+    def page(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """(total, one page of {doc_id, title, source, origin, chunks}) ordered by id."""
+        ...
+
+    def origins(self) -> dict[str, str]:
+        """doc_id -> origin of every live document."""
+        ...
+
+    def hashes(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """doc_id -> content hash of live documents (of `doc_ids`, or all)."""
+        ...
+
+    def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
+        """doc_id -> its live chunk ids (ascending), for live documents among `doc_ids`."""
+        ...
+
+
+class Snapshot(Protocol):
+    """One committed, immutable index version."""
+
+    @property
+    def manifest(self) -> Manifest:
+        """What the version was built with and holds."""
+        ...
+
+    @property
+    def version(self) -> int:
+        """The version number."""
+        ...
+
+    @property
+    def store(self) -> DocumentStore:
+        """Documents and chunks."""
+        ...
+
+    @property
+    def vectors(self) -> VectorSearch:
+        """Dense search."""
+        ...
+
+    @property
+    def lexical(self) -> LexicalSearch:
+        """BM25 search."""
+        ...
+
+    def deep_check(self) -> None:
+        """IndexCorruptError unless every part agrees row by row (slow: for tests and soak runs)."""
+        ...
+
+
+class Transaction(Protocol):
+    """One write, committed as one new version."""
+
+    def delete(self, doc_ids: Sequence[str]) -> set[str]:
+        """Mark live documents deleted; returns those that were live."""
+        ...
+
+    def add(self, updates: Sequence[DocumentUpdate]) -> None:
+        """Insert or replace documents."""
+        ...
+
+    def add_stream(self, batches: Iterable[Sequence[DocumentUpdate]], expected_chunks: int) -> None:
+        """`add` for a stream of batches, so a bulk load holds one batch at a time."""
+        ...
+
+    def commit(self, build_seconds: float | None = None) -> Snapshot:
+        """Make the new version current, all at once; the new snapshot."""
+        ...
+
+
+class Backend(Protocol):
+    """An engine keeping one index: opens its versions and writes new ones."""
+
+    @property
+    def name(self) -> BackendName:
+        """Which engine this is."""
+        ...
+
+    @property
+    def location(self) -> str:
+        """Where the index is, for messages."""
+        ...
+
+    def open(self, reuse: Snapshot | None = None) -> Snapshot:
+        """The committed version (IndexNotFoundError when there is none); `reuse` shares what it already holds."""
+        ...
+
+    def current_version(self) -> int | None:
+        """The committed version's number, read cheaply (None: no index yet)."""
+        ...
+
+    def read_manifest(self) -> Manifest:
+        """The committed version's manifest, without opening the version (to fail fast)."""
+        ...
+
+    def recover(self) -> list[str]:
+        """After a crash: remove what uncommitted writers left behind; what was removed."""
+        ...
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """Hold the index's single-writer lock."""
+        ...
+
+    def transaction(self, base: Snapshot | None, model: ModelInfo, chunking: ChunkingInfo) -> Transaction:
+        """A write on top of `base` (None: an empty index). The caller holds `write_lock`."""
+        ...
+
+    def needs_merge(self, snapshot: Snapshot) -> bool:
+        """Whether compaction has work this engine does itself (not the case for engines that compact alone)."""
+        ...
+
+    def merge(
+        self, base: Snapshot, lock: threading.Lock | None = None, stop: threading.Event | None = None
+    ) -> Snapshot:
+        """Compact while there is work; the last snapshot. `lock` serialises commits with the caller's writer."""
+        ...
+
+    def merge_all_segments(self, base: Snapshot) -> Snapshot | None:
+        """Merge every segment into one now (None: another merge is running); `base` where there is nothing to
+        merge or the engine compacts alone."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (searches must be finished)."""
+        ...
+
+    def legacy_api_documents(self) -> list[StoredDocument]:
+        """API documents of an index in a format `open` no longer reads, to carry over into a rebuild."""
+        ...
+
+
+def commit(
+    tx: Transaction,
+    *,
+    upserts: Sequence[DocumentUpdate],
+    deletes: Sequence[str],
+    build_seconds: float | None = None,
+) -> Snapshot:
+    """Apply `deletes` then `upserts` in `tx` and commit it."""
+    tx.delete(deletes)
+    if upserts:
+        tx.add(upserts)
+    return tx.commit(build_seconds)

@@ -1,0 +1,132 @@
+"""Records every layer shares: documents and their passages, stored rows, writes and filters.
+
+The bottom of the package: it imports nothing of the project, so ingestion, both storage engines, retrieval
+and the service can all use these without importing each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+Scalar = str | int | float | bool
+
+TITLE_CHARS = 200  # most characters of a title put in front of a passage
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned document ready for chunking. `text` is the cleaned text that chunk offsets point into."""
+
+    doc_id: str
+    title: str
+    text: str
+    source: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of everything that influences the stored chunks and their metadata."""
+        payload = json.dumps(
+            {"title": self.title, "text": self.text, "source": self.source, "metadata": self.metadata},
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document: `text == document_text[start:end]`."""
+
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    n_tokens: int
+
+
+def matched_text(title: str, text: str, start: int, titles: bool = True) -> str:
+    """What a passage is matched on (embedded, and indexed by BM25): its document's title, then the passage.
+
+    The title names what the passage is about (for an entity collection, it is the entity's name), so every
+    passage carries it; the first passage (`start == 0`) already opens with it. Hits still show the passage
+    alone, and their offsets point into the document text.
+    """
+    prefix = title.strip()[:TITLE_CHARS] if titles else ""
+    return f"{prefix}\n{text}" if prefix and start > 0 else text
+
+
+@dataclass(frozen=True)
+class DocumentUpdate:
+    """A document to insert or replace, with its chunks and their vectors (one row per chunk)."""
+
+    document: Document
+    origin: str
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Restricts a search to chunks of matching documents. Empty fields do not filter.
+
+    `source_prefix`: the document's source path starts with it (case-sensitive); `doc_ids`: the document
+    is one of these; `metadata`: every (key, value) pair equals the document's metadata[key]. Each engine
+    translates it into its own query language (SQL for the local engine, a boolean expression for Milvus).
+    """
+
+    source_prefix: str | None = None
+    doc_ids: tuple[str, ...] | None = None
+    metadata: tuple[tuple[str, Scalar], ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing is filtered."""
+        return self.source_prefix is None and self.doc_ids is None and not self.metadata
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A stored chunk joined with its document's title and source."""
+
+    chunk_id: int
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    title: str
+    source: str
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A stored document as the store keeps it."""
+
+    doc_id: str
+    title: str
+    source: str
+    origin: str
+    content_hash: str
+    text: str
+    metadata: dict[str, Any]
+    n_chunks: int
+
+    def to_document(self) -> Document:
+        """The cleaned Document this row was made from."""
+        return Document(self.doc_id, self.title, self.text, self.source, self.metadata)
+
+
+T = TypeVar("T")
+
+
+def slices(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """`items` in consecutive slices of at most `size` (for statements that take a bounded list)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
