@@ -34,7 +34,8 @@ from indexer.embed.runtime import load_embedder
 from indexer.evaluate import DEPTH, BeirDataset, Run, load_beir, per_query_ndcg
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import LexicalScores, LexicalSearch
 from indexer.storage.local.postings import Postings
 from indexer.storage.local.segment import Segment

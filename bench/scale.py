@@ -32,7 +32,8 @@ from bench.synthetic import ClusterEmbedder, documents, queries
 from indexer.build.builder import ORIGIN_BUILD, chunking_info, model_info, prepare_updates
 from indexer.build.writer import IndexWriter
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.local.backend import LocalBackend
 from indexer.storage.local.snapshot import IndexSnapshot
 from indexer.storage.local.transaction import Transaction

@@ -17,7 +17,8 @@ from indexer.embed.runtime import Runtime, load_embedder
 from indexer.errors import ConfigError, IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
 from indexer.storage.factory import as_backend, open_backend
 from indexer.storage.settings import BackendName, StorageSettings

@@ -30,7 +30,8 @@ from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import FolderReport, Skipped, read_document
 from indexer.retrieval.fusion import DEFAULT_DENSE_WEIGHT, Fusion
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
 from indexer.storage.factory import open_backend
 from indexer.storage.settings import BackendName, StorageSettings

@@ -12,7 +12,8 @@ from indexer.embed.base import Embedder, canonical_model_id
 from indexer.embed.batching import BatchingEmbedder
 from indexer.errors import IndexerError
 from indexer.manifest import Manifest
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
 from indexer.storage.factory import open_backend
 from indexer.types import Document

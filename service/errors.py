@@ -19,7 +19,7 @@ from starlette.types import Scope
 
 from indexer.build.writer import DocumentNotFoundError
 from indexer.errors import BackendError, IndexerError
-from indexer.retrieval.searcher import Mode
+from indexer.retrieval.results import Mode
 
 log = logging.getLogger(__name__)
 

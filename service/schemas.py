@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.searcher import Hit, Mode, SearchResult
+from indexer.retrieval.results import Hit, Mode, SearchResult
 from indexer.types import Filter
 from service.errors import MAX_K, MAX_QUERY_CHARS
 

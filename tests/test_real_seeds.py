@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from indexer.embed.base import Embedder
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.local.versions import open_index
-from tests.test_clean import BOILERPLATE
+from tests.ingest.test_clean import BOILERPLATE
 
 pytestmark = pytest.mark.slow
 

@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from indexer.retrieval.query import QueryContext, Ranked
 from indexer.storage.base import DocumentStore
 from indexer.types import ChunkRecord
 
@@ -102,3 +103,17 @@ def introductions_first(
         out.append((cid, score))
         taken[doc] += 1
     return out
+
+
+def introduce(ctx: QueryContext, top: Ranked) -> tuple[Ranked, dict[int, str], dict[int, ChunkRecord]]:
+    """The "Who is X?" stage: `top` with each document shown first by the passage introducing X, those
+    passages (chunk id -> X), and the passages of `top` as read (so hydration need not read them again). Any
+    other query passes through unchanged."""
+    subject = definition_subject(ctx.request.text)
+    if subject is None or not top:
+        return top, {}, {}
+    store = ctx.snapshot.store
+    shown = store.chunks([cid for cid, _ in top])
+    introduction = find_introductions(store, shown, subject)
+    doc_of = {cid: r.doc_id for cid, r in shown.items()} | {cid: doc for doc, cid in introduction.items()}
+    return introductions_first(top, doc_of, introduction), dict.fromkeys(introduction.values(), subject), shown

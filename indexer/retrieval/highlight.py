@@ -18,6 +18,7 @@ import numpy as np
 
 from indexer.embed.base import Embedder, Vectors
 from indexer.ingest.chunking import sentence_spans
+from indexer.storage.base import LexicalSearch
 
 
 @dataclass(frozen=True)
@@ -58,4 +59,28 @@ def best_dense(texts: Sequence[str], query_vec: Vectors, embedder: Embedder) -> 
         best = int(np.argmax(sims[offset : offset + len(sp)]))
         out.append(Highlight("dense", (sp[best],)))
         offset += len(sp)
+    return out
+
+
+def highlights(
+    lexical: LexicalSearch,
+    query: str,
+    query_vec: Vectors | None,
+    embedder: Embedder,
+    texts: dict[int, str],
+) -> dict[int, Highlight]:
+    """The highlight of each passage in `texts` (chunk id -> passage text).
+
+    Lexical first in every mode: it needs no model call. Dense only for passages sharing no query term.
+    """
+    query_terms = set(lexical.terms(query))
+    out: dict[int, Highlight] = {}
+    for cid, text in texts.items():
+        found = best_lexical(text, lexical.stems(text), query_terms)
+        if found is not None:
+            out[cid] = found
+    need = [cid for cid in texts if cid not in out]
+    if need and query_vec is not None:
+        for cid, found in zip(need, best_dense([texts[c] for c in need], query_vec, embedder), strict=True):
+            out[cid] = found
     return out

@@ -11,7 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, ValidationError
 
 from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from service.admission import Admission
 from service.auth import ReadAccess
 from service.deps import AdmissionDep, SearcherDep

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from indexer.retrieval.fusion import RRF_K, Fusion, rrf
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.local.snapshot import IndexSnapshot
 from indexer.types import matched_text
 from tests.fakes import FakeEmbedder

@@ -12,16 +12,17 @@ import pytest
 import Stemmer
 
 from indexer.build.writer import IndexWriter
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.local import segment as segment_module
 from indexer.storage.local.backend import LocalBackend
 from indexer.storage.local.merge import SEGMENTS_PER_TIER, merge, merge_all, plan
 from indexer.storage.local.snapshot import IndexSnapshot
 from indexer.storage.local.versions import SEGMENTS_DIR, open_index, recover
 from indexer.types import Document, Filter, matched_text
+from tests.conftest import ROOT
 from tests.fakes import FakeEmbedder
 
-ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ["Shanghai Cooperation Organization summit", "river barges cargo", "Putin Xi meeting Samarkand"]
 
 

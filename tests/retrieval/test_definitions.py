@@ -18,7 +18,8 @@ from indexer.retrieval.definitions import (
     introductions_first,
     mention,
 )
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend, DocumentStore
 from indexer.storage.settings import BackendName
 from indexer.types import ChunkRecord
@@ -122,7 +123,7 @@ def test_who_is_shows_the_introducing_passage_first(
 
     # The same question ranked without the rule: the passages repeating the name outrank the introduction,
     # and the documents, their order and their number of places are the same.
-    monkeypatch.setattr("indexer.retrieval.searcher.definition_subject", lambda query: None)
+    monkeypatch.setattr("indexer.retrieval.definitions.definition_subject", lambda query: None)
     base = searcher.search(question, k=4, mode=mode).hits
     intro = hits[0].chunk_id
     assert all(h.introduces is None for h in base) and base[0].chunk_id != intro

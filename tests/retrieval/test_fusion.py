@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from indexer.retrieval.fusion import Fusion, dbsf, dbsf_bounds
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
 from tests.fakes import FakeEmbedder
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from indexer.build.builder import build_index
 from indexer.storage.local.versions import open_index
+from tests.conftest import ROOT
 from tests.fakes import FakeEmbedder
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _corpus(root: Path, n: int, tag: str) -> None:

@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.build.builder import build_index
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
 from indexer.storage.factory import open_backend
 from indexer.types import Filter

@@ -16,7 +16,8 @@ from indexer.build.builder import build_index, chunking_info, model_info
 from indexer.build.writer import IndexWriter
 from indexer.errors import BackendError, IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.milvus import MilvusBackend
 from indexer.storage.milvus.expressions import in_list, row_data
 from indexer.storage.milvus.schema import CHUNK_FIELDS

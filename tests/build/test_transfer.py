@@ -11,7 +11,8 @@ from indexer.build.transfer import export, import_into
 from indexer.build.writer import IndexWriter
 from indexer.cli import main
 from indexer.errors import ConfigError
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
 from indexer.storage.settings import BackendName
 from indexer.types import Document

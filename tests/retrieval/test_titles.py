@@ -9,7 +9,8 @@ from pathlib import Path
 from indexer.build.builder import build_index
 from indexer.embed.base import BATCH_SIZE, Vectors
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.retrieval.searcher import Mode, Searcher
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
 from indexer.storage.local.versions import open_index
 from indexer.types import TITLE_CHARS, matched_text
 from tests.fakes import FakeEmbedder

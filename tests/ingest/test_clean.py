@@ -9,8 +9,9 @@ import pytest
 
 from indexer.ingest.clean import clean_text, split_title
 from indexer.ingest.documents import read_folder
+from tests.conftest import ROOT
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS = ROOT / "seeds"
 
 BOILERPLATE = [
     "Advertisement",
@@ -143,7 +144,7 @@ def test_every_seed_article_looks_scraped_and_no_cranfield_abstract_does() -> No
     from indexer.ingest.clean import looks_scraped
 
     assert all(looks_scraped(p.read_text(encoding="utf-8")) for p in SEEDS.iterdir())
-    corpus = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "cranfield" / "corpus.jsonl"
+    corpus = ROOT.parent / "shared" / "datasets" / "cranfield" / "corpus.jsonl"
     if not corpus.exists():
         pytest.skip(f"{corpus} is not here (CI has ../shared beside the clone)")
     texts = [json.loads(line)["text"] for line in corpus.read_text(encoding="utf-8").splitlines()]

@@ -1,0 +1,59 @@
+"""The last stage, hydration: the ranked passages' text and offsets, every component score and rank that
+explains their place, and highlights."""
+
+from __future__ import annotations
+
+from indexer.retrieval.candidates import Candidates
+from indexer.retrieval.highlight import highlights
+from indexer.retrieval.query import QueryContext, Ranked
+from indexer.retrieval.results import Hit
+from indexer.types import ChunkRecord
+
+
+def hydrate(
+    ctx: QueryContext,
+    top: Ranked,
+    candidates: Candidates,
+    introduced: dict[int, str],
+    known: dict[int, ChunkRecord],
+) -> list[Hit]:
+    """One Hit per passage of `top`, in order; `known` holds passages read already by an earlier stage."""
+    ids = [cid for cid, _ in top]
+    dense_rank = {cid: r for r, (cid, _) in enumerate(candidates.dense, start=1)}
+    lexical_rank = {cid: r for r, (cid, _) in enumerate(candidates.lexical, start=1)}
+    dense_scores = dict(candidates.dense)
+    dense_scores.update(ctx.dense_scores([i for i in ids if i not in dense_scores]))
+    # a passage without any query term has no lexical score
+    lexical_scores = {cid: s for cid, s in ctx.lexical_scores(ids).items() if s > 0}
+    records = known | ctx.snapshot.store.chunks([i for i in ids if i not in known])
+    marked = (
+        highlights(
+            ctx.snapshot.lexical, ctx.request.text, ctx.query_vec, ctx.embedder, {i: records[i].text for i in ids}
+        )
+        if ctx.request.highlight
+        else {}
+    )
+    hits = []
+    for rank, (cid, score) in enumerate(top, start=1):
+        rec = records[cid]
+        hits.append(
+            Hit(
+                rank=rank,
+                score=score,
+                chunk_id=cid,
+                doc_id=rec.doc_id,
+                title=rec.title,
+                source=rec.source,
+                text=rec.text,
+                start=rec.start,
+                end=rec.end,
+                dense=dense_scores.get(cid),
+                lexical=lexical_scores.get(cid),
+                dense_rank=dense_rank.get(cid),
+                lexical_rank=lexical_rank.get(cid),
+                highlight=marked.get(cid),
+                introduces=introduced.get(cid),
+                stage_scores=dict(ctx.stage_scores.get(cid, {})),
+            )
+        )
+    return hits

@@ -1,0 +1,76 @@
+"""One search in progress: the request as resolved, and what every stage reads from the snapshot for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexer.embed.base import Embedder
+from indexer.retrieval.fusion import RRF_K, Fusion
+from indexer.retrieval.results import Mode
+from indexer.storage.base import LexicalScores, Restriction, Snapshot
+from indexer.types import Filter
+
+Ranked = list[tuple[int, float]]  # (chunk_id, score), best first
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What was asked, with the searcher's defaults filled in."""
+
+    text: str
+    k: int
+    mode: Mode
+    fusion: Fusion
+    dense_weight: float
+    rrf_k: int = RRF_K
+    min_score: float | None = None
+    max_per_doc: int | None = None
+    where: Filter | None = None
+    highlight: bool = True
+
+    @property
+    def per_document(self) -> bool:
+        """Whether documents are fused on their best passage per retriever (hybrid DBSF, one passage each)."""
+        return self.mode == Mode.hybrid and self.fusion is not Fusion.rrf and self.max_per_doc == 1
+
+
+@dataclass
+class QueryContext:
+    """The request and what the stages share for it: the snapshot, the filter resolved against it, the query's
+    vector and BM25 scores, and the stage scores recorded so far."""
+
+    request: SearchRequest
+    snapshot: Snapshot
+    embedder: Embedder
+    allowed: Restriction | None
+    total: int  # live chunks passing the filter
+    query_vec: np.ndarray | None  # None in lexical mode: it never runs the model
+    lexical: LexicalScores | None  # None when the query has no indexed term
+    stage_scores: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, request: SearchRequest, snapshot: Snapshot, embedder: Embedder) -> QueryContext:
+        """Resolve the filter, embed the query (not in lexical mode) and score its terms (all modes: BM25 ranks
+        lexical and hybrid searches and explains every hit)."""
+        allowed: Restriction | None = None
+        total = snapshot.vectors.ntotal
+        if request.where is not None and not request.where.is_empty:
+            allowed = snapshot.store.restrict(request.where)
+            total = allowed.size
+        query_vec = embedder.encode([request.text]) if request.mode != Mode.lexical else None
+        return cls(request, snapshot, embedder, allowed, total, query_vec, snapshot.lexical.query(request.text))
+
+    def dense_scores(self, ids: list[int]) -> dict[int, float]:
+        """Cosine similarity of each chunk in `ids` to the query (empty without a query vector)."""
+        if not ids or self.query_vec is None:
+            return {}
+        vecs = self.snapshot.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        return dict(zip(ids, (vecs @ self.query_vec[0]).tolist(), strict=True))
+
+    def lexical_scores(self, ids: list[int]) -> dict[int, float]:
+        """BM25 score of each chunk in `ids` (0.0 where no query term occurs)."""
+        if self.lexical is None or not ids:
+            return dict.fromkeys(ids, 0.0)
+        return self.lexical.scores_of(ids)

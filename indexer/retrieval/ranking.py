@@ -1,0 +1,104 @@
+"""Stages 2 and 3: fuse the candidates into one ranking, then cut by score and group per document, asking the
+retrievers for more candidates while grouping leaves fewer than k and more could still come."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from indexer.retrieval.candidates import Candidates, retrieve
+from indexer.retrieval.fusion import Fusion, dbsf, dbsf_bounds, rrf
+from indexer.retrieval.query import QueryContext, Ranked
+from indexer.retrieval.results import Mode
+
+
+def best_first(scores: dict[int, float]) -> Ranked:
+    """`scores` ranked: best first, ties by chunk id."""
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def fuse(ctx: QueryContext, candidates: Candidates) -> Ranked:
+    """One ranking from the candidate lists: a single mode's own list, or the hybrid fusion of both."""
+    request = ctx.request
+    if request.mode == Mode.dense:
+        return candidates.dense
+    if request.mode == Mode.lexical:
+        return candidates.lexical
+    if request.fusion is Fusion.rrf:
+        return best_first(rrf([[c for c, _ in candidates.dense], [c for c, _ in candidates.lexical]], request.rrf_k))
+    return _dbsf(ctx, candidates)
+
+
+def _dbsf(ctx: QueryContext, candidates: Candidates) -> Ranked:
+    dense, lexical = candidates.dense, candidates.lexical
+    union = list(dict.fromkeys([c for c, _ in dense] + [c for c, _ in lexical]))
+    # Each candidate gets both scores: the one a retriever did not return is computed exactly.
+    dense_of = dict(dense)
+    dense_of.update(ctx.dense_scores([c for c in union if c not in dense_of]))
+    lexical_of = ctx.lexical_scores(union)
+    bounds = dbsf_bounds([s for _, s in dense]), dbsf_bounds([s for _, s in lexical])
+    weight = ctx.request.dense_weight
+    fused = dbsf(dense_of, lexical_of, *bounds, weight)
+    if not ctx.request.per_document:
+        return best_first(fused)
+    # Documents fused on their best passage per retriever; each is shown by its best fused passage.
+    doc_of = ctx.snapshot.store.doc_ids_of(union)
+    doc_dense: dict[str, float] = {}
+    doc_lexical: dict[str, float] = {}
+    shown: dict[str, int] = {}
+    for cid in union:
+        doc = doc_of[cid]
+        doc_dense[doc] = max(doc_dense.get(doc, -np.inf), dense_of[cid])
+        doc_lexical[doc] = max(doc_lexical.get(doc, -np.inf), lexical_of[cid])
+        if doc not in shown or (fused[cid], -cid) > (fused[shown[doc]], -shown[doc]):
+            shown[doc] = cid
+    doc_fused = dbsf(doc_dense, doc_lexical, *bounds, weight)
+    return best_first({shown[doc]: score for doc, score in doc_fused.items()})
+
+
+def at_most_per_document(ctx: QueryContext, ranked: Ranked, max_per_doc: int) -> Ranked:
+    """`ranked` keeping at most `max_per_doc` passages of each document, in order."""
+    doc_of = ctx.snapshot.store.doc_ids_of([cid for cid, _ in ranked])
+    taken: dict[str, int] = {}
+    kept = []
+    for cid, score in ranked:
+        doc = doc_of[cid]
+        if taken.get(doc, 0) < max_per_doc:
+            taken[doc] = taken.get(doc, 0) + 1
+            kept.append((cid, score))
+    return kept
+
+
+def more_possible(ctx: QueryContext, candidates: Candidates) -> bool:
+    """Whether asking the retrievers for more than `candidates.n` could add a hit."""
+    request, n = ctx.request, candidates.n
+    if n >= ctx.total:
+        return False
+    lists = candidates.lists(request.mode)
+    if all(len(found) < n for found in lists):
+        return False  # every retriever already returned all it has
+    if request.min_score is None:
+        return True
+    # Candidates come best first, so anything further scores below the weakest one seen so far.
+    if request.mode == Mode.hybrid and request.fusion is Fusion.rrf:
+        return 2.0 / (request.rrf_k + n + 1) >= request.min_score
+    if request.mode == Mode.hybrid:
+        return True  # a candidate further down one list can score high on the other: no bound to stop at
+    weakest = lists[0][-1][1] if lists[0] else float("-inf")
+    return weakest >= request.min_score
+
+
+def rank(ctx: QueryContext, candidates: int) -> tuple[Ranked, Candidates]:
+    """Candidates, fusion, the score cut and grouping, widened fourfold until k hits or nothing more can come;
+    the ranking (longer than k if it can be) and the candidate lists it came from."""
+    request = ctx.request
+    n = min(ctx.total, max(candidates, request.k))
+    while True:
+        found = retrieve(ctx, n)
+        ranked = fuse(ctx, found)
+        if request.min_score is not None:
+            ranked = [(cid, s) for cid, s in ranked if s >= request.min_score]
+        if request.max_per_doc is not None:
+            ranked = at_most_per_document(ctx, ranked, request.max_per_doc)
+        if len(ranked) >= request.k or not more_possible(ctx, found):
+            return ranked, found
+        n = min(ctx.total, n * 4)

@@ -1,0 +1,59 @@
+"""What a search answers: the retrieval mode, one ranked passage with the evidence for its rank, and the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from indexer.retrieval.fusion import Fusion
+from indexer.retrieval.highlight import Highlight
+
+
+class Mode(StrEnum):
+    """Retrieval mode."""
+
+    dense = "dense"
+    lexical = "lexical"
+    hybrid = "hybrid"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage with the evidence for its rank.
+
+    `score` is the mode's score: cosine similarity (dense), BM25 (lexical) or the fused score (hybrid: DBSF or
+    RRF); a passage that `introduces` the subject of a "Who is X?" question takes its document's best score.
+    `dense`/`lexical` are the component scores (None: lexical when no query term occurs in the passage);
+    `dense_rank`/`lexical_rank` are 1-based ranks among each retriever's candidates (None: not among them).
+    `stage_scores` holds the score each extra stage (a reranker, a boost; see `indexer.retrieval.stages`) gave
+    the passage, by stage name, when it set `score`.
+    """
+
+    rank: int
+    score: float
+    chunk_id: int
+    doc_id: str
+    title: str
+    source: str
+    text: str
+    start: int
+    end: int
+    dense: float | None
+    lexical: float | None
+    dense_rank: int | None
+    lexical_rank: int | None
+    highlight: Highlight | None = None
+    introduces: str | None = None  # X, for a "Who is X?" question, if this is its document's first mention of X
+    stage_scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits for one query, best first."""
+
+    query: str
+    mode: Mode
+    hits: list[Hit]
+    took_ms: float
+    index_version: int
+    fusion: Fusion | None = None

@@ -1,0 +1,35 @@
+"""The optional stage hook: where a reranker or a score boost goes, between ranking and the top-k cut.
+
+A stage receives the ranking (best first, after fusion, the score cut and grouping) and returns it re-scored
+and re-ordered. What it returns is the ranking from then on, and its score of each passage is kept by name, so
+every hit still explains every score that placed it (`Hit.stage_scores`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from indexer.retrieval.query import QueryContext, Ranked
+
+
+class Stage(Protocol):
+    """A step that re-scores a ranking."""
+
+    @property
+    def name(self) -> str:
+        """The key its scores are explained under."""
+        ...
+
+    def __call__(self, ctx: QueryContext, ranked: Ranked) -> Ranked:
+        """`ranked` re-scored, best first."""
+        ...
+
+
+def apply_stages(ctx: QueryContext, ranked: Ranked, stages: Sequence[Stage]) -> Ranked:
+    """Run `stages` in order over `ranked`, recording each one's scores in the context."""
+    for stage in stages:
+        ranked = stage(ctx, ranked)
+        for cid, score in ranked:
+            ctx.stage_scores.setdefault(cid, {})[stage.name] = score
+    return ranked
