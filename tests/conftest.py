@@ -126,8 +126,16 @@ def client(seed_backend: Backend, engine: BackendName, tmp_path: Path) -> Iterat
 
 @pytest.fixture(scope="session", autouse=True)
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One ONNX export cache for the session (servers started by tests inherit it), not the user's own."""
-    cache = tmp_path_factory.mktemp("models")
+    """One ONNX export cache for the run (servers started by tests inherit it), not the user's own.
+
+    Shared by pytest-xdist's workers (their temp folders have one parent), so the model is exported once per
+    run, not once per worker; an export is atomic, so two workers racing to make it both get a whole one.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    cache = root / "models"
+    cache.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SEEKR_MODEL_CACHE", str(cache))
         yield cache

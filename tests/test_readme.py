@@ -1,4 +1,5 @@
-"""Every curl example in README.md, run as written against a live server; its output excerpt must match."""
+"""Every curl example in README.md and the docs site, run as written against a live server; its output excerpt
+must match."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 # Fields whose values in an excerpt must be reproduced exactly by the live server.
 CHECKED_KEYS = (
@@ -34,31 +35,36 @@ CHECKED_KEYS = (
 PAIR = re.compile(r'"(' + "|".join(CHECKED_KEYS) + r')": ("(?:[^"\\]|\\.)*"|[\w.]+)')
 
 
-def _examples() -> list[tuple[list[str], str | None]]:
-    blocks = [(m.group(1), m.group(2)) for m in BLOCK.finditer(README)]
+def _examples() -> list[tuple[str, list[str], str | None]]:
+    """(page, curl commands of one bash block, the json block after it if any), over every page."""
     examples = []
-    for i, (lang, body) in enumerate(blocks):
-        commands = [line for line in body.splitlines() if line.startswith("curl ")]
-        if lang == "bash" and commands:
-            nxt = blocks[i + 1] if i + 1 < len(blocks) else None
-            examples.append((commands, nxt[1] if nxt and nxt[0] == "json" else None))
+    for page in PAGES:
+        blocks = [(m.group(1), m.group(2)) for m in BLOCK.finditer(page.read_text(encoding="utf-8"))]
+        for i, (lang, body) in enumerate(blocks):
+            commands = [line for line in body.splitlines() if line.startswith("curl ")]
+            if lang == "bash" and commands:
+                nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+                examples.append((page.name, commands, nxt[1] if nxt and nxt[0] == "json" else None))
     return examples
 
 
 EXAMPLES = _examples()
 
 
-def test_readme_has_curl_examples() -> None:
+def test_readme_and_docs_have_curl_examples() -> None:
+    assert any(page == "README.md" for page, _, _ in EXAMPLES)
     assert len(EXAMPLES) >= 4
-    assert any("-X POST" in c for cmds, _ in EXAMPLES for c in cmds)
+    assert any("-X POST" in c for _, cmds, _ in EXAMPLES for c in cmds)
 
 
 def _normalise(output: str) -> str:
     return json.dumps(json.loads(output), ensure_ascii=False, separators=(", ", ": "))
 
 
-@pytest.mark.parametrize(("commands", "excerpt"), EXAMPLES, ids=[c[0][:60] for c, _ in EXAMPLES])
-def test_readme_curl_example(target_base_url: str, commands: list[str], excerpt: str | None) -> None:
+@pytest.mark.parametrize(
+    ("page", "commands", "excerpt"), EXAMPLES, ids=[f"{page}:{c[0][:60]}" for page, c, _ in EXAMPLES]
+)
+def test_curl_example(target_base_url: str, page: str, commands: list[str], excerpt: str | None) -> None:
     outputs = []
     for command in commands:
         live = command.replace("http://127.0.0.1:8000", target_base_url)
@@ -72,4 +78,4 @@ def test_readme_curl_example(target_base_url: str, commands: list[str], excerpt:
     assert pairs, "excerpt shows no checked field"
     for key, value in pairs:
         expected = f'"{key}": {json.dumps(json.loads(value), ensure_ascii=False)}'
-        assert expected in combined, f"README shows {expected}, server returned {combined[:500]}"
+        assert expected in combined, f"{page} shows {expected}, server returned {combined[:500]}"

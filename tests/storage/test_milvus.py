@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,7 +198,7 @@ def test_source_prefix_with_like_wildcards_is_literal(engine: BackendName, tmp_p
 
 @pytest.mark.slow
 def test_readme_milvus_lite_commands_run_as_written(tmp_path: Path) -> None:
-    """The README's Milvus Lite build and query lines, typed as they are, with the bundled model."""
+    """The docs' Milvus Lite build and query lines, typed as they are, with the bundled model."""
     import os
     import re
     import subprocess
@@ -205,7 +206,7 @@ def test_readme_milvus_lite_commands_run_as_written(tmp_path: Path) -> None:
 
     from tests.conftest import ROOT, SEEDS
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "milvus.md").read_text(encoding="utf-8")
     section = readme.split("## Beyond one machine", 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert block is not None
@@ -223,3 +224,23 @@ def test_readme_milvus_lite_commands_run_as_written(tmp_path: Path) -> None:
     assert "committed version 1 at milvus ./seekr.db collection seekr" in outputs[0]
     assert "documents: 5 (5 added" in outputs[0]
     assert "Wang Yi" in outputs[1].split("\n2. ")[0]  # the first hit is about him
+
+
+def _temp_milvus_logs() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("milvus*") if p.is_file()}
+
+
+def test_milvus_lite_logs_beside_its_file_never_in_the_temp_folder(backend: MilvusBackend, tmp_path: Path) -> None:
+    before = _temp_milvus_logs()
+    backend.open().deep_check()  # the fixture's backend started a server for m.db
+    beside = tmp_path / "m.db.logs"
+    assert any(p.name.startswith("milvus") for p in beside.iterdir()), "Milvus Lite wrote no log beside its file"
+    chosen = tmp_path / "chosen-logs"
+    other = MilvusBackend(str(tmp_path / "other.db"), "seekr", log_dir=chosen)
+    try:
+        assert other.current_version() is None  # connects: starts a second server
+    finally:
+        other.close()
+    assert any(p.name.startswith("milvus") for p in chosen.iterdir())
+    assert _temp_milvus_logs() == before
+    assert "GLOG_log_dir" not in os.environ  # set for a server's start only
