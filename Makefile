@@ -43,10 +43,10 @@ lint: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 test: lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test-fast: install
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -n auto -m "not slow"
 
 # Build the image, run it, check it end to end, report its size (needs Docker; see scripts/docker-smoke.sh).
 docker-smoke: install
