@@ -12,11 +12,14 @@ from contextlib import closing
 from pathlib import Path
 
 from indexer.build.builder import BuildReport, build_index
+from indexer.build.watch import DEFAULT_SETTLE_MS, FolderWatcher
 from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL, Embedder
 from indexer.embed.runtime import Runtime, load_embedder
 from indexer.errors import ConfigError, IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
+from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
+from indexer.progress import log_progress_lines
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
@@ -33,6 +36,29 @@ def _add_runtime(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("SEEKR_RUNTIME", Runtime.auto.value),
         help="inference runtime (default: $SEEKR_RUNTIME or auto: ONNX int8/fp32 by CPU for the bundled model, "
         "torch for others)",
+    )
+
+
+def _add_reading(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=DEFAULT_MAX_FILE_BYTES / 2**20,
+        help="skip files larger than this many MB (default: %(default)g)",
+    )
+
+
+def _add_watching(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--settle-ms",
+        type=int,
+        default=DEFAULT_SETTLE_MS,
+        help="apply a burst of changes once no file changed for this long (default: %(default)s ms)",
+    )
+    parser.add_argument(
+        "--poll",
+        action="store_true",
+        help="poll the folder instead of waiting for file system events (network mounts, some containers)",
     )
 
 
@@ -96,9 +122,10 @@ def _parser() -> argparse.ArgumentParser:
         "build",
         help="index a folder (incremental: only changed files are embedded again)",
         description=(
-            "Read SRC recursively (.txt, .md, .html/.htm, .jsonl), strip boilerplate, chunk by sentences "
-            "in model tokens, embed, and commit a new index version atomically. Unchanged files are not "
-            "embedded again; files that disappeared leave the index."
+            "Read SRC recursively (.txt, .md, .html/.htm, .jsonl, .pdf, .docx, .pptx, .odt, .epub, .rtf, .eml), "
+            "strip boilerplate from web pages, chunk by sentences in model tokens, embed, and commit a new index "
+            "version atomically. Unchanged files are not embedded again; files that disappeared leave the index. "
+            "A file that cannot be read is skipped with its reason; every other file is indexed."
         ),
     )
     build.add_argument("source", type=Path, metavar="SRC", help="folder of documents")
@@ -124,6 +151,26 @@ def _parser() -> argparse.ArgumentParser:
     _add_runtime(build)
     _add_cleaning(build)
     build.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_reading(build)
+    build.add_argument(
+        "--report", type=Path, metavar="FILE", help="write what was read and skipped, and why, to FILE (JSON)"
+    )
+
+    watch = sub.add_parser(
+        "watch",
+        help="keep an index current with a folder: apply added, changed, moved and deleted files as they happen",
+        description=(
+            "Build SRC into the index (incrementally), then watch it: each burst of changes is applied, once the "
+            "files stopped changing, through the same incremental, crash-safe build. Stops on Ctrl-C."
+        ),
+    )
+    watch.add_argument("source", type=Path, metavar="SRC", help="folder of documents")
+    _add_storage(watch)
+    watch.add_argument("--model", default=DEFAULT_MODEL, help="model name or path (default: %(default)s, bundled)")
+    _add_runtime(watch)
+    _add_cleaning(watch)
+    _add_reading(watch)
+    _add_watching(watch)
 
     query = sub.add_parser(
         "query",
@@ -265,9 +312,16 @@ def _print_build(report: BuildReport) -> None:
         f"cleaning ({report.cleaning.value}): page rules applied to {report.cleaned} of {report.read} documents "
         f"read; lines removed: {removed}"
     )
-    print(f"skipped files: {len(report.skipped)}")
+    kinds = ", ".join(f"{kind} {n}" for kind, n in report.skipped_by_kind.items())
+    kinds = f" ({kinds})" if kinds else ""
+    print(f"files: {report.files} read, {report.pages} pages; skipped: {len(report.skipped)}{kinds}")
     for skipped in report.skipped:
-        print(f"  {skipped.path}: {skipped.reason}")
+        print(f"  {skipped.path} [{skipped.kind.value}]: {skipped.reason}")
+    if report.skipped_by_kind.get("no_text_layer"):
+        scans = report.skipped_by_kind["no_text_layer"]
+        print(f"  {scans} scanned PDF(s) have no text layer: run OCR on them first")
+    if report.reused_chunks:
+        print(f"metadata-only changes kept the vectors of {report.reused_chunks} chunks")
     print(f"time: {report.seconds:.1f}s")
 
 
@@ -278,9 +332,39 @@ def _cmd_build(args: argparse.Namespace) -> int:
     )
     with closing(open_backend(_storage(args))) as backend:
         report = build_index(
-            args.source, backend, embedder, config, batch_size=args.batch_size, progress=not args.quiet
+            args.source,
+            backend,
+            embedder,
+            config,
+            batch_size=args.batch_size,
+            progress=not args.quiet,
+            max_file_bytes=int(args.max_file_mb * 2**20),
         )
     _print_build(report)
+    if args.report:
+        args.report.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"report: {args.report}")
+    return 0
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    embedder = _embedder(args, args.model)
+    config = ChunkingConfig(cleaning=Cleaning(args.cleaning))
+    with closing(open_backend(_storage(args))) as backend:
+        watcher = FolderWatcher(
+            args.source,
+            backend,
+            embedder,
+            config,
+            max_file_bytes=int(args.max_file_mb * 2**20),
+            settle_ms=args.settle_ms,
+            poll=args.poll,
+            on_build=_print_build,
+        )
+        try:
+            watcher.run()
+        except KeyboardInterrupt:
+            print("stopped watching")
     return 0
 
 
@@ -357,9 +441,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point for `python -m indexer` and the `seekr-index` script."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log_progress_lines()
     try:
         commands = {
             "build": _cmd_build,
+            "watch": _cmd_watch,
             "query": _cmd_query,
             "eval": _cmd_eval,
             "merge": _cmd_merge,

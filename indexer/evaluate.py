@@ -29,6 +29,7 @@ from indexer.errors import ConfigError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import FolderReport, Skipped, read_document
+from indexer.ingest.readers.base import SkipKind
 from indexer.retrieval.fusion import DEFAULT_DENSE_WEIGHT, Fusion
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
@@ -124,7 +125,7 @@ def load_beir(path: Path, cleaning: Cleaning = Cleaning.auto) -> BeirDataset:
         body = text or (title or "")
         read = read_document(cleaning, doc_id=doc_id, raw_text=body, source=f"corpus.jsonl:{n}", title=title)
         if read is None:
-            report.skipped.append(Skipped(f"corpus.jsonl:{n}", "no text"))
+            report.skipped.append(Skipped(f"corpus.jsonl:{n}", "no text", SkipKind.no_text))
         else:
             report.add(*read)
     qrels = read_qrels(path / "qrels" / "test.tsv")

@@ -89,6 +89,14 @@ class SegmentInfo(_Frozen):
         return self.chunks - self.deleted_chunks
 
 
+class SourceInfo(_Frozen):
+    """What the last build read from its source folder: files looked at, pages read, files skipped by reason."""
+
+    files: int
+    pages: int = 0
+    skipped: dict[str, int] = {}
+
+
 class Manifest(_Frozen):
     """Everything needed to use an index version correctly, and to refuse it when it does not fit.
 
@@ -109,6 +117,7 @@ class Manifest(_Frozen):
     segments: tuple[SegmentInfo, ...]
     next_chunk_id: int
     build_seconds: float | None = None
+    source: SourceInfo | None = None  # None: never built from a folder (or built before this was recorded)
 
     @classmethod
     def create(
@@ -122,6 +131,7 @@ class Manifest(_Frozen):
         segments: tuple[SegmentInfo, ...],
         next_chunk_id: int,
         build_seconds: float | None,
+        source: SourceInfo | None = None,
     ) -> Manifest:
         """The manifest of a version committed now by this package."""
         return cls(
@@ -135,6 +145,7 @@ class Manifest(_Frozen):
             segments=segments,
             next_chunk_id=next_chunk_id,
             build_seconds=build_seconds,
+            source=source,
         )
 
     def save(self, directory: Path) -> Path:

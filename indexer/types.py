@@ -21,34 +21,45 @@ TITLE_CHARS = 200  # most characters of a title put in front of a passage
 
 @dataclass(frozen=True)
 class Document:
-    """A cleaned document ready for chunking. `text` is the cleaned text that chunk offsets point into."""
+    """A cleaned document ready for chunking. `text` is the cleaned text that chunk offsets point into.
+
+    `pages`: where each page (or slide) of a paged format starts in `text`, ascending, the first at 0 (empty:
+    not paged). `sections`: further offsets where a heading starts a section. A passage never crosses a page
+    or section start, so each passage lies on one page.
+    """
 
     doc_id: str
     title: str
     text: str
     source: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    pages: tuple[int, ...] = ()
+    sections: tuple[int, ...] = ()
 
     @property
     def content_hash(self) -> str:
         """Hash of everything that influences the stored chunks and their metadata."""
-        payload = json.dumps(
-            {"title": self.title, "text": self.text, "source": self.source, "metadata": self.metadata},
-            sort_keys=True,
-            ensure_ascii=False,
-        )
+        fields: dict[str, Any] = {"title": self.title, "text": self.text, "source": self.source}
+        fields["metadata"] = self.metadata
+        # Only where present, so that documents without them keep the hashes they always had.
+        if self.pages:
+            fields["pages"] = list(self.pages)
+        if self.sections:
+            fields["sections"] = list(self.sections)
+        payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """A passage of a document: `text == document_text[start:end]`."""
+    """A passage of a document: `text == document_text[start:end]`; `page` is 1-based (None: not paged)."""
 
     ordinal: int
     start: int
     end: int
     text: str
     n_tokens: int
+    page: int | None = None
 
 
 def matched_text(title: str, text: str, start: int, titles: bool = True) -> str:
@@ -93,7 +104,7 @@ class Filter:
 
 @dataclass(frozen=True)
 class ChunkRecord:
-    """A stored chunk joined with its document's title and source."""
+    """A stored chunk joined with its document's title and source; `page` is 1-based (None: not paged)."""
 
     chunk_id: int
     doc_id: str
@@ -103,6 +114,7 @@ class ChunkRecord:
     text: str
     title: str
     source: str
+    page: int | None = None
 
 
 @dataclass(frozen=True)

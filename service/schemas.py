@@ -189,6 +189,9 @@ class SearchHit(BaseModel):
     text: str
     start: int = Field(description="Character offset of the passage in the document's cleaned text.")
     end: int
+    page: int | None = Field(
+        None, description="1-based page (PDF) or slide (PPTX) the passage lies on; null for formats without pages."
+    )
     scores: Scores
     highlight: HighlightOut | None = Field(
         None, description="Best-matching sentence(s) as offsets into `text` (null when highlight=false)."
@@ -207,6 +210,7 @@ class SearchHit(BaseModel):
             text=hit.text,
             start=hit.start,
             end=hit.end,
+            page=hit.page,
             scores=Scores(
                 dense=hit.dense,
                 lexical=hit.lexical,

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from indexer.embed.base import BATCH_SIZE, Embedder
 from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig, chunk_text
 from indexer.ingest.clean import RULES_VERSION, Cleaning
-from indexer.ingest.documents import FolderReport, Skipped, read_folder
-from indexer.manifest import ChunkingInfo, ModelInfo
+from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, Skipped, read_folder
+from indexer.manifest import ChunkingInfo, ModelInfo, SourceInfo
+from indexer.progress import progress_bar
 from indexer.storage.base import Backend, Snapshot, commit
 from indexer.storage.factory import as_backend
 from indexer.types import Chunk, Document, DocumentUpdate, matched_text
@@ -46,6 +48,34 @@ class BuildReport:
     cleaned: int = 0  # ... of which the scraped-page rules applied to
     removed_lines: dict[str, int] = field(default_factory=dict)  # lines those rules removed, per rule
     repairs: list[str] = field(default_factory=list)  # what a writer that died had left, undone first
+    files: int = 0  # files looked at in the folder
+    pages: int = 0  # pages and slides read from paged formats
+    reused_chunks: int = 0  # chunks of documents whose metadata alone changed: their vectors were kept
+
+    @property
+    def skipped_by_kind(self) -> dict[str, int]:
+        """How many files (or JSONL lines) were skipped, per reason code, most first."""
+        return dict(Counter(s.kind.value for s in self.skipped).most_common())
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as `indexer build --report FILE` writes it."""
+        return {
+            "location": self.location,
+            "version": self.version,
+            "files": self.files,
+            "pages": self.pages,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "embedded_chunks": self.embedded_chunks,
+            "reused_chunks": self.reused_chunks,
+            "seconds": round(self.seconds, 3),
+            "skipped_by_kind": self.skipped_by_kind,
+            "skipped": [{"path": s.path, "kind": s.kind.value, "reason": s.reason} for s in self.skipped],
+        }
 
     @property
     def changed(self) -> bool:
@@ -83,8 +113,9 @@ def prepare_updates(
 ) -> list[DocumentUpdate]:
     """Chunk and embed documents (one encode call for all chunks, so batches are full and length-sorted)."""
     chunked: list[tuple[Document, list[Chunk]]] = []
-    for doc in tqdm(docs, desc="chunking", unit="doc", disable=not progress):
-        chunked.append((doc, chunk_text(doc.text, embedder.token_spans, config)))
+    for doc in progress_bar(docs, desc="chunking", unit="doc", enabled=progress):
+        chunks = chunk_text(doc.text, embedder.token_spans, config, pages=doc.pages, sections=doc.sections)
+        chunked.append((doc, chunks))
     texts = [
         _fit(matched_text(doc.title, c.text, c.start, config.titles), c, embedder)
         for doc, chunks in chunked
@@ -97,6 +128,31 @@ def prepare_updates(
         rows = vectors[offset : offset + len(chunks)]
         offset += len(chunks)
         updates.append(DocumentUpdate(doc, origins[doc.doc_id], chunks, np.asarray(rows)))
+    return updates
+
+
+def reuse_vectors(base: Snapshot, docs: list[Document], origins: dict[str, str]) -> list[DocumentUpdate]:
+    """Updates for the documents of `docs` whose stored text and title are unchanged (their metadata alone
+    changed, e.g. a file touched or its front matter edited): their passages and vectors are taken from `base`
+    instead of being embedded again. The chunking settings are `base`'s, or the build would be a rebuild."""
+    stored = base.store.documents_of([d.doc_id for d in docs])
+    same = [d for d in docs if (s := stored.get(d.doc_id)) is not None and (s.text, s.title) == (d.text, d.title)]
+    if not same:
+        return []
+    chunk_ids = base.store.chunk_ids_of([d.doc_id for d in same])
+    all_ids = [cid for d in same for cid in chunk_ids.get(d.doc_id, [])]
+    records = base.store.chunks(all_ids)
+    vectors = base.vectors.reconstruct_batch(all_ids) if all_ids else np.zeros((0, 0), dtype=np.float32)
+    row_of = {cid: row for row, cid in enumerate(all_ids)}
+    updates = []
+    for doc in same:
+        ids = chunk_ids.get(doc.doc_id, [])
+        chunks = [
+            Chunk(records[c].ordinal, records[c].start, records[c].end, records[c].text, 0, records[c].page)
+            for c in ids
+        ]
+        rows = vectors[[row_of[c] for c in ids]] if ids else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        updates.append(DocumentUpdate(doc, origins[doc.doc_id], chunks, rows))
     return updates
 
 
@@ -132,9 +188,10 @@ def build_index(
     *,
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> BuildReport:
     """Index every supported file under `source` into `index` (a directory: the local engine), re-embedding
-    only changed documents.
+    only changed documents (files over `max_file_bytes` are skipped).
 
     Documents that came from an earlier build of a folder and whose files are gone are deleted; documents
     added through the API (origin 'api') are left alone. If the model, chunking or cleaning rules differ
@@ -143,7 +200,7 @@ def build_index(
     if not source.is_dir():
         raise ConfigError(f"source folder {source} does not exist or is not a directory")
     config = config or ChunkingConfig()
-    folder = read_folder(source, config.cleaning)
+    folder = read_folder(source, config.cleaning, max_file_bytes=max_file_bytes, progress=progress)
     return sync_index(folder, index, embedder, config, batch_size=batch_size, progress=progress)
 
 
@@ -211,19 +268,25 @@ def sync_index(
             removed_lines=dict(folder.removed.most_common()),
             repairs=repairs,
         )
-        if base is not None and not report.changed:
+        source = SourceInfo(files=folder.files, pages=folder.pages, skipped=folder.skipped_by_kind())
+        if base is not None and not report.changed and base.manifest.source == source:
             report.documents, report.chunks = base.manifest.counts.documents, base.manifest.counts.chunks
             report.seconds = time.perf_counter() - started
             return report
 
+        reused = [] if rebuild_reason or base is None else reuse_vectors(base, to_embed, origins)
+        kept = {u.document.doc_id for u in reused}
+        to_embed = [d for d in to_embed if d.doc_id not in kept]
         updates = prepare_updates(to_embed, origins, embedder, config, batch_size=batch_size, progress=progress)
         report.embedded_chunks = sum(len(u.chunks) for u in updates)
+        report.reused_chunks = sum(len(u.chunks) for u in reused)
         tx = backend.transaction(None if rebuild_reason else base, model, chunking)
         snapshot = commit(
             tx,
-            upserts=updates,
+            upserts=reused + updates,
             deletes=[] if rebuild_reason else deletes,
             build_seconds=time.perf_counter() - started,
+            source=source,
         )
     # Compact after the build has committed and released the lock (searches see the build meanwhile).
     snapshot = backend.merge(snapshot)

@@ -88,7 +88,8 @@ def export(snapshot: Snapshot, out: Path) -> TransferReport:
                         "origin": doc.origin,
                         "text": doc.text,
                         "metadata": doc.metadata,
-                        "chunks": [[c.ordinal, c.start, c.end] for c in chunks],
+                        # [ordinal, start, end] and, for a passage on a page, its page
+                        "chunks": [[c.ordinal, c.start, c.end, *([c.page] if c.page else [])] for c in chunks],
                     }
                     fh.write(json.dumps(line, ensure_ascii=False) + "\n")
                     documents += 1
@@ -131,7 +132,7 @@ def _updates(folder: Path, info: ExportInfo) -> Iterator[list[DocumentUpdate]]:
             d = json.loads(line)
             doc = Document(d["doc_id"], d["title"], d["text"], d["source"], d["metadata"])
             # Token counts only size passages for the model while chunking; nothing after that reads them.
-            chunks = [Chunk(o, s, e, doc.text[s:e], n_tokens=0) for o, s, e in d["chunks"]]
+            chunks = [Chunk(o, s, e, doc.text[s:e], 0, *page) for o, s, e, *page in d["chunks"]]
             batch.append(DocumentUpdate(doc, d["origin"], chunks, np.asarray(vectors[row : row + len(chunks)])))
             row += len(chunks)
             if len(batch) == _BATCH:

@@ -12,7 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-from tqdm import tqdm
+
+from indexer.progress import progress_bar
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
@@ -88,9 +89,11 @@ def encode_in_batches(
         return np.zeros((0, dimension), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
     out = np.empty((len(texts), dimension), dtype=np.float32)
-    for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="Batches"):
-        rows = order[start : start + batch_size]
-        out[rows] = forward([texts[i] for i in rows])
+    with progress_bar(total=len(texts), desc="embedding", unit="chunk", enabled=progress) as bar:
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = forward([texts[i] for i in rows])
+            bar.update(len(rows))
     return out
 
 

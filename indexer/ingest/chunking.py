@@ -9,8 +9,10 @@ than the model accepts and nothing is silently truncated at embedding time.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from itertools import groupby
 
 import sentencex
 
@@ -88,10 +90,33 @@ def _pieces(text: str, spans: list[tuple[int, int]], token_spans: TokenSpans, li
     return units
 
 
-def chunk_text(text: str, token_spans: TokenSpans, config: ChunkingConfig) -> list[Chunk]:
-    """Split cleaned document text into chunks; see the module docstring for the policy."""
+def chunk_text(
+    text: str,
+    token_spans: TokenSpans,
+    config: ChunkingConfig,
+    *,
+    pages: Sequence[int] = (),
+    sections: Sequence[int] = (),
+) -> list[Chunk]:
+    """Split cleaned document text into chunks; see the module docstring for the policy.
+
+    A chunk never crosses a page start (`pages`, ascending offsets) or a section start (`sections`): each
+    section is chunked on its own, and each chunk says the (1-based) page it lies on.
+    """
     units = _pieces(text, sentence_spans(text, config.language), token_spans, config.chunk_tokens)
+    starts = sorted(set(pages) | set(sections))
     chunks: list[Chunk] = []
+    for _, group in groupby(units, key=lambda unit: bisect_right(starts, unit[0])):
+        _pack(text, list(group), token_spans, config, chunks)
+    if pages:
+        chunks = [replace(c, page=bisect_right(pages, c.start) or 1) for c in chunks]
+    return chunks
+
+
+def _pack(
+    text: str, units: list[tuple[int, int, int]], token_spans: TokenSpans, config: ChunkingConfig, chunks: list[Chunk]
+) -> None:
+    """Pack `units` greedily into chunks appended to `chunks`, overlapping as configured."""
     i = 0
     while i < len(units):
         j, total = i, 0
@@ -115,4 +140,3 @@ def chunk_text(text: str, token_spans: TokenSpans, config: ChunkingConfig) -> li
             back -= 1
             carried += units[back][2]
         i = back
-    return chunks

@@ -1,38 +1,55 @@
-"""Reading documents from a folder: `.txt`, `.md`, `.html`/`.htm` and `.jsonl`.
+"""Reading documents from a folder: text, Markdown, HTML and JSON Lines here; PDF, Word, PowerPoint,
+OpenDocument, EPUB, RTF and e-mail through the format readers (`indexer.ingest.readers`).
 
-Every file that cannot be used (not UTF-8, binary, empty, unreadable, malformed JSON line) becomes a
-`Skipped` record naming the file and the reason; reading never raises for a bad file.
+Every file that cannot be used (unsupported, too large, empty, binary, not UTF-8, unreadable, encrypted,
+damaged, a scan without a text layer, a malformed JSON line) becomes a `Skipped` record naming the file, a
+reason code (`SkipKind`) and a message; reading never raises for a bad file, so one bad file never stops a
+build. Each file-backed document carries file metadata (`file_type`, `file_size`, `file_modified`) and what
+its format records (`author`, `created`, `modified`, `pages`, `slides`, Markdown front matter, ...).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import frontmatter
 import trafilatura
+import yaml
+from lxml import etree
 
 from indexer.ingest.clean import Cleaning, clean_report, looks_scraped, normalise_text, split_title
+from indexer.ingest.readers import READERS
+from indexer.ingest.readers.base import SkipKind, Unreadable, assemble, iso
+from indexer.progress import progress_bar
 from indexer.types import Document
 
 log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | set(READERS)
+DEFAULT_MAX_FILE_BYTES = 100 * 2**20
+# What a format's parser raises on a file it cannot parse; these mean a bad file, and the file is skipped.
+_PARSE_ERRORS = (ValueError, KeyError, IndexError, LookupError, zipfile.BadZipFile, etree.LxmlError, RecursionError)
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file (or a line of a `.jsonl` file) that was not indexed, and why."""
+    """A file (or a line of a `.jsonl` file) that was not indexed: why (a code) and what to do (a message)."""
 
     path: str
     reason: str
+    kind: SkipKind = SkipKind.corrupt
 
 
 @dataclass
@@ -44,12 +61,19 @@ class FolderReport:
     cleaning: Cleaning = Cleaning.auto
     cleaned: int = 0  # documents the scraped-page rules were applied to
     removed: Counter[str] = field(default_factory=Counter)  # lines removed, per rule
+    files: int = 0  # files looked at
+    pages: int = 0  # pages and slides read from paged formats
 
     def add(self, doc: Document, outcome: CleaningOutcome) -> None:
         """Count a document and what cleaning did to it."""
         self.documents.append(doc)
         self.cleaned += outcome.applied
         self.removed.update(outcome.removed)
+        self.pages += len(doc.pages)
+
+    def skipped_by_kind(self) -> dict[str, int]:
+        """How many were skipped for each reason code, most first."""
+        return dict(Counter(s.kind.value for s in self.skipped).most_common())
 
 
 @dataclass
@@ -67,69 +91,189 @@ def _wants_rules(cleaning: Cleaning, raw: str, *, page: bool = False) -> bool:
     return cleaning is Cleaning.web or page or looks_scraped(raw)
 
 
-def read_folder(root: Path, cleaning: Cleaning = Cleaning.auto) -> FolderReport:
-    """Read every supported file under `root` recursively, in a stable (sorted) order."""
+ReadCache = dict[str, tuple[tuple[int, int, Cleaning, int], list["Read | Skipped"]]]
+
+
+def read_folder(
+    root: Path,
+    cleaning: Cleaning = Cleaning.auto,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    progress: bool = False,
+    cache: ReadCache | None = None,
+) -> FolderReport:
+    """Read every supported file under `root` recursively, in a stable (sorted) order.
+
+    `cache` (kept by the caller between reads of the same folder) maps a file to what it read last time, keyed
+    by its size and modification time: a file unchanged since is not read again.
+    """
     report = FolderReport(cleaning=cleaning)
     seen: dict[str, str] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    # hidden files and folders (.git, .DS_Store) are never documents
+    paths = sorted(
+        p for p in root.rglob("*") if p.is_file() and not any(q.startswith(".") for q in p.relative_to(root).parts)
+    )
+    bar = progress_bar(paths, desc="reading", unit="file", enabled=progress)
+    for path in bar:
         rel = path.relative_to(root).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue  # hidden files and folders (.git, .DS_Store) are never documents
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            report.skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'!r}"))
-            continue
-        for item in _read_file(path, rel, cleaning):
+        report.files += 1
+        for item in _read_cached(path, rel, cleaning, max_file_bytes, cache):
             if isinstance(item, Skipped):
                 report.skipped.append(item)
             elif item[0].doc_id in seen:
                 doc = item[0]
                 report.skipped.append(
-                    Skipped(doc.source, f"duplicate document id {doc.doc_id!r} (first in {seen[doc.doc_id]})")
+                    Skipped(
+                        doc.source,
+                        f"duplicate document id {doc.doc_id!r} (first in {seen[doc.doc_id]})",
+                        SkipKind.duplicate_id,
+                    )
                 )
             else:
                 seen[item[0].doc_id] = item[0].source
                 report.add(*item)
+        bar.set_postfix(pages=report.pages, skipped=len(report.skipped), refresh=False)
+    bar.close()
     for skipped in report.skipped:
-        log.warning("skipped %s: %s", skipped.path, skipped.reason)
+        log.warning("skipped %s (%s): %s", skipped.path, skipped.kind.value, skipped.reason)
     return report
 
 
-def _read_text(path: Path, rel: str) -> str | Skipped:
+def _read_cached(
+    path: Path, rel: str, cleaning: Cleaning, max_file_bytes: int, cache: ReadCache | None
+) -> list[Read | Skipped]:
+    if cache is None:
+        return list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes))
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return Skipped(rel, f"unreadable: {exc.strerror or exc}")
+        stat = path.stat()
+    except OSError:
+        cache.pop(rel, None)
+        return list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes))
+    key = (stat.st_size, stat.st_mtime_ns, cleaning, max_file_bytes)
+    hit = cache.get(rel)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    items = list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes))
+    cache[rel] = (key, items)
+    return items
+
+
+def _read_text(raw: bytes, rel: str) -> str | Skipped:
     if not raw.strip():
-        return Skipped(rel, "empty file")
+        return Skipped(rel, "empty file", SkipKind.empty)
     if b"\x00" in raw[:8192]:
-        return Skipped(rel, "binary file (contains NUL bytes)")
+        return Skipped(rel, "binary file (contains NUL bytes)", SkipKind.binary)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return Skipped(rel, f"not UTF-8 text (invalid byte at offset {exc.start})")
+        return Skipped(rel, f"not UTF-8 text (invalid byte at offset {exc.start})", SkipKind.not_utf8)
 
 
 Read = tuple[Document, CleaningOutcome]
 
 
-def _read_file(path: Path, rel: str, cleaning: Cleaning) -> Iterator[Read | Skipped]:
-    raw = _read_text(path, rel)
+def file_metadata(path: Path) -> dict[str, Any]:
+    """What the file system says of a file: its type (extension), size in bytes and modification time (UTC)."""
+    stat = path.stat()
+    return {
+        "file_type": path.suffix.lower().lstrip(".") or None,
+        "file_size": stat.st_size,
+        "file_modified": iso(datetime.fromtimestamp(stat.st_mtime, UTC)),
+    }
+
+
+def _present(metadata: dict[str, Any]) -> dict[str, Any]:
+    """`metadata` without empty values, dates as ISO 8601 text (JSON and filters need plain values)."""
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if isinstance(value, datetime | date):
+            value = iso(value)
+        if value is None or value == "" or value == []:
+            continue
+        out[str(key)] = value
+    return out
+
+
+def read_file(
+    path: Path, rel: str, cleaning: Cleaning = Cleaning.auto, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> Iterator[Read | Skipped]:
+    """The documents of one file (a `.jsonl` file holds many), or why it was skipped; never raises for a bad file.
+
+    `rel` is the file's path relative to the indexed folder: the document id and source.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield Skipped(rel, f"unsupported file type {path.suffix or '(none)'!r}", SkipKind.unsupported)
+        return
+    try:
+        meta = file_metadata(path)
+        if meta["file_size"] > max_file_bytes:
+            limit = max_file_bytes / 2**20
+            yield Skipped(
+                rel,
+                f"{meta['file_size'] / 2**20:.1f} MB is over the {limit:g} MB limit (--max-file-mb, SEEKR_MAX_FILE_MB)",
+                SkipKind.too_large,
+            )
+            return
+        if meta["file_size"] == 0:
+            yield Skipped(rel, "empty file", SkipKind.empty)
+            return
+        if suffix in READERS:
+            yield _read_structured(path, rel, meta)
+            return
+        raw = _read_text(path.read_bytes(), rel)
+    except OSError as exc:
+        yield Skipped(rel, f"unreadable: {exc.strerror or exc}", SkipKind.unreadable)
+        return
     if isinstance(raw, Skipped):
         yield raw
         return
-    suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
         yield from _read_jsonl(raw, rel, cleaning)
         return
     if suffix in HTML_SUFFIXES:
-        html_doc = _from_html(raw, rel, cleaning)
-        yield html_doc if html_doc is not None else Skipped(rel, "no main text found in HTML")
+        html_doc = _from_html(raw, rel, cleaning, meta)
+        yield html_doc if html_doc is not None else Skipped(rel, "no main text found in HTML", SkipKind.no_text)
         return
-    read = read_document(cleaning, doc_id=rel, raw_text=raw, source=rel)
-    yield read if read is not None else Skipped(rel, "no text")
+    title = None
+    if suffix in MARKDOWN_SUFFIXES:
+        raw, title, meta = _front_matter(raw, rel, meta)
+    read = read_document(cleaning, doc_id=rel, raw_text=raw, source=rel, title=title, metadata=_present(meta))
+    yield read if read is not None else Skipped(rel, "no text", SkipKind.no_text)
 
 
-def _from_html(raw: str, rel: str, cleaning: Cleaning) -> Read | None:
+def _read_structured(path: Path, rel: str, meta: dict[str, Any]) -> Read | Skipped:
+    """A document from a format reader, or why not."""
+    try:
+        extracted = READERS[path.suffix.lower()](path)
+    except Unreadable as exc:
+        return Skipped(rel, exc.message, exc.kind)
+    except _PARSE_ERRORS as exc:
+        # The parser choked on the file. Logged with its traceback: it may also be a gap in the reader.
+        log.warning("reading %s failed", rel, exc_info=True)
+        return Skipped(rel, f"damaged file: its reader failed ({type(exc).__name__}: {exc})", SkipKind.corrupt)
+    doc = assemble(rel, rel, extracted, _present(meta | extracted.metadata))
+    if doc is None:
+        return Skipped(rel, "no text in it", SkipKind.no_text)
+    return doc, CleaningOutcome()
+
+
+def _front_matter(raw: str, rel: str, meta: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
+    """Markdown without its YAML front matter, the front matter's title, and its fields added to `meta`.
+
+    Front matter that is not valid YAML (or not a mapping) is kept as text, with a warning: the file still counts.
+    """
+    try:
+        post = frontmatter.loads(raw)
+    except (yaml.YAMLError, ValueError) as exc:
+        log.warning("%s: front matter is not valid YAML (%s); indexed as text", rel, exc)
+        return raw, None, meta
+    fields = dict(post.metadata)
+    title = fields.get("title")
+    return post.content, title if isinstance(title, str) and title.strip() else None, meta | fields
+
+
+def _from_html(raw: str, rel: str, cleaning: Cleaning, meta: dict[str, Any]) -> Read | None:
     # trafilatura drops navigation, ads, comments and footers; our own rules then run on its output.
     extracted = trafilatura.bare_extraction(raw, include_comments=False, include_tables=True, with_metadata=True)
     if extracted is None:
@@ -138,7 +282,9 @@ def _from_html(raw: str, rel: str, cleaning: Cleaning) -> Read | None:
     title = extracted.title if hasattr(extracted, "title") else extracted.get("title")
     if not text:
         return None
-    return read_document(cleaning, doc_id=rel, raw_text=text, source=rel, title=title or None, page=True)
+    return read_document(
+        cleaning, doc_id=rel, raw_text=text, source=rel, title=title or None, metadata=_present(meta), page=True
+    )
 
 
 def _read_jsonl(raw: str, rel: str, cleaning: Cleaning) -> Iterator[Read | Skipped]:
@@ -149,22 +295,22 @@ def _read_jsonl(raw: str, rel: str, cleaning: Cleaning) -> Iterator[Read | Skipp
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield Skipped(where, f"malformed JSON ({exc.msg})")
+            yield Skipped(where, f"malformed JSON ({exc.msg})", SkipKind.malformed)
             continue
         if not isinstance(record, dict):
-            yield Skipped(where, "line is not a JSON object")
+            yield Skipped(where, "line is not a JSON object", SkipKind.malformed)
             continue
         doc_id, text = record.get("id"), record.get("text")
         if not isinstance(doc_id, str | int) or str(doc_id).strip() == "":
-            yield Skipped(where, "missing 'id' (a non-empty string)")
+            yield Skipped(where, "missing 'id' (a non-empty string)", SkipKind.malformed)
             continue
         if not isinstance(text, str) or not text.strip():
-            yield Skipped(where, "missing or empty 'text'")
+            yield Skipped(where, "missing or empty 'text'", SkipKind.malformed)
             continue
         title = record.get("title")
         metadata = record.get("metadata") or {}
         if not isinstance(metadata, dict):
-            yield Skipped(where, "'metadata' must be a JSON object")
+            yield Skipped(where, "'metadata' must be a JSON object", SkipKind.malformed)
             continue
         read = read_document(
             cleaning,
@@ -174,7 +320,7 @@ def _read_jsonl(raw: str, rel: str, cleaning: Cleaning) -> Iterator[Read | Skipp
             title=title if isinstance(title, str) and title.strip() else None,
             metadata=metadata,
         )
-        yield read if read is not None else Skipped(where, "no text")
+        yield read if read is not None else Skipped(where, "no text", SkipKind.no_text)
 
 
 def _starts_with_title(text: str, title: str) -> bool:

@@ -52,6 +52,7 @@ def hydrate(
                 dense_rank=dense_rank.get(cid),
                 lexical_rank=lexical_rank.get(cid),
                 highlight=marked.get(cid),
+                page=rec.page,
                 introduces=introduced.get(cid),
                 stage_scores=dict(ctx.stage_scores.get(cid, {})),
             )

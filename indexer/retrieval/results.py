@@ -43,6 +43,7 @@ class Hit:
     dense_rank: int | None
     lexical_rank: int | None
     highlight: Highlight | None = None
+    page: int | None = None  # 1-based page (or slide) of a paged document the passage lies on
     introduces: str | None = None  # X, for a "Who is X?" question, if this is its document's first mention of X
     stage_scores: dict[str, float] = field(default_factory=dict)
 

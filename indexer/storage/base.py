@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from indexer.manifest import ChunkingInfo, Manifest, ModelInfo
+from indexer.manifest import ChunkingInfo, Manifest, ModelInfo, SourceInfo
 from indexer.storage.settings import BackendName
 from indexer.types import ChunkRecord, DocumentUpdate, Filter, StoredDocument
 
@@ -182,8 +182,9 @@ class Transaction(Protocol):
         """`add` for a stream of batches, so a bulk load holds one batch at a time."""
         ...
 
-    def commit(self, build_seconds: float | None = None) -> Snapshot:
-        """Make the new version current, all at once; the new snapshot."""
+    def commit(self, build_seconds: float | None = None, source: SourceInfo | None = None) -> Snapshot:
+        """Make the new version current, all at once; the new snapshot. `source`: what the build read from its
+        folder (None: the base version's record is kept)."""
         ...
 
 
@@ -254,9 +255,10 @@ def commit(
     upserts: Sequence[DocumentUpdate],
     deletes: Sequence[str],
     build_seconds: float | None = None,
+    source: SourceInfo | None = None,
 ) -> Snapshot:
     """Apply `deletes` then `upserts` in `tx` and commit it."""
     tx.delete(deletes)
     if upserts:
         tx.add(upserts)
-    return tx.commit(build_seconds)
+    return tx.commit(build_seconds, source)

@@ -14,6 +14,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,8 @@ CREATE TABLE chunks (
     ordinal    INTEGER NOT NULL,
     start_char INTEGER NOT NULL,
     end_char   INTEGER NOT NULL,
-    text       TEXT NOT NULL
+    text       TEXT NOT NULL,
+    page       INTEGER
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 """
@@ -101,8 +103,9 @@ class StoreWriter:
             ),
         )
         self._conn.executemany(
-            "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text) VALUES (?, ?, ?, ?, ?, ?)",
-            [(cid, doc.doc_id, c.ordinal, c.start, c.end, c.text) for cid, c in zip(ids, chunks, strict=True)],
+            "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, page) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(cid, doc.doc_id, c.ordinal, c.start, c.end, c.text, c.page) for cid, c in zip(ids, chunks, strict=True)],
         )
 
     def copy_live(self, source: StoreReader, deleted_docs: Iterable[str]) -> None:
@@ -111,12 +114,13 @@ class StoreWriter:
         Reads through the source's open connection, so it works even after the source file was pruned.
         """
         gone = set(deleted_docs)
-        for table, width in (("documents", 9), ("chunks", 6)):
-            marks = ",".join("?" * width)
+        for table, doc_column in (("documents", 0), ("chunks", 1)):
+            columns = source.columns(table)  # a segment written before chunks had pages lacks that column
+            names, marks = ",".join(columns), ",".join("?" * len(columns))
             for rows in source.raw_rows(table):
                 self._conn.executemany(
-                    f"INSERT INTO {table} VALUES ({marks})",
-                    [r for r in rows if (r[0] if width == 9 else r[1]) not in gone],
+                    f"INSERT INTO {table} ({names}) VALUES ({marks})",
+                    [r for r in rows if r[doc_column] not in gone],
                 )
 
     def chunk_texts(self, titles: bool, batch: int = 20_000) -> Iterator[tuple[list[int], list[str]]]:
@@ -166,6 +170,15 @@ class StoreReader:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
+    def columns(self, table: str) -> list[str]:
+        """The columns of `table` in this store, in order."""
+        return [r[1] for r in self._rows(f"PRAGMA table_info({table})")]
+
+    @cached_property
+    def _page(self) -> str:
+        """The chunks' page column, or NULL in a segment written before passages had pages."""
+        return "c.page" if "page" in self.columns("chunks") else "NULL"
+
     def raw_rows(self, table: str, batch: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """Every row of `table` ('documents' or 'chunks') as stored, in batches (for merges)."""
         key = {"documents": "doc_id", "chunks": "chunk_id"}[table]
@@ -194,8 +207,8 @@ class StoreReader:
             return {}
         marks = ",".join("?" * len(wanted))
         rows = self._rows(
-            "SELECT c.chunk_id, c.doc_id, c.ordinal, c.start_char, c.end_char, c.text, d.title, d.source "
-            f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})",
+            "SELECT c.chunk_id, c.doc_id, c.ordinal, c.start_char, c.end_char, c.text, d.title, d.source, "
+            f"{self._page} FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})",
             wanted,
         )
         return {r[0]: ChunkRecord(*r) for r in rows}

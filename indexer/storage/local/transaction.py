@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.manifest import ChunkingInfo, Counts, Manifest, ModelInfo, SegmentInfo
+from indexer.manifest import ChunkingInfo, Counts, Manifest, ModelInfo, SegmentInfo, SourceInfo
 from indexer.storage.local.segment import Segment, SegmentWriter, Tombstones, fsync_path
 from indexer.storage.local.snapshot import IndexSnapshot, LiveSegment
 from indexer.storage.local.versions import (
@@ -110,7 +110,7 @@ class Transaction:
         )
         return LiveSegment(live.segment, info, tombstones)
 
-    def commit(self, build_seconds: float | None = None) -> IndexSnapshot:
+    def commit(self, build_seconds: float | None = None, source: SourceInfo | None = None) -> IndexSnapshot:
         """Write the new version's manifest and make it current; the new snapshot."""
         index_dir = self._index_dir
         tmp = index_dir / f".tmp-v{self.number:06d}-{uuid.uuid4().hex[:8]}"
@@ -135,6 +135,7 @@ class Transaction:
                 segments=tuple(s.info for s in kept),
                 next_chunk_id=self._next_id,
                 build_seconds=build_seconds,
+                source=source if source is not None else self._base.manifest.source if self._base else None,
             )
             tmp.mkdir(parents=True)
             if (index_dir / SEGMENTS_DIR).is_dir():

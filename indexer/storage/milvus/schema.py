@@ -67,6 +67,24 @@ class Names:
         return f"{self.prefix}_g{self.generation}_docs"
 
 
+PAGE = "page"  # a passage's 1-based page, 0 when not paged; generations made before pages existed lack it
+_has_page: dict[tuple[str, str], bool] = {}  # (uri, chunk collection) -> whether it has the page field
+
+
+def chunk_fields(conn: Connection, collection: str) -> list[str]:
+    """The fields of the chunk collection `collection` (its schema never changes while it exists)."""
+    key = (conn.uri, collection)
+    if key not in _has_page:
+        described = conn.call(f"describe {collection}", conn.client.describe_collection, collection)
+        _has_page[key] = any(f["name"] == PAGE for f in described["fields"])
+    return [*CHUNK_FIELDS, PAGE] if _has_page[key] else CHUNK_FIELDS
+
+
+def forget_fields(conn: Connection, collection: str) -> None:
+    """Forget what `chunk_fields` knows of `collection` (it is being dropped)."""
+    _has_page.pop((conn.uri, collection), None)
+
+
 def vector_info(uri: str) -> VectorInfo:
     """How vectors are searched: exactly in Milvus Lite, by an HNSW graph on a server."""
     if is_lite(uri):
@@ -113,7 +131,7 @@ def create_generation(conn: Connection, names: Names, dimension: int) -> None:
     chunks.add_field("chunk_id", DataType.INT64)
     for column in ("doc_id", "text", "title", "source"):
         chunks.add_field(column, DataType.VARCHAR, **text)
-    for column in ("version", "deleted_at", "ordinal", "start_char", "end_char"):
+    for column in ("version", "deleted_at", "ordinal", "start_char", "end_char", PAGE):
         chunks.add_field(column, DataType.INT64)
     chunks.add_field("meta", DataType.JSON)
     # The project's stems, split on spaces: Milvus's BM25 then counts exactly the terms the local engine does.

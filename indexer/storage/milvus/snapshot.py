@@ -17,7 +17,7 @@ from indexer.storage.base import Restriction
 from indexer.storage.hnsw import HNSW_EF_SEARCH
 from indexer.storage.milvus.connection import IN_BATCH, LIMIT, Connection
 from indexer.storage.milvus.expressions import in_list, literal, visible
-from indexer.storage.milvus.schema import DOC_FIELDS, FIRST, Names
+from indexer.storage.milvus.schema import DOC_FIELDS, FIRST, PAGE, Names, chunk_fields
 from indexer.storage.settings import is_lite
 from indexer.types import ChunkRecord, Filter, StoredDocument, slices
 
@@ -193,10 +193,20 @@ class MilvusStore:
     def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
         """The live chunks with these ids."""
         fields = ["chunk_id", "doc_id", "ordinal", "start_char", "end_char", "text", "title", "source"]
+        if PAGE in chunk_fields(self._s.conn, self._s.names.chunks):
+            fields.append(PAGE)
         rows = self._s.rows_by_id([int(i) for i in ids], fields)
         return {
             cid: ChunkRecord(
-                cid, r["doc_id"], r["ordinal"], r["start_char"], r["end_char"], r["text"], r["title"], r["source"]
+                cid,
+                r["doc_id"],
+                r["ordinal"],
+                r["start_char"],
+                r["end_char"],
+                r["text"],
+                r["title"],
+                r["source"],
+                r.get(PAGE) or None,
             )
             for cid, r in rows.items()
         }

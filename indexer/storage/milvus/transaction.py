@@ -9,16 +9,17 @@ import numpy as np
 
 from indexer.analysis import Analyzer
 from indexer.errors import ConfigError
-from indexer.manifest import ChunkingInfo, Counts, Manifest, ModelInfo
+from indexer.manifest import ChunkingInfo, Counts, Manifest, ModelInfo, SourceInfo
 from indexer.storage.milvus.connection import IN_BATCH
 from indexer.storage.milvus.expressions import in_list, visible
 from indexer.storage.milvus.schema import (
-    CHUNK_FIELDS,
     DOC_FIELDS,
+    PAGE,
     PLACEHOLDER,
     TEXT_PART,
     VARCHAR,
     Names,
+    chunk_fields,
     create_generation,
     vector_info,
 )
@@ -66,7 +67,9 @@ class MilvusTransaction:
             docs = list(self._conn.scan(self._names.docs, where, ["row", *DOC_FIELDS]))
             if not docs:
                 continue
-            chunks = list(self._conn.scan(self._names.chunks, where, ["row", *CHUNK_FIELDS]))
+            chunks = list(
+                self._conn.scan(self._names.chunks, where, ["row", *chunk_fields(self._conn, self._names.chunks)])
+            )
             self._conn.mark(self._names.chunks, chunks, self.number)
             self._conn.mark(self._names.docs, docs, self.number)
             gone = {r["doc_id"] for r in docs}
@@ -83,6 +86,7 @@ class MilvusTransaction:
     def add_stream(self, batches: Iterable[Sequence[DocumentUpdate]], expected_chunks: int) -> None:
         """Insert or replace documents, one batch at a time."""
         del expected_chunks  # rows are sent batch by batch; nothing to reserve
+        paged = PAGE in chunk_fields(self._conn, self._names.chunks)
         for batch in batches:
             self.delete([u.document.doc_id for u in batch])
             docs: list[dict[str, Any]] = []
@@ -128,6 +132,7 @@ class MilvusTransaction:
                             "title": doc.title,
                             "source": doc.source,
                             "meta": doc.metadata,
+                            **({PAGE: chunk.page or 0} if paged else {}),
                             "terms": terms,
                             "vector": np.asarray(vector, dtype=np.float32).tolist(),
                         }
@@ -138,7 +143,7 @@ class MilvusTransaction:
             self._documents += len(batch)
             self._chunks += len(chunks)
 
-    def commit(self, build_seconds: float | None = None) -> MilvusSnapshot:
+    def commit(self, build_seconds: float | None = None, source: SourceInfo | None = None) -> MilvusSnapshot:
         """Replace the manifest row: the new version is visible to every search from here on."""
         manifest = Manifest.create(
             version=self.number,
@@ -149,6 +154,7 @@ class MilvusTransaction:
             segments=(),
             next_chunk_id=self._next_id,
             build_seconds=build_seconds,
+            source=source if source is not None else self._base.manifest.source if self._base else None,
         )
         self._versions.write_meta(self._names.generation, manifest)
         self._versions.purge(self._names, self.number, keep_previous=self._base is None)

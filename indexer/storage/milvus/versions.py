@@ -16,7 +16,7 @@ from indexer.errors import IndexCorruptError
 from indexer.manifest import FORMAT_VERSION, Manifest
 from indexer.storage.milvus.connection import IN_BATCH, Connection
 from indexer.storage.milvus.expressions import in_list, row_data
-from indexer.storage.milvus.schema import CHUNK_FIELDS, DOC_FIELDS, PLACEHOLDER, Names, create_meta
+from indexer.storage.milvus.schema import DOC_FIELDS, PLACEHOLDER, Names, chunk_fields, create_meta, forget_fields
 from indexer.types import slices
 
 # Rows a version can see stay while it is one of the last KEEP_VERSIONS or younger than KEEP_SECONDS: a read
@@ -100,6 +100,7 @@ class MilvusVersions:
         """Drop a generation's collections, if they exist."""
         names = Names(self.prefix, generation)
         for name in (names.chunks, names.docs):
+            forget_fields(self.conn, name)
             if self.has(name):
                 self.conn.call(f"drop {name}", self.conn.client.drop_collection, name)
 
@@ -111,7 +112,7 @@ class MilvusVersions:
             added = self.conn.count(collection, f"version > {version}")
             if added:
                 self.conn.delete(collection, f"version > {version}")
-            fields = ["row", *(CHUNK_FIELDS if collection == names.chunks else DOC_FIELDS)]
+            fields = ["row", *(chunk_fields(self.conn, collection) if collection == names.chunks else DOC_FIELDS)]
             marked = list(self.conn.scan(collection, f"deleted_at > {version}", fields))
             if marked:
                 # The writer may have died between inserting a marked copy and deleting the original.

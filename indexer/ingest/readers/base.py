@@ -1,0 +1,120 @@
+"""What a format reader returns, why a file is skipped, and how a reader's blocks become one Document.
+
+A reader turns one file into `Extracted`: blocks of text in reading order, each on a page (paged formats:
+PDF pages, slides) and possibly a heading, with the file's title and metadata. `assemble` joins the blocks
+into the document text, recording where each page and each heading's section starts, so that passages
+never cross them and say their page. A file that cannot be read raises `Unreadable` with a reason code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from indexer.ingest.clean import normalise_text, split_title
+from indexer.types import Document
+
+TITLE_CHARS = 200
+
+
+class SkipKind(StrEnum):
+    """Why a file (or a line of a `.jsonl` file) was not indexed: the codes builds and `/stats` count."""
+
+    unsupported = "unsupported"  # no reader for the file's extension
+    too_large = "too_large"  # over the size limit (--max-file-mb, SEEKR_MAX_FILE_MB)
+    empty = "empty"  # no bytes, or nothing but white space
+    binary = "binary"  # a text extension holding binary data
+    not_utf8 = "not_utf8"  # a text file that is not UTF-8
+    unreadable = "unreadable"  # the file system refused (permissions, vanished while read)
+    encrypted = "encrypted"  # password-protected (PDF, Office)
+    corrupt = "corrupt"  # truncated or damaged: the format's reader could not parse it
+    no_text_layer = "no_text_layer"  # a PDF whose pages are images only: it needs OCR, which seekr does not do
+    no_text = "no_text"  # parsed, but no text in it
+    malformed = "malformed"  # a bad line of a .jsonl file
+    duplicate_id = "duplicate_id"  # a document id seen earlier in the same build
+
+
+class Unreadable(Exception):
+    """A file that cannot be indexed, with its reason code and a message that says what to do."""
+
+    def __init__(self, kind: SkipKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph, heading, list item or table row of a file, in reading order."""
+
+    text: str
+    page: int | None = None  # 1-based page or slide (paged formats)
+    heading: bool = False  # starts a section
+
+
+@dataclass
+class Extracted:
+    """What a reader found in one file."""
+
+    blocks: list[Block]
+    title: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    pages: int | None = None  # page or slide count of a paged format
+
+
+def iso(value: datetime | date | str | None) -> str | None:
+    """A date or time as ISO 8601 (UTC for a timezone-aware time), or None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def assemble(doc_id: str, source: str, extracted: Extracted, metadata: dict[str, Any]) -> Document | None:
+    """The Document of `extracted`: blocks joined by blank lines, with page and section starts (None: no text).
+
+    Each block's white space is normalised on its own, so every offset is known exactly. The title is the
+    reader's (file metadata), else the first heading, else the first line.
+    """
+    parts: list[str] = []
+    pages: list[int] = []
+    sections: list[int] = []
+    offset, last_page = 0, 0
+    first_heading: str | None = None
+    for block in extracted.blocks:
+        text = normalise_text(block.text)
+        if not text:
+            continue
+        if parts:
+            offset += 2  # the "\n\n" joining this block to the one before
+        if block.page is not None and block.page != last_page:
+            # Pages with no text leave no start: a passage's page is the page whose text holds it.
+            pages.extend([offset] * (block.page - last_page))
+            last_page = block.page
+        if block.heading:
+            sections.append(offset)
+            first_heading = first_heading or text
+        parts.append(text)
+        offset += len(text)
+    if not parts:
+        return None
+    body = "\n\n".join(parts)
+    title = " ".join((extracted.title or first_heading or split_title(body)).split())[:TITLE_CHARS]
+    return Document(
+        doc_id=doc_id,
+        title=title,
+        text=body,
+        source=source,
+        metadata=metadata,
+        # One start per page up to the last with text, ascending (a page without text starts where the next
+        # does), so that `bisect_right(pages, offset)` is the page number of any offset.
+        pages=tuple(pages),
+        sections=tuple(sections),
+    )
