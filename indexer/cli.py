@@ -11,7 +11,7 @@ import textwrap
 from contextlib import closing
 from pathlib import Path
 
-from indexer.build.builder import BuildReport, build_index
+from indexer.build.builder import BuildReport, build_index, sync_index
 from indexer.build.watch import DEFAULT_SETTLE_MS, FolderWatcher
 from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL, Embedder
 from indexer.embed.runtime import Runtime, load_embedder
@@ -353,9 +353,8 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     with closing(open_backend(_storage(args))) as backend:
         watcher = FolderWatcher(
             args.source,
-            backend,
-            embedder,
-            config,
+            lambda folder: sync_index(folder, backend, embedder, config),
+            cleaning=config.cleaning,
             max_file_bytes=int(args.max_file_mb * 2**20),
             settle_ms=args.settle_ms,
             poll=args.poll,

@@ -69,9 +69,15 @@ def _index_source(settings: Settings) -> None:
     with closing(open_backend(settings)) as backend:
         log.info("indexing %s into %s", settings.source_dir, backend.location)
         embedder = load_embedder(settings)
-        report = build_index(settings.source_dir, backend, embedder, ChunkingConfig(cleaning=settings.cleaning))
-    for skipped in report.skipped:
-        log.warning("skipped %s: %s", skipped.path, skipped.reason)
+        report = build_index(
+            settings.source_dir,
+            backend,
+            embedder,
+            ChunkingConfig(cleaning=settings.cleaning),
+            max_file_bytes=int(settings.max_file_mb * 2**20),
+        )
+    if report.skipped:
+        log.warning("skipped %d files: %s", len(report.skipped), report.skipped_by_kind)
     log.info(
         "index version %d: %d documents, %d chunks, embedded %d chunks (%d added, %d updated, %d deleted) in %.1f s",
         report.version, report.documents, report.chunks, report.embedded_chunks,

@@ -13,10 +13,11 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 
 from indexer import __version__
+from indexer.build.watch import FolderWatcher
 from indexer.errors import IndexerError
 from service.admission import Admission, Gate
 from service.deps import load_embedder
-from service.engine import EmbedderFactory, Engine
+from service.engine import EmbedderFactory, Engine, Status
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimitMiddleware
 from service.memory import limit_arenas
@@ -46,6 +47,39 @@ async def _watch(engine: Engine, interval: float) -> None:
             log.warning("index refresh failed, retrying in %.1f s: %s", interval, exc)
 
 
+async def _watch_folder(engine: Engine, settings: Settings) -> None:
+    """SEEKR_WATCH: once the engine is ready, apply the source folder's changes as they happen (in a thread, so
+    searches never wait), until shutdown."""
+    if settings.source_dir is None:
+        log.warning("SEEKR_WATCH is set without SEEKR_SOURCE_DIR: there is no folder to watch")
+        return
+    while engine.status is Status.loading:
+        await asyncio.sleep(0.1)
+    if engine.status is not Status.ready:
+        return
+    watcher = FolderWatcher(
+        settings.source_dir,
+        engine.sync_folder,
+        cleaning=settings.cleaning,
+        max_file_bytes=int(settings.max_file_mb * 2**20),
+        settle_ms=settings.watch_settle_ms,
+        poll=settings.watch_poll,
+        on_build=lambda r: log.info(
+            "watch: index version %d (%d added, %d updated, %d deleted, %d skipped)",
+            r.version,
+            r.added,
+            r.updated,
+            r.deleted,
+            len(r.skipped),
+        ),
+    )
+    log.info("watching %s for changes", settings.source_dir)
+    try:
+        await to_thread.run_sync(watcher.run, abandon_on_cancel=True)
+    finally:
+        watcher.stop.set()  # shutdown: the thread ends at its next check
+
+
 def create_app(settings: Settings | None = None, embedder_factory: EmbedderFactory | None = None) -> FastAPI:
     """Build the app. `settings` default to the environment; `embedder_factory` to the real model."""
     settings = settings or Settings()
@@ -61,10 +95,13 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
         task = asyncio.create_task(to_thread.run_sync(engine.load))
         # Other workers or processes may commit versions: look for a new one every reload_interval.
         watcher = asyncio.create_task(_watch(engine, settings.reload_interval))
+        folder = asyncio.create_task(_watch_folder(engine, settings)) if settings.watch else None
         try:
             yield
         finally:
-            for t in (watcher, task):
+            for t in (folder, watcher, task):
+                if t is None:
+                    continue
                 if not t.done():
                     t.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

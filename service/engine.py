@@ -7,10 +7,13 @@ import threading
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
+from indexer.build.builder import BuildReport
 from indexer.build.writer import IndexWriter, WriteResult
 from indexer.embed.base import Embedder, canonical_model_id
 from indexer.embed.batching import BatchingEmbedder
 from indexer.errors import IndexerError
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.ingest.documents import FolderReport
 from indexer.manifest import Manifest
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
@@ -136,6 +139,19 @@ class Engine:
             release_free_memory()  # the previous version's buffers were just dropped
             self._merge_in_background()
         return result
+
+    def sync_folder(self, folder: FolderReport) -> BuildReport:
+        """Bring the index in line with `folder` as read (an incremental build: what `SEEKR_WATCH` applies),
+        serialised with the API's writes, and serve the result before returning."""
+        if self._writer is None:
+            raise NotReadyError("the model and index are still loading; retry in a few seconds (see /readyz)")
+        report = self._writer.sync_folder(folder, ChunkingConfig(cleaning=self._settings.cleaning))
+        snapshot = self._writer.snapshot
+        if report.changed and snapshot is not None:
+            self._install(snapshot)
+            release_free_memory()
+            self._merge_in_background()
+        return report
 
     def _merge_in_background(self) -> None:
         """Start a merge thread if the policy asks for one and none is running (writes never wait for it)."""

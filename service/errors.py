@@ -48,7 +48,8 @@ _STATUS_TEXT = {
     403: "Document writes are disabled: the service was started without SEEKR_API_KEY",
     404: "No such document",
     413: "Request body, document or batch over its limit",
-    422: "Invalid parameter or field; `errors` names each one",
+    415: "Body in a media type the operation does not take (see its request body's types)",
+    422: "Invalid parameter or field (`errors` names each one), or a file that cannot be indexed (and why)",
     429: "Too many requests in flight: retry after the `Retry-After` header's seconds",
     503: "Model and index still loading, loading failed (see /readyz), or the storage engine is unreachable",
 }
@@ -105,6 +106,18 @@ class PayloadTooLargeError(ServiceError):
     status_code = 413
 
 
+class UnsupportedMediaError(ServiceError):
+    """A body in a media type the route does not take."""
+
+    status_code = 415
+
+
+class UnprocessableError(ServiceError):
+    """A well-formed request whose content cannot be used (a file that cannot be read, say)."""
+
+    status_code = 422
+
+
 class OverloadedError(ServiceError):
     """Too many requests of a kind in flight and queued; the client should retry later."""
 
@@ -142,6 +155,8 @@ _FIELD_HELP = {
     "id": "a document id has 1 to 256 characters without '/', '\\' or control characters",
     "doc_id": "doc_id must be a non-empty list of non-empty document ids (at most 1000)",
     "documents": '"documents" must be a non-empty list of {"id", "text"} objects',
+    "file_base64": '"file_base64" must be the file\'s bytes in base64, with "filename" naming it, e.g. "report.pdf"',
+    "filename": '"filename" must be a file name with an extension (1 to 255 characters, no "/"), e.g. "report.pdf"',
 }
 
 
@@ -167,7 +182,8 @@ def _describe(error: dict[str, Any]) -> dict[str, Any]:
     elif error.get("type") == "model_attributes_type":
         message = 'the body must be a JSON object such as {"query": "your question", "k": 5}'
     else:
-        message = _FIELD_HELP.get(field, error.get("msg", "invalid value"))
+        # A model's own check (pydantic prefixes its message with "Value error, ") says what to send itself.
+        message = _FIELD_HELP.get(field, str(error.get("msg", "invalid value")).removeprefix("Value error, "))
     return {"field": ".".join(loc), "message": message.strip(), "input": error.get("input")}
 
 

@@ -85,6 +85,10 @@ API_ID_PATTERN = rf"^[^/\\\x00-\x1f\x7f]{{1,{MAX_ID_CHARS}}}" + END
 ApiDocId = Annotated[
     str, *_matching(API_ID_PATTERN, {}, f"ids have 1 to {MAX_ID_CHARS} characters without '/', '\\' or controls")
 ]
+# The name of an uploaded file: its extension names the format.
+UploadName = Annotated[
+    str, *_matching(r"^[^/\\\x00-\x1f\x7f]{1,255}$", {}, 'a file name like "report.pdf" (no "/" or controls)')
+]
 # GET /search's `meta=key:value`.
 MetaParam = Annotated[str, *_matching("^" + META_KEY + ":", {}, "meta must be key:value, e.g. meta=lang:en")]
 
@@ -276,3 +280,12 @@ class Stats(BaseModel):
     built_at: datetime
     build_seconds: float | None
     package_version: str
+    source_files: int | None = Field(
+        None, description="Files the last build looked at in its folder (null: never built from a folder)."
+    )
+    source_pages: int | None = Field(None, description="Pages and slides the last build read from paged formats.")
+    skipped: dict[str, int] = Field(
+        default_factory=dict,
+        description="Files the last build skipped, by reason: unsupported, too_large, empty, binary, not_utf8, "
+        "unreadable, encrypted, corrupt, no_text_layer (scans needing OCR), no_text, malformed, duplicate_id.",
+    )

@@ -8,9 +8,11 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from indexer.build.watch import DEFAULT_SETTLE_MS
 from indexer.embed.base import DEFAULT_MODEL
 from indexer.embed.runtime import Runtime
 from indexer.ingest.clean import Cleaning
+from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.searcher import DEFAULT_CANDIDATES
 from indexer.storage.settings import BackendName, StorageSettings, is_lite
@@ -28,6 +30,27 @@ class Settings(StorageSettings):
 
     source_dir: Path | None = Field(
         None, description="If set, index this folder into index_dir at start (incrementally) before serving."
+    )
+    watch: bool = Field(
+        False,
+        description="With source_dir: keep watching it after the start and apply added, changed, moved and deleted "
+        "files within seconds (an incremental build per burst of changes; searches go on meanwhile).",
+    )
+    watch_settle_ms: int = Field(
+        DEFAULT_SETTLE_MS, ge=50, le=60_000, description="watch: apply a burst once no file changed for this long."
+    )
+    watch_poll: bool = Field(
+        False, description="watch: poll the folder instead of file system events (network mounts, some containers)."
+    )
+    max_file_mb: float = Field(
+        DEFAULT_MAX_FILE_BYTES / 2**20,
+        gt=0,
+        description="Files larger than this (MB) are skipped when indexing a folder.",
+    )
+    source_base_url: str | None = Field(
+        None,
+        description="If set, the search page links each hit to its file: this URL followed by the hit's source "
+        "path (and #page=N for a PDF page), e.g. https://files.example.org/docs/.",
     )
     model: str = Field(DEFAULT_MODEL, description="Embedding model name or path; must match the index manifest.")
     device: str = Field("cpu", description="Torch device for the embedding model (runtime torch only).")

@@ -212,8 +212,10 @@ def sync_index(
     *,
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
+    merge: bool = True,
 ) -> BuildReport:
-    """Make the build-origin documents of `index` exactly `folder.documents` (see `build_index`)."""
+    """Make the build-origin documents of `index` exactly `folder.documents` (see `build_index`); then merge
+    segments if the policy asks (`merge=False`: the caller merges, e.g. a server in the background)."""
     started = time.perf_counter()
     config = config or ChunkingConfig()
     config.validate(embedder.max_tokens)
@@ -267,6 +269,8 @@ def sync_index(
             cleaned=folder.cleaned,
             removed_lines=dict(folder.removed.most_common()),
             repairs=repairs,
+            files=folder.files,
+            pages=folder.pages,
         )
         source = SourceInfo(files=folder.files, pages=folder.pages, skipped=folder.skipped_by_kind())
         if base is not None and not report.changed and base.manifest.source == source:
@@ -289,7 +293,8 @@ def sync_index(
             source=source,
         )
     # Compact after the build has committed and released the lock (searches see the build meanwhile).
-    snapshot = backend.merge(snapshot)
+    if merge:
+        snapshot = backend.merge(snapshot)
     report.version = snapshot.version
     report.documents, report.chunks = snapshot.manifest.counts.documents, snapshot.manifest.counts.chunks
     report.seconds = time.perf_counter() - started

@@ -19,11 +19,9 @@ from pathlib import Path
 
 import watchfiles
 
-from indexer.build.builder import BuildReport, sync_index
-from indexer.embed.base import Embedder
-from indexer.ingest.chunking import ChunkingConfig
-from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, ReadCache, read_folder
-from indexer.storage.base import Backend
+from indexer.build.builder import BuildReport
+from indexer.ingest.clean import Cleaning
+from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, ReadCache, read_folder
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +29,18 @@ DEFAULT_SETTLE_MS = 1000
 _MAX_WAIT_SECONDS = 60.0  # a file still growing after this long is read as it is; its next change re-reads it
 
 
+Apply = Callable[[FolderReport], BuildReport]  # an incremental build of what was read (`sync_index`)
+
+
 class FolderWatcher:
-    """Applies the changes of `source` to `backend` until `stop` is set."""
+    """Applies the changes of `source` with `apply` until `stop` is set."""
 
     def __init__(
         self,
         source: Path,
-        backend: Backend,
-        embedder: Embedder,
-        config: ChunkingConfig,
+        apply: Apply,
         *,
+        cleaning: Cleaning = Cleaning.auto,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         settle_ms: int = DEFAULT_SETTLE_MS,
         poll: bool = False,
@@ -48,9 +48,8 @@ class FolderWatcher:
         stop: threading.Event | None = None,
     ) -> None:
         self.source = source
-        self._backend = backend
-        self._embedder = embedder
-        self._config = config
+        self._apply = apply
+        self._cleaning = cleaning
         self._max_file_bytes = max_file_bytes
         self._settle = settle_ms / 1000
         self._poll = poll
@@ -61,8 +60,8 @@ class FolderWatcher:
 
     def sync(self) -> BuildReport:
         """Make the index equal to the folder now: read what changed, embed what changed, commit once."""
-        folder = read_folder(self.source, self._config.cleaning, max_file_bytes=self._max_file_bytes, cache=self._cache)
-        report = sync_index(folder, self._backend, self._embedder, self._config)
+        folder = read_folder(self.source, self._cleaning, max_file_bytes=self._max_file_bytes, cache=self._cache)
+        report = self._apply(folder)
         self.builds += 1
         if self._on_build is not None:
             self._on_build(report)

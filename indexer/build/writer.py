@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.build.builder import ORIGIN_BUILD, prepare_updates
+from indexer.build.builder import ORIGIN_BUILD, BuildReport, prepare_updates, sync_index
 from indexer.embed.base import Embedder
 from indexer.errors import IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
+from indexer.ingest.documents import FolderReport
 from indexer.storage.base import Backend, Snapshot, commit
 from indexer.storage.factory import as_backend
 from indexer.types import Document
@@ -102,6 +103,14 @@ class IndexWriter:
             tx = self._backend.transaction(base, base.manifest.model, base.manifest.chunking)
             self._last = commit(tx, upserts=updates, deletes=list(deletes))
             return WriteResult(self._last, status, sum(len(u.chunks) for u in updates))
+
+    def sync_folder(self, folder: FolderReport, config: ChunkingConfig) -> BuildReport:
+        """Make the build-origin documents equal to `folder` (an incremental build, see `sync_index`), serialised
+        with this writer's other writes; merging is left to the caller (`merge`)."""
+        with self._lock:
+            report = sync_index(folder, self._backend, self._embedder, config, merge=False)
+            self._open()
+        return report
 
     def needs_merge(self) -> bool:
         """Whether the merge policy has work for the latest version this writer knows."""

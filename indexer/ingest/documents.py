@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -208,10 +209,10 @@ def read_file(
     try:
         meta = file_metadata(path)
         if meta["file_size"] > max_file_bytes:
-            limit = max_file_bytes / 2**20
             yield Skipped(
                 rel,
-                f"{meta['file_size'] / 2**20:.1f} MB is over the {limit:g} MB limit (--max-file-mb, SEEKR_MAX_FILE_MB)",
+                f"{meta['file_size']:,} bytes is over the limit of {max_file_bytes:,} bytes "
+                f"({max_file_bytes / 2**20:g} MB; raise it with --max-file-mb or SEEKR_MAX_FILE_MB)",
                 SkipKind.too_large,
             )
             return
@@ -240,6 +241,33 @@ def read_file(
         raw, title, meta = _front_matter(raw, rel, meta)
     read = read_document(cleaning, doc_id=rel, raw_text=raw, source=rel, title=title, metadata=_present(meta))
     yield read if read is not None else Skipped(rel, "no text", SkipKind.no_text)
+
+
+UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES - JSONL_SUFFIXES  # one file, one document
+
+
+def read_upload(doc_id: str, filename: str, data: bytes, source: str) -> Read | Skipped:
+    """The document of a file sent whole (through the API): read as the same file in a folder would be.
+
+    `filename` names the format by its extension; the document gets `doc_id` and `source`, the file's name in
+    its metadata (`filename`), and no modification time (an upload has none that means anything).
+    """
+    suffix = Path(filename).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        known = ", ".join(sorted(UPLOAD_SUFFIXES))
+        return Skipped(
+            filename, f"unsupported file type {suffix or '(none)'!r}; send one of {known}", SkipKind.unsupported
+        )
+    with tempfile.TemporaryDirectory(prefix="seekr-upload-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        items = list(read_file(path, doc_id, Cleaning.none, max_file_bytes=len(data) + 1))
+    item = items[0]
+    if isinstance(item, Skipped):
+        return Skipped(filename, item.reason, item.kind)
+    doc, outcome = item
+    metadata = {k: v for k, v in doc.metadata.items() if k != "file_modified"} | {"filename": filename}
+    return replace(doc, source=source, metadata=metadata), outcome
 
 
 def _read_structured(path: Path, rel: str, meta: dict[str, Any]) -> Read | Skipped:

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from dataclasses import replace
+from typing import Annotated, Any, Literal, TypeVar
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Path, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import Base64Bytes, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.requests import ClientDisconnect
 
-from indexer.ingest.documents import make_document
+from indexer.ingest.documents import Skipped, make_document, read_upload
 from indexer.types import Document
 from service.admission import Admission
 from service.auth import ReadAccess, WriteAccess
 from service.deps import AdmissionDep, EngineDep, SearcherDep, SettingsDep
 from service.engine import Engine
-from service.errors import BadRequestError, NotFoundError, PayloadTooLargeError, error_responses
-from service.schemas import REQUEST_MODEL_CONFIG, ApiDocId, DocumentText, MetaValue
+from service.errors import (
+    BadRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnprocessableError,
+    UnsupportedMediaError,
+    error_responses,
+)
+from service.schemas import REQUEST_MODEL_CONFIG, ApiDocId, DocumentText, MetaValue, UploadName
 from service.settings import Settings
 
 router = APIRouter(tags=["documents"])
@@ -26,14 +37,24 @@ _WRITE_ERRORS = error_responses(400, 401, 403, 413, 422, 429, 503)
 
 
 class DocumentIn(BaseModel):
-    """A document to store: its text, and optionally a title and metadata (filterable in search)."""
+    """A document to store: its text (or a file), and optionally a title and metadata (filterable in search)."""
 
     model_config = REQUEST_MODEL_CONFIG | ConfigDict(
         json_schema_extra={"examples": [{"text": "The lighthouse was kept until 1962.", "title": "Lighthouse"}]},
     )
 
-    text: DocumentText = Field(
-        description="The document's text, stored as sent but for white space (unless `cleaning` is `web`)."
+    text: DocumentText | None = Field(
+        None,
+        description="The document's text, stored as sent but for white space (unless `cleaning` is `web`). "
+        "Send either `text` or `file_base64`.",
+    )
+    file_base64: Base64Bytes | None = Field(
+        None,
+        description="Instead of `text`: a file's bytes, base64-encoded (PDF, Word, PowerPoint, OpenDocument, "
+        "EPUB, RTF, e-mail, HTML, Markdown or text), read as an indexed folder's file is; `filename` names it.",
+    )
+    filename: UploadName | None = Field(
+        None, description="With `file_base64`: the file's name; its extension says the format, e.g. `report.pdf`."
     )
     title: str | None = Field(None, description="Title; the first line of the text when omitted.")
     metadata: dict[str, MetaValue] = Field(default_factory=dict, description="Filterable fields.")
@@ -42,6 +63,14 @@ class DocumentIn(BaseModel):
         description="`web`: the text is a saved web page; remove its boilerplate (ads, share lines, captions, "
         "'See also' links...) with the rules indexed folders use. A page they would empty is kept whole.",
     )
+
+    @model_validator(mode="after")
+    def _text_or_file(self) -> DocumentIn:
+        if (self.text is None) == (self.file_base64 is None):
+            raise ValueError('"text" is required, or instead "file_base64" with "filename" for a file; not both')
+        if self.file_base64 is not None and self.filename is None:
+            raise ValueError('"file_base64" needs "filename" (its extension names the format, e.g. report.pdf)')
+        return self
 
 
 class BatchDocument(DocumentIn):
@@ -103,13 +132,17 @@ class DocumentList(BaseModel):
 
 
 def _document(doc_id: str, body: DocumentIn, settings: Settings) -> Document:
-    if len(body.text) > settings.max_document_chars:
+    """The Document `body` describes (CPU-bound for a file: call it off the event loop)."""
+    if body.file_base64 is not None and body.filename is not None:
+        return uploaded(doc_id, body.filename, body.file_base64, body.title, body.metadata, settings)
+    text = body.text or ""
+    if len(text) > settings.max_document_chars:
         raise PayloadTooLargeError(
-            f"document {doc_id!r} has {len(body.text)} characters; the limit is {settings.max_document_chars}"
+            f"document {doc_id!r} has {len(text)} characters; the limit is {settings.max_document_chars}"
         )
     doc = make_document(
         doc_id=doc_id,
-        raw_text=body.text,
+        raw_text=text,
         source=f"api:{doc_id}",
         title=body.title,
         metadata=body.metadata,
@@ -119,6 +152,21 @@ def _document(doc_id: str, body: DocumentIn, settings: Settings) -> Document:
     if doc is None:  # DocumentText has checked there is a character besides white space
         raise BadRequestError(f"document {doc_id!r} has no text; send its text")
     return doc
+
+
+def uploaded(
+    doc_id: str, filename: str, data: bytes, title: str | None, metadata: dict[str, Any], settings: Settings
+) -> Document:
+    """The Document of an uploaded file, read like a folder's file; 422 saying why when it cannot be read."""
+    read = read_upload(doc_id, filename, data, source=f"api:{doc_id}")
+    if isinstance(read, Skipped):
+        raise UnprocessableError(f"file {filename!r} cannot be indexed ({read.kind.value}): {read.reason}")
+    doc, _ = read
+    if len(doc.text) > settings.max_document_chars:
+        raise PayloadTooLargeError(
+            f"file {filename!r} holds {len(doc.text)} characters of text; the limit is {settings.max_document_chars}"
+        )
+    return replace(doc, title=title or doc.title, metadata=doc.metadata | metadata)
 
 
 async def _write(
@@ -136,20 +184,115 @@ DocId = Annotated[str, Path(description="Document id", min_length=1)]
 NewDocId = Annotated[ApiDocId, Path(description="Document id: 1 to 256 characters, no '/', '\\\\' or controls")]
 
 
+class DocumentUpload(BaseModel):
+    """PUT /documents/{id} as multipart/form-data: a file and, optionally, its title and metadata."""
+
+    file: bytes = Field(description="The file; its name's extension says the format (see `DocumentIn`).")
+    title: str | None = Field(None, description="Title; the file's own (or its first heading) when omitted.")
+    metadata: str | None = Field(None, description='Filterable fields as a JSON object, e.g. {"team": "ops"}.')
+
+
+def _body_schema(model: type[BaseModel], binary: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    for name in binary:
+        schema["properties"][name] = {"type": "string", "format": "binary"}
+    return schema
+
+
+# Declared by hand: one route takes two media types, which FastAPI's body parameters cannot express.
+_PUT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _body_schema(DocumentIn)},
+            "multipart/form-data": {"schema": _body_schema(DocumentUpload, ("file",))},
+        },
+    }
+}
+
+
+async def _put_body(request: Request, doc_id: str, settings: Settings) -> Document:
+    """The document a PUT sends: JSON (`text`, or `file_base64` and `filename`) or a multipart file upload."""
+    try:
+        return await _read_put_body(request, doc_id, settings)
+    except ClientDisconnect as exc:
+        # Also what the body size limit makes the app see past the limit; its 413 has gone out already.
+        raise BadRequestError("the client went away before sending the whole body") from exc
+
+
+async def _read_put_body(request: Request, doc_id: str, settings: Settings) -> Document:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == "multipart/form-data":
+        async with request.form(max_files=1, max_fields=3) as form:
+            upload, title, meta = form.get("file"), form.get("title"), form.get("metadata")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise UnprocessableError('a multipart upload needs its file in a part named "file", with a filename')
+            data = await upload.read()
+            name = upload.filename
+        fields = _validated(
+            DocumentFields, json.dumps({"title": title if isinstance(title, str) else None, "metadata": _meta(meta)})
+        )
+        return await to_thread.run_sync(uploaded, doc_id, name, data, fields.title, fields.metadata, settings)
+    if media not in ("application/json", ""):
+        raise UnsupportedMediaError(
+            f"Content-Type {media!r}: send application/json (text or file_base64) or multipart/form-data (a file)"
+        )
+    body = _validated(DocumentIn, await request.body())
+    return await to_thread.run_sync(_document, doc_id, body, settings)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(model: type[M], raw: str | bytes) -> M:
+    """`raw` JSON as `model`; its errors reported as every other body's are (one handler, one shape)."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+
+
+class DocumentFields(BaseModel):
+    """The title and metadata parts of a multipart upload, checked as JSON documents' are."""
+
+    model_config = REQUEST_MODEL_CONFIG
+
+    title: str | None = None
+    metadata: dict[str, MetaValue] = Field(default_factory=dict)
+
+
+def _meta(raw: object) -> object:
+    if not isinstance(raw, str) or not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise UnprocessableError(
+            f'the "metadata" part is not JSON ({exc.msg}); send an object like {{"team": "ops"}}'
+        ) from exc
+
+
 # `:path`, as for reads and deletes, so an id with an encoded '/' gets 422 here rather than 405 from another route.
 @router.put(
-    "/documents/{doc_id:path}", response_model=WriteOut, responses=_WRITE_ERRORS, summary="Create or replace a document"
+    "/documents/{doc_id:path}",
+    response_model=WriteOut,
+    responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503),
+    summary="Create or replace a document",
+    openapi_extra=_PUT_BODY,
 )
 async def put_document(
     doc_id: NewDocId,
-    body: DocumentIn,
+    request: Request,
     engine: EngineDep,
     admission: AdmissionDep,
     settings: SettingsDep,
     _: WriteAccess,
 ) -> WriteOut:
-    """Upsert one document. Sending the same content again embeds nothing; new content replaces all its chunks."""
-    doc = _document(doc_id, body, settings)
+    """Upsert one document: JSON with its text (or a file as base64), or a file as multipart/form-data.
+
+    Sending the same content again embeds nothing; new content replaces all its chunks.
+    """
+    doc = await _put_body(request, doc_id, settings)
     return await _write(engine, admission, upserts=[doc])
 
 
@@ -169,7 +312,7 @@ async def post_documents(
         )
     # Applied in order, like that many PUTs in one version: of an id sent twice, the last text is kept.
     last = {d.id: d for d in batch.documents}
-    docs = [_document(doc_id, d, settings) for doc_id, d in last.items()]
+    docs = await to_thread.run_sync(lambda: [_document(doc_id, d, settings) for doc_id, d in last.items()])
     return await _write(engine, admission, upserts=docs)
 
 

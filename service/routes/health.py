@@ -57,6 +57,9 @@ async def stats(searcher: SearcherDep, settings: SettingsDep, engine: EngineDep)
         built_at=m.created_at,
         build_seconds=m.build_seconds,
         package_version=__version__,
+        source_files=m.source.files if m.source else None,
+        source_pages=m.source.pages if m.source else None,
+        skipped=dict(m.source.skipped) if m.source else {},
     )
 
 

@@ -37,8 +37,10 @@ def test_get_search_shape(client: TestClient) -> None:
         "text",
         "start",
         "end",
+        "page",
         "scores",
     }
+    assert hit["page"] is None  # the seeds are text files: no pages
     assert set(hit["scores"]) == {"dense", "lexical", "dense_rank", "lexical_rank", "introduces"}
     assert hit["scores"]["introduces"] is None
     assert [h["rank"] for h in body["results"]] == [1, 2, 3]
