@@ -8,9 +8,10 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal, TypeVar
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import Base64Bytes, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
 from indexer.ingest.documents import Skipped, make_document, read_upload
@@ -27,7 +28,7 @@ from service.errors import (
     UnsupportedMediaError,
     error_responses,
 )
-from service.schemas import REQUEST_MODEL_CONFIG, ApiDocId, DocumentText, MetaValue, UploadName
+from service.schemas import REQUEST_MODEL_CONFIG, ApiDocId, Base64File, DocumentText, MetaValue, UploadName
 from service.settings import Settings
 
 router = APIRouter(tags=["documents"])
@@ -48,7 +49,7 @@ class DocumentIn(BaseModel):
         description="The document's text, stored as sent but for white space (unless `cleaning` is `web`). "
         "Send either `text` or `file_base64`.",
     )
-    file_base64: Base64Bytes | None = Field(
+    file_base64: Base64File | None = Field(
         None,
         description="Instead of `text`: a file's bytes, base64-encoded (PDF, Word, PowerPoint, OpenDocument, "
         "EPUB, RTF, e-mail, HTML, Markdown or text), read as an indexed folder's file is; `filename` names it.",
