@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.scale import main as scale
 
         return scale(argv[1:])
+    if argv[:1] == ["formats"]:
+        from bench.formats import main as formats
+
+        return formats(argv[1:])
     if argv[:1] == ["fusion-study"]:
         from bench.fusion_study import main as fusion_study
 

@@ -76,3 +76,11 @@ def test_milvus_compose_is_a_writer_and_read_replicas_on_milvus_standalone() -> 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert 'ARG EXTRAS=""' in dockerfile and "['optional-dependencies'][sys.argv[1]]" in dockerfile
     assert any(d.startswith("pymilvus") for d in extras["milvus"])
+
+
+def test_every_setting_is_documented() -> None:
+    from service.settings import Settings
+
+    documented = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = [name for name in Settings.model_fields if f"`SEEKR_{name.upper()}`" not in documented]
+    assert missing == [], f"docs/configuration.md does not describe SEEKR_ settings {missing}"

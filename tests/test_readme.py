@@ -29,6 +29,9 @@ CHECKED_KEYS = (
     "chunk_tokens",
     "embedded_chunks",
     "lighthouse-notes",
+    "tide-table",
+    "tide-note",
+    "page",
     "introduces",
     "fusion",
 )

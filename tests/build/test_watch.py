@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.samples import make_docx, make_pdf
 from indexer.build.builder import build_index, sync_index
 from indexer.build.watch import FolderWatcher
 from indexer.ingest.chunking import ChunkingConfig
@@ -19,7 +20,6 @@ from indexer.storage.base import Backend
 from indexer.storage.settings import BackendName
 from tests.conftest import engine_backend, wait_until
 from tests.fakes import FakeEmbedder
-from tests.ingest.samples import make_docx, make_pdf
 
 
 def _state(backend: Backend) -> dict[str, tuple[str, tuple[tuple[int, int, int | None], ...]]]:

@@ -9,6 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from bench.samples import (
+    PAGE_WORDS,
+    all_formats,
+    make_corrupt,
+    make_docx,
+    make_pdf,
+    make_pptx,
+    make_scanned_pdf,
+)
 from indexer.build.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import file_metadata, read_folder
@@ -19,15 +28,6 @@ from indexer.storage.settings import BackendName
 from indexer.types import Filter
 from tests.conftest import engine_backend
 from tests.fakes import FakeEmbedder
-from tests.ingest.samples import (
-    PAGE_WORDS,
-    all_formats,
-    make_corrupt,
-    make_docx,
-    make_pdf,
-    make_pptx,
-    make_scanned_pdf,
-)
 
 SMALL = ChunkingConfig(chunk_tokens=24, overlap_tokens=4)  # several passages per page
 

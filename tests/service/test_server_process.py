@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.samples import make_pdf, make_scanned_pdf
 from tests.conftest import ROOT, SEEDS, RunningServer, start_server, wait_until
 
 pytestmark = pytest.mark.slow
@@ -85,14 +86,22 @@ def test_cli_build_incremental_and_query(tmp_path: Path) -> None:
         (src / f.name).write_bytes(f.read_bytes())
     (src / "notes.bin").write_bytes(b"\x00\x01binary")
     (src / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    make_pdf(src / "report.pdf", pages=3)
+    make_scanned_pdf(src / "scan.pdf")
     index = tmp_path / "index"
 
-    first = _cli("build", str(src), "--index", str(index))
+    first = _cli("build", str(src), "--index", str(index), "--report", str(tmp_path / "report.json"))
     assert first.returncode == 0, first.stderr
-    assert "documents: 5 (5 added" in first.stdout
-    assert "skipped files: 2" in first.stdout and "latin1.txt: not UTF-8" in first.stdout
+    assert "documents: 6 (6 added" in first.stdout
+    assert "files: 9 read, 3 pages; skipped: 3 (" in first.stdout
+    assert "latin1.txt [not_utf8]: not UTF-8" in first.stdout and "scan.pdf [no_text_layer]" in first.stdout
+    assert "1 scanned PDF(s) have no text layer: run OCR on them first" in first.stdout
     assert "time:" in first.stdout
-    assert "Batches" in first.stderr or "chunking" in first.stderr  # progress bars go to stderr
+    # Progress goes to stderr; to a pipe or a file as whole lines, never carriage-return redraws.
+    assert "embedding" in first.stderr and "\r" not in first.stderr
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["skipped_by_kind"] == {"unsupported": 1, "not_utf8": 1, "no_text_layer": 1}
+    assert {s["path"] for s in report["skipped"]} == {"notes.bin", "latin1.txt", "scan.pdf"}
 
     again = _cli("build", str(src), "--index", str(index), "--quiet")
     assert again.returncode == 0
@@ -106,7 +115,13 @@ def test_cli_build_incremental_and_query(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["indexer", "--help"], ["indexer", "build", "--help"], ["indexer", "query", "--help"], ["service", "--help"]],
+    [
+        ["indexer", "--help"],
+        ["indexer", "build", "--help"],
+        ["indexer", "watch", "--help"],
+        ["indexer", "query", "--help"],
+        ["service", "--help"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     proc = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=120)

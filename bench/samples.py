@@ -1,5 +1,7 @@
-"""Test files of every supported format, generated here (never downloaded): each page, slide or chapter holds
-known sentences, so a test can check that every passage says the page whose text holds it."""
+"""Files of every supported format, generated (never downloaded), for the tests and `python -m bench formats`.
+
+Each page, slide or chapter holds known sentences, so a test can check that every passage says the page whose
+text holds it, and the benchmark can score an extractor's text against what was written."""
 
 from __future__ import annotations
 
