@@ -17,7 +17,7 @@ from indexer.build.builder import build_index
 from indexer.storage.settings import BackendName
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import AUTH, KEY, storage, wait_ready
+from tests.conftest import AUTH, KEY, storage, wait_ready, wait_until
 from tests.fakes import FakeEmbedder
 
 
@@ -128,3 +128,26 @@ def test_the_page_links_hits_to_their_files_when_told_where_they_are(fake_seed_i
     plain = Settings(index_dir=fake_seed_index, model="fake-hash")
     with TestClient(create_app(plain, embedder_factory=lambda s: FakeEmbedder())) as client:
         assert 'name="seekr-source-base-url" content=""' in client.get("/").text
+
+
+def test_a_watching_service_serves_a_new_file_within_seconds(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "first.txt").write_text("Puffins nest on the northern cliffs.", encoding="utf-8")
+    build_index(folder, tmp_path / "index", FakeEmbedder())
+    settings = Settings(
+        index_dir=tmp_path / "index", model="fake-hash", source_dir=folder, watch=True, watch_settle_ms=100
+    )
+    with TestClient(create_app(settings, embedder_factory=lambda s: FakeEmbedder())) as client:
+        wait_ready(client)
+        make_pdf(folder / "report.pdf", pages=2)
+
+        def served() -> bool:
+            hits = client.get("/search", params={"q": "glacier keeper", "k": 1, "mode": "lexical"}).json()
+            return bool(hits["results"]) and hits["results"][0]["doc_id"] == "report.pdf"
+
+        wait_until(served, "the new file to be searchable")
+        hit = client.get("/search", params={"q": "glacier keeper", "k": 1, "mode": "lexical"}).json()["results"][0]
+        assert hit["page"] == 2
+        (folder / "first.txt").unlink()
+        wait_until(lambda: client.get("/stats").json()["documents"] == 1, "the deleted file to leave the index")
