@@ -82,6 +82,7 @@ MetaFilter = Annotated[
 ]
 # A document's text: anything with a character besides white space.
 DocumentText = Annotated[str, *_matching(NON_SPACE, {"minLength": 1}, "the text is blank")]
+DOCUMENT_TEXT_SCHEMA = {"type": "string", "pattern": NON_SPACE, "minLength": 1}
 # Ids of documents written through the API: they travel in URL paths, so no slashes or control characters.
 MAX_ID_CHARS = 256
 API_ID_PATTERN = rf"^[^/\\\x00-\x1f\x7f]{{1,{MAX_ID_CHARS}}}" + END
@@ -100,13 +101,17 @@ def _base64(value: object) -> bytes:
         raise ValueError(f"not base64 ({exc})") from exc
 
 
-Base64File = Annotated[
-    bytes, PlainValidator(_base64), WithJsonSchema({"type": "string", "contentEncoding": "base64", "minLength": 1})
-]
+BASE64_SCHEMA = {
+    "type": "string",
+    "contentEncoding": "base64",
+    "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+    "minLength": 4,
+}
+Base64File = Annotated[bytes, PlainValidator(_base64), WithJsonSchema(BASE64_SCHEMA)]
 # The name of an uploaded file: its extension names the format.
-UploadName = Annotated[
-    str, *_matching(r"^[^/\\\x00-\x1f\x7f]{1,255}$", {}, 'a file name like "report.pdf" (no "/" or controls)')
-]
+UPLOAD_NAME_PATTERN = r"^[^/\\\x00-\x1f\x7f]{1,255}$"
+UploadName = Annotated[str, *_matching(UPLOAD_NAME_PATTERN, {}, 'a file name like "report.pdf" (no "/" or controls)')]
+UPLOAD_NAME_SCHEMA = {"type": "string", "pattern": UPLOAD_NAME_PATTERN}
 # GET /search's `meta=key:value`.
 MetaParam = Annotated[str, *_matching("^" + META_KEY + ":", {}, "meta must be key:value, e.g. meta=lang:en")]
 

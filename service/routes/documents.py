@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from anyio import to_thread
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, WithJsonSchema, model_validator
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
@@ -28,7 +28,17 @@ from service.errors import (
     UnsupportedMediaError,
     error_responses,
 )
-from service.schemas import REQUEST_MODEL_CONFIG, ApiDocId, Base64File, DocumentText, MetaValue, UploadName
+from service.schemas import (
+    BASE64_SCHEMA,
+    DOCUMENT_TEXT_SCHEMA,
+    REQUEST_MODEL_CONFIG,
+    UPLOAD_NAME_SCHEMA,
+    ApiDocId,
+    Base64File,
+    DocumentText,
+    MetaValue,
+    UploadName,
+)
 from service.settings import Settings
 
 router = APIRouter(tags=["documents"])
@@ -37,24 +47,37 @@ router = APIRouter(tags=["documents"])
 _WRITE_ERRORS = error_responses(400, 401, 403, 413, 422, 429, 503)
 
 
+# Exactly one of a text or a file, said in the schema too, so clients and fuzzers know it.
+_TEXT_OR_FILE: list[JsonValue] = [
+    {"required": ["text"], "not": {"anyOf": [{"required": ["file_base64"]}, {"required": ["filename"]}]}},
+    {"required": ["file_base64", "filename"], "not": {"required": ["text"]}},
+]
+_CONTENT_FIELDS = ("text", "file_base64", "filename")
+
+
 class DocumentIn(BaseModel):
     """A document to store: its text (or a file), and optionally a title and metadata (filterable in search)."""
 
     model_config = REQUEST_MODEL_CONFIG | ConfigDict(
-        json_schema_extra={"examples": [{"text": "The lighthouse was kept until 1962.", "title": "Lighthouse"}]},
+        json_schema_extra={
+            "examples": [{"text": "The lighthouse was kept until 1962.", "title": "Lighthouse"}],
+            "oneOf": _TEXT_OR_FILE,
+        },
     )
 
-    text: DocumentText | None = Field(
+    # Optional, but never null: a field sent is a text, a file or its name (the schema says so, and so does
+    # `_text_or_file`).
+    text: Annotated[DocumentText | None, WithJsonSchema(DOCUMENT_TEXT_SCHEMA)] = Field(
         None,
         description="The document's text, stored as sent but for white space (unless `cleaning` is `web`). "
-        "Send either `text` or `file_base64`.",
+        "Send either `text` or `file_base64` with `filename`.",
     )
-    file_base64: Base64File | None = Field(
+    file_base64: Annotated[Base64File | None, WithJsonSchema(BASE64_SCHEMA)] = Field(
         None,
         description="Instead of `text`: a file's bytes, base64-encoded (PDF, Word, PowerPoint, OpenDocument, "
         "EPUB, RTF, e-mail, HTML, Markdown or text), read as an indexed folder's file is; `filename` names it.",
     )
-    filename: UploadName | None = Field(
+    filename: Annotated[UploadName | None, WithJsonSchema(UPLOAD_NAME_SCHEMA)] = Field(
         None, description="With `file_base64`: the file's name; its extension says the format, e.g. `report.pdf`."
     )
     title: str | None = Field(None, description="Title; the first line of the text when omitted.")
@@ -67,10 +90,12 @@ class DocumentIn(BaseModel):
 
     @model_validator(mode="after")
     def _text_or_file(self) -> DocumentIn:
+        if any(name in self.model_fields_set and getattr(self, name) is None for name in _CONTENT_FIELDS):
+            raise ValueError('"text", "file_base64" and "filename" are strings when sent; leave out the ones unused')
         if (self.text is None) == (self.file_base64 is None):
             raise ValueError('"text" is required, or instead "file_base64" with "filename" for a file; not both')
-        if self.file_base64 is not None and self.filename is None:
-            raise ValueError('"file_base64" needs "filename" (its extension names the format, e.g. report.pdf)')
+        if (self.file_base64 is None) != (self.filename is None):
+            raise ValueError('"file_base64" goes with "filename" (its extension names the format, e.g. report.pdf)')
         return self
 
 
@@ -187,6 +212,8 @@ NewDocId = Annotated[ApiDocId, Path(description="Document id: 1 to 256 character
 
 class DocumentUpload(BaseModel):
     """PUT /documents/{id} as multipart/form-data: a file and, optionally, its title and metadata."""
+
+    model_config = REQUEST_MODEL_CONFIG
 
     file: bytes = Field(description="The file; its name's extension says the format (see `DocumentIn`).")
     title: str | None = Field(None, description="Title; the file's own (or its first heading) when omitted.")

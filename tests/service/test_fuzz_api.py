@@ -31,7 +31,9 @@ def test_schemathesis_finds_nothing(fake_seed_index: Path, tmp_path: Path) -> No
         operations = sum(len(ops) for ops in httpx.get(f"{base}/openapi.json").json()["paths"].values())
         run = subprocess.run(
             [
-                sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json",
+                sys.executable, "-m", "schemathesis.cli",
+                "--config-file", str(Path(__file__).with_name("schemathesis.toml")),
+                "run", f"{base}/openapi.json",
                 "--header", f"{next(iter(AUTH))}: Bearer {KEY}",
                 "--checks", "all",
                 "--max-examples", str(EXAMPLES),

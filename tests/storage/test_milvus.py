@@ -21,7 +21,7 @@ from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.milvus import MilvusBackend
 from indexer.storage.milvus.expressions import in_list, row_data
-from indexer.storage.milvus.schema import CHUNK_FIELDS
+from indexer.storage.milvus.schema import chunk_fields
 from indexer.storage.milvus.snapshot import MilvusSnapshot
 from indexer.storage.milvus.versions import KEEP_SECONDS, KEEP_VERSIONS
 from indexer.storage.settings import BackendName
@@ -79,7 +79,7 @@ def test_recover_undoes_a_write_that_never_committed(backend: MilvusBackend) -> 
     full = conn.query(
         names.chunks,
         in_list("chunk_id", [r["chunk_id"] for r in originals]),
-        CHUNK_FIELDS,
+        chunk_fields(conn, names.chunks),
     )
     conn.insert(names.chunks, [{**row_data(r), "deleted_at": base.version + 1} for r in full])
 
