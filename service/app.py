@@ -47,17 +47,14 @@ async def _watch(engine: Engine, interval: float) -> None:
             log.warning("index refresh failed, retrying in %.1f s: %s", interval, exc)
 
 
-async def _watch_folder(engine: Engine, settings: Settings) -> None:
-    """SEEKR_WATCH: once the engine is ready, apply the source folder's changes as they happen (in a thread, so
-    searches never wait), until shutdown."""
+def _folder_watcher(engine: Engine, settings: Settings) -> FolderWatcher | None:
+    """SEEKR_WATCH: what applies the source folder's changes through the engine (None: nothing to watch)."""
+    if not settings.watch:
+        return None
     if settings.source_dir is None:
         log.warning("SEEKR_WATCH is set without SEEKR_SOURCE_DIR: there is no folder to watch")
-        return
-    while engine.status is Status.loading:
-        await asyncio.sleep(0.1)
-    if engine.status is not Status.ready:
-        return
-    watcher = FolderWatcher(
+        return None
+    return FolderWatcher(
         settings.source_dir,
         engine.sync_folder,
         cleaning=settings.cleaning,
@@ -73,11 +70,18 @@ async def _watch_folder(engine: Engine, settings: Settings) -> None:
             len(r.skipped),
         ),
     )
-    log.info("watching %s for changes", settings.source_dir)
-    try:
-        await to_thread.run_sync(watcher.run, abandon_on_cancel=True)
-    finally:
-        watcher.stop.set()  # shutdown: the thread ends at its next check
+
+
+async def _run_watcher(engine: Engine, watcher: FolderWatcher) -> None:
+    """Once the engine is ready, watch in a thread (searches never wait) until `watcher.stop` is set."""
+    while engine.status is Status.loading:
+        await asyncio.sleep(0.1)
+    if engine.status is Status.ready and not watcher.stop.is_set():
+        log.info("watching %s for changes", watcher.source)
+        try:
+            await to_thread.run_sync(watcher.run)
+        except (IndexerError, OSError) as exc:  # e.g. the folder was removed, or the disk is full
+            log.error("stopped watching %s: %s", watcher.source, exc)
 
 
 def create_app(settings: Settings | None = None, embedder_factory: EmbedderFactory | None = None) -> FastAPI:
@@ -95,13 +99,16 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
         task = asyncio.create_task(to_thread.run_sync(engine.load))
         # Other workers or processes may commit versions: look for a new one every reload_interval.
         watcher = asyncio.create_task(_watch(engine, settings.reload_interval))
-        folder = asyncio.create_task(_watch_folder(engine, settings)) if settings.watch else None
+        folder_watcher = _folder_watcher(engine, settings)
+        folder = asyncio.create_task(_run_watcher(engine, folder_watcher)) if folder_watcher else None
         try:
             yield
         finally:
-            for t in (folder, watcher, task):
-                if t is None:
-                    continue
+            if folder_watcher is not None and folder is not None:
+                # Stopped, not cancelled: a build under way finishes before the engine closes under it.
+                folder_watcher.stop.set()
+                await folder
+            for t in (watcher, task):
                 if not t.done():
                     t.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

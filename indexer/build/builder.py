@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from indexer.embed.base import BATCH_SIZE, Embedder
 from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig, chunk_text
 from indexer.ingest.clean import RULES_VERSION, Cleaning
-from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, Skipped, read_folder
+from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, Skipped, count_by_kind, read_folder
 from indexer.manifest import ChunkingInfo, ModelInfo, SourceInfo
 from indexer.progress import progress_bar
 from indexer.storage.base import Backend, Snapshot, commit
@@ -55,7 +54,7 @@ class BuildReport:
     @property
     def skipped_by_kind(self) -> dict[str, int]:
         """How many files (or JSONL lines) were skipped, per reason code, most first."""
-        return dict(Counter(s.kind.value for s in self.skipped).most_common())
+        return count_by_kind(self.skipped)
 
     def to_json(self) -> dict[str, Any]:
         """The report as `indexer build --report FILE` writes it."""

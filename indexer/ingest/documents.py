@@ -53,6 +53,11 @@ class Skipped:
     kind: SkipKind = SkipKind.corrupt
 
 
+def count_by_kind(skipped: list[Skipped]) -> dict[str, int]:
+    """How many of `skipped` there are for each reason code, most first."""
+    return dict(Counter(s.kind.value for s in skipped).most_common())
+
+
 @dataclass
 class FolderReport:
     """What reading a folder produced."""
@@ -74,7 +79,7 @@ class FolderReport:
 
     def skipped_by_kind(self) -> dict[str, int]:
         """How many were skipped for each reason code, most first."""
-        return dict(Counter(s.kind.value for s in self.skipped).most_common())
+        return count_by_kind(self.skipped)
 
 
 @dataclass
