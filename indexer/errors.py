@@ -35,3 +35,7 @@ class ModelLoadError(IndexerError):
 
 class BackendError(IndexerError):
     """The storage engine (e.g. a Milvus server) failed or cannot be reached."""
+
+
+class VersionNotKeptError(IndexerError):
+    """An index version asked for by number is not kept (pruned, or never committed)."""

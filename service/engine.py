@@ -11,7 +11,7 @@ from indexer.build.builder import BuildReport
 from indexer.build.writer import IndexWriter, WriteResult
 from indexer.embed.base import Embedder, canonical_model_id
 from indexer.embed.batching import BatchingEmbedder
-from indexer.errors import IndexerError
+from indexer.errors import IndexerError, VersionNotKeptError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import FolderReport
 from indexer.manifest import Manifest
@@ -20,13 +20,14 @@ from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
 from indexer.storage.factory import open_backend
 from indexer.types import Document
-from service.errors import NotReadyError
+from service.errors import NotFoundError, NotReadyError
 from service.memory import release_free_memory
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 WARMUP_QUERY = "warm-up query"
+PINNED_VERSIONS = 4  # older index versions kept open for paging
 
 EmbedderFactory = Callable[[Settings], Embedder]
 
@@ -52,6 +53,7 @@ class Engine:
         self._writer: IndexWriter | None = None
         self._embedder: Embedder | None = None
         self._swap_lock = threading.Lock()
+        self._pinned: dict[int, Searcher] = {}  # older versions pages were pinned to, least recently used first
         self._merger: threading.Thread | None = None
         self._stop_merging = threading.Event()
         self.on_ready: Callable[[Snapshot], None] | None = None
@@ -201,6 +203,28 @@ class Engine:
     def location(self) -> str:
         """Where the index is: its directory, or the Milvus URI and collection."""
         return self._backend.location
+
+    def searcher_at(self, version: int | None) -> Searcher:
+        """The searcher of index version `version` (None or the current one: the current searcher). An older
+        version still kept is opened once and kept while it is among the last few asked for, so an agent paging
+        through results reads every page from the version its first page came from."""
+        current = self.searcher
+        if version is None or version == current.snapshot.version:
+            return current
+        with self._swap_lock:
+            pinned = self._pinned.pop(version, None)
+        if pinned is None:
+            try:
+                snapshot = self._backend.open_version(version, reuse=current.snapshot)
+            except VersionNotKeptError as exc:
+                raise NotFoundError(str(exc)) from exc
+            assert self._embedder is not None
+            pinned = self._searcher_for(snapshot, self._embedder)
+        with self._swap_lock:
+            self._pinned[version] = pinned  # most recently used last
+            while len(self._pinned) > PINNED_VERSIONS:
+                self._pinned.pop(next(iter(self._pinned)))
+        return pinned
 
     @property
     def searcher(self) -> Searcher:

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
+MAX_DEPTH = 1000  # deepest result a page may reach: offset + k
+MAX_OFFSET = MAX_DEPTH - MAX_K
+MAX_CONTEXT = 10  # passages before and after a hit
 
 
 class FieldError(BaseModel):
@@ -46,7 +49,7 @@ _STATUS_TEXT = {
     400: "Malformed request body (not JSON, or not what the operation takes)",
     401: "Missing or wrong API key (a read key, when the service has one, or the write key)",
     403: "Document writes are disabled: the service was started without SEEKR_API_KEY",
-    404: "No such document",
+    404: "No such document (or, for a search pinned to `version`, that version is no longer kept)",
     413: "Request body, document or batch over its limit",
     415: "Body in a media type the operation does not take (see its request body's types)",
     422: "Invalid parameter or field (`errors` names each one), or a file that cannot be indexed (and why)",
@@ -139,6 +142,8 @@ _FIELD_HELP = {
     "query": f'"query" must be a non-empty string of at most {MAX_QUERY_CHARS} characters, '
     'e.g. {"query": "Where did Wang Yi meet Lavrov"}',
     "k": f"k must be a whole number from 1 to {MAX_K}",
+    "context": f"context must be a whole number from 0 to {MAX_CONTEXT} (passages before and after each hit)",
+    "version": "version must be a whole number, 1 or more: the index_version a first page named",
     "mode": "mode must be one of: " + ", ".join(m.value for m in Mode),
     "min_score": "min_score must be a number (in the chosen mode's score scale)",
     "max_per_doc": f"max_per_doc must be a whole number from 1 to {MAX_K}",
@@ -148,7 +153,8 @@ _FIELD_HELP = {
     "filters": 'filters must be an object such as {"source": "notes/", "doc_id": ["a"], "metadata": {"lang": "en"}}',
     "highlight": "highlight must be true or false",
     "meta": "meta must be key:value (a key without quotes, backslashes or control characters), e.g. meta=lang:en",
-    "offset": "offset must be a whole number, 0 or more",
+    "offset": f"offset must be a whole number, 0 or more (on /search at most {MAX_OFFSET}: pages reach the "
+    f"{MAX_DEPTH:,}th result at most; past that, narrow the question or add filters)",
     "limit": "limit must be a whole number from 1 to 1000",
     "text": '"text" must contain a character besides white space, e.g. {"text": "The lighthouse was kept."}',
     "title": '"title" must be a string or null',

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -21,9 +23,9 @@ from pydantic import (
 )
 
 from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.results import Hit, Mode, SearchResult
+from indexer.retrieval.results import Hit, Mode, Passage, SearchResult
 from indexer.types import Filter
-from service.errors import MAX_K, MAX_QUERY_CHARS
+from service.errors import MAX_CONTEXT, MAX_DEPTH, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 
 # The spec must describe exactly what is accepted, and regex dialects disagree: `$` also matches before a final
 # newline in Python, and `\w`, `\s` cover other characters in ECMA-262 (OpenAPI's dialect, which schemathesis
@@ -174,6 +176,25 @@ class SearchRequest(BaseModel):
     )
     filters: Filters | None = Field(None, description="Restrict the search before the top-k cut.")
     highlight: StrictBool = Field(True, description="Mark the best-matching sentence of each passage.")
+    offset: Annotated[int, Number] = Field(
+        0,
+        ge=0,
+        le=MAX_OFFSET,
+        description=f"Results to skip: the next page starts at offset + k. Pages concatenated equal one request "
+        f"for more; at most {MAX_OFFSET} (offset + k reaches the {MAX_DEPTH:,}th result at most).",
+    )
+    version: Annotated[int, Number] | None = Field(
+        None,
+        ge=1,
+        description="Answer from this index version (the index_version of the first page), so that writes "
+        "between pages do not shift them; 404 when it is no longer kept (start again without it).",
+    )
+    context: Annotated[int, Number] = Field(
+        0,
+        ge=0,
+        le=MAX_CONTEXT,
+        description=f"Also return this many passages before and after each hit, from its document (0..{MAX_CONTEXT}).",
+    )
 
 
 class Scores(BaseModel):
@@ -204,6 +225,27 @@ class HighlightOut(BaseModel):
     spans: list[Span]
 
 
+class PassageOut(BaseModel):
+    """A passage around a hit, in its document."""
+
+    chunk_id: int
+    start: int = Field(description="Character offset in the document's text.")
+    end: int
+    page: int | None
+    text: str
+
+
+class HitContext(BaseModel):
+    """The passages before and after a hit in its document (context=N)."""
+
+    before: list[PassageOut] = Field(description="Up to N passages before the hit, in document order.")
+    after: list[PassageOut] = Field(description="Up to N passages after the hit, in document order.")
+
+
+def _passages(passages: Sequence[Passage]) -> list[PassageOut]:
+    return [PassageOut(chunk_id=p.chunk_id, start=p.start, end=p.end, page=p.page, text=p.text) for p in passages]
+
+
 class SearchHit(BaseModel):
     """One ranked passage and where it comes from."""
 
@@ -223,9 +265,10 @@ class SearchHit(BaseModel):
     highlight: HighlightOut | None = Field(
         None, description="Best-matching sentence(s) as offsets into `text` (null when highlight=false)."
     )
+    context: HitContext | None = Field(None, description="With context=N: the passages around this one.")
 
     @classmethod
-    def from_hit(cls, hit: Hit) -> SearchHit:
+    def from_hit(cls, hit: Hit, with_context: bool = False) -> SearchHit:
         """Convert an indexer Hit."""
         return cls(
             rank=hit.rank,
@@ -250,6 +293,7 @@ class SearchHit(BaseModel):
             else HighlightOut(
                 method=hit.highlight.method, spans=[Span(start=s, end=e) for s, e in hit.highlight.spans]
             ),
+            context=HitContext(before=_passages(hit.before), after=_passages(hit.after)) if with_context else None,
         )
 
 
@@ -260,11 +304,12 @@ class SearchResponse(BaseModel):
     mode: Mode
     fusion: Fusion | None = Field(None, description="How hybrid fused the retrievers (null in other modes).")
     took_ms: float
-    index_version: int
+    index_version: int = Field(description="The index version that answered; pass it as `version` for the next page.")
+    offset: int = Field(0, description="Results skipped before these: the first one's rank is offset + 1.")
     results: list[SearchHit]
 
     @classmethod
-    def from_result(cls, result: SearchResult) -> SearchResponse:
+    def from_result(cls, result: SearchResult, with_context: bool = False) -> SearchResponse:
         """Convert an indexer SearchResult."""
         return cls(
             query=result.query,
@@ -272,7 +317,8 @@ class SearchResponse(BaseModel):
             fusion=result.fusion,
             took_ms=round(result.took_ms, 3),
             index_version=result.index_version,
-            results=[SearchHit.from_hit(h) for h in result.hits],
+            offset=result.offset,
+            results=[SearchHit.from_hit(h, with_context) for h in result.hits],
         )
 
 
@@ -312,3 +358,20 @@ class Stats(BaseModel):
         description="Files the last build skipped, by reason: unsupported, too_large, empty, binary, not_utf8, "
         "unreadable, encrypted, corrupt, no_text_layer (scans needing OCR), no_text, malformed, duplicate_id.",
     )
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(name)  # NaN and Infinity are not JSON numbers: such a value is text
+
+
+def parse_meta(items: list[str]) -> dict[str, MetaValue]:
+    """`meta=key:value` query parameters as metadata: a value is read as JSON when it parses, else as text."""
+    out: dict[str, MetaValue] = {}
+    for item in items:
+        key, _, raw = item.partition(":")  # MetaParam has checked there is a key and a colon
+        try:
+            value = json.loads(raw, parse_constant=_reject_constant)
+        except ValueError:
+            value = raw
+        out[key] = value if isinstance(value, str | int | float | bool) else raw
+    return out

@@ -16,8 +16,10 @@ def hydrate(
     candidates: Candidates,
     introduced: dict[int, str],
     known: dict[int, ChunkRecord],
+    first_rank: int = 1,
 ) -> list[Hit]:
-    """One Hit per passage of `top`, in order; `known` holds passages read already by an earlier stage."""
+    """One Hit per passage of `top`, in order, ranked from `first_rank`; `known` holds passages read already by
+    an earlier stage."""
     ids = [cid for cid, _ in top]
     dense_rank = {cid: r for r, (cid, _) in enumerate(candidates.dense, start=1)}
     lexical_rank = {cid: r for r, (cid, _) in enumerate(candidates.lexical, start=1)}
@@ -34,7 +36,7 @@ def hydrate(
         else {}
     )
     hits = []
-    for rank, (cid, score) in enumerate(top, start=1):
+    for rank, (cid, score) in enumerate(top, start=first_rank):
         rec = records[cid]
         hits.append(
             Hit(

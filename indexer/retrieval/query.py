@@ -29,6 +29,13 @@ class SearchRequest:
     max_per_doc: int | None = None
     where: Filter | None = None
     highlight: bool = True
+    offset: int = 0  # hits to skip: a page is ranked[offset : offset + k]
+    context: int = 0  # passages before and after each hit to return
+
+    @property
+    def depth(self) -> int:
+        """How far down the ranking this request reads."""
+        return self.offset + self.k
 
     @property
     def per_document(self) -> bool:
@@ -48,10 +55,11 @@ class QueryContext:
     total: int  # live chunks passing the filter
     query_vec: np.ndarray | None  # None in lexical mode: it never runs the model
     lexical: LexicalScores | None  # None when the query has no indexed term
+    window: int  # candidates per retriever that hybrid scores are normalised on (the searcher's `candidates`)
     stage_scores: dict[int, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, request: SearchRequest, snapshot: Snapshot, embedder: Embedder) -> QueryContext:
+    def open(cls, request: SearchRequest, snapshot: Snapshot, embedder: Embedder, window: int) -> QueryContext:
         """Resolve the filter, embed the query (not in lexical mode) and score its terms (all modes: BM25 ranks
         lexical and hybrid searches and explains every hit)."""
         allowed: Restriction | None = None
@@ -60,7 +68,8 @@ class QueryContext:
             allowed = snapshot.store.restrict(request.where)
             total = allowed.size
         query_vec = embedder.encode([request.text]) if request.mode != Mode.lexical else None
-        return cls(request, snapshot, embedder, allowed, total, query_vec, snapshot.lexical.query(request.text))
+        lexical = snapshot.lexical.query(request.text)
+        return cls(request, snapshot, embedder, allowed, total, query_vec, lexical, window)
 
     def dense_scores(self, ids: list[int]) -> dict[int, float]:
         """Cosine similarity of each chunk in `ids` to the query (empty without a query vector)."""

@@ -35,7 +35,11 @@ def _dbsf(ctx: QueryContext, candidates: Candidates) -> Ranked:
     dense_of = dict(dense)
     dense_of.update(ctx.dense_scores([c for c in union if c not in dense_of]))
     lexical_of = ctx.lexical_scores(union)
-    bounds = dbsf_bounds([s for _, s in dense]), dbsf_bounds([s for _, s in lexical])
+    # Normalised on a fixed window (the searcher's `candidates`, as Elasticsearch's rank window): a passage's
+    # fused score then depends on the query alone, not on how deep a page reads or how far grouping widened the
+    # lists, so pages of one query agree with each other and with one longer request.
+    window = ctx.window
+    bounds = dbsf_bounds([s for _, s in dense[:window]]), dbsf_bounds([s for _, s in lexical[:window]])
     weight = ctx.request.dense_weight
     fused = dbsf(dense_of, lexical_of, *bounds, weight)
     if not ctx.request.per_document:
@@ -87,11 +91,11 @@ def more_possible(ctx: QueryContext, candidates: Candidates) -> bool:
     return weakest >= request.min_score
 
 
-def rank(ctx: QueryContext, candidates: int) -> tuple[Ranked, Candidates]:
-    """Candidates, fusion, the score cut and grouping, widened fourfold until k hits or nothing more can come;
-    the ranking (longer than k if it can be) and the candidate lists it came from."""
+def rank(ctx: QueryContext) -> tuple[Ranked, Candidates]:
+    """Candidates, fusion, the score cut and grouping, widened fourfold until the request's depth (offset + k)
+    is reached or nothing more can come; the ranking (longer if it can be) and the candidate lists it came from."""
     request = ctx.request
-    n = min(ctx.total, max(candidates, request.k))
+    n = min(ctx.total, max(ctx.window, request.depth))
     while True:
         found = retrieve(ctx, n)
         ranked = fuse(ctx, found)
@@ -99,6 +103,6 @@ def rank(ctx: QueryContext, candidates: int) -> tuple[Ranked, Candidates]:
             ranked = [(cid, s) for cid, s in ranked if s >= request.min_score]
         if request.max_per_doc is not None:
             ranked = at_most_per_document(ctx, ranked, request.max_per_doc)
-        if len(ranked) >= request.k or not more_possible(ctx, found):
+        if len(ranked) >= request.depth or not more_possible(ctx, found):
             return ranked, found
         n = min(ctx.total, n * 4)

@@ -18,6 +18,17 @@ class Mode(StrEnum):
 
 
 @dataclass(frozen=True)
+class Passage:
+    """A passage around a hit, from the same document: `text == document_text[start:end]`."""
+
+    chunk_id: int
+    start: int
+    end: int
+    text: str
+    page: int | None = None
+
+
+@dataclass(frozen=True)
 class Hit:
     """One ranked passage with the evidence for its rank.
 
@@ -46,6 +57,8 @@ class Hit:
     page: int | None = None  # 1-based page (or slide) of a paged document the passage lies on
     introduces: str | None = None  # X, for a "Who is X?" question, if this is its document's first mention of X
     stage_scores: dict[str, float] = field(default_factory=dict)
+    before: tuple[Passage, ...] = ()  # with context=N: up to N passages before this one, in document order
+    after: tuple[Passage, ...] = ()  # ... and after it
 
 
 @dataclass(frozen=True)
@@ -58,3 +71,4 @@ class SearchResult:
     took_ms: float
     index_version: int
     fusion: Fusion | None = None
+    offset: int = 0  # hits skipped before these (pages): the first hit's rank is offset + 1

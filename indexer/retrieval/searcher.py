@@ -8,7 +8,8 @@ A search is a list of stages, each a small function of its own module:
    leaves fewer than k (`ranking`);
 3. the optional stages a searcher is given, a reranker or a boost (`stages`), then the top-k cut;
 4. "Who is X?" questions show each document first by the passage introducing X (`definitions`);
-5. hydration: passages, component scores and ranks, highlights (`hits`).
+5. hydration: passages, component scores and ranks, highlights (`hits`), and with `context=N` the passages
+   around each hit (`context`).
 
 When one passage per document is asked for (`max_per_doc=1`), documents are fused: a document's dense and
 lexical scores are those of its best passage for each, so evidence split over two passages is not lost.
@@ -20,6 +21,7 @@ import time
 from collections.abc import Sequence
 
 from indexer.embed.base import Embedder
+from indexer.retrieval.context import with_context
 from indexer.retrieval.definitions import introduce
 from indexer.retrieval.fusion import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, RRF_K, Fusion
 from indexer.retrieval.hits import hydrate
@@ -73,13 +75,17 @@ class Searcher:
         highlight: bool = True,
         fusion: Fusion | None = None,
         dense_weight: float | None = None,
+        offset: int = 0,
+        context: int = 0,
     ) -> SearchResult:
-        """Top `k` passages for `query`.
+        """Top `k` passages for `query`, after the first `offset` (a page: pages concatenated are one longer
+        ranking).
 
         Hits scoring below `min_score` (in the mode's score) are dropped; at most `max_per_doc` passages
         come from one document, the rest of `k` filled from other documents; `where` restricts the search
         to matching documents before the top-k cut. `fusion` and `dense_weight` (hybrid
-        only; the weight applies to dbsf) default to the searcher's.
+        only; the weight applies to dbsf) default to the searcher's. `context=N` adds to each hit the N
+        passages before and after it in its document.
         """
         started = time.perf_counter()
         request = SearchRequest(
@@ -93,12 +99,16 @@ class Searcher:
             max_per_doc=max_per_doc,
             where=where,
             highlight=highlight,
+            offset=offset,
+            context=context,
         )
-        ctx = QueryContext.open(request, self.snapshot, self._embedder)
-        ranked, candidates = rank(ctx, self._candidates)
-        top = apply_stages(ctx, ranked, self.stages)[:k]
+        ctx = QueryContext.open(request, self.snapshot, self._embedder, self._candidates)
+        ranked, candidates = rank(ctx)
+        top = apply_stages(ctx, ranked, self.stages)[: request.depth]
+        # Introductions reorder the whole depth, then the page is cut: pages agree with one longer request.
         top, introduced, known = introduce(ctx, top)
-        hits = hydrate(ctx, top, candidates, introduced, known)
+        hits = hydrate(ctx, top[offset:], candidates, introduced, known, first_rank=offset + 1)
+        hits = with_context(self.snapshot, hits, context)
         took_ms = (time.perf_counter() - started) * 1000
         used = request.fusion if mode == Mode.hybrid else None
-        return SearchResult(query, mode, hits, took_ms, self.snapshot.version, used)
+        return SearchResult(query, mode, hits, took_ms, self.snapshot.version, used, offset)

@@ -205,6 +205,11 @@ class Backend(Protocol):
         """The committed version (IndexNotFoundError when there is none); `reuse` shares what it already holds."""
         ...
 
+    def open_version(self, version: int, reuse: Snapshot | None = None) -> Snapshot:
+        """An older committed version still kept (pages pinned to the version they started on);
+        VersionNotKeptError when it is not."""
+        ...
+
     def current_version(self) -> int | None:
         """The committed version's number, read cheaply (None: no index yet)."""
         ...

@@ -15,7 +15,8 @@ from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
 from indexer.ingest.documents import Skipped, make_document, read_upload
-from indexer.types import Document
+from indexer.retrieval.similar import similar_documents
+from indexer.types import Document, Filter
 from service.admission import Admission
 from service.auth import ReadAccess, WriteAccess
 from service.deps import AdmissionDep, EngineDep, SearcherDep, SettingsDep
@@ -36,8 +37,11 @@ from service.schemas import (
     ApiDocId,
     Base64File,
     DocumentText,
+    MetaParam,
     MetaValue,
+    TopK,
     UploadName,
+    parse_meta,
 )
 from service.settings import Settings
 
@@ -353,6 +357,60 @@ async def post_documents(
 async def delete_document(doc_id: DocId, engine: EngineDep, admission: AdmissionDep, _: WriteAccess) -> WriteOut:
     """Remove a document and all its chunks (404 if there is none with this id)."""
     return await _write(engine, admission, deletes=[doc_id])
+
+
+class SimilarOut(BaseModel):
+    """A document like the one asked about, shown by its passage nearest to it."""
+
+    rank: int
+    doc_id: str
+    title: str
+    source: str
+    score: float = Field(description="Cosine of that passage with the asked document's mean passage vector.")
+    chunk_id: int
+    start: int
+    end: int
+    page: int | None
+    text: str
+
+
+class SimilarList(BaseModel):
+    """Documents like `doc_id`, most alike first."""
+
+    doc_id: str
+    index_version: int
+    results: list[SimilarOut]
+
+
+# Declared before GET /documents/{doc_id:path}, which would otherwise take ".../similar" as part of an id.
+@router.get(
+    "/documents/{doc_id:path}/similar",
+    response_model=SimilarList,
+    responses=error_responses(401, 404, 422, 429, 503),
+    summary="Documents like this one",
+)
+async def similar(
+    doc_id: DocId,
+    searcher: SearcherDep,
+    admission: AdmissionDep,
+    _: ReadAccess,
+    k: Annotated[TopK, Query(description="How many documents (1..100).")] = 5,
+    source: Annotated[str | None, Query(min_length=1, description="Only sources starting with this path.")] = None,
+    meta: Annotated[list[MetaParam] | None, Query(description="Metadata filter `key:value` (repeatable).")] = None,
+) -> SimilarList:
+    """Documents most like `doc_id` by their stored vectors (no model call), itself left out, each shown by its
+    passage nearest to it; filters restrict which documents may be returned."""
+    snapshot = searcher.snapshot
+    where = Filter(source_prefix=source, metadata=tuple(parse_meta(meta or []).items()))
+    async with admission.search.admit():
+        found = await to_thread.run_sync(lambda: similar_documents(snapshot, doc_id, k, where))
+    if found is None:
+        raise NotFoundError(f"no document with id {doc_id!r}; GET /documents lists them")
+    return SimilarList(
+        doc_id=doc_id,
+        index_version=snapshot.version,
+        results=[SimilarOut(**{f: getattr(d, f) for f in SimilarOut.model_fields}) for d in found],
+    )
 
 
 @router.get(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from anyio import to_thread
@@ -12,32 +11,33 @@ from pydantic import StringConstraints, ValidationError
 
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.results import Mode
-from indexer.retrieval.searcher import Searcher
 from service.admission import Admission
 from service.auth import ReadAccess
-from service.deps import AdmissionDep, SearcherDep
-from service.errors import error_responses
+from service.deps import AdmissionDep, EngineDep
+from service.engine import Engine
+from service.errors import MAX_CONTEXT, MAX_OFFSET, error_responses
 from service.schemas import (
     EXAMPLE_QUERY,
     MaxPerDoc,
     MetaParam,
-    MetaValue,
     QueryText,
     SearchRequest,
     SearchResponse,
     TopK,
+    parse_meta,
 )
 
 router = APIRouter(tags=["search"])
 
 
-async def _run(request: Request, searcher: Searcher, admission: Admission, req: SearchRequest) -> SearchResponse:
+async def _run(request: Request, engine: Engine, admission: Admission, req: SearchRequest) -> SearchResponse:
     # Encoding and FAISS/SQLite search are CPU-bound: run them in the thread pool, off the event loop, once
-    # admission control grants a slot (429 at once when the queue is full).
+    # admission control grants a slot (429 at once when the queue is full). Opening a pinned older version
+    # reads files too, so it is done there as well.
     where = req.filters.to_filter() if req.filters else None
     async with admission.search.admit():
         result = await to_thread.run_sync(
-            lambda: searcher.search(
+            lambda: engine.searcher_at(req.version).search(
                 req.query,
                 k=req.k,
                 mode=req.mode,
@@ -47,21 +47,23 @@ async def _run(request: Request, searcher: Searcher, admission: Admission, req: 
                 highlight=req.highlight,
                 fusion=req.fusion,
                 dense_weight=req.dense_weight,
+                offset=req.offset,
+                context=req.context,
             )
         )
     request.app.state.metrics.search_seconds.labels(mode=req.mode.value).observe(result.took_ms / 1000)
-    return SearchResponse.from_result(result)
+    return SearchResponse.from_result(result, with_context=req.context > 0)
 
 
 @router.get(
     "/search",
     response_model=SearchResponse,
-    responses=error_responses(401, 422, 429, 503),
+    responses=error_responses(401, 404, 422, 429, 503),
     summary="Search (query string)",
 )
 async def search_get(
     request: Request,
-    searcher: SearcherDep,
+    engine: EngineDep,
     admission: AdmissionDep,
     _: ReadAccess,
     q: Annotated[QueryText, Query(description="The question.", examples=[EXAMPLE_QUERY])],
@@ -91,11 +93,21 @@ async def search_get(
         ),
     ] = None,
     highlight: Annotated[bool, Query(description="Mark the best-matching sentence of each passage.")] = True,
+    offset: Annotated[
+        int,
+        Query(ge=0, le=MAX_OFFSET, description=f"Results to skip (the next page: offset + k; at most {MAX_OFFSET})."),
+    ] = 0,
+    version: Annotated[
+        int | None, Query(ge=1, description="Answer from this index version (the first page's index_version).")
+    ] = None,
+    context: Annotated[
+        int, Query(ge=0, le=MAX_CONTEXT, description="Passages before and after each hit to return too.")
+    ] = 0,
 ) -> SearchResponse:
     """Ranked passages for `q`. Each result carries its dense and lexical scores and ranks."""
     filters = None
     if source is not None or doc_id is not None or meta:
-        filters = {"source": source, "doc_id": doc_id, "metadata": _parse_meta(meta or [])}
+        filters = {"source": source, "doc_id": doc_id, "metadata": parse_meta(meta or [])}
     params = {
         "query": q,
         "k": k,
@@ -104,39 +116,26 @@ async def search_get(
         "dense_weight": dense_weight,
         "min_score": min_score,
         "max_per_doc": max_per_doc,
+        "offset": offset,
+        "version": version,
+        "context": context,
     }
     try:  # the query-string parameters were checked one by one; the request model checks them together
         req = SearchRequest.model_validate({**params, "filters": filters, "highlight": highlight})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    return await _run(request, searcher, admission, req)
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(name)  # NaN and Infinity are not JSON numbers: such a value is text
-
-
-def _parse_meta(items: list[str]) -> dict[str, MetaValue]:
-    out: dict[str, MetaValue] = {}
-    for item in items:
-        key, _, raw = item.partition(":")  # MetaParam has checked there is a key and a colon
-        try:
-            value = json.loads(raw, parse_constant=_reject_constant)
-        except ValueError:
-            value = raw
-        out[key] = value if isinstance(value, str | int | float | bool) else raw
-    return out
+    return await _run(request, engine, admission, req)
 
 
 @router.post(
     "/search",
     response_model=SearchResponse,
-    responses=error_responses(400, 401, 413, 422, 429, 503),
+    responses=error_responses(400, 401, 404, 413, 422, 429, 503),
     summary="Search (JSON body)",
 )
 async def search_post(
     request: Request,
-    searcher: SearcherDep,
+    engine: EngineDep,
     admission: AdmissionDep,
     _: ReadAccess,
     body: Annotated[
@@ -161,4 +160,4 @@ async def search_post(
     ],
 ) -> SearchResponse:
     """Same as GET /search, with the parameters in a JSON body."""
-    return await _run(request, searcher, admission, body)
+    return await _run(request, engine, admission, body)

@@ -23,9 +23,11 @@ from tests.fakes import FakeEmbedder
 QUERY = "Wang Yi Lavrov Astana security"
 
 
-def _ctx(snapshot: Snapshot, embedder: FakeEmbedder, mode: Mode = Mode.hybrid, **kw: object) -> QueryContext:
+def _ctx(
+    snapshot: Snapshot, embedder: FakeEmbedder, mode: Mode = Mode.hybrid, window: int = 100, **kw: object
+) -> QueryContext:
     request = SearchRequest(text=kw.pop("text", QUERY), k=5, mode=mode, fusion=Fusion.dbsf, dense_weight=0.5, **kw)  # type: ignore[arg-type]
-    return QueryContext.open(request, snapshot, embedder)
+    return QueryContext.open(request, snapshot, embedder, window)
 
 
 def _cosines(snapshot: Snapshot, embedder: FakeEmbedder, query: str) -> dict[int, float]:
@@ -79,6 +81,7 @@ def test_fusion_of_single_modes_is_their_own_list_and_rrf_is_reciprocal_rank(
         SearchRequest(text=QUERY, k=5, mode=Mode.hybrid, fusion=Fusion.rrf, dense_weight=0.5),
         fake_snapshot,
         fake_embedder,
+        100,
     )
     expected = rrf([[c for c, _ in found.dense], [c for c, _ in found.lexical]], RRF_K)
     assert fuse(rrf_ctx, found) == best_first(expected)
@@ -116,9 +119,9 @@ def test_more_candidates_are_asked_for_only_while_they_could_add_a_hit(
 def test_widening_fills_k_documents_from_a_short_candidate_list(
     fake_snapshot: Snapshot, fake_embedder: FakeEmbedder
 ) -> None:
-    ctx = _ctx(fake_snapshot, fake_embedder, Mode.dense, max_per_doc=1)
+    ctx = _ctx(fake_snapshot, fake_embedder, Mode.dense, window=1, max_per_doc=1)
     documents = fake_snapshot.store.counts()[0]
-    ranked, candidates = rank(ctx, 1)  # one candidate at first: widening must bring the rest
+    ranked, candidates = rank(ctx)  # one candidate at first: widening must bring the rest
     assert candidates.n > 1
     assert len(ranked) >= min(ctx.request.k, documents)
     doc_of = fake_snapshot.store.doc_ids_of([c for c, _ in ranked])

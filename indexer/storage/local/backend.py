@@ -53,6 +53,10 @@ class LocalBackend:
             faiss.omp_set_num_threads(self.search_threads)
         return open_index(self.index_dir, reuse=_local(reuse))
 
+    def open_version(self, version: int, reuse: Snapshot | None = None) -> IndexSnapshot:
+        """Kept version `version` (VersionNotKeptError when it is not kept)."""
+        return open_index(self.index_dir, reuse=_local(reuse), version=version)
+
     def current_version(self) -> int | None:
         """The number CURRENT names (None: no index, or an unreadable pointer that `open` will report)."""
         try:

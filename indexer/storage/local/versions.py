@@ -29,8 +29,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from indexer.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, IndexReadOnlyError
-from indexer.manifest import Manifest, VectorInfo
+from indexer.errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexReadOnlyError,
+    VersionNotKeptError,
+)
+from indexer.manifest import MANIFEST_FILE, Manifest, VectorInfo
 from indexer.storage.hnsw import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 from indexer.storage.local.segment import ANN_MIN_CHUNKS, Segment, Tombstones, fsync_path
 from indexer.storage.local.snapshot import IndexSnapshot, LiveSegment
@@ -65,13 +71,25 @@ def current_version_dir(index_dir: Path) -> Path:
     return index_dir / name
 
 
-def open_index(index_dir: Path, reuse: IndexSnapshot | None = None) -> IndexSnapshot:
-    """Load the committed version, checking that manifest and segments agree.
+def version_dir(index_dir: Path, version: int) -> Path:
+    """The directory of committed version `version`; VersionNotKeptError when it is not kept (any more)."""
+    vdir = index_dir / f"v{version:06d}"
+    current = int(current_version_dir(index_dir).name[1:])
+    if version > current or not (vdir / MANIFEST_FILE).is_file():
+        raise VersionNotKeptError(
+            f"index version {version} is not kept (the current one is {current}, and the one before it is kept for "
+            "readers still using it); search the current version"
+        )
+    return vdir
+
+
+def open_index(index_dir: Path, reuse: IndexSnapshot | None = None, version: int | None = None) -> IndexSnapshot:
+    """Load the committed version (or the kept version `version`), checking that manifest and segments agree.
 
     Segments (and tombstones) that `reuse` already holds are taken from it rather than read again, so picking
     up a new version costs what changed.
     """
-    vdir = current_version_dir(index_dir)
+    vdir = current_version_dir(index_dir) if version is None else version_dir(index_dir, version)
     manifest = Manifest.load(vdir)
     known = {s.name: s for s in reuse.segments} if reuse is not None else {}
     live = []

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from indexer.errors import IndexCorruptError, IndexNotFoundError
+from indexer.errors import IndexCorruptError, IndexNotFoundError, VersionNotKeptError
 from indexer.manifest import ChunkingInfo, Manifest, ModelInfo
 from indexer.storage.base import Snapshot
 from indexer.storage.milvus.connection import Connection
@@ -96,7 +96,15 @@ class MilvusBackend:
     def open(self, reuse: Snapshot | None = None) -> MilvusSnapshot:
         """The committed version."""
         del reuse  # nothing is held in this process: Milvus keeps it
-        meta = self.versions.read_meta()
+        return self._open(None)
+
+    def open_version(self, version: int, reuse: Snapshot | None = None) -> MilvusSnapshot:
+        """Kept version `version` (its rows stay while it is kept; VersionNotKeptError when it is not)."""
+        del reuse
+        return self._open(version)
+
+    def _open(self, version: int | None) -> MilvusSnapshot:
+        meta = self.versions.read_meta(version)
         if meta is None:
             raise IndexNotFoundError(
                 f"no index in {self.location}. Build one with `python -m indexer build SRC --backend milvus`."
@@ -105,6 +113,8 @@ class MilvusBackend:
         names = Names(self.prefix, generation)
         for name in (names.chunks, names.docs):
             if not self.versions.has(name):
+                if version is not None:  # an older generation, dropped by a rebuild
+                    raise VersionNotKeptError(f"index version {version} is not kept (the index was rebuilt since)")
                 raise IndexCorruptError(f"{self.location}: collection {name} is missing; rebuild the index")
             self.conn.call(f"load {name}", self.conn.client.load_collection, name)
         return MilvusSnapshot(self.conn, names, manifest)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from indexer.errors import IndexCorruptError
+from indexer.errors import IndexCorruptError, VersionNotKeptError
 from indexer.manifest import FORMAT_VERSION, Manifest
 from indexer.storage.milvus.connection import IN_BATCH, Connection
 from indexer.storage.milvus.expressions import in_list, row_data
@@ -63,12 +63,19 @@ class MilvusVersions:
         versions = self.conn.query(self.meta_collection, "version >= 0", ["version"])
         return max((int(r["version"]) for r in versions), default=None)
 
-    def read_meta(self) -> tuple[int, Manifest] | None:
-        """(generation, manifest) of the committed version, or None when there is none."""
+    def read_meta(self, version: int | None = None) -> tuple[int, Manifest] | None:
+        """(generation, manifest) of the committed version (or of kept version `version`: VersionNotKeptError
+        when it is not kept), or None when there is none."""
         current = self.current_version()
         if current is None:
             return None
-        rows = self.conn.query(self.meta_collection, f"version == {current}", ["value"])
+        wanted = current if version is None else version
+        rows = self.conn.query(self.meta_collection, f"version == {wanted}", ["value"]) if wanted <= current else []
+        if not rows and version is not None:
+            raise VersionNotKeptError(
+                f"index version {version} is not kept (the current one is {current}; Milvus keeps the last "
+                f"{KEEP_VERSIONS} versions and those younger than {KEEP_SECONDS:g} s); search the current version"
+            )
         if not rows:  # purged between the two queries by a newer commit
             return self.read_meta()
         try:
