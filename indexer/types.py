@@ -84,22 +84,57 @@ class DocumentUpdate:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """`field` `op` `value`: op is eq, ne, gt, gte, lt, lte (a scalar), in or not_in (a tuple), exists (a bool)."""
+
+    field: str
+    op: str
+    value: Scalar | tuple[Scalar, ...]
+
+
+@dataclass(frozen=True)
+class All:
+    """Every item holds."""
+
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Any_:
+    """At least one item holds."""
+
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    """The item does not hold."""
+
+    item: Expr
+
+
+Expr = Condition | All | Any_ | Not  # evaluated by `indexer.filters.matches`; each engine translates it
+
+
+@dataclass(frozen=True)
 class Filter:
     """Restricts a search to chunks of matching documents. Empty fields do not filter.
 
     `source_prefix`: the document's source path starts with it (case-sensitive); `doc_ids`: the document
-    is one of these; `metadata`: every (key, value) pair equals the document's metadata[key]. Each engine
+    is one of these; `metadata`: every (key, value) pair equals the document's metadata[key]; `where`: an
+    expression of comparisons, and/or/not over metadata fields (`indexer.filters`). Each engine
     translates it into its own query language (SQL for the local engine, a boolean expression for Milvus).
     """
 
     source_prefix: str | None = None
     doc_ids: tuple[str, ...] | None = None
     metadata: tuple[tuple[str, Scalar], ...] = ()
+    where: Expr | None = None
 
     @property
     def is_empty(self) -> bool:
         """True when nothing is filtered."""
-        return self.source_prefix is None and self.doc_ids is None and not self.metadata
+        return self.source_prefix is None and self.doc_ids is None and not self.metadata and self.where is None
 
 
 @dataclass(frozen=True)

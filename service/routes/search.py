@@ -11,6 +11,7 @@ from pydantic import StringConstraints, ValidationError
 
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.results import Mode
+from indexer.types import Expr, Filter
 from service.admission import Admission
 from service.auth import ReadAccess
 from service.deps import AdmissionDep, EngineDep
@@ -18,23 +19,27 @@ from service.engine import Engine
 from service.errors import MAX_CONTEXT, MAX_OFFSET, error_responses
 from service.schemas import (
     EXAMPLE_QUERY,
+    FilterParam,
     MaxPerDoc,
     MetaParam,
     QueryText,
     SearchRequest,
     SearchResponse,
     TopK,
+    parse_filters,
     parse_meta,
 )
 
 router = APIRouter(tags=["search"])
 
 
-async def _run(request: Request, engine: Engine, admission: Admission, req: SearchRequest) -> SearchResponse:
+async def _run(
+    request: Request, engine: Engine, admission: Admission, req: SearchRequest, extra: Expr | None = None
+) -> SearchResponse:
     # Encoding and FAISS/SQLite search are CPU-bound: run them in the thread pool, off the event loop, once
     # admission control grants a slot (429 at once when the queue is full). Opening a pinned older version
     # reads files too, so it is done there as well.
-    where = req.filters.to_filter() if req.filters else None
+    where = req.filters.to_filter(extra) if req.filters else Filter(where=extra) if extra else None
     async with admission.search.admit():
         result = await to_thread.run_sync(
             lambda: engine.searcher_at(req.version).search(
@@ -93,6 +98,15 @@ async def search_get(
         ),
     ] = None,
     highlight: Annotated[bool, Query(description="Mark the best-matching sentence of each passage.")] = True,
+    filters_: Annotated[
+        list[FilterParam] | None,
+        Query(
+            alias="filter",
+            description="Metadata condition `field:op:value` (repeatable; all must hold): ops eq, ne, gt, gte, lt, "
+            "lte, in and not_in (`lang:in:en,fr`), and `field:exists:true|false`. Values are read as JSON when they "
+            "parse (year:gte:2020 is a number), else as text; dates compare as ISO-8601 text. For or/not, POST.",
+        ),
+    ] = None,
     offset: Annotated[
         int,
         Query(ge=0, le=MAX_OFFSET, description=f"Results to skip (the next page: offset + k; at most {MAX_OFFSET})."),
@@ -108,6 +122,7 @@ async def search_get(
     filters = None
     if source is not None or doc_id is not None or meta:
         filters = {"source": source, "doc_id": doc_id, "metadata": parse_meta(meta or [])}
+    where = parse_filters(filters_ or [])
     params = {
         "query": q,
         "k": k,
@@ -124,7 +139,7 @@ async def search_get(
         req = SearchRequest.model_validate({**params, "filters": filters, "highlight": highlight})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    return await _run(request, engine, admission, req)
+    return await _run(request, engine, admission, req, where)
 
 
 @router.post(

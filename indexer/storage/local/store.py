@@ -18,7 +18,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from indexer.types import Chunk, ChunkRecord, Document, Filter, Scalar, StoredDocument, matched_text, slices
+from indexer.filters import kind
+from indexer.types import (
+    All,
+    Any_,
+    Chunk,
+    ChunkRecord,
+    Condition,
+    Document,
+    Expr,
+    Filter,
+    Not,
+    Scalar,
+    StoredDocument,
+    matched_text,
+    slices,
+)
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -58,9 +73,49 @@ def filter_sql(where: Filter) -> tuple[str, list[object]]:
     for key, value in where.metadata:
         # json_extract yields 1/0 for JSON booleans; the key is quoted so dots and spaces are literal.
         clauses.append("json_extract(d.metadata, ?) = ?")
-        params += ['$."' + key.replace('"', '""') + '"', _sql_value(value)]
+        params += [_json_path(key), _sql_value(value)]
+    if where.where is not None:
+        clauses.append(_expr_sql(where.where, params))
     sql = "SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id)"
     return (sql + " WHERE " + " AND ".join(clauses) if clauses else sql), params
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace('"', '""') + '"'
+
+
+# SQLite's json_type names for each comparable kind of value (see `indexer.filters`).
+_JSON_TYPES = {"number": "('integer','real')", "text": "('text')", "bool": "('true','false')"}
+_ANY_SCALAR = "('integer','real','text','true','false')"
+_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def _expr_sql(expr: Expr, params: list[object]) -> str:
+    """`expr` as SQL over `d.metadata` (appending its parameters). Every condition is 0 or 1, never NULL (a
+    missing field included), so that NOT negates it as `indexer.filters.matches` does."""
+    if isinstance(expr, All | Any_):
+        joiner = " AND " if isinstance(expr, All) else " OR "
+        return "(" + joiner.join(_expr_sql(e, params) for e in expr.items) + ")"
+    if isinstance(expr, Not):
+        return f"(NOT {_expr_sql(expr.item, params)})"
+    path = _json_path(expr.field)
+    if expr.op == "exists":
+        params.append(path)
+        test = f"COALESCE(json_type(d.metadata, ?) IN {_ANY_SCALAR}, 0)"
+        return test if expr.value else f"(NOT {test})"
+    if expr.op in ("ne", "not_in"):
+        positive = Condition(expr.field, "eq" if expr.op == "ne" else "in", expr.value)
+        return f"(NOT {_expr_sql(positive, params)})"
+    values = expr.value if isinstance(expr.value, tuple) else (expr.value,)
+    op = "=" if expr.op == "in" else _SQL_OPS[expr.op]
+    tests = []
+    for value in values:
+        params += [path, path, _sql_value(value)]
+        tests.append(
+            f"COALESCE(json_type(d.metadata, ?) IN {_JSON_TYPES[kind(value) or 'text']} "
+            f"AND json_extract(d.metadata, ?) {op} ?, 0)"
+        )
+    return "(" + " OR ".join(tests) + ")" if tests else "0"
 
 
 def _sql_value(value: Scalar) -> Scalar:

@@ -12,14 +12,15 @@ import numpy as np
 
 from indexer.analysis import K1, Analyzer
 from indexer.errors import IndexCorruptError
+from indexer.filters import matches, negation_normal_form
 from indexer.manifest import Manifest
 from indexer.storage.base import Restriction
 from indexer.storage.hnsw import HNSW_EF_SEARCH
 from indexer.storage.milvus.connection import IN_BATCH, LIMIT, Connection
-from indexer.storage.milvus.expressions import in_list, literal, visible
+from indexer.storage.milvus.expressions import condition_expr, in_list, literal, visible
 from indexer.storage.milvus.schema import DOC_FIELDS, FIRST, PAGE, Names, chunk_fields
 from indexer.storage.settings import is_lite
-from indexer.types import ChunkRecord, Filter, StoredDocument, slices
+from indexer.types import All, Any_, ChunkRecord, Condition, Expr, Filter, Not, StoredDocument, slices
 
 _ANALYZER = Analyzer()
 _WILDCARDS = re.compile(r"[%_]")
@@ -237,7 +238,26 @@ class MilvusStore:
             parts.append(in_list("doc_id", list(where.doc_ids)))
         for key, value in where.metadata:
             parts.append(f"meta[{literal(key)}] == {literal(value)}")
+        if where.where is not None:
+            parts.append(self._expr(negation_normal_form(where.where)))
         return " and ".join(parts)
+
+    def _expr(self, expr: Expr) -> str:
+        """A filter expression (in negation normal form) as a Milvus boolean expression. Milvus Lite has no
+        `not`, and no test of a JSON key's presence: the two conditions that need them (a negated comparison,
+        `exists: false`) are resolved on the documents' metadata here instead, as a list of document ids."""
+        if isinstance(expr, All | Any_):
+            joiner = " and " if isinstance(expr, All) else " or "
+            return "(" + joiner.join(self._expr(e) for e in expr.items) + ")"
+        if isinstance(expr, Not) or (isinstance(expr, Condition) and expr.op == "exists" and not expr.value):
+            return self._by_documents(expr)
+        return condition_expr(expr)
+
+    def _by_documents(self, expr: Expr) -> str:
+        """`expr` as the list of live documents whose metadata pass it (reads every live document's metadata)."""
+        rows = self._documents(FIRST, ["doc_id", "metadata"])
+        passing = sorted({r["doc_id"] for r in rows if matches(expr, r["metadata"] or {})})
+        return in_list("doc_id", passing) if passing else "chunk_id < 0"  # no document passes
 
     def restrict(self, where: Filter) -> MilvusFilter:
         """`where` as an expression, with the count of live chunks passing it."""
