@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     defaults = Settings.model_fields
     parser = argparse.ArgumentParser(
         prog="python -m service",
-        description="Serve a search index over HTTP. Flags override SEEKR_* environment variables.",
+        description="Serve a search index over HTTP (`python -m service mcp ...`: as an MCP server on stdio, for "
+        "desktop clients). Flags override SEEKR_* environment variables.",
     )
     parser.add_argument(
         "--index",
@@ -85,14 +86,49 @@ def _index_source(settings: Settings) -> None:
     )  # fmt: skip
 
 
+def serve_stdio(settings: Settings) -> int:
+    """`python -m service mcp --index DIR`: the MCP server on stdin/stdout for a desktop client (the same tools
+    as /mcp; writes when SEEKR_API_KEY is set). Logs go to stderr: stdout carries the protocol."""
+    import anyio
+
+    from service.mcp_server import build_mcp, local_rights
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        engine = Engine(settings, load_embedder)
+        engine.precheck()
+        engine.load()
+    except IndexerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if engine.error is not None:
+        print(f"error: {engine.error}", file=sys.stderr)
+        return 2
+    mcp = build_mcp(engine, settings)
+
+    async def run() -> None:
+        async with local_rights(settings):
+            await mcp.run_stdio_async()
+
+    try:
+        anyio.run(run)
+    finally:
+        engine.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse flags, validate settings, run uvicorn."""
-    args = _parser().parse_args(argv)
+    """Parse flags, validate settings, run uvicorn (or, for `mcp`, the MCP server on stdio)."""
+    argv = sys.argv[1:] if argv is None else argv
+    stdio = argv[:1] == ["mcp"]
+    args = _parser().parse_args(argv[1:] if stdio else argv)
     # Flags become environment variables so that every uvicorn worker process builds the same Settings.
     for name, value in vars(args).items():
         if value is not None:
             os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)
     settings = Settings()
+    if stdio:
+        return serve_stdio(settings)
     config = log_config(settings.log_level)
     logging.config.dictConfig(config)
     try:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from anyio import to_thread
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from indexer import __version__
 from indexer.build.watch import FolderWatcher
@@ -20,6 +21,7 @@ from service.deps import load_embedder
 from service.engine import EmbedderFactory, Engine, Status
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimitMiddleware
+from service.mcp_server import McpAuth, build_mcp
 from service.memory import limit_arenas
 from service.metrics import install_metrics
 from service.routes import documents, health, page, search
@@ -102,7 +104,9 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
         folder_watcher = _folder_watcher(engine, settings)
         folder = asyncio.create_task(_run_watcher(engine, folder_watcher)) if folder_watcher else None
         try:
-            yield
+            # The MCP endpoint's transport (stateless: each request carries its own key) lives as long as the app.
+            async with mcp.session_manager.run():
+                yield
         finally:
             if folder_watcher is not None and folder is not None:
                 # Stopped, not cancelled: a build under way finishes before the engine closes under it.
@@ -133,5 +137,17 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     routers = (search.router, documents.router, health.router, page.router)
     for router in routers:
         app.include_router(router)
+    # MCP at /mcp: the same keys (McpAuth), admission gates, body limit and metrics as the routes above.
+    mcp = build_mcp(engine, settings, app.state.admission, metrics)
+    transport = mcp.streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        json_response=True,
+        max_request_body_size=settings.max_body_bytes,
+        host=settings.host,
+    )
+    for route in transport.routes:
+        if isinstance(route, Route) and route.path == "/mcp":
+            app.router.routes.append(Route("/mcp", endpoint=McpAuth(route.app, settings), include_in_schema=False))
     install_error_handlers(app, [route for router in routers for route in router.routes])
     return app

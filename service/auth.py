@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from service.deps import SettingsDep
 from service.errors import ForbiddenError, UnauthorizedError
+from service.settings import Settings
 
 
 def _bearer(request: Request) -> str | None:
@@ -48,6 +49,19 @@ def require_read(request: Request, settings: SettingsDep) -> None:
         raise UnauthorizedError("this service needs 'Authorization: Bearer <read key>' to search")
     if not (_matches(token, settings.read_key) or _matches(token, settings.api_key)):
         raise UnauthorizedError("wrong key in the Authorization header")
+
+
+def rights_of(authorization: str | None, settings: Settings) -> frozenset[str] | None:
+    """What a caller with this Authorization header may do: `read`, and `write` with the write key; None when
+    the service needs a key for reading and this one is missing or wrong (a 401). For the MCP endpoint, where
+    the REST dependencies above do not run."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    if token and _matches(token, settings.api_key):
+        return frozenset({"read", "write"})
+    if settings.read_key is None or (token and _matches(token, settings.read_key)):
+        return frozenset({"read"})
+    return None
 
 
 WriteAccess = Annotated[None, Depends(require_write)]

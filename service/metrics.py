@@ -41,6 +41,10 @@ class Metrics:
             "seekr_query_batch_size", "Queries encoded together in one forward pass", buckets=(1, 2, 4, 8, 16, 32, 64),
             registry=registry,
         )  # fmt: skip
+        self.mcp_calls = Counter(
+            "seekr_mcp_tool_calls", "MCP tool calls, by tool and outcome (ok or error)", ["tool", "outcome"],
+            registry=registry,
+        )  # fmt: skip
         self.build.info({"version": __version__, "model": "", "runtime": ""})
 
     def observe_index(self, snapshot: Snapshot) -> None:

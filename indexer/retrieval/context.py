@@ -7,6 +7,33 @@ from dataclasses import replace
 
 from indexer.retrieval.results import Hit, Passage
 from indexer.storage.base import Snapshot
+from indexer.types import ChunkRecord
+
+
+def _around(ids: list[int], chunk_id: int, n: int) -> tuple[list[int], list[int]]:
+    """The up to `n` ids before and after `chunk_id` in `ids` (a document's passages in order)."""
+    if chunk_id not in ids:
+        return [], []
+    at = ids.index(chunk_id)
+    return ids[max(at - n, 0) : at], ids[at + 1 : at + 1 + n]
+
+
+def _passages(records: dict[int, ChunkRecord], ids: list[int]) -> tuple[Passage, ...]:
+    return tuple(
+        Passage(c, records[c].start, records[c].end, records[c].text, records[c].page) for c in ids if c in records
+    )
+
+
+def passages_around(
+    snapshot: Snapshot, doc_id: str, chunk_id: int, n: int
+) -> tuple[tuple[Passage, ...], Passage, tuple[Passage, ...]] | None:
+    """(before, the passage, after) for passage `chunk_id` of document `doc_id`; None if it has no such passage."""
+    ids = snapshot.store.chunk_ids_of([doc_id]).get(doc_id, [])
+    if chunk_id not in ids:
+        return None
+    before, after = _around(ids, chunk_id, n)
+    records = snapshot.store.chunks([*before, chunk_id, *after])
+    return _passages(records, before), _passages(records, [chunk_id])[0], _passages(records, after)
 
 
 def with_context(snapshot: Snapshot, hits: list[Hit], n: int) -> list[Hit]:

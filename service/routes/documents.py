@@ -161,7 +161,7 @@ class DocumentList(BaseModel):
     documents: list[DocumentSummary]
 
 
-def _document(doc_id: str, body: DocumentIn, settings: Settings) -> Document:
+def document_from(doc_id: str, body: DocumentIn, settings: Settings) -> Document:
     """The Document `body` describes (CPU-bound for a file: call it off the event loop)."""
     if body.file_base64 is not None and body.filename is not None:
         return uploaded(doc_id, body.filename, body.file_base64, body.title, body.metadata, settings)
@@ -270,7 +270,7 @@ async def _read_put_body(request: Request, doc_id: str, settings: Settings) -> D
             f"Content-Type {media!r}: send application/json (text or file_base64) or multipart/form-data (a file)"
         )
     body = _validated(DocumentIn, await request.body())
-    return await to_thread.run_sync(_document, doc_id, body, settings)
+    return await to_thread.run_sync(document_from, doc_id, body, settings)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -344,7 +344,7 @@ async def post_documents(
         )
     # Applied in order, like that many PUTs in one version: of an id sent twice, the last text is kept.
     last = {d.id: d for d in batch.documents}
-    docs = await to_thread.run_sync(lambda: [_document(doc_id, d, settings) for doc_id, d in last.items()])
+    docs = await to_thread.run_sync(lambda: [document_from(doc_id, d, settings) for doc_id, d in last.items()])
     return await _write(engine, admission, upserts=docs)
 
 

@@ -1,0 +1,312 @@
+"""The Model Context Protocol server: the REST API's search and documents as tools and resources a model can use.
+
+Served over Streamable HTTP at `/mcp` in the same app (the same keys, admission control, body limit and metrics
+as the REST routes) and over stdio by `python -m service mcp` for desktop clients. Every result carries the same
+provenance as the REST API (document id, source, offsets, page, scores), in the same shapes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal, TypeVar
+
+from anyio import to_thread
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from indexer import __version__
+from indexer.errors import IndexerError
+from indexer.retrieval.context import passages_around
+from indexer.retrieval.results import Mode
+from indexer.retrieval.similar import similar_documents as find_similar
+from indexer.types import Filter
+from service.admission import Admission
+from service.auth import rights_of
+from service.engine import Engine
+from service.errors import MAX_CONTEXT, MAX_K, MAX_OFFSET, ServiceError
+from service.metrics import Metrics
+from service.routes.documents import (
+    DocumentIn,
+    DocumentList,
+    DocumentSummary,
+    SimilarList,
+    SimilarOut,
+    WriteOut,
+    document_from,
+)
+from service.schemas import Filters, PassageOut, SearchResponse
+from service.settings import Settings
+
+INSTRUCTIONS = """\
+seekr searches a collection of documents (reports, papers, notes, e-mails, ...) by meaning and by keywords.
+Start with `search`; each hit names its document (doc_id), source file, page and character offsets. Read more of
+a document with `get_context` (the passages around a hit) or `get_document` (its text, or a range of it), and
+find related documents with `similar_documents`. Results come in pages: ask for page 2 with the same query and
+the `index_version` of page 1 to page through a fixed version."""
+
+_RIGHTS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("seekr_mcp_rights", default=frozenset())
+T = TypeVar("T")
+
+
+class DocumentText(BaseModel):
+    """A document's text, whole or a character range of it."""
+
+    doc_id: str
+    title: str
+    source: str
+    metadata: dict[str, Any]
+    start: int = Field(description="Offset of `text` in the document's text.")
+    end: int
+    total_chars: int = Field(description="Length of the whole document text.")
+    text: str
+
+
+class PassageContext(BaseModel):
+    """A passage with the passages before and after it in its document."""
+
+    doc_id: str
+    passage: PassageOut
+    before: list[PassageOut]
+    after: list[PassageOut]
+
+
+def _out(p: Any) -> PassageOut:
+    return PassageOut(chunk_id=p.chunk_id, start=p.start, end=p.end, page=p.page, text=p.text)
+
+
+def build_mcp(
+    engine: Engine, settings: Settings, admission: Admission | None = None, metrics: Metrics | None = None
+) -> MCPServer:
+    """The MCP server over `engine`; calls pass `admission`'s gates and count in `metrics` when given (the HTTP
+    app's)."""
+    mcp: MCPServer = MCPServer("seekr", version=__version__, instructions=INSTRUCTIONS)
+
+    async def run(tool: str, kind: Literal["search", "write"], work: Callable[[], T]) -> T:
+        """`work` in a thread, through admission control; the service's errors as tool errors saying what to do
+        (a full queue's 429 too: "retry after N s")."""
+        outcome = "error"
+        try:
+            if admission is None:
+                result = await to_thread.run_sync(work)
+            else:
+                gate = admission.search if kind == "search" else admission.write
+                async with gate.admit():
+                    result = await to_thread.run_sync(work)
+            outcome = "ok"
+            return result
+        except ServiceError as exc:
+            raise ToolError(exc.message) from exc
+        except IndexerError as exc:
+            raise ToolError(str(exc)) from exc
+        finally:
+            if metrics is not None:
+                metrics.mcp_calls.labels(tool=tool, outcome=outcome).inc()
+
+    def need(right: str) -> None:
+        if right not in _RIGHTS.get():
+            if settings.api_key is None:
+                raise ToolError("document writes are disabled on this service: it was started without SEEKR_API_KEY")
+            raise ToolError(f"this key may not {right}: connect with the write key (Authorization: Bearer <key>)")
+
+    @mcp.tool(
+        description="Search the documents for passages that answer `query` (a question or keywords). Returns the "
+        "best passages, best first, each with its document id, title, source file, page, character offsets, text, "
+        "and the scores that ranked it. `mode`: hybrid (default: meaning and keywords), dense (meaning only) or "
+        'lexical (keywords only). `filters` restrict which documents are searched, e.g. {"where": {"field": '
+        '"year", "op": "gte", "value": 2020}} or {"source": "reports/"}. `max_per_doc`=1 gives one '
+        "passage per document. `page` (1, 2, ...) pages through results of `k`; pass the first page's "
+        "`index_version` as `version` to read later pages from the same version. `context`=N adds the N passages "
+        "before and after each hit."
+    )
+    async def search(
+        query: Annotated[str, Field(min_length=1, max_length=2000, description="The question or keywords.")],
+        k: Annotated[int, Field(ge=1, le=MAX_K, description="Passages per page.")] = 5,
+        mode: Mode = Mode.hybrid,
+        filters: Filters | None = None,
+        max_per_doc: Annotated[int | None, Field(ge=1, le=MAX_K)] = None,
+        page: Annotated[int, Field(ge=1, description="Page number, from 1.")] = 1,
+        version: Annotated[int | None, Field(ge=1, description="Index version of the first page.")] = None,
+        context: Annotated[int, Field(ge=0, le=MAX_CONTEXT)] = 0,
+    ) -> SearchResponse:
+        need("read")
+        offset = (page - 1) * k
+        if offset > MAX_OFFSET:
+            raise ToolError(f"page {page} of {k} starts past result {MAX_OFFSET}; narrow the query or add filters")
+        where = filters.to_filter() if filters else None
+        result = await run(
+            "search",
+            "search",
+            lambda: engine.searcher_at(version).search(
+                query, k=k, mode=mode, max_per_doc=max_per_doc, where=where, offset=offset, context=context
+            ),
+        )
+        return SearchResponse.from_result(result, with_context=context > 0)
+
+    @mcp.tool(
+        description="Read a document's text: whole, or the characters from `start` to `end` (offsets as search "
+        "results give them). Also its title, source file and metadata."
+    )
+    async def get_document(
+        doc_id: Annotated[str, Field(min_length=1)],
+        start: Annotated[int, Field(ge=0)] = 0,
+        end: Annotated[int | None, Field(ge=0, description="Default: the end of the document.")] = None,
+    ) -> DocumentText:
+        need("read")
+        stored = await run("get_document", "search", lambda: engine.searcher.snapshot.store.document(doc_id))
+        if stored is None:
+            raise ToolError(f"no document with id {doc_id!r}; search or list_documents gives the ids")
+        stop = len(stored.text) if end is None else min(end, len(stored.text))
+        if start > stop:
+            raise ToolError(f"start {start} is past end {stop}; the document has {len(stored.text)} characters")
+        return DocumentText(
+            doc_id=stored.doc_id,
+            title=stored.title,
+            source=stored.source,
+            metadata=stored.metadata,
+            start=start,
+            end=stop,
+            total_chars=len(stored.text),
+            text=stored.text[start:stop],
+        )
+
+    @mcp.tool(description="List the documents (id, title, source, passages), ordered by id, a page at a time.")
+    async def list_documents(
+        offset: Annotated[int, Field(ge=0)] = 0, limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    ) -> DocumentList:
+        need("read")
+        snapshot = engine.searcher.snapshot
+        total, rows = await run("list_documents", "search", lambda: snapshot.store.page(offset, limit))
+        return DocumentList(
+            index_version=snapshot.version,
+            total=total,
+            offset=offset,
+            limit=limit,
+            documents=[DocumentSummary(**row) for row in rows],
+        )
+
+    @mcp.tool(
+        description="The passages before and after a passage (a search hit's doc_id and chunk_id), to read on "
+        "around it. `n`: how many on each side."
+    )
+    async def get_context(
+        doc_id: Annotated[str, Field(min_length=1)],
+        chunk_id: int,
+        n: Annotated[int, Field(ge=1, le=MAX_CONTEXT)] = 2,
+    ) -> PassageContext:
+        need("read")
+        found = await run(
+            "get_context", "search", lambda: passages_around(engine.searcher.snapshot, doc_id, chunk_id, n)
+        )
+        if found is None:
+            raise ToolError(f"document {doc_id!r} has no passage {chunk_id}; use a doc_id and chunk_id from search")
+        before, passage, after = found
+        return PassageContext(
+            doc_id=doc_id, passage=_out(passage), before=[_out(p) for p in before], after=[_out(p) for p in after]
+        )
+
+    @mcp.tool(
+        description="Documents like a given one (by meaning), itself left out, each shown by its most similar "
+        "passage. `source` keeps only documents whose source path starts with it."
+    )
+    async def similar_documents(
+        doc_id: Annotated[str, Field(min_length=1)],
+        k: Annotated[int, Field(ge=1, le=MAX_K)] = 5,
+        source: Annotated[str | None, Field(min_length=1)] = None,
+    ) -> SimilarList:
+        need("read")
+        snapshot = engine.searcher.snapshot
+        found = await run(
+            "similar_documents", "search", lambda: find_similar(snapshot, doc_id, k, Filter(source_prefix=source))
+        )
+        if found is None:
+            raise ToolError(f"no document with id {doc_id!r}; search or list_documents gives the ids")
+        return SimilarList(
+            doc_id=doc_id,
+            index_version=snapshot.version,
+            results=[SimilarOut(**{f: getattr(d, f) for f in SimilarOut.model_fields}) for d in found],
+        )
+
+    @mcp.tool(
+        description="Add or replace a document (needs the write key): its text, and optionally a title and "
+        "metadata (filterable in search). It is searchable when this returns."
+    )
+    async def upsert_document(
+        doc_id: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^/\\\x00-\x1f\x7f]+$")],
+        text: Annotated[str, Field(min_length=1)],
+        title: str | None = None,
+        metadata: dict[str, str | int | float | bool] | None = None,
+    ) -> WriteOut:
+        need("write")
+        body = DocumentIn(text=text, title=title, metadata=metadata or {})
+        result = await run(
+            "upsert_document", "write", lambda: engine.write(upserts=[document_from(doc_id, body, settings)])
+        )
+        return WriteOut(
+            index_version=result.snapshot.version, embedded_chunks=result.embedded_chunks, documents=result.status
+        )
+
+    @mcp.tool(description="Delete a document and all its passages (needs the write key).")
+    async def delete_document(doc_id: Annotated[str, Field(min_length=1)]) -> WriteOut:
+        need("write")
+        result = await run("delete_document", "write", lambda: engine.write(deletes=[doc_id]))
+        return WriteOut(
+            index_version=result.snapshot.version, embedded_chunks=result.embedded_chunks, documents=result.status
+        )
+
+    @mcp.resource(
+        "seekr://documents/{doc_id}",
+        name="document",
+        description="A document's text, to attach to a conversation.",
+        mime_type="text/plain",
+    )
+    async def document(doc_id: str) -> str:
+        if "read" not in _RIGHTS.get():
+            raise ResourceNotFoundError("this key may not read documents")
+        stored = await to_thread.run_sync(lambda: engine.searcher.snapshot.store.document(doc_id))
+        if stored is None:
+            raise ResourceNotFoundError(f"no document with id {doc_id!r}")
+        return stored.text
+
+    return mcp
+
+
+class McpAuth:
+    """The REST API's keys for the MCP endpoint: 401 without a needed key; a caller's rights for the tools."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"authorization"), None)
+        rights = rights_of(header, self.settings)
+        if rights is None:
+            body = json.dumps({"detail": "this service needs 'Authorization: Bearer <key>'", "errors": []}).encode()
+            await send(
+                {"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"application/json")]}
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        token = _RIGHTS.set(rights)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _RIGHTS.reset(token)
+
+
+@asynccontextmanager
+async def local_rights(settings: Settings) -> AsyncIterator[None]:
+    """Rights of a stdio client (the local user's own process): read, and write when a write key is set."""
+    token = _RIGHTS.set(frozenset({"read", "write"} if settings.api_key is not None else {"read"}))
+    try:
+        yield
+    finally:
+        _RIGHTS.reset(token)
