@@ -8,10 +8,11 @@ provenance as the REST API (document id, source, offsets, page, scores), in the 
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from anyio import to_thread
 from mcp.server import MCPServer
@@ -51,6 +52,7 @@ the `index_version` of page 1 to page through a fixed version."""
 
 _RIGHTS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("seekr_mcp_rights", default=frozenset())
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
 class DocumentText(BaseModel):
@@ -89,23 +91,33 @@ def build_mcp(
     async def run(tool: str, kind: Literal["search", "write"], work: Callable[[], T]) -> T:
         """`work` in a thread, through admission control; the service's errors as tool errors saying what to do
         (a full queue's 429 too: "retry after N s")."""
-        outcome = "error"
+        del tool  # named at each call for reading; counted by `counted`
         try:
             if admission is None:
-                result = await to_thread.run_sync(work)
-            else:
-                gate = admission.search if kind == "search" else admission.write
-                async with gate.admit():
-                    result = await to_thread.run_sync(work)
-            outcome = "ok"
-            return result
+                return await to_thread.run_sync(work)
+            gate = admission.search if kind == "search" else admission.write
+            async with gate.admit():
+                return await to_thread.run_sync(work)
         except ServiceError as exc:
             raise ToolError(exc.message) from exc
         except IndexerError as exc:
             raise ToolError(str(exc)) from exc
-        finally:
-            if metrics is not None:
-                metrics.mcp_calls.labels(tool=tool, outcome=outcome).inc()
+
+    def counted(fn: F) -> F:
+        """Count each call of tool `fn` by outcome in `metrics` (the signature is kept: it is the tool's schema)."""
+
+        @functools.wraps(fn)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            outcome = "error"
+            try:
+                result = await fn(*args, **kwargs)
+                outcome = "ok"
+                return result
+            finally:
+                if metrics is not None:
+                    metrics.mcp_calls.labels(tool=fn.__name__, outcome=outcome).inc()
+
+        return cast(F, call)
 
     def need(right: str) -> None:
         if right not in _RIGHTS.get():
@@ -123,6 +135,7 @@ def build_mcp(
         "`index_version` as `version` to read later pages from the same version. `context`=N adds the N passages "
         "before and after each hit."
     )
+    @counted
     async def search(
         query: Annotated[str, Field(min_length=1, max_length=2000, description="The question or keywords.")],
         k: Annotated[int, Field(ge=1, le=MAX_K, description="Passages per page.")] = 5,
@@ -151,6 +164,7 @@ def build_mcp(
         description="Read a document's text: whole, or the characters from `start` to `end` (offsets as search "
         "results give them). Also its title, source file and metadata."
     )
+    @counted
     async def get_document(
         doc_id: Annotated[str, Field(min_length=1)],
         start: Annotated[int, Field(ge=0)] = 0,
@@ -175,6 +189,7 @@ def build_mcp(
         )
 
     @mcp.tool(description="List the documents (id, title, source, passages), ordered by id, a page at a time.")
+    @counted
     async def list_documents(
         offset: Annotated[int, Field(ge=0)] = 0, limit: Annotated[int, Field(ge=1, le=1000)] = 100
     ) -> DocumentList:
@@ -193,6 +208,7 @@ def build_mcp(
         description="The passages before and after a passage (a search hit's doc_id and chunk_id), to read on "
         "around it. `n`: how many on each side."
     )
+    @counted
     async def get_context(
         doc_id: Annotated[str, Field(min_length=1)],
         chunk_id: int,
@@ -213,6 +229,7 @@ def build_mcp(
         description="Documents like a given one (by meaning), itself left out, each shown by its most similar "
         "passage. `source` keeps only documents whose source path starts with it."
     )
+    @counted
     async def similar_documents(
         doc_id: Annotated[str, Field(min_length=1)],
         k: Annotated[int, Field(ge=1, le=MAX_K)] = 5,
@@ -235,6 +252,7 @@ def build_mcp(
         description="Add or replace a document (needs the write key): its text, and optionally a title and "
         "metadata (filterable in search). It is searchable when this returns."
     )
+    @counted
     async def upsert_document(
         doc_id: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^/\\\x00-\x1f\x7f]+$")],
         text: Annotated[str, Field(min_length=1)],
@@ -251,6 +269,7 @@ def build_mcp(
         )
 
     @mcp.tool(description="Delete a document and all its passages (needs the write key).")
+    @counted
     async def delete_document(doc_id: Annotated[str, Field(min_length=1)]) -> WriteOut:
         need("write")
         result = await run("delete_document", "write", lambda: engine.write(deletes=[doc_id]))
