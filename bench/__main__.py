@@ -19,6 +19,7 @@ import psutil
 from bench.corpus import load_corpus, write_jsonl
 from bench.harness import index_corpus, serve
 from bench.http_load import WriteLoad, run_load
+from bench.mcp_load import run_mcp_load
 from indexer.embed.base import DEFAULT_MODEL
 from indexer.storage.settings import BackendName
 
@@ -47,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=300, help="requests per (mode, concurrency) run")
     p.add_argument(
         "--writes", action="store_true", help="also measure each run again while a writer upserts documents non-stop"
+    )
+    p.add_argument(
+        "--mcp",
+        action="store_true",
+        help="also measure each mode as an agent would call it: MCP tools/call search through the SDK's client",
     )
     p.add_argument("--api-key", default="bench-key", help="write key for --writes (given to the server we start)")
     p.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where to write the figures")
@@ -104,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                 for c in (int(x) for x in args.concurrency.split(",")):
                     print(f"load: mode={mode} concurrency={c} ...", flush=True)
                     runs.append(asdict(run_load(base, corpus.queries, mode, c, args.requests)))
+                    if args.mcp:
+                        print(f"load: mode={mode} concurrency={c} over MCP ...", flush=True)
+                        runs.append(asdict(run_mcp_load(base, corpus.queries, mode, c, args.requests)))
                     if args.writes:
                         print(f"load: mode={mode} concurrency={c} with writes ...", flush=True)
                         with WriteLoad(base, args.api_key) as writes:

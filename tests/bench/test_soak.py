@@ -33,3 +33,17 @@ def test_short_soak(tmp_path: Path) -> None:
     assert result["acknowledged_documents"] > 0
     warm, end = result["readings"]["after_warmup"], result["readings"]["end"]
     assert end["open_fds"] <= warm["open_fds"] + result["concurrency"]
+
+
+def test_the_mcp_load_mode_measures_agent_calls(fake_seed_index: Path, tmp_path: Path) -> None:
+    from bench.mcp_load import run_mcp_load
+    from tests.conftest import start_fake_server
+
+    proc, base = start_fake_server(fake_seed_index, tmp_path / "server.log")
+    try:
+        result = run_mcp_load(base, ["Where did Wang Yi meet Lavrov", "Xi Jinping trip"], "hybrid", 4, 40)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert (result.mode, result.concurrency, result.requests + result.shed, result.errors) == ("mcp hybrid", 4, 40, 0)
+    assert 0 < result.p50_ms <= result.p95_ms <= result.p99_ms
