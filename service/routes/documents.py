@@ -11,6 +11,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, WithJsonSchema, model_validator
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
@@ -304,9 +305,25 @@ def _meta(raw: object) -> object:
         ) from exc
 
 
-# `:path`, as for reads and deletes, so an id with an encoded '/' gets 422 here rather than 405 from another route.
+class DocumentPath(Convertor[str]):
+    """A document id in a path: any characters (ids from folders hold '/'), but not ending in `/similar`, the
+    route of similar documents, so that PUT or DELETE there is a 405 rather than a write to another id."""
+
+    regex = r"(?!.*/similar$).*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("docpath", DocumentPath())
+
+
+# `:docpath`, as for reads and deletes, so an id with an encoded '/' gets 422 here rather than 405 from another route.
 @router.put(
-    "/documents/{doc_id:path}",
+    "/documents/{doc_id:docpath}",
     response_model=WriteOut,
     responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503),
     summary="Create or replace a document",
@@ -349,7 +366,7 @@ async def post_documents(
 
 
 @router.delete(
-    "/documents/{doc_id:path}",
+    "/documents/{doc_id:docpath}",
     response_model=WriteOut,
     responses=error_responses(401, 403, 404, 422, 429, 503),
     summary="Delete a document",
@@ -382,7 +399,7 @@ class SimilarList(BaseModel):
     results: list[SimilarOut]
 
 
-# Declared before GET /documents/{doc_id:path}, which would otherwise take ".../similar" as part of an id.
+# Declared before GET /documents/{doc_id:docpath}; a document whose id ends in "/similar" is read through the list.
 @router.get(
     "/documents/{doc_id:path}/similar",
     response_model=SimilarList,
@@ -414,7 +431,7 @@ async def similar(
 
 
 @router.get(
-    "/documents/{doc_id:path}",
+    "/documents/{doc_id:docpath}",
     response_model=DocumentOut,
     responses=error_responses(401, 404, 422, 503),
     summary="Read a document",

@@ -107,13 +107,21 @@ def _expr_sql(expr: Expr, params: list[object]) -> str:
         positive = Condition(expr.field, "eq" if expr.op == "ne" else "in", expr.value)
         return f"(NOT {_expr_sql(positive, params)})"
     values = expr.value if isinstance(expr.value, tuple) else (expr.value,)
-    op = "=" if expr.op == "in" else _SQL_OPS[expr.op]
+    # One test per kind of value (numbers, text, booleans), an `IN` list for `in`: the SQL stays shallow however
+    # long the list (SQLite limits an expression's depth).
+    by_kind: dict[str, list[Scalar]] = {}
+    for value in dict.fromkeys(values):
+        by_kind.setdefault(kind(value) or "text", []).append(value)
     tests = []
-    for value in values:
-        params += [path, path, _sql_value(value)]
+    for group, members in by_kind.items():
+        if expr.op == "in":
+            params += [path, path, *(_sql_value(v) for v in members)]
+            compare = f"IN ({','.join('?' * len(members))})"
+        else:
+            params += [path, path, _sql_value(members[0])]
+            compare = f"{_SQL_OPS[expr.op]} ?"
         tests.append(
-            f"COALESCE(json_type(d.metadata, ?) IN {_JSON_TYPES[kind(value) or 'text']} "
-            f"AND json_extract(d.metadata, ?) {op} ?, 0)"
+            f"COALESCE(json_type(d.metadata, ?) IN {_JSON_TYPES[group]} AND json_extract(d.metadata, ?) {compare}, 0)"
         )
     return "(" + " OR ".join(tests) + ")" if tests else "0"
 
