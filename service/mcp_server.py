@@ -36,7 +36,6 @@ from service.routes.documents import (
     DocumentList,
     DocumentSummary,
     SimilarList,
-    SimilarOut,
     WriteOut,
     document_from,
 )
@@ -242,11 +241,7 @@ def build_mcp(
         )
         if found is None:
             raise ToolError(f"no document with id {doc_id!r}; search or list_documents gives the ids")
-        return SimilarList(
-            doc_id=doc_id,
-            index_version=snapshot.version,
-            results=[SimilarOut(**{f: getattr(d, f) for f in SimilarOut.model_fields}) for d in found],
-        )
+        return SimilarList.of(doc_id, snapshot.version, found)
 
     @mcp.tool(
         description="Add or replace a document (needs the write key): its text, and optionally a title and "
@@ -264,18 +259,14 @@ def build_mcp(
         result = await run(
             "upsert_document", "write", lambda: engine.write(upserts=[document_from(doc_id, body, settings)])
         )
-        return WriteOut(
-            index_version=result.snapshot.version, embedded_chunks=result.embedded_chunks, documents=result.status
-        )
+        return WriteOut.of(result)
 
     @mcp.tool(description="Delete a document and all its passages (needs the write key).")
     @counted
     async def delete_document(doc_id: Annotated[str, Field(min_length=1)]) -> WriteOut:
         need("write")
         result = await run("delete_document", "write", lambda: engine.write(deletes=[doc_id]))
-        return WriteOut(
-            index_version=result.snapshot.version, embedded_chunks=result.embedded_chunks, documents=result.status
-        )
+        return WriteOut.of(result)
 
     @mcp.resource(
         "seekr://documents/{doc_id}",

@@ -15,8 +15,9 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
+from indexer.build.writer import WriteResult
 from indexer.ingest.documents import Skipped, make_document, read_upload
-from indexer.retrieval.similar import similar_documents
+from indexer.retrieval.similar import SimilarDocument, similar_documents
 from indexer.types import Document, Filter
 from service.admission import Admission
 from service.auth import ReadAccess, WriteAccess
@@ -128,6 +129,13 @@ class WriteOut(BaseModel):
     embedded_chunks: int
     documents: dict[str, str] = Field(description="doc_id -> created, updated, unchanged or deleted")
 
+    @classmethod
+    def of(cls, result: WriteResult) -> WriteOut:
+        """What the engine's write did."""
+        return cls(
+            index_version=result.snapshot.version, embedded_chunks=result.embedded_chunks, documents=result.status
+        )
+
 
 class DocumentOut(BaseModel):
     """A stored document."""
@@ -206,9 +214,7 @@ async def _write(
     # Embedding and committing are blocking: in the thread pool, once admission control grants a slot.
     async with admission.write.admit():
         result = await to_thread.run_sync(lambda: engine.write(upserts=upserts, deletes=deletes))
-    return WriteOut(
-        index_version=result.snapshot.version, embedded_chunks=result.embedded_chunks, documents=result.status
-    )
+    return WriteOut.of(result)
 
 
 DocId = Annotated[str, Path(description="Document id", min_length=1)]
@@ -398,6 +404,16 @@ class SimilarList(BaseModel):
     index_version: int
     results: list[SimilarOut]
 
+    @classmethod
+    def of(cls, doc_id: str, version: int, found: list[SimilarDocument]) -> SimilarList:
+        """The documents `similar_documents` found for `doc_id` in index version `version`."""
+        fields = SimilarOut.model_fields
+        return cls(
+            doc_id=doc_id,
+            index_version=version,
+            results=[SimilarOut(**{f: getattr(d, f) for f in fields}) for d in found],
+        )
+
 
 # Declared before GET /documents/{doc_id:docpath}; a document whose id ends in "/similar" is read through the list.
 @router.get(
@@ -423,11 +439,7 @@ async def similar(
         found = await to_thread.run_sync(lambda: similar_documents(snapshot, doc_id, k, where))
     if found is None:
         raise NotFoundError(f"no document with id {doc_id!r}; GET /documents lists them")
-    return SimilarList(
-        doc_id=doc_id,
-        index_version=snapshot.version,
-        results=[SimilarOut(**{f: getattr(d, f) for f in SimilarOut.model_fields}) for d in found],
-    )
+    return SimilarList.of(doc_id, snapshot.version, found)
 
 
 @router.get(
