@@ -87,10 +87,9 @@ def build_mcp(
     app's)."""
     mcp: MCPServer = MCPServer("seekr", version=__version__, instructions=INSTRUCTIONS)
 
-    async def run(tool: str, kind: Literal["search", "write"], work: Callable[[], T]) -> T:
+    async def run(kind: Literal["search", "write"], work: Callable[[], T]) -> T:
         """`work` in a thread, through admission control; the service's errors as tool errors saying what to do
         (a full queue's 429 too: "retry after N s")."""
-        del tool  # named at each call for reading; counted by `counted`
         try:
             if admission is None:
                 return await to_thread.run_sync(work)
@@ -152,7 +151,6 @@ def build_mcp(
         where = filters.to_filter() if filters else None
         result = await run(
             "search",
-            "search",
             lambda: engine.searcher_at(version).search(
                 query, k=k, mode=mode, max_per_doc=max_per_doc, where=where, offset=offset, context=context
             ),
@@ -170,7 +168,7 @@ def build_mcp(
         end: Annotated[int | None, Field(ge=0, description="Default: the end of the document.")] = None,
     ) -> DocumentText:
         need("read")
-        stored = await run("get_document", "search", lambda: engine.searcher.snapshot.store.document(doc_id))
+        stored = await run("search", lambda: engine.searcher.snapshot.store.document(doc_id))
         if stored is None:
             raise ToolError(f"no document with id {doc_id!r}; search or list_documents gives the ids")
         stop = len(stored.text) if end is None else min(end, len(stored.text))
@@ -194,7 +192,7 @@ def build_mcp(
     ) -> DocumentList:
         need("read")
         snapshot = engine.searcher.snapshot
-        total, rows = await run("list_documents", "search", lambda: snapshot.store.page(offset, limit))
+        total, rows = await run("search", lambda: snapshot.store.page(offset, limit))
         return DocumentList(
             index_version=snapshot.version,
             total=total,
@@ -214,9 +212,7 @@ def build_mcp(
         n: Annotated[int, Field(ge=1, le=MAX_CONTEXT)] = 2,
     ) -> PassageContext:
         need("read")
-        found = await run(
-            "get_context", "search", lambda: passages_around(engine.searcher.snapshot, doc_id, chunk_id, n)
-        )
+        found = await run("search", lambda: passages_around(engine.searcher.snapshot, doc_id, chunk_id, n))
         if found is None:
             raise ToolError(f"document {doc_id!r} has no passage {chunk_id}; use a doc_id and chunk_id from search")
         before, passage, after = found
@@ -236,9 +232,7 @@ def build_mcp(
     ) -> SimilarList:
         need("read")
         snapshot = engine.searcher.snapshot
-        found = await run(
-            "similar_documents", "search", lambda: find_similar(snapshot, doc_id, k, Filter(source_prefix=source))
-        )
+        found = await run("search", lambda: find_similar(snapshot, doc_id, k, Filter(source_prefix=source)))
         if found is None:
             raise ToolError(f"no document with id {doc_id!r}; search or list_documents gives the ids")
         return SimilarList.of(doc_id, snapshot.version, found)
@@ -256,16 +250,14 @@ def build_mcp(
     ) -> WriteOut:
         need("write")
         body = DocumentIn(text=text, title=title, metadata=metadata or {})
-        result = await run(
-            "upsert_document", "write", lambda: engine.write(upserts=[document_from(doc_id, body, settings)])
-        )
+        result = await run("write", lambda: engine.write(upserts=[document_from(doc_id, body, settings)]))
         return WriteOut.of(result)
 
     @mcp.tool(description="Delete a document and all its passages (needs the write key).")
     @counted
     async def delete_document(doc_id: Annotated[str, Field(min_length=1)]) -> WriteOut:
         need("write")
-        result = await run("delete_document", "write", lambda: engine.write(deletes=[doc_id]))
+        result = await run("write", lambda: engine.write(deletes=[doc_id]))
         return WriteOut.of(result)
 
     @mcp.resource(
