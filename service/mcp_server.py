@@ -34,7 +34,6 @@ from service.metrics import Metrics
 from service.routes.documents import (
     DocumentIn,
     DocumentList,
-    DocumentSummary,
     SimilarList,
     WriteOut,
     document_from,
@@ -192,14 +191,7 @@ def build_mcp(
     ) -> DocumentList:
         need("read")
         snapshot = engine.searcher.snapshot
-        total, rows = await run("search", lambda: snapshot.store.page(offset, limit))
-        return DocumentList(
-            index_version=snapshot.version,
-            total=total,
-            offset=offset,
-            limit=limit,
-            documents=[DocumentSummary(**row) for row in rows],
-        )
+        return await run("search", lambda: DocumentList.read(snapshot, offset, limit))
 
     @mcp.tool(
         description="The passages before and after a passage (a search hit's doc_id and chunk_id), to read on "

@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 from indexer.build.writer import WriteResult
 from indexer.ingest.documents import Skipped, make_document, read_upload
 from indexer.retrieval.similar import SimilarDocument, similar_documents
+from indexer.storage.base import Snapshot
 from indexer.types import Document, Filter
 from service.admission import Admission
 from service.auth import ReadAccess, WriteAccess
@@ -168,6 +169,18 @@ class DocumentList(BaseModel):
     offset: int
     limit: int
     documents: list[DocumentSummary]
+
+    @classmethod
+    def read(cls, snapshot: Snapshot, offset: int, limit: int) -> DocumentList:
+        """The page of `snapshot`'s documents from `offset` (reads the store: call it off the event loop)."""
+        total, rows = snapshot.store.page(offset, limit)
+        return cls(
+            index_version=snapshot.version,
+            total=total,
+            offset=offset,
+            limit=limit,
+            documents=[DocumentSummary(**row) for row in rows],
+        )
 
 
 def document_from(doc_id: str, body: DocumentIn, settings: Settings) -> Document:
@@ -475,12 +488,4 @@ async def list_documents(
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size (1..1000).")] = 100,
 ) -> DocumentList:
     """Documents ordered by id, a page at a time."""
-    snapshot = searcher.snapshot
-    total, rows = snapshot.store.page(offset, limit)
-    return DocumentList(
-        index_version=snapshot.version,
-        total=total,
-        offset=offset,
-        limit=limit,
-        documents=[DocumentSummary(**row) for row in rows],
-    )
+    return DocumentList.read(searcher.snapshot, offset, limit)
