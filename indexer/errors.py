@@ -39,3 +39,19 @@ class BackendError(IndexerError):
 
 class VersionNotKeptError(IndexerError):
     """An index version asked for by number is not kept (pruned, or never committed)."""
+
+
+class CollectionNotFoundError(IndexerError):
+    """No collection of that name (or none this caller may see: the same answer, so names do not leak)."""
+
+
+class CollectionExistsError(IndexerError):
+    """A collection of that name exists with other settings."""
+
+
+class CollectionNameError(IndexerError):
+    """A collection name that is not letters, digits, '-' and '_'."""
+
+
+class LastCollectionError(IndexerError):
+    """The only collection left cannot be dropped."""

@@ -245,12 +245,60 @@ class Backend(Protocol):
         merge or the engine compacts alone."""
         ...
 
+    def drop(self) -> None:
+        """Remove the whole index: first what makes a version committed, so that from then on `open` finds
+        none, then the rest (a crash in between leaves only uncommitted remains, which a layout's `recover`
+        removes). Searches must be finished."""
+        ...
+
     def close(self) -> None:
         """Release connections (searches must be finished)."""
         ...
 
     def legacy_api_documents(self) -> list[StoredDocument]:
         """API documents of an index in a format `open` no longer reads, to carry over into a rebuild."""
+        ...
+
+
+class Layout(Protocol):
+    """Where an engine keeps the indexes of many collections, one `Backend` each.
+
+    A collection exists once its index has a committed version; a first build or a drop cut short leaves an
+    uncommitted remainder that `recover` removes, so the list of collections is never half-changed.
+    """
+
+    @property
+    def name(self) -> BackendName:
+        """Which engine this is."""
+        ...
+
+    @property
+    def location(self) -> str:
+        """Where the collections are, for messages."""
+        ...
+
+    def names(self) -> list[str]:
+        """The collections with a committed version, sorted."""
+        ...
+
+    def backend(self, collection: str) -> Backend:
+        """The index of `collection` (a valid name; it need not exist yet: writing it creates it)."""
+        ...
+
+    def drop(self, collection: str) -> None:
+        """Remove `collection`'s index and whatever else holds it (see `Backend.drop`)."""
+        ...
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Serialise creating and dropping collections."""
+        ...
+
+    def recover(self) -> list[str]:
+        """After a crash: remove what creates and drops cut short left behind; what was removed."""
+        ...
+
+    def close(self) -> None:
+        """Release what the layout itself holds."""
         ...
 
 

@@ -4,25 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indexer.storage.base import Backend
+from indexer.collections import DEFAULT_COLLECTION
+from indexer.storage.base import Backend, Layout
 from indexer.storage.local import LocalBackend
+from indexer.storage.local.layout import LocalLayout
 from indexer.storage.settings import BackendName, StorageSettings
 
 
-def open_backend(settings: StorageSettings) -> Backend:
-    """The engine `settings` name (Milvus's client is imported only when asked for)."""
+def open_layout(settings: StorageSettings) -> Layout:
+    """Where the engine `settings` name keeps its collections (Milvus's client is imported only when asked for)."""
     if settings.backend is BackendName.milvus:
-        from indexer.storage.milvus import MilvusBackend
+        from indexer.storage.milvus.layout import MilvusLayout
 
         token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
-        return MilvusBackend(
+        return MilvusLayout(
             settings.milvus_uri,
             settings.milvus_collection,
             token=token,
             timeout=settings.milvus_timeout,
             log_dir=settings.milvus_log_dir,
         )
-    return LocalBackend(settings.index_dir, search_threads=settings.faiss_threads)
+    return LocalLayout(settings.root, search_threads=settings.faiss_threads)
+
+
+def open_backend(settings: StorageSettings, collection: str | None = None) -> Backend:
+    """The index of `collection` (None: the default one) in the engine `settings` name."""
+    layout = open_layout(settings)
+    try:
+        return layout.backend(collection or DEFAULT_COLLECTION)
+    finally:
+        layout.close()
 
 
 def as_backend(target: Path | Backend) -> Backend:

@@ -27,12 +27,23 @@ def is_lite(uri: str) -> bool:
 class StorageSettings(BaseSettings):
     """Where the index lives. Every field is also an environment variable `SEEKR_<NAME>`."""
 
+    @property
+    def root(self) -> Path:
+        """local: the data directory (`data_dir`, else `index_dir`), the default collection's index."""
+        return self.data_dir if self.data_dir is not None else self.index_dir
+
     model_config = SettingsConfigDict(env_prefix="SEEKR_", frozen=True, extra="ignore")
 
     backend: BackendName = Field(
         BackendName.local, description="local (FAISS + BM25 files in index_dir) or milvus (see milvus_uri)."
     )
     index_dir: Path = Field(Path("index"), description="Index directory built by `python -m indexer build` (local).")
+    data_dir: Path | None = Field(
+        None,
+        description="local: directory holding every collection: the default collection's index at its top, the "
+        "others in collections/<name>/ (unset: index_dir, so an index built before collections is the default "
+        "collection).",
+    )
     faiss_threads: int | None = Field(
         None,
         ge=1,

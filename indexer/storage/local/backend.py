@@ -16,7 +16,7 @@ from indexer.storage.local.merge import merge, merge_all, plan
 from indexer.storage.local.snapshot import IndexSnapshot
 from indexer.storage.local.store import StoreReader
 from indexer.storage.local.transaction import Transaction
-from indexer.storage.local.versions import current_version_dir, open_index, recover, write_lock
+from indexer.storage.local.versions import clear, current_version_dir, open_index, recover, write_lock
 from indexer.storage.settings import BackendName
 from indexer.types import StoredDocument
 
@@ -99,6 +99,10 @@ class LocalBackend:
         names = [s.name for s in snapshot.segments]
         # one segment: the policy still rewrites it if it holds many deleted chunks
         return merge(self.index_dir, snapshot, names) if len(names) > 1 else self.merge(snapshot)
+
+    def drop(self) -> None:
+        """Remove this index (CURRENT first, so a crash leaves no version: see `clear`)."""
+        clear(self.index_dir)
 
     def close(self) -> None:
         """Nothing to release: open snapshots keep their own files."""

@@ -242,3 +242,40 @@ def prune(index_dir: Path, keep: str) -> None:
         if n <= keep_number - KEEP_VERSIONS:
             shutil.rmtree(index_dir / f"v{n:06d}", ignore_errors=True)
     _remove_uncommitted(index_dir, keep_number)
+
+
+def _index_entries(index_dir: Path) -> list[Path]:
+    """What an index keeps in `index_dir` (other entries, such as other collections' folders, are not its own)."""
+    if not index_dir.is_dir():
+        return []
+    return [
+        child
+        for child in index_dir.iterdir()
+        if child.name in (CURRENT_FILE, SEGMENTS_DIR, MERGE_LOCK_FILE)
+        or _VERSION_DIR.match(child.name)
+        or child.name.startswith((".tmp-", f".{CURRENT_FILE}."))
+    ]
+
+
+def has_leftovers(index_dir: Path) -> bool:
+    """Whether `index_dir` holds index files but no committed version (a first build or a drop cut short)."""
+    return not (index_dir / CURRENT_FILE).exists() and bool(_index_entries(index_dir))
+
+
+def clear(index_dir: Path) -> list[str]:
+    """Remove the index in `index_dir`: first CURRENT, after which no reader finds a version (the one step a
+    crash cannot split), then every file of it; what was removed. Other entries of the folder are left.
+    IndexLockedError while another process writes it."""
+    with write_lock(index_dir):
+        pointer = index_dir / CURRENT_FILE
+        if pointer.exists():
+            pointer.unlink()
+            fsync_path(index_dir)
+        removed = []
+        for child in sorted(_index_entries(index_dir)):
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+            removed.append(child.name)
+        return removed

@@ -173,6 +173,11 @@ class MilvusBackend:
         """None: Milvus indexes have one format so far."""
         return []
 
+    def drop(self) -> None:
+        """Drop every collection of the index, the manifest's first (see `MilvusVersions.drop_all`)."""
+        with self.write_lock():
+            self.versions.drop_all()
+
     def close(self) -> None:
         """Release this backend's share of the connection."""
         with self._conn_lock:

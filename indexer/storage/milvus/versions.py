@@ -111,6 +111,18 @@ class MilvusVersions:
             if self.has(name):
                 self.conn.call(f"drop {name}", self.conn.client.drop_collection, name)
 
+    def drop_all(self) -> list[str]:
+        """Drop the index: the manifest collection first (from then on there is no committed version, so a
+        crash after it leaves only generations `recover` of the layout drops), then every generation."""
+        dropped = []
+        if self.has(self.meta_collection):
+            self.conn.call(f"drop {self.meta_collection}", self.conn.client.drop_collection, self.meta_collection)
+            dropped.append(self.meta_collection)
+        for generation in self.generations():
+            self.drop_generation(generation)
+            dropped.append(f"generation {generation}")
+        return dropped
+
     def remove_uncommitted(self, names: Names, version: int) -> int:
         """Undo writes numbered past the committed `version` (a writer that died); how many rows they touched."""
         touched = 0
