@@ -15,9 +15,12 @@ from indexer.embed.runtime import Runtime
 from indexer.errors import IndexerError
 from indexer.storage.factory import open_backend
 from indexer.storage.settings import BackendName
+from service.admission import admission_for
+from service.collections import Collections
 from service.deps import load_embedder
-from service.engine import Engine
 from service.logs import log_config
+from service.metrics import Metrics
+from service.models import Models
 from service.settings import ENV_PREFIX, Settings
 
 
@@ -94,17 +97,20 @@ def serve_stdio(settings: Settings) -> int:
     from service.mcp_server import build_mcp, local_rights
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    collections = _collections(settings)
     try:
-        engine = Engine(settings, load_embedder)
-        engine.precheck()
-        engine.load()
+        collections.start()
+        collections.load_default()
     except IndexerError as exc:
+        collections.close()
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if engine.error is not None:
-        print(f"error: {engine.error}", file=sys.stderr)
+    default = collections.default
+    if default is not None and default.error is not None:
+        collections.close()
+        print(f"error: {default.error}", file=sys.stderr)
         return 2
-    mcp = build_mcp(engine, settings)
+    mcp = build_mcp(collections, settings)
 
     async def run() -> None:
         async with local_rights(settings):
@@ -113,8 +119,13 @@ def serve_stdio(settings: Settings) -> int:
     try:
         anyio.run(run)
     finally:
-        engine.close()
+        collections.close()
     return 0
+
+
+def _collections(settings: Settings) -> Collections:
+    """The collections of `settings`' data directory, with the real models (nothing opens yet)."""
+    return Collections(settings, Models(settings, load_embedder), admission_for(settings, Metrics.create()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         if settings.source_dir is not None:
             _index_source(settings)
         # Closed after the check: a Milvus Lite file is then free for the server.
-        with closing(Engine(settings, load_embedder)) as engine:
-            engine.precheck()
+        with closing(_collections(settings)) as collections:
+            collections.start()
     except IndexerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -10,24 +10,31 @@ from collections.abc import AsyncIterator
 
 from anyio import to_thread
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from indexer import __version__
 from indexer.build.watch import FolderWatcher
 from indexer.errors import IndexerError
-from service.admission import Admission, Gate
-from service.deps import load_embedder
-from service.engine import EmbedderFactory, Engine, Status
+from service.admission import admission_for
+from service.collections import Collections
+from service.deps import collection_path, load_embedder
+from service.engine import Engine, Status
 from service.errors import install_error_handlers
+from service.keys import KeyRing
 from service.limits import BodySizeLimitMiddleware
 from service.mcp_server import McpAuth, build_mcp
 from service.memory import limit_arenas
-from service.metrics import install_metrics
-from service.routes import documents, health, page, search
+from service.metrics import Metrics, install_metrics
+from service.models import EmbedderFactory, Models
+from service.routes import collections as collections_routes
+from service.routes import documents, health, page, search, stats
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+COLLECTION_PREFIX = "/collections/{collection}"
 
 DESCRIPTION = """
 Ask natural-language questions over a document collection and get ranked passages back.
@@ -38,22 +45,23 @@ Ask natural-language questions over a document collection and get ranked passage
 """
 
 
-async def _watch(engine: Engine, interval: float) -> None:
+async def _watch(collections: Collections, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await to_thread.run_sync(engine.refresh)
+            await to_thread.run_sync(collections.refresh)
         except (IndexerError, OSError, RuntimeError, sqlite3.Error) as exc:
             # A version pruned between reading CURRENT and opening its files (faiss raises RuntimeError,
             # SQLite its own errors): the watcher must survive, and the next round sees the newer version.
             log.warning("index refresh failed, retrying in %.1f s: %s", interval, exc)
 
 
-def _folder_watcher(engine: Engine, settings: Settings) -> FolderWatcher | None:
-    """SEEKR_WATCH: what applies the source folder's changes through the engine (None: nothing to watch)."""
+def _folder_watcher(engine: Engine | None, settings: Settings) -> FolderWatcher | None:
+    """SEEKR_WATCH: what applies the source folder's changes through the default collection's engine (None:
+    nothing to watch)."""
     if not settings.watch:
         return None
-    if settings.source_dir is None:
+    if settings.source_dir is None or engine is None:
         log.warning("SEEKR_WATCH is set without SEEKR_SOURCE_DIR: there is no folder to watch")
         return None
     return FolderWatcher(
@@ -90,19 +98,35 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     """Build the app. `settings` default to the environment; `embedder_factory` to the real model."""
     settings = settings or Settings()
     limit_arenas()  # before the thread pool and the model's threads start allocating
-    engine = Engine(settings, embedder_factory or load_embedder)
+    keys = KeyRing(settings)  # an invalid keys file stops the start here, with the reason
+    registry_metrics = Metrics.create()
+    models = Models(settings, embedder_factory or load_embedder, on_batch=registry_metrics.query_batch.observe)
+    collections = Collections(
+        settings,
+        models,
+        admission_for(settings, registry_metrics),
+        on_index=registry_metrics.observe_index,
+        on_close=registry_metrics.forget,
+    )
+    registry_metrics.open_collections.set_function(lambda: len(collections.open_names()))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # A missing index or a model mismatch refuses to start, with the reason, before anything loads.
-        manifest = engine.precheck()
-        log.info("serving index %s version %d", engine.location, manifest.version)
+        # No collection, or a default one made with another model, refuses to start, with the reason, before
+        # anything loads.
+        manifest = await to_thread.run_sync(collections.start)
+        if manifest is not None:
+            log.info("serving %s, default collection version %d", collections.catalog.location, manifest.version)
         # The model loads in a worker thread; /readyz says 503 until it and a warm-up query are done.
-        task = asyncio.create_task(to_thread.run_sync(engine.load))
+        task = asyncio.create_task(to_thread.run_sync(collections.load_default))
         # Other workers or processes may commit versions: look for a new one every reload_interval.
-        watcher = asyncio.create_task(_watch(engine, settings.reload_interval))
-        folder_watcher = _folder_watcher(engine, settings)
-        folder = asyncio.create_task(_run_watcher(engine, folder_watcher)) if folder_watcher else None
+        watcher = asyncio.create_task(_watch(collections, settings.reload_interval))
+        folder_watcher = _folder_watcher(collections.default, settings)
+        folder = (
+            asyncio.create_task(_run_watcher(collections.default, folder_watcher))
+            if folder_watcher and collections.default
+            else None
+        )
         try:
             # The MCP endpoint's transport (stateless: each request carries its own key) lives as long as the app.
             async with mcp.session_manager.run():
@@ -117,28 +141,27 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
                     t.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await t
-            engine.close()
+            collections.close()
 
     app = FastAPI(title="seekr semantic search", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.metrics = metrics = install_metrics(app)
-    gauges = (metrics.shed, metrics.in_flight, metrics.queued)
-    retry = settings.retry_after_seconds
-    app.state.admission = Admission(
-        search=Gate("search", settings.max_concurrent_searches, settings.max_queued_searches, retry, *gauges),
-        write=Gate("write", settings.max_concurrent_writes, settings.max_queued_writes, retry, *gauges),
-    )
-    engine.on_ready = app.state.metrics.observe_index
-    engine.on_batch = app.state.metrics.query_batch.observe
+    app.state.keys = keys
+    app.state.collections = collections
+    app.state.metrics = registry_metrics
+    install_metrics(app, registry_metrics)
     # Every response carries X-Request-ID (the client's, if it sent a valid one); logs carry it too.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    routers = (search.router, documents.router, health.router, page.router)
-    for router in routers:
+    # A collection's routes: unprefixed for the default collection (as before collections), and under
+    # /collections/{collection} for any.
+    scoped = (search.router, documents.router, stats.router)
+    unscoped = (collections_routes.router, health.router, page.router)
+    for router in (*scoped, *unscoped):
         app.include_router(router)
+    for router in scoped:
+        app.include_router(router, prefix=COLLECTION_PREFIX, dependencies=[Depends(collection_path)])
     # MCP at /mcp: the same keys (McpAuth), admission gates, body limit and metrics as the routes above.
-    mcp = build_mcp(engine, settings, app.state.admission, metrics)
+    mcp = build_mcp(collections, settings, registry_metrics)
     transport = mcp.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=True,
@@ -148,6 +171,13 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     )
     for route in transport.routes:
         if isinstance(route, Route) and route.path == "/mcp":
-            app.router.routes.append(Route("/mcp", endpoint=McpAuth(route.app, settings), include_in_schema=False))
-    install_error_handlers(app, [route for router in routers for route in router.routes])
+            app.router.routes.append(Route("/mcp", endpoint=McpAuth(route.app, keys), include_in_schema=False))
+    paths = [
+        (prefix + route.path, route.methods or set())
+        for prefix, routers in (("", (*scoped, *unscoped)), (COLLECTION_PREFIX, scoped))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+    install_error_handlers(app, paths)
     return app

@@ -1,68 +1,118 @@
-"""API keys: the write key enables the document API; an optional read key protects searching and reading.
+"""Who may do what: every request's key is resolved to a caller (see `service.keys`), then checked against the
+collection it names and the right the route needs.
 
-Keys come from settings (never logged: they are SecretStr) and are compared in constant time.
+401: a key is needed and missing or unknown. 404: the key may not see the collection (the same answer as for
+a collection that does not exist, so names do not leak). 403: it may see it but lacks the right, or the right
+is not configured at all (writes without any write key).
 """
 
 from __future__ import annotations
 
-import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import SecretStr
 
-from service.deps import SettingsDep
-from service.errors import ForbiddenError, UnauthorizedError
-from service.settings import Settings
+from indexer.collections import DEFAULT_COLLECTION
+from service.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from service.keys import ANONYMOUS_READER, Caller, KeyRing, Right
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value (None: none)."""
+    scheme, _, token = (authorization or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _matches(token: str, key: SecretStr | None) -> bool:
-    return key is not None and hmac.compare_digest(token.encode(), key.get_secret_value().encode())
+def not_found(name: str) -> NotFoundError:
+    """The 404 for a collection that does not exist, or that the caller may not see."""
+    return NotFoundError(
+        f"no collection {name[:80]!r}; GET /collections lists those you may use, and `python -m indexer collections "
+        "list` every one"
+    )
 
 
-def require_write(request: Request, settings: SettingsDep) -> None:
-    """403 when no write key is configured; 401 when the Bearer token is missing or wrong."""
-    if settings.api_key is None:
-        raise ForbiddenError(
-            "document writes are disabled: start the service with SEEKR_API_KEY set, then send "
-            "'Authorization: Bearer <key>'"
-        )
-    token = _bearer(request)
-    if token is None:
-        raise UnauthorizedError("missing 'Authorization: Bearer <key>' header; writes need the API key")
-    if not _matches(token, settings.api_key):
-        raise UnauthorizedError("wrong API key in the Authorization header")
+@dataclass(frozen=True)
+class Grant:
+    """A request's caller and the collection it names; `known` is False for an anonymous caller (no key, or one
+    no entry matches, where reading needs no key)."""
+
+    caller: Caller
+    collection: str
+    known: bool
+    token_sent: bool
 
 
-def require_read(request: Request, settings: SettingsDep) -> None:
-    """When a read key is configured, searches and reads need it (the write key works too)."""
-    if settings.read_key is None:
+def get_keys(request: Request) -> KeyRing:
+    """The app's keys."""
+    keys: KeyRing = request.app.state.keys
+    return keys
+
+
+def identify(keys: KeyRing, authorization: str | None) -> tuple[Caller, bool, bool]:
+    """(caller, known, token sent) for an Authorization header; UnauthorizedError when a key is needed and this
+    one is missing or unknown."""
+    token = bearer(authorization)
+    caller = keys.caller(token)
+    if caller is not None:
+        return caller, True, True
+    if keys.required:
+        if token is None:
+            raise UnauthorizedError("this service needs 'Authorization: Bearer <key>'")
+        raise UnauthorizedError("unknown key in the Authorization header; check it, or ask for a new one")
+    return ANONYMOUS_READER, False, token is not None
+
+
+def get_grant(request: Request, keys: Annotated[KeyRing, Depends(get_keys)]) -> Grant:
+    """The caller of this request and the collection its path names (the default one on unprefixed routes);
+    401 or 404 as said above."""
+    caller, known, sent = identify(keys, request.headers.get("Authorization"))
+    name = request.path_params.get("collection", DEFAULT_COLLECTION)
+    if not caller.sees(name):
+        raise not_found(name)
+    return Grant(caller, name, known, sent)
+
+
+GrantDep = Annotated[Grant, Depends(get_grant)]
+KeysDep = Annotated[KeyRing, Depends(get_keys)]
+
+
+def check(grant: Grant, right: Right, keys: KeyRing) -> None:
+    """ForbiddenError or UnauthorizedError unless `grant`'s caller may `right` in its collection."""
+    if right is Right.read:
+        if not grant.caller.may(right, grant.collection):
+            raise ForbiddenError(f"key {grant.caller.name!r} may not read collection {grant.collection!r}")
         return
-    token = _bearer(request)
-    if token is None:
-        raise UnauthorizedError("this service needs 'Authorization: Bearer <read key>' to search")
-    if not (_matches(token, settings.read_key) or _matches(token, settings.api_key)):
-        raise UnauthorizedError("wrong key in the Authorization header")
+    configured = keys.writes_configured if right is Right.write else keys.admin_configured
+    if not configured:
+        what = "document writes are" if right is Right.write else "creating and dropping collections is"
+        raise ForbiddenError(
+            f"{what} disabled: start the service with SEEKR_API_KEY set (or a keys file giving a key the {right} "
+            "right), then send 'Authorization: Bearer <key>'"
+        )
+    if not grant.known:
+        if not grant.token_sent:
+            raise UnauthorizedError(f"missing 'Authorization: Bearer <key>' header; this needs a key with {right}")
+        raise UnauthorizedError("wrong API key in the Authorization header")
+    if not grant.caller.may(right, grant.collection):
+        raise ForbiddenError(f"key {grant.caller.name!r} has no {right} right on collection {grant.collection!r}")
 
 
-def rights_of(authorization: str | None, settings: Settings) -> frozenset[str] | None:
-    """What a caller with this Authorization header may do: `read`, and `write` with the write key; None when
-    the service needs a key for reading and this one is missing or wrong (a 401). For the MCP endpoint, where
-    the REST dependencies above do not run."""
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else ""
-    if token and _matches(token, settings.api_key):
-        return frozenset({"read", "write"})
-    if settings.read_key is None or (token and _matches(token, settings.read_key)):
-        return frozenset({"read"})
-    return None
+def require_read(grant: GrantDep, keys: KeysDep) -> None:
+    """Searching and reading documents."""
+    check(grant, Right.read, keys)
 
 
-WriteAccess = Annotated[None, Depends(require_write)]
+def require_write(grant: GrantDep, keys: KeysDep) -> None:
+    """Upserting and deleting documents."""
+    check(grant, Right.write, keys)
+
+
+def require_admin(grant: GrantDep, keys: KeysDep) -> None:
+    """Creating and dropping collections."""
+    check(grant, Right.admin, keys)
+
+
 ReadAccess = Annotated[None, Depends(require_read)]
+WriteAccess = Annotated[None, Depends(require_write)]
+AdminAccess = Annotated[None, Depends(require_admin)]

@@ -1,15 +1,21 @@
-"""FastAPI dependencies: the settings and the search engine, taken from the app's state."""
+"""FastAPI dependencies: the settings, the collections, and the engine and gates of the collection a request
+names (the default one on unprefixed routes)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from anyio import to_thread
+from fastapi import Depends, Path, Request
 
+from indexer.collections import NAME_PATTERN
 from indexer.embed.base import Embedder
 from indexer.embed.runtime import load_embedder as load_runtime
 from indexer.retrieval.searcher import Searcher
 from service.admission import Admission
+from service.auth import GrantDep
+from service.collections import Collections
 from service.engine import Engine
 from service.settings import Settings
 
@@ -31,10 +37,40 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_engine(request: Request) -> Engine:
-    """The app's engine."""
-    engine: Engine = request.app.state.engine
-    return engine
+def get_collections(request: Request) -> Collections:
+    """The app's collections."""
+    collections: Collections = request.app.state.collections
+    return collections
+
+
+CollectionsDep = Annotated[Collections, Depends(get_collections)]
+
+
+def collection_path(
+    collection: Annotated[
+        str,
+        Path(
+            pattern=NAME_PATTERN,
+            description="Collection name: letters, digits, '-' and '_' (the default collection is `default`).",
+            examples=["default"],
+        ),
+    ],
+) -> str:
+    """Declares and checks the `{collection}` path parameter of the /collections/{collection}/... routes (the
+    engine is found from the request's path by `get_grant`)."""
+    return collection
+
+
+async def get_engine(grant: GrantDep, collections: CollectionsDep) -> AsyncIterator[Engine]:
+    """The engine of the request's collection, held open until the response is sent (opening it, the first
+    time, loads its index in a worker thread); 404 when there is no such collection."""
+    engine = collections.try_acquire(grant.collection)
+    if engine is None:
+        engine = await to_thread.run_sync(collections.acquire, grant.collection)
+    try:
+        yield engine
+    finally:
+        collections.release(grant.collection)
 
 
 def get_searcher(engine: Annotated[Engine, Depends(get_engine)]) -> Searcher:
@@ -42,10 +78,9 @@ def get_searcher(engine: Annotated[Engine, Depends(get_engine)]) -> Searcher:
     return engine.searcher
 
 
-def get_admission(request: Request) -> Admission:
-    """The app's admission gates."""
-    admission: Admission = request.app.state.admission
-    return admission
+def get_admission(grant: GrantDep, collections: CollectionsDep) -> Admission:
+    """The admission gates of the request's collection."""
+    return collections.admission(grant.collection)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -9,27 +9,25 @@ from enum import StrEnum
 
 from indexer.build.builder import BuildReport
 from indexer.build.writer import IndexWriter, WriteResult
+from indexer.collections import DEFAULT_COLLECTION
 from indexer.embed.base import Embedder, canonical_model_id
-from indexer.embed.batching import BatchingEmbedder
 from indexer.errors import IndexerError, VersionNotKeptError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import FolderReport
 from indexer.manifest import Manifest
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
-from indexer.storage.base import Snapshot
-from indexer.storage.factory import open_backend
+from indexer.storage.base import Backend, Snapshot
 from indexer.types import Document
 from service.errors import NotFoundError, NotReadyError
 from service.memory import release_free_memory
+from service.models import Models
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 WARMUP_QUERY = "warm-up query"
 PINNED_VERSIONS = 4  # older index versions kept open for paging
-
-EmbedderFactory = Callable[[Settings], Embedder]
 
 
 class Status(StrEnum):
@@ -41,12 +39,24 @@ class Status(StrEnum):
 
 
 class Engine:
-    """Holds the current Searcher. Swapping it is one reference assignment, so readers never wait."""
+    """One collection being served: holds its current Searcher. Swapping it is one reference assignment, so
+    readers never wait."""
 
-    def __init__(self, settings: Settings, embedder_factory: EmbedderFactory) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend,
+        models: Models,
+        *,
+        name: str = DEFAULT_COLLECTION,
+        model: str | None = None,
+    ) -> None:
+        """`model`: the model the collection must have been built with (None: whichever its manifest names)."""
         self._settings = settings
-        self._backend = open_backend(settings)  # connects on first use, not here
-        self._factory = embedder_factory
+        self._backend = backend  # connects on first use, not here
+        self._models = models
+        self.name = name
+        self._model = model
         self.status = Status.loading
         self.error: str | None = None
         self._searcher: Searcher | None = None
@@ -57,7 +67,6 @@ class Engine:
         self._merger: threading.Thread | None = None
         self._stop_merging = threading.Event()
         self.on_ready: Callable[[Snapshot], None] | None = None
-        self.on_batch: Callable[[int], None] | None = None  # size of each query forward pass
 
     def precheck(self) -> Manifest:
         """Fail fast, before anything heavy loads, if the index is missing or was built with another model.
@@ -67,31 +76,23 @@ class Engine:
         for repair in self._backend.recover():
             log.warning("startup repair in %s: %s", self._backend.location, repair)
         manifest = self._backend.read_manifest()
-        model_id = canonical_model_id(self._settings.model)
-        if manifest.model.id != model_id:
-            manifest.check_model(model_id, manifest.model.dimension)
+        if self._model is not None and manifest.model.id != canonical_model_id(self._model):
+            manifest.check_model(canonical_model_id(self._model), manifest.model.dimension)
         return manifest
 
     def load(self) -> None:
         """Load model and index, run a warm-up query, then mark ready (blocking: run it in a thread)."""
-        settings = self._settings
         try:
-            embedder = self._factory(settings)
             snapshot = self._backend.open()
+            embedder, batching = self._models.get(self._model or snapshot.manifest.model.id)
             if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
                 log.warning(warning)
-            batching = BatchingEmbedder(
-                embedder,
-                max_batch=settings.query_batch_size,
-                window_seconds=settings.query_batch_window_ms / 1000,
-                on_batch=self.on_batch,
-            )
             searcher = self._searcher_for(snapshot, batching)
             searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)
         except IndexerError as exc:
             self.error = str(exc)
             self.status = Status.failed
-            log.error("loading failed: %s", exc)
+            log.error("loading collection %s failed: %s", self.name, exc)
             return
         self._embedder = batching  # searches: concurrent queries share forward passes
         self._writer = IndexWriter(self._backend, embedder, snapshot)  # writes: already batched
@@ -99,7 +100,8 @@ class Engine:
         self.status = Status.ready
         manifest = snapshot.manifest
         log.info(
-            "ready: %s index version %d, %d documents, %d chunks, model %s",
+            "ready: collection %s, %s index version %d, %d documents, %d chunks, model %s",
+            self.name,
             self._backend.name.value,
             manifest.version,
             manifest.counts.documents,
@@ -190,14 +192,17 @@ class Engine:
         return True
 
     def close(self) -> None:
-        """Stop a running merge (its partial segment is removed), then the query batcher (searches still
-        running finish), then the engine's connection."""
+        """Stop a running merge (its partial segment is removed), then close the index (searches must be
+        finished; the query batcher is the models', shared)."""
         self._stop_merging.set()
         if self._merger is not None:
             self._merger.join()
-        if isinstance(self._embedder, BatchingEmbedder):
-            self._embedder.close()
         self._backend.close()
+
+    @property
+    def backend_name(self) -> str:
+        """Which engine keeps the collection: local or milvus."""
+        return self._backend.name.value
 
     @property
     def location(self) -> str:

@@ -14,11 +14,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, JsonValue
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
-from starlette.types import Scope
+from starlette.routing import compile_path
 
 from indexer.build.writer import DocumentNotFoundError
-from indexer.errors import BackendError, IndexerError
+from indexer.errors import (
+    BackendError,
+    CollectionExistsError,
+    CollectionNameError,
+    CollectionNotFoundError,
+    IndexerError,
+    IndexLockedError,
+    LastCollectionError,
+)
 from indexer.retrieval.results import Mode
 
 log = logging.getLogger(__name__)
@@ -47,9 +54,13 @@ class ErrorBody(BaseModel):
 
 _STATUS_TEXT = {
     400: "Malformed request body (not JSON, or not what the operation takes)",
-    401: "Missing or wrong API key (a read key, when the service has one, or the write key)",
-    403: "Document writes are disabled: the service was started without SEEKR_API_KEY",
-    404: "No such document (or, for a search pinned to `version`, that version is no longer kept)",
+    401: "Missing or unknown API key (where the operation, or the service, needs one)",
+    403: "The key lacks the right (read, write or admin) in this collection, or the right is not configured: "
+    "writes need SEEKR_API_KEY or a keys file",
+    404: "No such collection (or none the key may see), no such document, or, for a search pinned to `version`, "
+    "that version is no longer kept",
+    409: "The collection exists with other settings, is the only one left (it cannot be dropped), or another "
+    "process is writing it",
     413: "Request body, document or batch over its limit",
     415: "Body in a media type the operation does not take (see its request body's types)",
     422: "Invalid parameter or field (`errors` names each one), or a file that cannot be indexed (and why)",
@@ -230,7 +241,15 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 # Indexer errors a client caused; every other indexer error is the server's (500).
-_INDEXER_STATUS: dict[type[IndexerError], int] = {DocumentNotFoundError: 404, BackendError: 503}
+_INDEXER_STATUS: dict[type[IndexerError], int] = {
+    DocumentNotFoundError: 404,
+    CollectionNotFoundError: 404,
+    CollectionExistsError: 409,
+    LastCollectionError: 409,
+    IndexLockedError: 409,
+    CollectionNameError: 422,
+    BackendError: 503,
+}
 
 
 async def _indexer_error(request: Request, exc: Exception) -> JSONResponse:
@@ -240,17 +259,20 @@ async def _indexer_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": str(exc), "errors": []})
 
 
-def _allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+RouteMethods = Sequence[tuple[str, set[str]]]  # (path template, methods) of every route
+
+
+def _allowed_methods(routes: RouteMethods, path: str) -> list[str]:
     """Every method some route serves at this path (Starlette's own 405 names only the first route's)."""
     methods: set[str] = set()
-    for route in routes:
-        match, _ = route.matches(scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    for template, served in routes:
+        regex, _, _ = compile_path(template)
+        if regex.match(path):
+            methods |= served
     return sorted(methods)
 
 
-def _http_error_handler(routes: Sequence[BaseRoute]) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+def _http_error_handler(routes: RouteMethods) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail
@@ -258,7 +280,7 @@ def _http_error_handler(routes: Sequence[BaseRoute]) -> Callable[[Request, Excep
         if exc.status_code == 404:
             detail = f"no route {request.url.path}; see /docs for the API"
         elif exc.status_code == 405:
-            allowed = _allowed_methods(routes, request.scope)
+            allowed = _allowed_methods(routes, request.url.path)
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
             detail = f"method {request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
         return JSONResponse(status_code=exc.status_code, content={"detail": detail, "errors": []}, headers=headers)
@@ -266,8 +288,9 @@ def _http_error_handler(routes: Sequence[BaseRoute]) -> Callable[[Request, Excep
     return _http_error
 
 
-def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
-    """Map every error type to its HTTP response; `routes` are the app's routes, for 405's Allow header."""
+def install_error_handlers(app: FastAPI, routes: RouteMethods) -> None:
+    """Map every error type to its HTTP response; `routes` are the app's paths and methods, for 405's Allow
+    header."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(IndexerError, _indexer_error)

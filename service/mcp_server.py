@@ -12,7 +12,7 @@ import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from anyio import to_thread
 from mcp.server import MCPServer
@@ -21,16 +21,19 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indexer import __version__
+from indexer.collections import DEFAULT_COLLECTION, NAME_PATTERN
 from indexer.errors import IndexerError
 from indexer.retrieval.context import passages_around
 from indexer.retrieval.results import Mode
 from indexer.retrieval.similar import similar_documents as find_similar
-from indexer.types import Filter
-from service.admission import Admission
-from service.auth import rights_of
+from indexer.types import Filter, StoredDocument
+from service.auth import identify
+from service.collections import Collections
 from service.engine import Engine
 from service.errors import MAX_CONTEXT, MAX_K, MAX_OFFSET, ServiceError
+from service.keys import ALL, Caller, KeyRing, Right
 from service.metrics import Metrics
+from service.routes.collections import CollectionList, CollectionOut
 from service.routes.documents import (
     DocumentIn,
     DocumentList,
@@ -46,9 +49,17 @@ seekr searches a collection of documents (reports, papers, notes, e-mails, ...) 
 Start with `search`; each hit names its document (doc_id), source file, page and character offsets. Read more of
 a document with `get_context` (the passages around a hit) or `get_document` (its text, or a range of it), and
 find related documents with `similar_documents`. Results come in pages: ask for page 2 with the same query and
-the `index_version` of page 1 to page through a fixed version."""
+the `index_version` of page 1 to page through a fixed version. Documents live in collections
+(`list_collections`); every tool takes a `collection`, the default one when left out."""
 
-_RIGHTS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("seekr_mcp_rights", default=frozenset())
+_CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("seekr_mcp_caller", default=None)
+Collection = Annotated[
+    str,
+    Field(
+        pattern=NAME_PATTERN,
+        description="The collection to use (list_collections names them; default: the default collection).",
+    ),
+]
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -79,22 +90,34 @@ def _out(p: Any) -> PassageOut:
     return PassageOut(chunk_id=p.chunk_id, start=p.start, end=p.end, page=p.page, text=p.text)
 
 
-def build_mcp(
-    engine: Engine, settings: Settings, admission: Admission | None = None, metrics: Metrics | None = None
-) -> MCPServer:
-    """The MCP server over `engine`; calls pass `admission`'s gates and count in `metrics` when given (the HTTP
-    app's)."""
+def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | None = None) -> MCPServer:
+    """The MCP server over `collections`; calls pass each collection's admission gates, and count in `metrics`
+    when given (the HTTP app's)."""
     mcp: MCPServer = MCPServer("seekr", version=__version__, instructions=INSTRUCTIONS)
 
-    async def run(kind: Literal["search", "write"], work: Callable[[], T]) -> T:
-        """`work` in a thread, through admission control; the service's errors as tool errors saying what to do
-        (a full queue's 429 too: "retry after N s")."""
+    def need(right: Right, collection: str) -> None:
+        """ToolError unless this call's caller may `right` in `collection` (one it may not see: not found)."""
+        caller = _CALLER.get()
+        if caller is None or not caller.sees(collection):
+            raise ToolError(f"no collection {collection!r}; list_collections names those you may use")
+        if not caller.may(right, collection):
+            if right is Right.write and caller.name == LOCAL:
+                raise ToolError("document writes are disabled on this service: it was started without SEEKR_API_KEY")
+            raise ToolError(f"this key may not {right} in collection {collection!r}: connect with a key that may")
+
+    async def run(right: Right, collection: str, work: Callable[[Engine], T]) -> T:
+        """`work(engine)` on `collection`'s engine in a thread, through its admission gate; the service's errors
+        as tool errors saying what to do (a full queue's 429 too: "retry after N s")."""
+        need(right, collection)
+
+        def call() -> T:
+            with collections.use(collection) as engine:
+                return work(engine)
+
         try:
-            if admission is None:
-                return await to_thread.run_sync(work)
-            gate = admission.search if kind == "search" else admission.write
-            async with gate.admit():
-                return await to_thread.run_sync(work)
+            gates = collections.admission(collection)
+            async with (gates.search if right is Right.read else gates.write).admit():
+                return await to_thread.run_sync(call)
         except ServiceError as exc:
             raise ToolError(exc.message) from exc
         except IndexerError as exc:
@@ -116,12 +139,6 @@ def build_mcp(
 
         return cast(F, call)
 
-    def need(right: str) -> None:
-        if right not in _RIGHTS.get():
-            if settings.api_key is None:
-                raise ToolError("document writes are disabled on this service: it was started without SEEKR_API_KEY")
-            raise ToolError(f"this key may not {right}: connect with the write key (Authorization: Bearer <key>)")
-
     @mcp.tool(
         description="Search the documents for passages that answer `query` (a question or keywords). Returns the "
         "best passages, best first, each with its document id, title, source file, page, character offsets, text, "
@@ -142,15 +159,16 @@ def build_mcp(
         page: Annotated[int, Field(ge=1, description="Page number, from 1.")] = 1,
         version: Annotated[int | None, Field(ge=1, description="Index version of the first page.")] = None,
         context: Annotated[int, Field(ge=0, le=MAX_CONTEXT)] = 0,
+        collection: Collection = DEFAULT_COLLECTION,
     ) -> SearchResponse:
-        need("read")
         offset = (page - 1) * k
         if offset > MAX_OFFSET:
             raise ToolError(f"page {page} of {k} starts past result {MAX_OFFSET}; narrow the query or add filters")
         where = filters.to_filter() if filters else None
         result = await run(
-            "search",
-            lambda: engine.searcher_at(version).search(
+            Right.read,
+            collection,
+            lambda engine: engine.searcher_at(version).search(
                 query, k=k, mode=mode, max_per_doc=max_per_doc, where=where, offset=offset, context=context
             ),
         )
@@ -165,9 +183,9 @@ def build_mcp(
         doc_id: Annotated[str, Field(min_length=1)],
         start: Annotated[int, Field(ge=0)] = 0,
         end: Annotated[int | None, Field(ge=0, description="Default: the end of the document.")] = None,
+        collection: Collection = DEFAULT_COLLECTION,
     ) -> DocumentText:
-        need("read")
-        stored = await run("search", lambda: engine.searcher.snapshot.store.document(doc_id))
+        stored = await run(Right.read, collection, lambda engine: engine.searcher.snapshot.store.document(doc_id))
         if stored is None:
             raise ToolError(f"no document with id {doc_id!r}; search or list_documents gives the ids")
         stop = len(stored.text) if end is None else min(end, len(stored.text))
@@ -187,11 +205,13 @@ def build_mcp(
     @mcp.tool(description="List the documents (id, title, source, passages), ordered by id, a page at a time.")
     @counted
     async def list_documents(
-        offset: Annotated[int, Field(ge=0)] = 0, limit: Annotated[int, Field(ge=1, le=1000)] = 100
+        offset: Annotated[int, Field(ge=0)] = 0,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 100,
+        collection: Collection = DEFAULT_COLLECTION,
     ) -> DocumentList:
-        need("read")
-        snapshot = engine.searcher.snapshot
-        return await run("search", lambda: DocumentList.read(snapshot, offset, limit))
+        return await run(
+            Right.read, collection, lambda engine: DocumentList.read(engine.searcher.snapshot, offset, limit)
+        )
 
     @mcp.tool(
         description="The passages before and after a passage (a search hit's doc_id and chunk_id), to read on "
@@ -202,9 +222,11 @@ def build_mcp(
         doc_id: Annotated[str, Field(min_length=1)],
         chunk_id: int,
         n: Annotated[int, Field(ge=1, le=MAX_CONTEXT)] = 2,
+        collection: Collection = DEFAULT_COLLECTION,
     ) -> PassageContext:
-        need("read")
-        found = await run("search", lambda: passages_around(engine.searcher.snapshot, doc_id, chunk_id, n))
+        found = await run(
+            Right.read, collection, lambda engine: passages_around(engine.searcher.snapshot, doc_id, chunk_id, n)
+        )
         if found is None:
             raise ToolError(f"document {doc_id!r} has no passage {chunk_id}; use a doc_id and chunk_id from search")
         before, passage, after = found
@@ -221,13 +243,17 @@ def build_mcp(
         doc_id: Annotated[str, Field(min_length=1)],
         k: Annotated[int, Field(ge=1, le=MAX_K)] = 5,
         source: Annotated[str | None, Field(min_length=1)] = None,
+        collection: Collection = DEFAULT_COLLECTION,
     ) -> SimilarList:
-        need("read")
-        snapshot = engine.searcher.snapshot
-        found = await run("search", lambda: find_similar(snapshot, doc_id, k, Filter(source_prefix=source)))
-        if found is None:
+        def similar(engine: Engine) -> SimilarList | None:
+            snapshot = engine.searcher.snapshot
+            found = find_similar(snapshot, doc_id, k, Filter(source_prefix=source))
+            return None if found is None else SimilarList.of(doc_id, snapshot.version, found)
+
+        out = await run(Right.read, collection, similar)
+        if out is None:
             raise ToolError(f"no document with id {doc_id!r}; search or list_documents gives the ids")
-        return SimilarList.of(doc_id, snapshot.version, found)
+        return out
 
     @mcp.tool(
         description="Add or replace a document (needs the write key): its text, and optionally a title and "
@@ -239,18 +265,35 @@ def build_mcp(
         text: Annotated[str, Field(min_length=1)],
         title: str | None = None,
         metadata: dict[str, str | int | float | bool] | None = None,
+        collection: Collection = DEFAULT_COLLECTION,
     ) -> WriteOut:
-        need("write")
         body = DocumentIn(text=text, title=title, metadata=metadata or {})
-        result = await run("write", lambda: engine.write(upserts=[document_from(doc_id, body, settings)]))
+        document = document_from(doc_id, body, settings)
+        result = await run(Right.write, collection, lambda engine: engine.write(upserts=[document]))
         return WriteOut.of(result)
 
     @mcp.tool(description="Delete a document and all its passages (needs the write key).")
     @counted
-    async def delete_document(doc_id: Annotated[str, Field(min_length=1)]) -> WriteOut:
-        need("write")
-        result = await run("write", lambda: engine.write(deletes=[doc_id]))
+    async def delete_document(
+        doc_id: Annotated[str, Field(min_length=1)], collection: Collection = DEFAULT_COLLECTION
+    ) -> WriteOut:
+        result = await run(Right.write, collection, lambda engine: engine.write(deletes=[doc_id]))
         return WriteOut.of(result)
+
+    @mcp.tool(description="The collections this key may use: name, documents, passages (chunks), model, version.")
+    @counted
+    async def list_collections() -> CollectionList:
+        caller = _CALLER.get()
+
+        def read() -> CollectionList:
+            names = [n for n in collections.names() if caller is not None and caller.sees(n)]
+            infos = [CollectionOut.of(collections.catalog.info(n), collections.is_open(n)) for n in names]
+            return CollectionList(collections=infos)
+
+        try:
+            return await to_thread.run_sync(read)
+        except IndexerError as exc:
+            raise ToolError(str(exc)) from exc
 
     @mcp.resource(
         "seekr://documents/{doc_id}",
@@ -259,9 +302,15 @@ def build_mcp(
         mime_type="text/plain",
     )
     async def document(doc_id: str) -> str:
-        if "read" not in _RIGHTS.get():
-            raise ResourceNotFoundError("this key may not read documents")
-        stored = await to_thread.run_sync(lambda: engine.searcher.snapshot.store.document(doc_id))
+        caller = _CALLER.get()
+        if caller is None or not caller.may(Right.read, DEFAULT_COLLECTION):
+            raise ResourceNotFoundError("this key may not read the default collection's documents")
+
+        def read() -> StoredDocument | None:
+            with collections.use(DEFAULT_COLLECTION) as engine:
+                return engine.searcher.snapshot.store.document(doc_id)
+
+        stored = await to_thread.run_sync(read)
         if stored is None:
             raise ResourceNotFoundError(f"no document with id {doc_id!r}")
         return stored.text
@@ -272,35 +321,40 @@ def build_mcp(
 class McpAuth:
     """The REST API's keys for the MCP endpoint: 401 without a needed key; a caller's rights for the tools."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, keys: KeyRing) -> None:
         self.app = app
-        self.settings = settings
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         header = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"authorization"), None)
-        rights = rights_of(header, self.settings)
-        if rights is None:
-            body = json.dumps({"detail": "this service needs 'Authorization: Bearer <key>'", "errors": []}).encode()
-            await send(
-                {"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"application/json")]}
-            )
+        try:
+            caller, _, _ = identify(self.keys, header)
+        except ServiceError as exc:
+            body = json.dumps({"detail": exc.message, "errors": []}).encode()
+            headers = [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]
+            await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
-        token = _RIGHTS.set(rights)
+        token = _CALLER.set(caller)
         try:
             await self.app(scope, receive, send)
         finally:
-            _RIGHTS.reset(token)
+            _CALLER.reset(token)
+
+
+LOCAL = "local"
 
 
 @asynccontextmanager
 async def local_rights(settings: Settings) -> AsyncIterator[None]:
-    """Rights of a stdio client (the local user's own process): read, and write when a write key is set."""
-    token = _RIGHTS.set(frozenset({"read", "write"} if settings.api_key is not None else {"read"}))
+    """Rights of a stdio client (the local user's own process): read every collection, and write when a write
+    key is set."""
+    rights = {Right.read, Right.write} if settings.api_key is not None else {Right.read}
+    token = _CALLER.set(Caller(LOCAL, frozenset(rights), frozenset({ALL})))
     try:
         yield
     finally:
-        _RIGHTS.reset(token)
+        _CALLER.reset(token)

@@ -467,8 +467,9 @@ class Health(BaseModel):
 
 
 class Stats(BaseModel):
-    """What the service is serving."""
+    """What the service is serving in a collection."""
 
+    collection: str = Field(description="The collection (`default` on the unprefixed routes).")
     model: str
     dimension: int
     runtime: str = Field(description="What embeds queries: onnx-int8, onnx or torch.")

@@ -95,6 +95,18 @@ class Settings(StorageSettings):
     read_key: SecretStr | None = Field(
         None, description="If set, searching and reading documents need this key (or the write key) too."
     )
+    keys_file: Path | None = Field(
+        None,
+        description="A TOML or JSON file of API keys, each with a name, rights (read, write, admin) and the "
+        "collections it may use; keys are listed by their SHA-256 and the file is re-read when it changes. With it, "
+        "every request needs a key.",
+    )
+    max_open_collections: int = Field(
+        8,
+        ge=1,
+        description="Collections kept open at once (their index in memory); opening one more closes the least "
+        "recently used idle one. The default collection stays open.",
+    )
     max_body_bytes: int = Field(10_000_000, ge=1_000, description="Largest request body accepted (413 above).")
     max_document_chars: int = Field(1_000_000, ge=1, description="Largest document text accepted (413 above).")
     max_batch_documents: int = Field(100, ge=1, le=10_000, description="Most documents in one POST /documents.")

@@ -56,7 +56,9 @@ async def _run(
                 context=req.context,
             )
         )
-    request.app.state.metrics.search_seconds.labels(mode=req.mode.value).observe(result.took_ms / 1000)
+    request.app.state.metrics.search_seconds.labels(collection=engine.name, mode=req.mode.value).observe(
+        result.took_ms / 1000
+    )
     return SearchResponse.from_result(result, with_context=req.context > 0)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from indexer.embed.base import Vectors
 from service.app import create_app
@@ -56,10 +57,12 @@ def gated(fake_seed_index: Path) -> Iterator[tuple[TestClient, GatedEmbedder]]:
         yield client, embedder
 
 
-def _gauge(client: TestClient, name: str, kind: str) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(f'{name}{{kind="{kind}"}}'):
-            return float(line.split()[-1])
+def _gauge(client: TestClient, name: str, kind: str, collection: str = "default") -> float:
+    """The value of series `name` for `kind` in `collection` (0 when it has none yet)."""
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == {"kind": kind, "collection": collection}:
+                return float(sample.value)
     return 0.0
 
 

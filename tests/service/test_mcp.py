@@ -30,6 +30,7 @@ TOOLS = {
     "similar_documents",
     "upsert_document",
     "delete_document",
+    "list_collections",
 }
 
 

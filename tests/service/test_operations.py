@@ -26,12 +26,13 @@ def test_metrics_count_requests_and_searches(client: TestClient) -> None:
     client.post("/search", json={"query": "Putin"})
     client.get("/search", params={"q": ""})
     text = client.get("/metrics").text
-    assert 'seekr_search_seconds_count{mode="dense"} 1.0' in text
-    assert 'seekr_search_seconds_count{mode="hybrid"} 1.0' in text
+    assert 'seekr_search_seconds_count{collection="default",mode="dense"} 1.0' in text
+    assert 'seekr_search_seconds_count{collection="default",mode="hybrid"} 1.0' in text
     assert 'http_requests_total{handler="/search",method="GET",status="2xx"} 1.0' in text
     assert 'http_requests_total{handler="/search",method="GET",status="4xx"} 1.0' in text
     assert 'http_request_duration_seconds_bucket{handler="/search"' in text
-    assert "seekr_index_documents 5.0" in text and "seekr_index_version 1.0" in text
+    assert 'seekr_index_documents{collection="default"} 5.0' in text
+    assert 'seekr_index_version{collection="default"} 1.0' in text
     assert 'seekr_build_info{model="fake-hash",runtime="fake"' in text
     # the warm-up query, then the dense and the hybrid search: three one-query forward passes
     assert "seekr_query_batch_size_count 3.0" in text and "seekr_query_batch_size_sum 3.0" in text

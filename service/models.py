@@ -1,0 +1,67 @@
+"""The embedding models the service's collections use: each loaded once, however many collections use it.
+
+A collection records its model in its manifest. Collections made with the same model share one loaded
+embedder (for writes, already batched) and one query batcher, so concurrent queries to different collections
+of that model share forward passes too.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from indexer.embed.base import Embedder, canonical_model_id
+from indexer.embed.batching import BatchingEmbedder
+from service.settings import Settings
+
+EmbedderFactory = Callable[[Settings], Embedder]
+
+
+class Models:
+    """Loaded embedders by model id (on the service's runtime), loaded on first use and kept until `close`."""
+
+    def __init__(
+        self, settings: Settings, factory: EmbedderFactory, on_batch: Callable[[int], None] | None = None
+    ) -> None:
+        self._settings = settings
+        self._factory = factory
+        self._on_batch = on_batch
+        self._loaded: dict[str, tuple[Embedder, BatchingEmbedder]] = {}
+        self._guard = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def get(self, model: str) -> tuple[Embedder, BatchingEmbedder]:
+        """(the embedder, its query batcher) for `model`, loading it the first time (blocking: call it in a
+        thread). Two callers asking for a model not loaded yet load it once."""
+        key = canonical_model_id(model)
+        with self._guard:
+            if key in self._loaded:
+                return self._loaded[key]
+            lock = self._loading.setdefault(key, threading.Lock())
+        with lock:
+            with self._guard:
+                if key in self._loaded:
+                    return self._loaded[key]
+            settings = self._settings
+            embedder = self._factory(settings.model_copy(update={"model": model}))
+            batching = BatchingEmbedder(
+                embedder,
+                max_batch=settings.query_batch_size,
+                window_seconds=settings.query_batch_window_ms / 1000,
+                on_batch=self._on_batch,
+            )
+            with self._guard:
+                self._loaded[key] = (embedder, batching)
+            return embedder, batching
+
+    def loaded(self) -> list[str]:
+        """The ids of the models loaded so far."""
+        with self._guard:
+            return sorted(self._loaded)
+
+    def close(self) -> None:
+        """Stop every query batcher (searches still running finish)."""
+        with self._guard:
+            loaded, self._loaded = list(self._loaded.values()), {}
+        for _, batching in loaded:
+            batching.close()

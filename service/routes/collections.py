@@ -1,0 +1,178 @@
+"""The collections: list, inspect, create and drop them. Their searches and documents are the routes of
+`service.routes.search` and `service.routes.documents` under /collections/{collection}."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Body, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from indexer.catalog import CollectionInfo
+from indexer.errors import ConfigError, ModelLoadError
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.ingest.clean import Cleaning
+from service.auth import AdminAccess, GrantDep, KeysDep, ReadAccess, identify
+from service.deps import CollectionsDep, SettingsDep, collection_path
+from service.errors import UnprocessableError, error_responses
+
+router = APIRouter(tags=["collections"])
+
+
+class CollectionOut(BaseModel):
+    """A collection: what it holds and what it was made with."""
+
+    name: str
+    engine: str = Field(description="The storage engine keeping it: local or milvus.")
+    model: str = Field(description="The embedding model of its vectors (its queries are embedded with it too).")
+    dimension: int
+    documents: int
+    chunks: int
+    version: int = Field(description="Its index version (each write makes a new one).")
+    chunk_tokens: int
+    overlap_tokens: int
+    cleaning: str = Field(description="Where the scraped-page rules apply to its files: auto, web or none.")
+    built_at: datetime = Field(description="When its current version was committed.")
+    open: bool = Field(description="Whether its index is loaded in this process (it opens on first use).")
+
+    @classmethod
+    def of(cls, info: CollectionInfo, is_open: bool) -> CollectionOut:
+        """The answer for `info`."""
+        m = info.manifest
+        return cls(
+            name=info.name,
+            engine=info.engine.value,
+            model=m.model.id,
+            dimension=m.model.dimension,
+            documents=m.counts.documents,
+            chunks=m.counts.chunks,
+            version=m.version,
+            chunk_tokens=m.chunking.chunk_tokens,
+            overlap_tokens=m.chunking.overlap_tokens,
+            cleaning=m.chunking.cleaning,
+            built_at=m.created_at,
+            open=is_open,
+        )
+
+
+class CollectionList(BaseModel):
+    """The collections the caller's key may use, by name."""
+
+    collections: list[CollectionOut]
+
+
+class CollectionIn(BaseModel):
+    """Settings of a new collection; each one left out is the service's own."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{}, {"chunk_tokens": 200, "overlap_tokens": 40, "cleaning": "none"}]},
+    )
+
+    model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="Embedding model name or local path (loaded offline; default: the service's SEEKR_MODEL).",
+    )
+    chunk_tokens: int | None = Field(None, ge=8, le=8192, description="Passage size in model tokens (default 128).")
+    overlap_tokens: int | None = Field(
+        None, ge=0, le=8191, description="Tokens shared by neighbouring passages (default 32), below chunk_tokens."
+    )
+    cleaning: Cleaning | None = Field(
+        None, description="Where the scraped-page rules apply to uploaded files: auto, web or none (default auto)."
+    )
+
+
+class Dropped(BaseModel):
+    """A dropped collection."""
+
+    name: str
+    dropped: bool = True
+
+
+@router.get(
+    "/collections",
+    response_model=CollectionList,
+    responses=error_responses(401, 503),
+    summary="List the collections",
+)
+async def list_collections(request: Request, collections: CollectionsDep, keys: KeysDep) -> CollectionList:
+    """Every collection the caller's key may use (all of them without keys), with its size and model."""
+    caller, _, _ = identify(keys, request.headers.get("Authorization"))
+
+    def read() -> list[CollectionOut]:
+        visible = [name for name in collections.names() if caller.sees(name)]
+        return [CollectionOut.of(collections.catalog.info(n), collections.is_open(n)) for n in visible]
+
+    return CollectionList(collections=await to_thread.run_sync(read))
+
+
+_COLLECTION = "/collections/{collection}"
+_NAMED = [Depends(collection_path)]
+
+
+@router.get(
+    _COLLECTION,
+    dependencies=_NAMED,
+    response_model=CollectionOut,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="One collection",
+)
+async def get_collection(grant: GrantDep, _: ReadAccess, collections: CollectionsDep) -> CollectionOut:
+    """A collection's size, model, chunking and version."""
+    name = grant.collection
+    info = await to_thread.run_sync(collections.catalog.info, name)
+    return CollectionOut.of(info, collections.is_open(name))
+
+
+@router.put(
+    _COLLECTION,
+    dependencies=_NAMED,
+    response_model=CollectionOut,
+    status_code=201,
+    responses={
+        200: {"model": CollectionOut, "description": "It exists already, with these settings"},
+        **error_responses(400, 401, 403, 404, 409, 422, 503),
+    },
+    summary="Create a collection",
+)
+async def create_collection(
+    grant: GrantDep,
+    _: AdminAccess,
+    response: Response,
+    collections: CollectionsDep,
+    settings: SettingsDep,
+    body: Annotated[CollectionIn | None, Body()] = None,
+) -> CollectionOut:
+    """Create an empty collection with its own model, chunking and cleaning (201), or find it made with the same
+    ones (200); 409 when it exists with others. Needs a key with the admin right."""
+    body = body or CollectionIn()
+    defaults = ChunkingConfig(cleaning=settings.cleaning)
+    config = ChunkingConfig(
+        chunk_tokens=body.chunk_tokens if body.chunk_tokens is not None else defaults.chunk_tokens,
+        overlap_tokens=body.overlap_tokens if body.overlap_tokens is not None else defaults.overlap_tokens,
+        cleaning=body.cleaning if body.cleaning is not None else defaults.cleaning,
+    )
+    try:
+        created, info = await to_thread.run_sync(collections.create, grant.collection, body.model, config)
+    except (ConfigError, ModelLoadError) as exc:
+        raise UnprocessableError(str(exc)) from exc
+    response.status_code = 201 if created else 200
+    return CollectionOut.of(info, collections.is_open(grant.collection))
+
+
+@router.delete(
+    _COLLECTION,
+    dependencies=_NAMED,
+    response_model=Dropped,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Drop a collection",
+)
+async def drop_collection(grant: GrantDep, _: AdminAccess, collections: CollectionsDep) -> Dropped:
+    """Drop a collection and everything in it. New requests to it get 404 at once; those already running finish
+    first. The only collection left cannot be dropped (409). Needs a key with the admin right."""
+    await to_thread.run_sync(collections.drop, grant.collection)
+    return Dropped(name=grant.collection)
