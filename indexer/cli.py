@@ -13,6 +13,8 @@ from pathlib import Path
 
 from indexer.build.builder import BuildReport, build_index, sync_index
 from indexer.build.watch import DEFAULT_SETTLE_MS, FolderWatcher
+from indexer.catalog import open_catalog
+from indexer.collections import DEFAULT_COLLECTION
 from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL, Embedder
 from indexer.embed.runtime import Runtime, load_embedder
 from indexer.errors import ConfigError, IndexerError
@@ -72,11 +74,22 @@ def _add_cleaning(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_storage(parser: argparse.ArgumentParser, index_flag: bool = True) -> None:
+def _add_storage(parser: argparse.ArgumentParser, index_flag: bool = True, collection_flag: bool = True) -> None:
     """Where the index lives; each default comes from the SEEKR_* variable the service reads too."""
     if index_flag:
         parser.add_argument(
-            "--index", type=Path, metavar="DIR", help="local index directory (default: $SEEKR_INDEX_DIR or index)"
+            "--index",
+            type=Path,
+            metavar="DIR",
+            help="local data directory: the default collection's index, the others in DIR/collections/ (default: "
+            "$SEEKR_DATA_DIR, $SEEKR_INDEX_DIR or index)",
+        )
+    if collection_flag:
+        parser.add_argument(
+            "--collection",
+            default=DEFAULT_COLLECTION,
+            metavar="NAME",
+            help="the collection (letters, digits, '-' and '_'; default: %(default)s)",
         )
     parser.add_argument(
         "--backend",
@@ -98,13 +111,26 @@ def _add_storage(parser: argparse.ArgumentParser, index_flag: bool = True) -> No
 
 def _storage(args: argparse.Namespace, index: Path | None = None) -> StorageSettings:
     """Storage settings: the command line's, then SEEKR_* variables, then defaults."""
+    directory = index if index is not None else getattr(args, "index", None)
     given = {
         "backend": args.backend,
-        "index_dir": index if index is not None else getattr(args, "index", None),
+        "index_dir": directory,
+        "data_dir": directory,  # a directory named here wins over $SEEKR_DATA_DIR
         "milvus_uri": args.milvus_uri,
         "milvus_collection": args.milvus_collection,
     }
     return StorageSettings(**{k: v for k, v in given.items() if v is not None})
+
+
+def _backend(args: argparse.Namespace, *, create: bool, index: Path | None = None) -> Backend:
+    """The index of `--collection` (a build, watch or import creates a collection that does not exist yet)."""
+    catalog = open_catalog(_storage(args, index))
+    try:
+        name = getattr(args, "collection", DEFAULT_COLLECTION)
+        # The default collection's own errors say how to build it; another's says it does not exist.
+        return catalog.target(name) if create or name == DEFAULT_COLLECTION else catalog.backend(name)
+    finally:
+        catalog.close()
 
 
 def _embedder(args: argparse.Namespace, model: str) -> Embedder:
@@ -223,6 +249,23 @@ def _parser() -> argparse.ArgumentParser:
     import_cmd.add_argument("folder", type=Path, metavar="EXPORT_DIR", help="folder written by `export`")
     _add_storage(import_cmd)
 
+    coll = sub.add_parser(
+        "collections",
+        help="list, show or drop collections",
+        description="The collections of a data directory (or Milvus prefix): each a named index with its own "
+        "documents, model and versions. `build SRC --collection NAME` creates one.",
+    )
+    coll_sub = coll.add_subparsers(dest="action", required=True, metavar="ACTION")
+    coll_list = coll_sub.add_parser("list", help="every collection, with its size and model")
+    _add_storage(coll_list, collection_flag=False)
+    coll_show = coll_sub.add_parser("show", help="one collection's manifest (JSON)")
+    coll_show.add_argument("name", metavar="NAME")
+    _add_storage(coll_show, collection_flag=False)
+    coll_drop = coll_sub.add_parser("drop", help="drop a collection and everything in it (stop servers using it first)")
+    coll_drop.add_argument("name", metavar="NAME")
+    coll_drop.add_argument("--yes", action="store_true", help="do it (without it, only say what would go)")
+    _add_storage(coll_drop, collection_flag=False)
+
     ev = sub.add_parser(
         "eval",
         help="measure retrieval quality on a BEIR-format data set",
@@ -246,7 +289,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--index", type=Path, metavar="DIR", help="keep the evaluation index here (default: a temporary folder)"
     )
-    _add_storage(ev, index_flag=False)
+    _add_storage(ev, index_flag=False, collection_flag=False)
     ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
     ev.add_argument(
         "--dense-weight",
@@ -330,7 +373,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     config = ChunkingConfig(
         chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=Cleaning(args.cleaning)
     )
-    with closing(open_backend(_storage(args))) as backend:
+    with closing(_backend(args, create=True)) as backend:
         report = build_index(
             args.source,
             backend,
@@ -350,7 +393,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_watch(args: argparse.Namespace) -> int:
     embedder = _embedder(args, args.model)
     config = ChunkingConfig(cleaning=Cleaning(args.cleaning))
-    with closing(open_backend(_storage(args))) as backend:
+    with closing(_backend(args, create=True)) as backend:
         watcher = FolderWatcher(
             args.source,
             lambda folder: sync_index(folder, backend, embedder, config),
@@ -372,7 +415,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         raise ConfigError(f"query takes [DIR] QUESTION, got {len(args.words)} arguments; quote the question")
     index = Path(args.words[0]) if len(args.words) == 2 else None
     question = args.words[-1]
-    with closing(open_backend(_storage(args, index))) as backend:
+    with closing(_backend(args, create=False, index=index)) as backend:
         snapshot = backend.open()
         embedder = _embedder(args, args.model or snapshot.manifest.model.id)
         if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
@@ -397,7 +440,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     if storage.backend is BackendName.milvus:
         print("Milvus compacts its own segments; nothing to do")
         return 0
-    backend = open_backend(storage)
+    backend = _backend(args, create=False, index=Path(args.index) if args.index else None)
     before = backend.open()
     after = backend.merge_all_segments(before) if args.all else backend.merge(before)
     if after is None:
@@ -415,7 +458,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from indexer.build.transfer import export
 
-    with closing(open_backend(_storage(args))) as backend:
+    with closing(_backend(args, create=False)) as backend:
         report = export(backend.open(), args.out)
     print(
         f"exported version {report.version} of {backend.location}: {report.documents} documents, "
@@ -427,13 +470,43 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from indexer.build.transfer import import_into
 
-    with closing(open_backend(_storage(args))) as backend:
+    with closing(_backend(args, create=True)) as backend:
         report = import_into(args.folder, backend)
     print(
         f"imported {report.documents} documents, {report.chunks} chunks into {backend.location} "
         f"(version {report.version})"
     )
     return 0
+
+
+def _cmd_collections(args: argparse.Namespace) -> int:
+    with closing(open_catalog(_storage(args))) as catalog:
+        if args.action == "list":
+            names = catalog.names()
+            print(f"{len(names)} collections in {catalog.location}")
+            for name in names:
+                m = catalog.info(name).manifest
+                print(
+                    f"  {name}: {m.counts.documents} documents, {m.counts.chunks} chunks, model {m.model.id}, "
+                    f"version {m.version}"
+                )
+            return 0
+        info = catalog.info(args.name)
+        if args.action == "show":
+            print(
+                json.dumps(
+                    {"name": info.name, "engine": info.engine.value, "manifest": info.manifest.model_dump(mode="json")},
+                    indent=2,
+                )
+            )
+            return 0
+        what = f"collection {info.name!r} ({info.manifest.counts.documents} documents) in {catalog.location}"
+        if not args.yes:
+            print(f"would drop {what}; add --yes to drop it")
+            return 1
+        catalog.drop(args.name)
+        print(f"dropped {what}")
+        return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -450,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             "merge": _cmd_merge,
             "export": _cmd_export,
             "import": _cmd_import,
+            "collections": _cmd_collections,
         }
         return commands[args.command](args)
     except IndexerError as exc:

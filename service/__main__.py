@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
         "--index",
         dest="index_dir",
         metavar="DIR",
-        help=f"index directory (default: {defaults['index_dir'].default})",
+        help="data directory: the default collection's index, the others in DIR/collections/ (default: "
+        f"$SEEKR_DATA_DIR, $SEEKR_INDEX_DIR or {defaults['index_dir'].default})",
     )
     parser.add_argument(
         "--backend",
@@ -137,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in vars(args).items():
         if value is not None:
             os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+    if args.index_dir is not None:  # the directory named on the command line wins over $SEEKR_DATA_DIR
+        os.environ[f"{ENV_PREFIX}DATA_DIR"] = args.index_dir
     settings = Settings()
     if stdio:
         return serve_stdio(settings)
