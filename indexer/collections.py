@@ -18,7 +18,7 @@ _NAME = re.compile(NAME_PATTERN)
 
 def check_name(name: str) -> str:
     """`name` itself when it is a valid collection name; CollectionNameError saying what a name may be."""
-    if not _NAME.match(name):
+    if not is_name(name):
         raise CollectionNameError(
             f"{name[:80]!r} is not a collection name: use 1 to {MAX_NAME_CHARS} letters, digits, '-' and '_', "
             "starting with a letter or digit (e.g. handbook, tickets-2026)"
@@ -28,4 +28,4 @@ def check_name(name: str) -> str:
 
 def is_name(name: str) -> bool:
     """Whether `name` is a valid collection name."""
-    return _NAME.match(name) is not None
+    return _NAME.fullmatch(name) is not None  # fullmatch: "$" alone would let a final newline through
