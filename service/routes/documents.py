@@ -51,7 +51,7 @@ from service.settings import Settings
 router = APIRouter(tags=["documents"])
 
 # Writes: bad key (401), no key configured (403), bad JSON (400), over a limit (413), shed (429), loading (503).
-_WRITE_ERRORS = error_responses(400, 401, 403, 413, 422, 429, 503)
+_WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
 
 
 # Exactly one of a text or a file, said in the schema too, so clients and fuzzers know it.
@@ -344,7 +344,7 @@ register_url_convertor("docpath", DocumentPath())
 @router.put(
     "/documents/{doc_id:docpath}",
     response_model=WriteOut,
-    responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
     summary="Create or replace a document",
     openapi_extra=_PUT_BODY,
 )
@@ -387,7 +387,7 @@ async def post_documents(
 @router.delete(
     "/documents/{doc_id:docpath}",
     response_model=WriteOut,
-    responses=error_responses(401, 403, 404, 422, 429, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Delete a document",
 )
 async def delete_document(doc_id: DocId, engine: EngineDep, admission: AdmissionDep, _: WriteAccess) -> WriteOut:
@@ -432,7 +432,7 @@ class SimilarList(BaseModel):
 @router.get(
     "/documents/{doc_id:path}/similar",
     response_model=SimilarList,
-    responses=error_responses(401, 404, 422, 429, 503),
+    responses=error_responses(401, 403, 404, 422, 429, 503),
     summary="Documents like this one",
 )
 async def similar(
@@ -458,7 +458,7 @@ async def similar(
 @router.get(
     "/documents/{doc_id:docpath}",
     response_model=DocumentOut,
-    responses=error_responses(401, 404, 422, 503),
+    responses=error_responses(401, 403, 404, 422, 503),
     summary="Read a document",
 )
 async def get_document(doc_id: DocId, searcher: SearcherDep, _: ReadAccess) -> DocumentOut:
@@ -479,7 +479,10 @@ async def get_document(doc_id: DocId, searcher: SearcherDep, _: ReadAccess) -> D
 
 
 @router.get(
-    "/documents", response_model=DocumentList, responses=error_responses(401, 422, 503), summary="List documents"
+    "/documents",
+    response_model=DocumentList,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="List documents",
 )
 async def list_documents(
     searcher: SearcherDep,

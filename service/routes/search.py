@@ -65,7 +65,7 @@ async def _run(
 @router.get(
     "/search",
     response_model=SearchResponse,
-    responses=error_responses(401, 404, 422, 429, 503),
+    responses=error_responses(401, 403, 404, 422, 429, 503),
     summary="Search (query string)",
 )
 async def search_get(
@@ -147,7 +147,7 @@ async def search_get(
 @router.post(
     "/search",
     response_model=SearchResponse,
-    responses=error_responses(400, 401, 404, 413, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 404, 413, 422, 429, 503),
     summary="Search (JSON body)",
 )
 async def search_post(
