@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import logging.config
 import os
@@ -18,6 +19,7 @@ from indexer.storage.settings import BackendName
 from service.admission import admission_for
 from service.collections import Collections
 from service.deps import load_embedder
+from service.keys import digest, new_key
 from service.logs import log_config
 from service.metrics import Metrics
 from service.models import Models
@@ -29,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m service",
         description="Serve a search index over HTTP (`python -m service mcp ...`: as an MCP server on stdio, for "
-        "desktop clients). Flags override SEEKR_* environment variables.",
+        "desktop clients; `python -m service new-key NAME [RIGHT...]`: make an API key and its keys-file entry). "
+        "Flags override SEEKR_* environment variables.",
     )
     parser.add_argument(
         "--index",
@@ -129,9 +132,30 @@ def _collections(settings: Settings) -> Collections:
     return Collections(settings, Models(settings, load_embedder), admission_for(settings, Metrics.create()))
 
 
+def _new_key(argv: list[str]) -> int:
+    """`python -m service new-key NAME [RIGHT...] [--collections A,B]`: a fresh key, and its entry for the keys
+    file (which holds only its SHA-256)."""
+    parser = argparse.ArgumentParser(prog="python -m service new-key", description=_new_key.__doc__)
+    parser.add_argument("name", help="the key's name (in logs and errors)")
+    parser.add_argument("rights", nargs="*", default=["read"], help="read, write, admin (default: read)")
+    parser.add_argument("--collections", default="*", help="comma-separated collections, or * (default: *)")
+    args = parser.parse_args(argv)
+    key = new_key()
+    collections = [c.strip() for c in args.collections.split(",") if c.strip()]
+    print(f"# the key (give it to its user; it is not stored anywhere): {key}", file=sys.stderr)
+    print("[[keys]]")
+    print(f'name = "{args.name}"')
+    print(f'sha256 = "{digest(key)}"')
+    print(f"rights = {json.dumps(args.rights)}")
+    print(f"collections = {json.dumps(collections)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse flags, validate settings, run uvicorn (or, for `mcp`, the MCP server on stdio)."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["new-key"]:
+        return _new_key(argv[1:])
     stdio = argv[:1] == ["mcp"]
     args = _parser().parse_args(argv[1:] if stdio else argv)
     # Flags become environment variables so that every uvicorn worker process builds the same Settings.

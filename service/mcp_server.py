@@ -286,8 +286,10 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
         caller = _CALLER.get()
 
         def read() -> CollectionList:
-            names = [n for n in collections.names() if caller is not None and caller.sees(n)]
-            infos = [CollectionOut.of(collections.catalog.info(n), collections.is_open(n)) for n in names]
+            if caller is None:
+                return CollectionList(collections=[])
+            names = [n for n in collections.names() if caller.sees(n)]
+            infos = [CollectionOut.of(collections.catalog.info(n), collections.is_open(n), caller) for n in names]
             return CollectionList(collections=infos)
 
         try:

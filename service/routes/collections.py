@@ -17,6 +17,7 @@ from indexer.ingest.clean import Cleaning
 from service.auth import AdminAccess, GrantDep, KeysDep, ReadAccess, identify
 from service.deps import CollectionsDep, SettingsDep, collection_path
 from service.errors import UnprocessableError, error_responses
+from service.keys import Caller, Right
 
 router = APIRouter(tags=["collections"])
 
@@ -36,9 +37,10 @@ class CollectionOut(BaseModel):
     cleaning: str = Field(description="Where the scraped-page rules apply to its files: auto, web or none.")
     built_at: datetime = Field(description="When its current version was committed.")
     open: bool = Field(description="Whether its index is loaded in this process (it opens on first use).")
+    rights: list[Right] = Field(description="What the caller's key may do in it: read, write, admin.")
 
     @classmethod
-    def of(cls, info: CollectionInfo, is_open: bool) -> CollectionOut:
+    def of(cls, info: CollectionInfo, is_open: bool, caller: Caller) -> CollectionOut:
         """The answer for `info`."""
         m = info.manifest
         return cls(
@@ -54,6 +56,7 @@ class CollectionOut(BaseModel):
             cleaning=m.chunking.cleaning,
             built_at=m.created_at,
             open=is_open,
+            rights=[r for r in Right if caller.may(r, info.name)],
         )
 
 
@@ -105,7 +108,7 @@ async def list_collections(request: Request, collections: CollectionsDep, keys: 
 
     def read() -> list[CollectionOut]:
         visible = [name for name in collections.names() if caller.sees(name)]
-        return [CollectionOut.of(collections.catalog.info(n), collections.is_open(n)) for n in visible]
+        return [CollectionOut.of(collections.catalog.info(n), collections.is_open(n), caller) for n in visible]
 
     return CollectionList(collections=await to_thread.run_sync(read))
 
@@ -125,7 +128,7 @@ async def get_collection(grant: GrantDep, _: ReadAccess, collections: Collection
     """A collection's size, model, chunking and version."""
     name = grant.collection
     info = await to_thread.run_sync(collections.catalog.info, name)
-    return CollectionOut.of(info, collections.is_open(name))
+    return CollectionOut.of(info, collections.is_open(name), grant.caller)
 
 
 @router.put(
@@ -161,7 +164,7 @@ async def create_collection(
     except (ConfigError, ModelLoadError) as exc:
         raise UnprocessableError(str(exc)) from exc
     response.status_code = 201 if created else 200
-    return CollectionOut.of(info, collections.is_open(grant.collection))
+    return CollectionOut.of(info, collections.is_open(grant.collection), grant.caller)
 
 
 @router.delete(

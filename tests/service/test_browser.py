@@ -53,3 +53,44 @@ def test_type_question_press_enter_see_article(real_server: RunningServer, capsy
             browser.close()
     with capsys.disabled():
         print(f"\nscreenshot: {ARTIFACTS / 'search-page.png'}")
+
+
+def test_the_picker_offers_only_what_the_key_may_read(fake_seed_index: Path, tmp_path: Path) -> None:
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    from service.keys import digest
+    from tests.conftest import AUTH, start_fake_server
+
+    reader = "sk-page-reader-0123456789"
+    keys = tmp_path / "keys.toml"
+    keys.write_text(
+        f'[[keys]]\nname = "page"\nsha256 = "{digest(reader)}"\nrights = ["read"]\ncollections = ["notes"]\n',
+        encoding="utf-8",
+    )
+    proc, base = start_fake_server(fake_seed_index, tmp_path / "server.log", SEEKR_KEYS_FILE=str(keys))
+    try:
+        for name in ("notes", "secret"):
+            assert httpx.put(f"{base}/collections/{name}", headers=AUTH).status_code == 201
+            httpx.put(f"{base}/collections/{name}/documents/g", json={"text": f"Gannets of {name}."}, headers=AUTH)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(base + "/")
+                # Without a key, the page says a key is needed and opens the key box.
+                expect(page.locator("#error")).to_contain_text("needs", timeout=10_000)
+                expect(page.locator("#key-box")).to_have_attribute("open", "")
+                page.fill("#key", reader)
+                page.press("#key", "Enter")
+                page.locator("#key").dispatch_event("change")
+                expect(page.locator("#collection option")).to_have_text(["notes (1 documents)"], timeout=10_000)
+                page.fill("#q", "gannets")
+                page.press("#q", "Enter")
+                expect(page.locator("li.result").first).to_contain_text("Gannets of notes.", timeout=10_000)
+                page.screenshot(path=str(ARTIFACTS / "search-page-collections.png"))
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
