@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.formats import main as formats
 
         return formats(argv[1:])
+    if argv[:1] == ["collections"]:
+        from bench.collections import main as collections
+
+        return collections(argv[1:])
     if argv[:1] == ["fusion-study"]:
         from bench.fusion_study import main as fusion_study
 
