@@ -78,8 +78,9 @@ def get_searcher(engine: Annotated[Engine, Depends(get_engine)]) -> Searcher:
     return engine.searcher
 
 
-def get_admission(grant: GrantDep, collections: CollectionsDep) -> Admission:
-    """The admission gates of the request's collection."""
+def get_admission(grant: GrantDep, collections: CollectionsDep, _: Annotated[Engine, Depends(get_engine)]) -> Admission:
+    """The admission gates of the request's collection (after its engine: gates, and their metric series, are
+    made for collections that exist only)."""
     return collections.admission(grant.collection)
 
 

@@ -109,6 +109,8 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
         """`work(engine)` on `collection`'s engine in a thread, through its admission gate; the service's errors
         as tool errors saying what to do (a full queue's 429 too: "retry after N s")."""
         need(right, collection)
+        if not collections.is_open(collection) and not await to_thread.run_sync(collections.exists, collection):
+            raise ToolError(f"no collection {collection!r}; list_collections names those you may use")
 
         def call() -> T:
             with collections.use(collection) as engine:

@@ -13,6 +13,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from indexer import __version__
 from indexer.collections import DEFAULT_COLLECTION
+from indexer.retrieval.results import Mode
 from indexer.storage.base import Snapshot
 
 LABELS = ["kind", "collection"]
@@ -81,6 +82,13 @@ class Metrics:
         for gauge in (self.documents, self.chunks, self.version):
             with contextlib.suppress(KeyError):
                 gauge.remove(collection)
+        for series in (self.shed, self.in_flight, self.queued):
+            for kind in ("search", "write"):
+                with contextlib.suppress(KeyError):
+                    series.remove(kind, collection)
+        for mode in Mode:
+            with contextlib.suppress(KeyError):
+                self.search_seconds.remove(collection, mode.value)
 
 
 def install_metrics(app: FastAPI, metrics: Metrics) -> None:
