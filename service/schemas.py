@@ -295,11 +295,10 @@ class SearchRequest(BaseModel):
         description="Hybrid only: dbsf (distribution-based score fusion) or rrf (reciprocal rank fusion); "
         "default: the server's (SEEKR_FUSION, dbsf).",
     )
-    dense_weight: Annotated[float, Number] | None = Field(
+    # The bounds inside the Annotated, before `Number`: on the optional field, or after the validator, they reach
+    # the spec as "ge"/"le", which no client reads (a fuzzer's -5e27 was valid by the spec but refused).
+    dense_weight: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), Number] | None = Field(
         None,
-        ge=0,
-        le=1,
-        allow_inf_nan=False,
         description="Hybrid dbsf only: the dense share of the fused score, 0..1 (default: the server's, 0.5).",
     )
     min_score: Annotated[float, Number] | None = Field(
@@ -320,9 +319,8 @@ class SearchRequest(BaseModel):
         description=f"Results to skip: the next page starts at offset + k. Pages concatenated equal one request "
         f"for more; at most {MAX_OFFSET} (offset + k reaches the {MAX_DEPTH:,}th result at most).",
     )
-    version: Annotated[int, Number] | None = Field(
+    version: Annotated[int, Field(ge=1), Number] | None = Field(
         None,
-        ge=1,
         description="Answer from this index version (the index_version of the first page), so that writes "
         "between pages do not shift them; 404 when it is no longer kept (start again without it).",
     )

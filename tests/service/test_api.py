@@ -257,3 +257,24 @@ def test_dense_weight_is_a_request_parameter(client: TestClient) -> None:
     for bad in (1.5, -0.1, "nan"):
         r = client.get("/search", params={**q, "dense_weight": bad})
         assert r.status_code == 422 and "dense_weight" in r.text
+
+
+def test_every_bound_reaches_the_spec_as_json_schema(tmp_path: Path) -> None:
+    """A pydantic bound placed where it cannot become JSON Schema reaches the spec as "ge"/"le", which no client
+    or fuzzer reads: a dense_weight of -5e27 was valid by the spec and refused by the service."""
+    spec = create_app(Settings(index_dir=tmp_path, model="fake-hash")).openapi()
+    leaks: list[str] = []
+
+    def walk(node: object, path: str) -> None:
+        if isinstance(node, dict):
+            leaks.extend(f"{path}/{k}" for k in node if k in ("ge", "gt", "le", "lt", "allow_inf_nan"))
+            for key, value in node.items():
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk(spec, "")
+    assert leaks == []
+    weight = spec["components"]["schemas"]["SearchRequest"]["properties"]["dense_weight"]["anyOf"][0]
+    assert (weight["minimum"], weight["maximum"]) == (0, 1)
