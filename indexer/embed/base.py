@@ -102,9 +102,11 @@ def canonical_model_id(name: str) -> str:
     if name in _BUNDLED_ALIASES:
         return DEFAULT_MODEL
     path = Path(name).expanduser()
-    if path.exists():
-        return str(path.resolve())
-    return name
+    try:
+        is_path = path.exists()
+    except OSError:  # e.g. a name too long to be a path: then it is a hub name (or nothing that loads)
+        is_path = False
+    return str(path.resolve()) if is_path else name
 
 
 def resolve_model_location(name: str) -> str:

@@ -17,7 +17,8 @@ def test_page_is_served(client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
-    for needle in ('id="q"', 'id="mode"', 'id="k"', 'href="/docs"', 'fetch("/search"', 'createElement("mark")'):
+    needles = ('id="q"', 'id="mode"', 'id="k"', 'href="/docs"', 'id="collection"', 'fetch("/collections"')
+    for needle in (*needles, 'createElement("mark")'):
         assert needle in html
 
 
