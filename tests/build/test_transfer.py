@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -97,3 +99,38 @@ def test_documents_of_is_document_for_many(seed_backend: Backend) -> None:
     assert sorted(found) == [ids[0], *ids[2:]]
     assert found == {doc_id: store.document(doc_id) for doc_id in found}
     assert found[ids[0]].text == "A replaced note about tides."
+
+
+def test_cli_collections_build_copy_list_show_drop(
+    engine: BackendName, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--index", str(tmp_path / "data")] if engine is BackendName.local else [
+        "--backend", "milvus", "--milvus-uri", str(tmp_path / "m.db")
+    ]  # fmt: skip
+    # `query` takes the directory as its first word, the rest of the storage flags after the question.
+    at = [str(tmp_path / "data")] if engine is BackendName.local else []
+    rest = [] if engine is BackendName.local else where
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "gannets.txt").write_text("Gannets\n\nGannets dive for fish from thirty metres.")
+    with mock.patch("indexer.cli.load_embedder", lambda *a, **k: FakeEmbedder()):
+        assert main(["build", str(src), *where, "--quiet"]) == 0  # the default collection
+        assert main(["build", str(src), *where, "--collection", "birds", "--quiet", "--chunk-tokens", "64"]) == 0
+        assert main(["export", str(tmp_path / "out"), *where, "--collection", "birds"]) == 0
+        assert main(["import", str(tmp_path / "out"), *where, "--collection", "birds-copy"]) == 0
+        capsys.readouterr()
+        assert main(["query", *at, "gannets dive", *rest, "--collection", "birds-copy", "--mode", "lexical"]) == 0
+        assert "gannets.txt" in capsys.readouterr().out
+        assert main(["collections", "list", *where]) == 0
+        listed = capsys.readouterr().out
+        assert "3 collections" in listed and "birds-copy: 1 documents" in listed
+        assert main(["collections", "show", "birds", *where]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["name"] == "birds" and shown["manifest"]["chunking"]["chunk_tokens"] == 64
+        assert main(["collections", "drop", "birds", *where]) == 1  # without --yes: says what would go
+        assert "add --yes" in capsys.readouterr().out
+        assert main(["collections", "drop", "birds", *where, "--yes"]) == 0
+        assert main(["query", *at, "x", *rest, "--collection", "birds"]) == 2
+        assert "no collection 'birds'" in capsys.readouterr().err
+        assert main(["build", str(src), *where, "--collection", "bad name"]) == 2
+        assert "letters, digits" in capsys.readouterr().err

@@ -197,3 +197,33 @@ def test_stdio_as_a_desktop_client_starts_it(real_seed_index: Path) -> None:
     top = hit.structured_content["results"][0]
     assert top["doc_id"] == "000_27323d1700c7a7d6.txt" and top["scores"]["introduces"] == "Sean Roberts"
     assert write.is_error and "SEEKR_API_KEY" in write.content[0].text  # no write key: no writes
+
+
+def test_tools_take_a_collection_and_keep_to_it(server: str) -> None:
+    assert httpx.put(f"{server}/collections/birds", headers={"Authorization": f"Bearer {KEY}"}).status_code in (
+        200,
+        201,
+    )
+
+    async def go() -> list[Any]:
+        async with connect(server, KEY) as writer, connect(server, READ_KEY) as reader:
+            return [
+                await writer.call_tool(
+                    "upsert_document",
+                    {"doc_id": "tern", "text": "Arctic terns migrate pole to pole.", "collection": "birds"},
+                ),
+                await reader.call_tool("search", {"query": "arctic terns migrate", "collection": "birds", "k": 1}),
+                await reader.call_tool("search", {"query": "arctic terns migrate", "k": 5, "mode": "lexical"}),
+                await reader.call_tool("get_document", {"doc_id": "tern", "collection": "birds"}),
+                await reader.call_tool("search", {"query": "x", "collection": "no-such"}),
+                await reader.call_tool("list_collections", {}),
+            ]
+
+    written, in_birds, in_default, document, missing, listed = _run(go())
+    assert not written.is_error, written.content
+    assert in_birds.structured_content["results"][0]["doc_id"] == "tern"
+    assert "tern" not in [h["doc_id"] for h in in_default.structured_content["results"]]
+    assert document.structured_content["text"] == "Arctic terns migrate pole to pole."
+    assert missing.is_error and "no collection 'no-such'" in missing.content[0].text
+    names = {c["name"]: c["rights"] for c in listed.structured_content["collections"]}
+    assert names["birds"] == names["default"] == ["read"]
