@@ -255,7 +255,10 @@ class Collections:
         try:
             with self.catalog.dropping(name):
                 with self._guard:
-                    self._dropping.add(name)
+                    self._dropping.add(name)  # from here on, new requests get 404
+                    opening = self._opening.setdefault(name, threading.Lock())
+                # An open under way finishes first: it then sees the drop, or is counted below.
+                with opening, self._guard:
                     self._guard.wait_for(lambda: self._users.get(name, 0) == 0)
                     engine = self._open.pop(name, None)
                 if engine is not None:
