@@ -222,3 +222,40 @@ def test_a_model_name_too_long_for_a_path_is_not_a_server_error(api: TestClient)
     # Found by schemathesis: a 300-character model name made the path check raise (ENAMETOOLONG), a 500.
     r = api.put("/collections/long-model", json={"model": "0" * 300}, headers=AUTH)
     assert r.status_code in (201, 422), r.text
+
+
+class WarmupHoldingEmbedder(HoldingEmbedder):
+    """Holds the warm-up query of a collection being opened, once `armed` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = threading.Event()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> Vectors:
+        if self.armed.is_set() and any("warm-up" in t for t in texts):
+            self.holding.set()
+            assert self.release.wait(timeout=HANG_SECONDS)
+        return FakeEmbedder.encode(self, texts, batch_size=batch_size, progress=progress)
+
+
+def test_a_drop_during_an_open_leaves_nothing_open(index: Settings) -> None:
+    embedder = WarmupHoldingEmbedder()
+    with _client(index, embedder, max_open_collections=1) as api, ThreadPoolExecutor(2) as pool:
+        for name in ("a", "b"):
+            api.put(f"/collections/{name}", headers=AUTH)
+            api.put(f"/collections/{name}/documents/d", json={"text": f"Note in {name}."}, headers=AUTH)
+        assert not {c["name"]: c["open"] for c in api.get("/collections").json()["collections"]}["a"]
+        embedder.armed.set()
+        opening = pool.submit(api.get, "/collections/a/search", params={"q": "note"})
+        wait_until(embedder.holding.is_set, "collection a to be opening")
+        dropping = pool.submit(api.delete, "/collections/a", headers=AUTH)
+        # (Asked through the list: a request to `a` itself would wait for the open, as requests do.)
+        wait_until(lambda: "a" not in _names(api), "the drop to begin")
+        assert api.get("/collections/a/stats").status_code == 404  # turned away at once, open or not
+        assert not dropping.done()  # it waits for the open under way
+        embedder.release.set()
+        assert opening.result(timeout=HANG_SECONDS).status_code == 404
+        assert dropping.result(timeout=HANG_SECONDS).status_code == 200
+        assert _names(api) == ["b", "default"]
+        assert api.get("/collections/a/search", params={"q": "note"}).status_code == 404
+        assert _gauge(api, "seekr_open_collections", {}) == 1  # the default; nothing of `a` was left open
