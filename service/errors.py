@@ -30,7 +30,8 @@ from indexer.retrieval.results import Mode
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 1000
+MAX_QUERY_CHARS = 1000  # GET's q: a URL (non-ASCII text percent-encoded) must stay under the server's 16 KB
+MAX_BODY_QUERY_CHARS = 16_000  # POST's query: a paragraph or a whole argument as the question
 MAX_K = 100
 MAX_DEPTH = 1000  # deepest result a page may reach: offset + k
 MAX_OFFSET = MAX_DEPTH - MAX_K
@@ -150,7 +151,7 @@ class NotReadyError(ServiceError):
 
 _FIELD_HELP = {
     "q": f"q must be a non-empty question of at most {MAX_QUERY_CHARS} characters, e.g. ?q=Where+did+Wang+Yi+meet",
-    "query": f'"query" must be a non-empty string of at most {MAX_QUERY_CHARS} characters, '
+    "query": f'"query" must be a non-empty string of at most {MAX_BODY_QUERY_CHARS} characters, '
     'e.g. {"query": "Where did Wang Yi meet Lavrov"}',
     "k": f"k must be a whole number from 1 to {MAX_K}",
     "context": f"context must be a whole number from 0 to {MAX_CONTEXT} (passages before and after each hit)",

@@ -30,7 +30,7 @@ from indexer.types import Filter, StoredDocument
 from service.auth import identify
 from service.collections import Collections
 from service.engine import Engine
-from service.errors import MAX_CONTEXT, MAX_K, MAX_OFFSET, ServiceError
+from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_K, MAX_OFFSET, ServiceError
 from service.keys import ALL, Caller, KeyRing, Right
 from service.metrics import Metrics
 from service.routes.collections import CollectionList, CollectionOut
@@ -153,7 +153,14 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
     )
     @counted
     async def search(
-        query: Annotated[str, Field(min_length=1, max_length=2000, description="The question or keywords.")],
+        query: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_BODY_QUERY_CHARS,
+                description="The question or keywords, or a whole paragraph to find passages like it.",
+            ),
+        ],
         k: Annotated[int, Field(ge=1, le=MAX_K, description="Passages per page.")] = 5,
         mode: Mode = Mode.hybrid,
         filters: Filters | None = None,

@@ -30,7 +30,7 @@ from pydantic import (
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.results import Hit, Mode, Passage, SearchResult
 from indexer.types import All, Any_, Condition, Expr, Filter, Not, Scalar
-from service.errors import MAX_CONTEXT, MAX_DEPTH, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
+from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_DEPTH, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 
 # The spec must describe exactly what is accepted, and regex dialects disagree: `$` also matches before a final
 # newline in Python, and `\w`, `\s` cover other characters in ECMA-262 (OpenAPI's dialect, which schemathesis
@@ -56,11 +56,17 @@ def _matching(pattern: str, schema: dict[str, Any], problem: str, strip: bool = 
     return (AfterValidator(check), WithJsonSchema({"type": "string", "pattern": pattern, **schema}))
 
 
-# The question: at most MAX_QUERY_CHARS as sent, with something besides white space; surrounding space is trimmed.
+# The question: at most so many characters as sent, with something besides white space; surrounding space is
+# trimmed. GET's q is short (it travels in the URL); POST's query may be a paragraph.
 QueryText = Annotated[
     str,
     StringConstraints(max_length=MAX_QUERY_CHARS),
     *_matching(NON_SPACE, {"minLength": 1, "maxLength": MAX_QUERY_CHARS}, "the question is blank", strip=True),
+]
+BodyQueryText = Annotated[
+    str,
+    StringConstraints(max_length=MAX_BODY_QUERY_CHARS),
+    *_matching(NON_SPACE, {"minLength": 1, "maxLength": MAX_BODY_QUERY_CHARS}, "the question is blank", strip=True),
 ]
 
 
@@ -287,7 +293,11 @@ class SearchRequest(BaseModel):
         json_schema_extra={"examples": [{"query": EXAMPLE_QUERY, "k": 3, "mode": "hybrid"}]}
     )
 
-    query: QueryText = Field(description=f"The question (1..{MAX_QUERY_CHARS} characters after trimming).")
+    query: BodyQueryText = Field(
+        description=f"The question (1..{MAX_BODY_QUERY_CHARS:,} characters after trimming): a few words, or a whole "
+        "paragraph to find passages like it (the model embeds its first max_seq_length tokens; BM25 scores every "
+        "term)."
+    )
     k: Annotated[TopK, Number] = Field(5, description=f"Number of passages, 1..{MAX_K}.")
     mode: Mode = Field(Mode.hybrid, description="dense, lexical or hybrid (both, fused).")
     fusion: Fusion | None = Field(

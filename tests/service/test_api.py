@@ -278,3 +278,27 @@ def test_every_bound_reaches_the_spec_as_json_schema(tmp_path: Path) -> None:
     assert leaks == []
     weight = spec["components"]["schemas"]["SearchRequest"]["properties"]["dense_weight"]["anyOf"][0]
     assert (weight["minimum"], weight["maximum"]) == (0, 1)
+
+
+ARGUMENT = (
+    "The Shanghai Cooperation Organization summit showed that Central Asian states want security guarantees "
+    "from both Moscow and Beijing, and foreign ministers meeting in Astana discussed a new Eurasian security "
+    "framework while trade corridors and energy pipelines were negotiated on the side. "
+)
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_a_paragraph_is_a_question_up_to_the_limit(client: TestClient, mode: str) -> None:
+    # ArguAna-like: a whole argument (here about 4,400 characters, many repeated terms) as the query.
+    paragraph = (ARGUMENT * 20).strip()
+    assert 4000 < len(paragraph) <= 16_000
+    r = client.post("/search", json={"query": paragraph, "mode": mode, "k": 3})
+    assert r.status_code == 200, r.text
+    hits = r.json()["results"]
+    assert hits and hits[0]["doc_id"] == "000_27323d1700c7a7d6.txt", [h["doc_id"] for h in hits]
+    for hit in hits:  # highlights stay inside their passage
+        for span in (hit["highlight"] or {"spans": []})["spans"]:
+            assert 0 <= span["start"] < span["end"] <= len(hit["text"])
+    too_long = client.post("/search", json={"query": "x" * 16_001})
+    assert too_long.status_code == 422 and "at most 16000" in too_long.json()["detail"]
+    assert client.get("/search", params={"q": "x" * 1001}).status_code == 422  # a URL stays short
