@@ -175,3 +175,25 @@ def test_the_settings_keys_still_work_as_before(seed_backend: Backend, engine: B
         assert client.put("/collections/c/documents/n", json={"text": "A note."}, headers=write).status_code == 200
         assert client.get("/collections/c/documents/n", headers=read).status_code == 200
         assert client.delete("/collections/c", headers=read).status_code == 403
+
+
+def test_new_key_prints_a_key_and_its_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+
+    from service.__main__ import main
+    from service.keys import read_keys_file
+
+    assert main(["new-key", "support-bot", "read", "write", "--collections", "a,b"]) == 0
+    out, err = capsys.readouterr()
+    entry = tomllib.loads(out)["keys"][0]
+    key = err.strip().rsplit(" ", 1)[-1]
+    assert key.startswith("sk-") and len(key) > 40 and key not in out
+    assert entry == {
+        "name": "support-bot",
+        "sha256": digest(key),
+        "rights": ["read", "write"],
+        "collections": ["a", "b"],
+    }
+    keys_file = tmp_path / "keys.toml"  # what it prints is a keys file as it stands
+    keys_file.write_text(out, encoding="utf-8")
+    assert [e.name for e in read_keys_file(keys_file)] == ["support-bot"]
