@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from indexer.collections import DEFAULT_COLLECTION, check_name
-from indexer.errors import CollectionExistsError, CollectionNotFoundError, LastCollectionError
+from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
+from indexer.errors import CollectionExistsError, LastCollectionError
 from indexer.manifest import ChunkingInfo, Manifest, ModelInfo
 from indexer.storage.base import Backend, Layout
 from indexer.storage.factory import open_layout
@@ -63,7 +63,7 @@ class Catalog:
     def backend(self, name: str) -> Backend:
         """The index of existing collection `name`; CollectionNotFoundError when there is none."""
         if not self.exists(name):
-            raise self.not_found(name)
+            raise not_found(name)
         return self.layout.backend(name)
 
     def target(self, name: str) -> Backend:
@@ -77,13 +77,6 @@ class Catalog:
             return CollectionInfo(name, self.engine, backend.read_manifest())
         finally:
             backend.close()
-
-    def not_found(self, name: str) -> CollectionNotFoundError:
-        """The error for a collection that does not exist (or that the caller may not see: the same words)."""
-        return CollectionNotFoundError(
-            f"no collection {name[:80]!r}; GET /collections lists those you may use, and `python -m indexer "
-            "collections list` every one"
-        )
 
     def create(self, name: str, model: ModelInfo, chunking: ChunkingInfo) -> bool:
         """Create an empty collection made with `model` and `chunking`: True when created, False when it exists
@@ -119,7 +112,7 @@ class Catalog:
         with self.layout.lock():
             names = self.names()
             if check_name(name) not in names:
-                raise self.not_found(name)
+                raise not_found(name)
             if names == [name]:
                 which = "the default collection" if name == DEFAULT_COLLECTION else f"collection {name!r}"
                 raise LastCollectionError(

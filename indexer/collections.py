@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from indexer.errors import CollectionNameError
+from indexer.errors import CollectionNameError, CollectionNotFoundError
 
 DEFAULT_COLLECTION = "default"
 MAX_NAME_CHARS = 64
@@ -24,6 +24,15 @@ def check_name(name: str) -> str:
             "starting with a letter or digit (e.g. handbook, tickets-2026)"
         )
     return name
+
+
+def not_found(name: str) -> CollectionNotFoundError:
+    """The error for a collection that does not exist, or that the caller may not see: the same words, so that
+    names do not leak."""
+    return CollectionNotFoundError(
+        f"no collection {name[:80]!r}; GET /collections lists those you may use, and `python -m indexer "
+        "collections list` every one"
+    )
 
 
 def is_name(name: str) -> bool:

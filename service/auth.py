@@ -13,8 +13,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from indexer.collections import DEFAULT_COLLECTION
-from service.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from indexer.collections import DEFAULT_COLLECTION, not_found
+from service.errors import ForbiddenError, UnauthorizedError
 from service.keys import ANONYMOUS_READER, Caller, KeyRing, Right
 
 
@@ -22,14 +22,6 @@ def bearer(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header value (None: none)."""
     scheme, _, token = (authorization or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def not_found(name: str) -> NotFoundError:
-    """The 404 for a collection that does not exist, or that the caller may not see."""
-    return NotFoundError(
-        f"no collection {name[:80]!r}; GET /collections lists those you may use, and `python -m indexer collections "
-        "list` every one"
-    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +61,7 @@ def get_grant(request: Request, keys: Annotated[KeyRing, Depends(get_keys)]) -> 
     caller, known, sent = identify(keys, request.headers.get("Authorization"))
     name = request.path_params.get("collection", DEFAULT_COLLECTION)
     if not caller.sees(name):
-        raise not_found(name)
+        raise not_found(name)  # a 404 word for word as for a collection that does not exist
     return Grant(caller, name, known, sent)
 
 

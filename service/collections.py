@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 from indexer.build.builder import chunking_info, model_info
 from indexer.catalog import Catalog, CollectionInfo, open_catalog
-from indexer.collections import DEFAULT_COLLECTION, check_name
+from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
 from indexer.errors import IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.manifest import Manifest
@@ -172,7 +172,7 @@ class Collections:
             if engine is not None:
                 return engine
             if not self.exists(name):
-                raise self.catalog.not_found(name)
+                raise not_found(name)
             engine = self._engine(name)
             engine.precheck()
             engine.load()
@@ -182,7 +182,7 @@ class Collections:
             with self._guard:
                 if name in self._dropping:  # dropped while it loaded
                     engine.close()
-                    raise self.catalog.not_found(name)
+                    raise not_found(name)
                 self._open[name] = engine
                 self._users[name] = self._users.get(name, 0) + 1
                 evicted = self._evict()
@@ -198,7 +198,7 @@ class Collections:
     def _held(self, name: str) -> Engine | None:
         """The open engine of `name`, counted as used and made the most recent (None: not open). Holds _guard."""
         if name in self._dropping:
-            raise self.catalog.not_found(name)
+            raise not_found(name)
         engine = self._open.get(name)
         if engine is not None:
             self._open.move_to_end(name)

@@ -95,11 +95,15 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
     when given (the HTTP app's)."""
     mcp: MCPServer = MCPServer("seekr", version=__version__, instructions=INSTRUCTIONS)
 
+    def missing(collection: str) -> ToolError:
+        """The error for a collection that does not exist or that the caller may not see (the same words)."""
+        return ToolError(f"no collection {collection!r}; list_collections names those you may use")
+
     def need(right: Right, collection: str) -> None:
         """ToolError unless this call's caller may `right` in `collection` (one it may not see: not found)."""
         caller = _CALLER.get()
         if caller is None or not caller.sees(collection):
-            raise ToolError(f"no collection {collection!r}; list_collections names those you may use")
+            raise missing(collection)
         if not caller.may(right, collection):
             if right is Right.write and caller.name == LOCAL:
                 raise ToolError("document writes are disabled on this service: it was started without SEEKR_API_KEY")
@@ -110,7 +114,7 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
         as tool errors saying what to do (a full queue's 429 too: "retry after N s")."""
         need(right, collection)
         if not collections.is_open(collection) and not await to_thread.run_sync(collections.exists, collection):
-            raise ToolError(f"no collection {collection!r}; list_collections names those you may use")
+            raise missing(collection)
 
         def call() -> T:
             with collections.use(collection) as engine:
