@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
-from indexer.errors import CollectionExistsError, LastCollectionError
+from indexer.errors import CollectionExistsError, IndexNotFoundError, LastCollectionError
 from indexer.manifest import ChunkingInfo, Manifest, ModelInfo
 from indexer.storage.base import Backend, Layout
 from indexer.storage.factory import open_layout
@@ -71,10 +71,13 @@ class Catalog:
         return self.layout.backend(check_name(name))
 
     def info(self, name: str) -> CollectionInfo:
-        """Collection `name`'s committed manifest; CollectionNotFoundError when there is none."""
-        backend = self.backend(name)
+        """Collection `name`'s committed manifest; CollectionNotFoundError when there is none. Read straight from
+        its index (no listing of every collection first: a list of N collections reads N manifests, not N lists)."""
+        backend = self.layout.backend(check_name(name))
         try:
             return CollectionInfo(name, self.engine, backend.read_manifest())
+        except IndexNotFoundError as exc:
+            raise not_found(name) from exc
         finally:
             backend.close()
 

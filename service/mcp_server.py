@@ -33,7 +33,7 @@ from service.engine import Engine
 from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_K, MAX_OFFSET, ServiceError
 from service.keys import ALL, Caller, KeyRing, Right
 from service.metrics import Metrics
-from service.routes.collections import CollectionList, CollectionOut
+from service.routes.collections import CollectionList
 from service.routes.documents import (
     DocumentIn,
     DocumentList,
@@ -297,16 +297,10 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
     @counted
     async def list_collections() -> CollectionList:
         caller = _CALLER.get()
-
-        def read() -> CollectionList:
-            if caller is None:
-                return CollectionList(collections=[])
-            names = [n for n in collections.names() if caller.sees(n)]
-            infos = [CollectionOut.of(collections.catalog.info(n), collections.is_open(n), caller) for n in names]
-            return CollectionList(collections=infos)
-
+        if caller is None:
+            return CollectionList(collections=[])
         try:
-            return await to_thread.run_sync(read)
+            return await to_thread.run_sync(CollectionList.read, collections, caller)
         except IndexerError as exc:
             raise ToolError(str(exc)) from exc
 

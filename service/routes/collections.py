@@ -11,10 +11,11 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.catalog import CollectionInfo
-from indexer.errors import ConfigError, ModelLoadError
+from indexer.errors import CollectionNotFoundError, ConfigError, ModelLoadError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
 from service.auth import AdminAccess, GrantDep, KeysDep, ReadAccess, identify
+from service.collections import Collections
 from service.deps import CollectionsDep, SettingsDep, collection_path
 from service.errors import UnprocessableError, error_responses
 from service.keys import Caller, Right
@@ -65,6 +66,19 @@ class CollectionList(BaseModel):
 
     collections: list[CollectionOut]
 
+    @classmethod
+    def read(cls, collections: Collections, caller: Caller) -> CollectionList:
+        """The collections `caller` may see (blocking: call it in a thread); one dropped meanwhile is left out."""
+        out = []
+        for name in collections.names():
+            if caller.sees(name):
+                try:
+                    info = collections.catalog.info(name)
+                except CollectionNotFoundError:
+                    continue
+                out.append(CollectionOut.of(info, collections.is_open(name), caller))
+        return cls(collections=out)
+
 
 class CollectionIn(BaseModel):
     """Settings of a new collection; each one left out is the service's own."""
@@ -105,12 +119,7 @@ class Dropped(BaseModel):
 async def list_collections(request: Request, collections: CollectionsDep, keys: KeysDep) -> CollectionList:
     """Every collection the caller's key may use (all of them without keys), with its size and model."""
     caller, _, _ = identify(keys, request.headers.get("Authorization"))
-
-    def read() -> list[CollectionOut]:
-        visible = [name for name in collections.names() if caller.sees(name)]
-        return [CollectionOut.of(collections.catalog.info(n), collections.is_open(n), caller) for n in visible]
-
-    return CollectionList(collections=await to_thread.run_sync(read))
+    return await to_thread.run_sync(CollectionList.read, collections, caller)
 
 
 _COLLECTION = "/collections/{collection}"

@@ -106,9 +106,7 @@ class MilvusBackend:
     def _open(self, version: int | None) -> MilvusSnapshot:
         meta = self.versions.read_meta(version)
         if meta is None:
-            raise IndexNotFoundError(
-                f"no index in {self.location}. Build one with `python -m indexer build SRC --backend milvus`."
-            )
+            raise self._no_index()
         generation, manifest = meta
         names = Names(self.prefix, generation)
         for name in (names.chunks, names.docs):
@@ -124,8 +122,16 @@ class MilvusBackend:
         return self.versions.current_version()
 
     def read_manifest(self) -> Manifest:
-        """The committed manifest."""
-        return self.open().manifest
+        """The committed manifest, from its row alone (opening the version would load its collections)."""
+        meta = self.versions.read_meta()
+        if meta is None:
+            raise self._no_index()
+        return meta[1]
+
+    def _no_index(self) -> IndexNotFoundError:
+        return IndexNotFoundError(
+            f"no index in {self.location}. Build one with `python -m indexer build SRC --backend milvus`."
+        )
 
     def recover(self) -> list[str]:
         """Undo what a writer that died left behind: rows of an uncommitted version, a half-built generation."""
