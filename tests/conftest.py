@@ -100,6 +100,17 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = HANG_S
         time.sleep(0.02)
 
 
+def metric(client: TestClient, name: str, labels: dict[str, str]) -> float | None:
+    """The value of /metrics' series `name` with exactly `labels` (None: no such series)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
+
+
 def wait_ready(client: TestClient) -> None:
     """Poll /readyz until 200 (the model loads in a background thread)."""
     wait_until(lambda: client.get("/readyz").status_code == 200, "the service to become ready")

@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from indexer.embed.base import Vectors
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import AUTH, HANG_SECONDS, KEY, wait_ready, wait_until
+from tests.conftest import AUTH, HANG_SECONDS, KEY, metric, wait_ready, wait_until
 from tests.fakes import FakeEmbedder
 
 LIMIT, QUEUE = 2, 3
@@ -59,11 +58,7 @@ def gated(fake_seed_index: Path) -> Iterator[tuple[TestClient, GatedEmbedder]]:
 
 def _gauge(client: TestClient, name: str, kind: str, collection: str = "default") -> float:
     """The value of series `name` for `kind` in `collection` (0 when it has none yet)."""
-    for family in text_string_to_metric_families(client.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == {"kind": kind, "collection": collection}:
-                return float(sample.value)
-    return 0.0
+    return metric(client, name, {"kind": kind, "collection": collection}) or 0.0
 
 
 def _saturate(

@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from indexer.embed.base import Vectors
 from indexer.storage.base import Backend
 from indexer.storage.settings import BackendName
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import AUTH, HANG_SECONDS, KEY, storage, wait_ready, wait_until
+from tests.conftest import AUTH, HANG_SECONDS, KEY, metric, storage, wait_ready, wait_until
 from tests.fakes import FakeEmbedder
 
 
@@ -184,27 +183,19 @@ def test_at_most_max_open_collections_stay_open(index: Settings) -> None:
         assert _ids(api, "/collections/c1/search", "document") == ["d"]  # a closed one opens again on use
         opened = {c["name"]: c["open"] for c in api.get("/collections").json()["collections"]}
         assert opened == {"default": True, "c1": True, "c2": False, "c3": False}, opened
-        assert _gauge(api, "seekr_open_collections", {}) == 2
-
-
-def _gauge(client: TestClient, name: str, labels: dict[str, str]) -> float | None:
-    for family in text_string_to_metric_families(client.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return float(sample.value)
-    return None
+        assert metric(api, "seekr_open_collections", {}) == 2
 
 
 def test_metrics_are_per_collection(api: TestClient) -> None:
     api.put("/collections/notes", headers=AUTH)
     api.put("/collections/notes/documents/d", json={"text": "One note."}, headers=AUTH)
     api.get("/collections/notes/search", params={"q": "note", "mode": "lexical"})
-    assert _gauge(api, "seekr_index_documents", {"collection": "notes"}) == 1
-    assert _gauge(api, "seekr_index_documents", {"collection": "default"}) == 5
-    assert _gauge(api, "seekr_search_seconds_count", {"collection": "notes", "mode": "lexical"}) == 1
-    assert _gauge(api, "seekr_in_flight", {"kind": "search", "collection": "notes"}) == 0
+    assert metric(api, "seekr_index_documents", {"collection": "notes"}) == 1
+    assert metric(api, "seekr_index_documents", {"collection": "default"}) == 5
+    assert metric(api, "seekr_search_seconds_count", {"collection": "notes", "mode": "lexical"}) == 1
+    assert metric(api, "seekr_in_flight", {"kind": "search", "collection": "notes"}) == 0
     api.delete("/collections/notes", headers=AUTH)
-    assert _gauge(api, "seekr_index_documents", {"collection": "notes"}) is None
+    assert metric(api, "seekr_index_documents", {"collection": "notes"}) is None
 
 
 def test_a_service_without_a_default_collection(index: Settings) -> None:
@@ -258,4 +249,4 @@ def test_a_drop_during_an_open_leaves_nothing_open(index: Settings) -> None:
         assert dropping.result(timeout=HANG_SECONDS).status_code == 200
         assert _names(api) == ["b", "default"]
         assert api.get("/collections/a/search", params={"q": "note"}).status_code == 404
-        assert _gauge(api, "seekr_open_collections", {}) == 1  # the default; nothing of `a` was left open
+        assert metric(api, "seekr_open_collections", {}) == 1  # the default; nothing of `a` was left open
