@@ -31,8 +31,9 @@ import numpy as np
 from indexer.build.builder import sync_index
 from indexer.embed.base import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
 from indexer.embed.runtime import load_embedder
-from indexer.evaluate import DEPTH, BeirDataset, Run, load_beir, per_query_ndcg
+from indexer.evaluate import BeirDataset, load_beir
 from indexer.ingest.chunking import ChunkingConfig
+from indexer.judgments import DEPTH, Run, per_query_ndcg
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher

@@ -9,7 +9,6 @@ nDCG@10 with graded gains, Recall@10 and @100 (any grade >= 1 is relevant), MRR@
 from __future__ import annotations
 
 import contextlib
-import json
 import statistics
 import tempfile
 import time
@@ -18,30 +17,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ir_measures
 import numpy as np
-from ir_measures import RR, R, nDCG
 from tqdm import tqdm
 
 from indexer.build.builder import sync_index
 from indexer.embed.base import Embedder
-from indexer.errors import ConfigError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import FolderReport, Skipped, read_document
 from indexer.ingest.readers.base import SkipKind
+from indexer.judgments import DEPTH, Qrels, Run, per_query_ndcg, read_jsonl, read_qrels, score_run
+from indexer.retrieval.defaults import SearchDefaults
 from indexer.retrieval.fusion import DEFAULT_DENSE_WEIGHT, Fusion
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
 from indexer.storage.factory import open_backend
 from indexer.storage.settings import BackendName, StorageSettings
-
-MEASURES = {"nDCG@10": nDCG @ 10, "Recall@10": R @ 10, "Recall@100": R @ 100, "MRR@10": RR @ 10}
-DEPTH = 100
-
-Run = dict[str, dict[str, float]]
-Qrels = dict[str, dict[str, int]]
 
 
 @dataclass
@@ -90,36 +82,11 @@ class Report:
         return asdict(self)
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise ConfigError(f"{path} is missing; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def read_qrels(path: Path) -> Qrels:
-    """qrels TSV (query-id, corpus-id, score), with or without a header line."""
-    if not path.is_file():
-        raise ConfigError(f"{path} is missing; BEIR relevance judgments live in qrels/test.tsv")
-    qrels: Qrels = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        parts = line.split("\t") if "\t" in line else line.split()
-        if len(parts) < 3:
-            continue
-        try:
-            grade = int(float(parts[-1]))
-        except ValueError:
-            if n == 0:
-                continue  # header
-            raise ConfigError(f"{path}:{n + 1}: relevance {parts[-1]!r} is not a number") from None
-        qrels.setdefault(parts[0], {})[parts[1]] = grade
-    return qrels
-
-
 def load_beir(path: Path, cleaning: Cleaning = Cleaning.auto) -> BeirDataset:
     """Read a BEIR folder (its corpus cleaned as a user's .jsonl would be); only judged queries are kept."""
     report = FolderReport(cleaning=cleaning)
     raw: dict[str, str] = {}
-    for n, rec in enumerate(_read_jsonl(path / "corpus.jsonl"), start=1):
+    for n, rec in enumerate(read_jsonl(path / "corpus.jsonl"), start=1):
         doc_id, text, title = str(rec.get("_id", "")), rec.get("text") or "", rec.get("title") or None
         raw[doc_id] = f"{title}\n{text}" if title and not text.startswith(title) else text
         body = text or (title or "")
@@ -129,14 +96,8 @@ def load_beir(path: Path, cleaning: Cleaning = Cleaning.auto) -> BeirDataset:
         else:
             report.add(*read)
     qrels = read_qrels(path / "qrels" / "test.tsv")
-    queries = {str(q["_id"]): q["text"] for q in _read_jsonl(path / "queries.jsonl") if str(q["_id"]) in qrels}
+    queries = {str(q["_id"]): q["text"] for q in read_jsonl(path / "queries.jsonl") if str(q["_id"]) in qrels}
     return BeirDataset(path.name, report, raw, queries, qrels)
-
-
-def score_run(qrels: Qrels, run: Run) -> dict[str, float]:
-    """Mean metrics over the judged queries (queries missing from the run count as zero)."""
-    results = ir_measures.calc_aggregate(list(MEASURES.values()), qrels, run)
-    return {name: float(results.get(measure, 0.0)) for name, measure in MEASURES.items()}
 
 
 def _timed_run(
@@ -151,14 +112,6 @@ def _timed_run(
         # Scores strictly decreasing with rank, so trec_eval's tie-breaking never reorders.
         run[qid] = {doc: float(DEPTH - i) for i, doc in enumerate(doc_ids)}
     return run, times
-
-
-def per_query_ndcg(qrels: Qrels, run: Run) -> dict[str, float]:
-    """nDCG@10 of each judged query (0 for a query missing from the run)."""
-    scores = dict.fromkeys(qrels, 0.0)
-    for metric in ir_measures.iter_calc([MEASURES["nDCG@10"]], qrels, run):
-        scores[metric.query_id] = float(metric.value)
-    return scores
 
 
 def _row(system: str, qrels: Qrels, run: Run, times: list[float]) -> Row:
@@ -196,7 +149,7 @@ def evaluate(
             backend = open_backend(storage)
             stack.callback(backend.close)
         build = sync_index(dataset.corpus, backend, embedder, config, progress=progress)
-        searcher = Searcher(backend.open(), embedder, dense_weight=dense_weight)
+        searcher = Searcher(backend.open(), embedder, defaults=SearchDefaults(dense_weight=dense_weight))
         report = Report(
             dataset=dataset.name,
             documents=len(dataset.corpus.documents),
@@ -210,8 +163,8 @@ def evaluate(
             baseline_encode_seconds=0.0,
             backend=backend.name.value,
         )
-        systems = [(Mode.dense, None), (Mode.lexical, None), (Mode.hybrid, searcher.fusion)]
-        systems += [(Mode.hybrid, f) for f in Fusion if f is not searcher.fusion]
+        systems = [(Mode.dense, None), (Mode.lexical, None), (Mode.hybrid, searcher.defaults.fusion)]
+        systems += [(Mode.hybrid, f) for f in Fusion if f is not searcher.defaults.fusion]
         for mode, fusion in systems:
 
             def rank(text: str, mode: Mode = mode, fusion: Fusion | None = fusion) -> list[str]:
@@ -220,7 +173,7 @@ def evaluate(
 
             name = f"seekr {mode.value}"
             if fusion is not None:
-                name += f" ({fusion.value}{', default' if fusion is searcher.fusion else ''})"
+                name += f" ({fusion.value}{', default' if fusion is searcher.defaults.fusion else ''})"
             run, times = _timed_run(dataset.queries, rank, name, progress)
             report.rows.append(_row(name, dataset.qrels, run, times))
     if baselines:

@@ -97,6 +97,34 @@ class SourceInfo(_Frozen):
     skipped: dict[str, int] = {}
 
 
+class CandidateScore(_Frozen):
+    """How one search setting did on the judged questions."""
+
+    name: str  # e.g. "dense", "hybrid rrf", "hybrid dbsf w=0.70"
+    ndcg_at_10: float  # mean over every judged question
+    held_out_ndcg_at_10: float | None = None  # in the cross-validation's held-out folds (the chosen rule only)
+
+
+class Calibration(_Frozen):
+    """Search defaults chosen for this collection from judged questions (`python -m indexer calibrate`).
+
+    Requests that do not name a mode, fusion or weight get these. The evidence is kept beside the choice so a
+    reader can see what it rests on: how many questions, every candidate's score, and the choosing rule's own
+    score on questions it did not see (k-fold cross-validation).
+    """
+
+    mode: Literal["dense", "lexical", "hybrid"]
+    fusion: Literal["dbsf", "rrf"] | None = None  # hybrid only
+    dense_weight: float | None = None  # hybrid dbsf only
+    chosen: str  # the candidate's name
+    questions: int
+    folds: int
+    judgments: str  # where the judged questions came from
+    calibrated_at: datetime
+    held_out_ndcg_at_10: float  # the choosing rule, cross-validated: each question scored by a choice made without it
+    candidates: tuple[CandidateScore, ...]
+
+
 class Manifest(_Frozen):
     """Everything needed to use an index version correctly, and to refuse it when it does not fit.
 
@@ -118,6 +146,7 @@ class Manifest(_Frozen):
     next_chunk_id: int
     build_seconds: float | None = None
     source: SourceInfo | None = None  # None: never built from a folder (or built before this was recorded)
+    calibration: Calibration | None = None  # None: the service's defaults (never calibrated, or cleared)
 
     @classmethod
     def create(
@@ -132,6 +161,7 @@ class Manifest(_Frozen):
         next_chunk_id: int,
         build_seconds: float | None,
         source: SourceInfo | None = None,
+        calibration: Calibration | None = None,
     ) -> Manifest:
         """The manifest of a version committed now by this package."""
         return cls(
@@ -146,6 +176,7 @@ class Manifest(_Frozen):
             next_chunk_id=next_chunk_id,
             build_seconds=build_seconds,
             source=source,
+            calibration=calibration,
         )
 
     def save(self, directory: Path) -> Path:

@@ -15,6 +15,7 @@ from indexer.errors import IndexerError, VersionNotKeptError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import FolderReport
 from indexer.manifest import Manifest
+from indexer.retrieval.defaults import SearchDefaults
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend, Snapshot
@@ -88,7 +89,7 @@ class Engine:
             if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
                 log.warning(warning)
             searcher = self._searcher_for(snapshot, batching)
-            searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)
+            searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)  # hybrid: loads both retrievers
         except IndexerError as exc:
             self.error = str(exc)
             self.status = Status.failed
@@ -115,9 +116,14 @@ class Engine:
             snapshot,
             embedder,
             candidates=settings.candidates,
-            fusion=settings.fusion,
-            dense_weight=settings.dense_weight,
+            defaults=self.defaults_for(snapshot),
         )
+
+    def defaults_for(self, snapshot: Snapshot) -> SearchDefaults:
+        """The settings' search defaults, or the collection's calibrated ones where it has them."""
+        settings = self._settings
+        defaults = SearchDefaults(fusion=settings.fusion, dense_weight=settings.dense_weight)
+        return defaults.calibrated(snapshot.manifest.calibration) if settings.use_calibration else defaults
 
     def _install(self, snapshot: Snapshot, searcher: Searcher | None = None) -> None:
         """Make `snapshot` the one searches use, unless a newer one is already in place.

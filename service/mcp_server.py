@@ -148,8 +148,9 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
     @mcp.tool(
         description="Search the documents for passages that answer `query` (a question or keywords). Returns the "
         "best passages, best first, each with its document id, title, source file, page, character offsets, text, "
-        "and the scores that ranked it. `mode`: hybrid (default: meaning and keywords), dense (meaning only) or "
-        'lexical (keywords only). `filters` restrict which documents are searched, e.g. {"where": {"field": '
+        "and the scores that ranked it. `mode`: hybrid (meaning and keywords), dense (meaning only) or lexical "
+        "(keywords only); leave it out to use the collection's default (hybrid unless calibrated). "
+        '`filters` restrict which documents are searched, e.g. {"where": {"field": '
         '"year", "op": "gte", "value": 2020}} or {"source": "reports/"}. `max_per_doc`=1 gives one '
         "passage per document. `page` (1, 2, ...) pages through results of `k`; pass the first page's "
         "`index_version` as `version` to read later pages from the same version. `context`=N adds the N passages "
@@ -166,7 +167,7 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
             ),
         ],
         k: Annotated[int, Field(ge=1, le=MAX_K, description="Passages per page.")] = 5,
-        mode: Mode = Mode.hybrid,
+        mode: Mode | None = None,
         filters: Filters | None = None,
         max_per_doc: Annotated[int | None, Field(ge=1, le=MAX_K)] = None,
         page: Annotated[int, Field(ge=1, description="Page number, from 1.")] = 1,

@@ -299,17 +299,22 @@ class SearchRequest(BaseModel):
         "term)."
     )
     k: Annotated[TopK, Number] = Field(5, description=f"Number of passages, 1..{MAX_K}.")
-    mode: Mode = Field(Mode.hybrid, description="dense, lexical or hybrid (both, fused).")
+    mode: Mode | None = Field(
+        None,
+        description="dense, lexical or hybrid (both, fused); default: the collection's (hybrid unless it was "
+        "calibrated from judged questions).",
+    )
     fusion: Fusion | None = Field(
         None,
         description="Hybrid only: dbsf (distribution-based score fusion) or rrf (reciprocal rank fusion); "
-        "default: the server's (SEEKR_FUSION, dbsf).",
+        "default: the collection's calibrated choice, else the server's (SEEKR_FUSION, dbsf).",
     )
     # The bounds inside the Annotated, before `Number`: on the optional field, or after the validator, they reach
     # the spec as "ge"/"le", which no client reads (a fuzzer's -5e27 was valid by the spec but refused).
     dense_weight: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), Number] | None = Field(
         None,
-        description="Hybrid dbsf only: the dense share of the fused score, 0..1 (default: the server's, 0.5).",
+        description="Hybrid dbsf only: the dense share of the fused score, 0..1 (default: the collection's "
+        "calibrated choice, else the server's, 0.5).",
     )
     min_score: Annotated[float, Number] | None = Field(
         None,

@@ -79,6 +79,11 @@ class Settings(StorageSettings):
         le=1,
         description="dbsf: the dense share of the fused score (0.5: equal, the default without judged questions).",
     )
+    use_calibration: bool = Field(
+        True,
+        description="Where a collection was calibrated (`python -m indexer calibrate`), its chosen mode, fusion "
+        "and weight replace the three settings above for it (a request can still ask).",
+    )
     query_batch_size: int = Field(32, ge=1, le=1024, description="Most queries encoded in one forward pass.")
     query_batch_window_ms: float = Field(
         1.0, ge=0, le=100, description="Under concurrent load, how long a forward pass waits for more queries."

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from indexer.errors import ConfigError
-from indexer.evaluate import evaluate, format_table, load_beir, read_qrels, score_run
+from indexer.evaluate import evaluate, format_table, load_beir
 from indexer.ingest.chunking import ChunkingConfig
+from indexer.judgments import read_qrels, score_run
 from indexer.storage.local.backend import LocalBackend
 from indexer.storage.settings import BackendName
 from tests.fakes import FakeEmbedder

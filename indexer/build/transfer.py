@@ -25,7 +25,7 @@ from numpy.lib.format import open_memmap
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from indexer.errors import ConfigError
-from indexer.manifest import ChunkingInfo, ModelInfo
+from indexer.manifest import Calibration, ChunkingInfo, ModelInfo
 from indexer.storage.base import Backend, Snapshot
 from indexer.types import Chunk, Document, DocumentUpdate, slices
 
@@ -47,6 +47,7 @@ class ExportInfo(BaseModel):
     chunking: ChunkingInfo
     documents: int
     chunks: int
+    calibration: Calibration | None = None  # the collection's search defaults travel with it
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def export(snapshot: Snapshot, out: Path) -> TransferReport:
             chunking=manifest.chunking,
             documents=documents,
             chunks=row,
+            calibration=manifest.calibration,
         )
         (tmp / EXPORT_FILE).write_text(info.model_dump_json(indent=2) + "\n", encoding="utf-8")
         for name in (EXPORT_FILE, DOCUMENTS_FILE, VECTORS_FILE):
@@ -148,6 +150,7 @@ def import_into(folder: Path, backend: Backend) -> TransferReport:
     with backend.write_lock():
         tx = backend.transaction(None, info.model, info.chunking)
         tx.add_stream(_updates(folder, info), info.chunks)
+        tx.calibrate(info.calibration)
         snapshot = tx.commit()
     snapshot = backend.merge(snapshot)
     counts = snapshot.manifest.counts

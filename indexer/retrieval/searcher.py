@@ -22,8 +22,9 @@ from collections.abc import Sequence
 
 from indexer.embed.base import Embedder
 from indexer.retrieval.context import with_context
+from indexer.retrieval.defaults import DEFAULTS, SearchDefaults
 from indexer.retrieval.definitions import introduce
-from indexer.retrieval.fusion import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, RRF_K, Fusion
+from indexer.retrieval.fusion import RRF_K, Fusion
 from indexer.retrieval.hits import hydrate
 from indexer.retrieval.query import QueryContext, SearchRequest
 from indexer.retrieval.ranking import rank
@@ -45,17 +46,16 @@ class Searcher:
         *,
         candidates: int = DEFAULT_CANDIDATES,
         rrf_k: int = RRF_K,
-        fusion: Fusion = DEFAULT_FUSION,
-        dense_weight: float = DEFAULT_DENSE_WEIGHT,
+        defaults: SearchDefaults = DEFAULTS,
         stages: Sequence[Stage] = (),
     ) -> None:
+        """`defaults`: the mode, fusion and dense weight of a search that names none."""
         snapshot.manifest.check_model(embedder.model_id, embedder.dimension)
         self.snapshot = snapshot
         self._embedder = embedder
         self._candidates = candidates
         self._rrf_k = rrf_k
-        self.fusion = fusion
-        self.dense_weight = dense_weight
+        self.defaults = defaults
         self.stages = tuple(stages)
 
     @property
@@ -68,7 +68,7 @@ class Searcher:
         query: str,
         *,
         k: int = 5,
-        mode: Mode = Mode.hybrid,
+        mode: Mode | None = None,
         min_score: float | None = None,
         max_per_doc: int | None = None,
         where: Filter | None = None,
@@ -83,17 +83,17 @@ class Searcher:
 
         Hits scoring below `min_score` (in the mode's score) are dropped; at most `max_per_doc` passages
         come from one document, the rest of `k` filled from other documents; `where` restricts the search
-        to matching documents before the top-k cut. `fusion` and `dense_weight` (hybrid
-        only; the weight applies to dbsf) default to the searcher's. `context=N` adds to each hit the N
+        to matching documents before the top-k cut. `mode`, `fusion` and `dense_weight` (hybrid
+        only; the weight applies to dbsf) default to the searcher's `defaults`. `context=N` adds to each hit the N
         passages before and after it in its document.
         """
         started = time.perf_counter()
         request = SearchRequest(
             text=query,
             k=k,
-            mode=mode,
-            fusion=fusion or self.fusion,
-            dense_weight=self.dense_weight if dense_weight is None else dense_weight,
+            mode=mode or self.defaults.mode,
+            fusion=fusion or self.defaults.fusion,
+            dense_weight=self.defaults.dense_weight if dense_weight is None else dense_weight,
             rrf_k=self._rrf_k,
             min_score=min_score,
             max_per_doc=max_per_doc,
@@ -110,5 +110,5 @@ class Searcher:
         hits = hydrate(ctx, top[offset:], candidates, introduced, known, first_rank=offset + 1)
         hits = with_context(self.snapshot, hits, context)
         took_ms = (time.perf_counter() - started) * 1000
-        used = request.fusion if mode == Mode.hybrid else None
-        return SearchResult(query, mode, hits, took_ms, self.snapshot.version, used, offset)
+        used = request.fusion if request.mode == Mode.hybrid else None
+        return SearchResult(query, request.mode, hits, took_ms, self.snapshot.version, used, offset)

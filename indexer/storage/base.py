@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from indexer.manifest import ChunkingInfo, Manifest, ModelInfo, SourceInfo
+from indexer.manifest import Calibration, ChunkingInfo, Manifest, ModelInfo, SourceInfo
 from indexer.storage.settings import BackendName
 from indexer.types import ChunkRecord, DocumentUpdate, Filter, StoredDocument
 
@@ -180,6 +180,11 @@ class Transaction(Protocol):
 
     def add_stream(self, batches: Iterable[Sequence[DocumentUpdate]], expected_chunks: int) -> None:
         """`add` for a stream of batches, so a bulk load holds one batch at a time."""
+        ...
+
+    def calibrate(self, calibration: Calibration | None) -> None:
+        """Record `calibration` (None: none) as the new version's search defaults; without this call the base
+        version's are carried forward."""
         ...
 
     def commit(self, build_seconds: float | None = None, source: SourceInfo | None = None) -> Snapshot:

@@ -56,7 +56,7 @@ async def _run(
                 context=req.context,
             )
         )
-    request.app.state.metrics.search_seconds.labels(collection=engine.name, mode=req.mode.value).observe(
+    request.app.state.metrics.search_seconds.labels(collection=engine.name, mode=result.mode.value).observe(
         result.took_ms / 1000
     )
     return SearchResponse.from_result(result, with_context=req.context > 0)
@@ -75,13 +75,22 @@ async def search_get(
     _: ReadAccess,
     q: Annotated[QueryText, Query(description="The question.", examples=[EXAMPLE_QUERY])],
     k: Annotated[TopK, Query(description="Number of passages (1..100).")] = 5,
-    mode: Annotated[Mode, Query(description="dense, lexical or hybrid.")] = Mode.hybrid,
+    mode: Annotated[
+        Mode | None,
+        Query(description="dense, lexical or hybrid (default: the collection's, hybrid unless calibrated)."),
+    ] = None,
     fusion: Annotated[
-        Fusion | None, Query(description="Hybrid only: dbsf or rrf (default: the server's, dbsf).")
+        Fusion | None,
+        Query(description="Hybrid only: dbsf or rrf (default: the collection's calibrated one, else the server's)."),
     ] = None,
     dense_weight: Annotated[
         float | None,
-        Query(ge=0, le=1, allow_inf_nan=False, description="Hybrid dbsf only: the dense share, 0..1 (default 0.5)."),
+        Query(
+            ge=0,
+            le=1,
+            allow_inf_nan=False,
+            description="Hybrid dbsf only: the dense share, 0..1 (default: calibrated, else 0.5).",
+        ),
     ] = None,
     min_score: Annotated[
         float | None, Query(allow_inf_nan=False, description="Drop hits below this score (mode's scale).")

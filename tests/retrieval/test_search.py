@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.retrieval.defaults import SearchDefaults
 from indexer.retrieval.fusion import RRF_K, Fusion, rrf
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
@@ -118,7 +119,7 @@ def test_fts_syntax_in_queries_is_inert(fake_snapshot: IndexSnapshot, fake_embed
 
 
 def test_hybrid_rrf_is_rrf_of_dense_and_lexical(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
-    searcher = Searcher(fake_snapshot, fake_embedder, fusion=Fusion.rrf)
+    searcher = Searcher(fake_snapshot, fake_embedder, defaults=SearchDefaults(fusion=Fusion.rrf))
     query = "Shanghai Cooperation Organization summit Samarkand"
     n = fake_snapshot.vectors.ntotal
     dense = [h.chunk_id for h in searcher.search(query, k=n, mode=Mode.dense).hits][:100]

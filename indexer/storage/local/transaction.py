@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.manifest import ChunkingInfo, Counts, Manifest, ModelInfo, SegmentInfo, SourceInfo
+from indexer.manifest import Calibration, ChunkingInfo, Counts, Manifest, ModelInfo, SegmentInfo, SourceInfo
 from indexer.storage.local.segment import Segment, SegmentWriter, Tombstones, fsync_path
 from indexer.storage.local.snapshot import IndexSnapshot, LiveSegment
 from indexer.storage.local.versions import (
@@ -37,6 +37,7 @@ class Transaction:
         self._base = base
         self._model = model
         self._chunking = chunking
+        self._calibration = base.manifest.calibration if base else None
         self._segments: dict[str, LiveSegment] = {s.name: s for s in base.segments} if base else {}
         self._next_id = base.manifest.next_chunk_id if base else 1
         self._tombstones: dict[str, tuple[set[str], list[int]]] = {}
@@ -110,6 +111,10 @@ class Transaction:
         )
         return LiveSegment(live.segment, info, tombstones)
 
+    def calibrate(self, calibration: Calibration | None) -> None:
+        """Record `calibration` as the new version's search defaults (None: none)."""
+        self._calibration = calibration
+
     def commit(self, build_seconds: float | None = None, source: SourceInfo | None = None) -> IndexSnapshot:
         """Write the new version's manifest and make it current; the new snapshot."""
         index_dir = self._index_dir
@@ -136,6 +141,7 @@ class Transaction:
                 next_chunk_id=self._next_id,
                 build_seconds=build_seconds,
                 source=source if source is not None else self._base.manifest.source if self._base else None,
+                calibration=self._calibration,
             )
             tmp.mkdir(parents=True)
             if (index_dir / SEGMENTS_DIR).is_dir():

@@ -9,7 +9,7 @@ import numpy as np
 
 from indexer.analysis import Analyzer
 from indexer.errors import ConfigError
-from indexer.manifest import ChunkingInfo, Counts, Manifest, ModelInfo, SourceInfo
+from indexer.manifest import Calibration, ChunkingInfo, Counts, Manifest, ModelInfo, SourceInfo
 from indexer.storage.milvus.connection import IN_BATCH
 from indexer.storage.milvus.expressions import in_list, visible
 from indexer.storage.milvus.schema import (
@@ -43,6 +43,7 @@ class MilvusTransaction:
         self._base = base
         self._model = model
         self._chunking = chunking
+        self._calibration = base.manifest.calibration if base else None
         if base is None:  # a new generation, switched to at commit; the old one is dropped afterwards
             self._names = Names(versions.prefix, (committed[0] if committed else 0) + 1)
             versions.drop_generation(self._names.generation)  # leftovers of a rebuild that never committed
@@ -143,6 +144,10 @@ class MilvusTransaction:
             self._documents += len(batch)
             self._chunks += len(chunks)
 
+    def calibrate(self, calibration: Calibration | None) -> None:
+        """Record `calibration` as the new version's search defaults (None: none)."""
+        self._calibration = calibration
+
     def commit(self, build_seconds: float | None = None, source: SourceInfo | None = None) -> MilvusSnapshot:
         """Replace the manifest row: the new version is visible to every search from here on."""
         manifest = Manifest.create(
@@ -155,6 +160,7 @@ class MilvusTransaction:
             next_chunk_id=self._next_id,
             build_seconds=build_seconds,
             source=source if source is not None else self._base.manifest.source if self._base else None,
+            calibration=self._calibration,
         )
         self._versions.write_meta(self._names.generation, manifest)
         self._versions.purge(self._names, self.number, keep_previous=self._base is None)
