@@ -13,6 +13,7 @@ from pathlib import Path
 
 from indexer.build.builder import BuildReport, build_index, sync_index
 from indexer.build.watch import DEFAULT_SETTLE_MS, FolderWatcher
+from indexer.calibrate import DEFAULT_FOLDS, format_calibration
 from indexer.catalog import open_catalog
 from indexer.collections import DEFAULT_COLLECTION
 from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL, Embedder
@@ -22,6 +23,7 @@ from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
 from indexer.progress import log_progress_lines
+from indexer.retrieval.defaults import DEFAULTS
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
@@ -211,8 +213,7 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument(
         "--mode",
         choices=[m.value for m in Mode],
-        default=Mode.hybrid.value,
-        help="retrieval mode (default: %(default)s)",
+        help="retrieval mode (default: the collection's calibrated one, else hybrid)",
     )
     query.add_argument("--model", default=None, help="model name or path (default: the one in the index manifest)")
     _add_runtime(query)
@@ -265,6 +266,32 @@ def _parser() -> argparse.ArgumentParser:
     coll_drop.add_argument("name", metavar="NAME")
     coll_drop.add_argument("--yes", action="store_true", help="do it (without it, only say what would go)")
     _add_storage(coll_drop, collection_flag=False)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="choose a collection's search defaults from judged questions",
+        description="Rank every judged question under each search setting (dense, lexical, rrf, dbsf at dense "
+        "weights 0.1..0.9), choose the collection's default among dense, lexical and hybrid with equal weights, "
+        "and record the choice with its evidence in the collection's manifest (a new version; searches that name "
+        "no mode use it). The judgments folder is BEIR-style: queries.jsonl and qrels/test.tsv, with the "
+        "collection's document ids.",
+    )
+    cal.add_argument(
+        "words", nargs="+", metavar="[DIR] JUDGMENTS", help="local data directory (optional), then the judgments folder"
+    )
+    _add_storage(cal, index_flag=False)
+    cal.add_argument("--folds", type=int, default=DEFAULT_FOLDS, help="cross-validation folds (default: %(default)s)")
+    cal.add_argument("--dry-run", action="store_true", help="measure and print the choice, record nothing")
+    cal.add_argument("--json", type=Path, metavar="FILE", help="also write the calibration as JSON")
+    _add_runtime(cal)
+    uncal = sub.add_parser(
+        "uncalibrate",
+        help="remove a collection's calibration",
+        description="Record a new version without the calibration: the collection searches with the service's "
+        "defaults again.",
+    )
+    uncal.add_argument("index", nargs="?", metavar="DIR", help="local data directory (default: $SEEKR_DATA_DIR)")
+    _add_storage(uncal, index_flag=False)
 
     ev = sub.add_parser(
         "eval",
@@ -420,7 +447,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
         embedder = _embedder(args, args.model or snapshot.manifest.model.id)
         if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
             logging.getLogger("indexer").warning(warning)
-        result = Searcher(snapshot, embedder).search(question, k=args.k, mode=Mode(args.mode))
+        defaults = DEFAULTS.calibrated(snapshot.manifest.calibration)
+        mode = Mode(args.mode) if args.mode else None
+        result = Searcher(snapshot, embedder, defaults=defaults).search(question, k=args.k, mode=mode)
     print(f"{len(result.hits)} results for {question!r} ({result.mode}, {result.took_ms:.1f} ms)\n")
     for hit in result.hits:
         dense = "-" if hit.dense is None else f"{hit.dense:.3f}"
@@ -432,6 +461,47 @@ def _cmd_query(args: argparse.Namespace) -> int:
             + (f"  introduces {hit.introduces}" if hit.introduces else "")
         )
         print(textwrap.indent(textwrap.fill(hit.text, width=100), "   "), end="\n\n")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from indexer.calibrate import calibrate, record
+    from indexer.judgments import read_judgments
+
+    if len(args.words) > 2:
+        raise ConfigError(f"calibrate takes [DIR] JUDGMENTS, got {len(args.words)} arguments")
+    if args.folds < 2:
+        raise ConfigError(f"--folds {args.folds}: cross-validation needs at least 2 folds")
+    index = Path(args.words[0]) if len(args.words) == 2 else None
+    judgments = Path(args.words[-1])
+    queries, qrels = read_judgments(judgments)
+    with closing(_backend(args, create=False, index=index)) as backend:
+        snapshot = backend.open()
+        embedder = _embedder(args, snapshot.manifest.model.id)
+        searcher = Searcher(snapshot, embedder)
+        calibration = calibrate(
+            searcher, queries, qrels, judgments=str(judgments.resolve()), folds=args.folds, progress=True
+        )
+        print(format_calibration(calibration))
+        if args.json:
+            args.json.write_text(calibration.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        if args.dry_run:
+            print("\n--dry-run: nothing recorded")
+            return 0
+        version = record(backend, calibration).version
+    print(f"\nrecorded in {backend.location}, version {version}: searches that name no mode use {calibration.chosen}")
+    return 0
+
+
+def _cmd_uncalibrate(args: argparse.Namespace) -> int:
+    from indexer.calibrate import record
+
+    with closing(_backend(args, create=False, index=Path(args.index) if args.index else None)) as backend:
+        if backend.read_manifest().calibration is None:
+            print(f"{backend.location} has no calibration; nothing to do")
+            return 0
+        version = record(backend, None).version
+    print(f"removed the calibration of {backend.location} (version {version}): the service's defaults apply")
     return 0
 
 
@@ -524,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
             "export": _cmd_export,
             "import": _cmd_import,
             "collections": _cmd_collections,
+            "calibrate": _cmd_calibrate,
+            "uncalibrate": _cmd_uncalibrate,
         }
         return commands[args.command](args)
     except IndexerError as exc:

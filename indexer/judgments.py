@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 from typing import Any
-
-import ir_measures
-from ir_measures import RR, R, nDCG
 
 from indexer.errors import ConfigError
 
-MEASURES = {"nDCG@10": nDCG @ 10, "Recall@10": R @ 10, "Recall@100": R @ 100, "MRR@10": RR @ 10}
+MEASURES = ("nDCG@10", "Recall@10", "Recall@100", "MRR@10")  # in ir-measures' names
 DEPTH = 100  # documents ranked per question
 
 Run = dict[str, dict[str, float]]  # query id -> document id -> score (higher is better)
@@ -77,15 +75,27 @@ def ranked_run(rankings: dict[str, list[str]]) -> Run:
     return {qid: {doc: float(DEPTH - i) for i, doc in enumerate(docs)} for qid, docs in rankings.items()}
 
 
+def _ir_measures() -> ModuleType:
+    # Imported when scoring, so that the commands that never score do not need the eval extra.
+    try:
+        import ir_measures
+    except ImportError as exc:
+        raise ConfigError(f"scoring needs the eval extra: pip install 'seekr[eval]' ({exc})") from exc
+    return ir_measures
+
+
 def score_run(qrels: Qrels, run: Run) -> dict[str, float]:
     """Mean metrics over the judged queries (queries missing from the run count as zero)."""
-    results = ir_measures.calc_aggregate(list(MEASURES.values()), qrels, run)
-    return {name: float(results.get(measure, 0.0)) for name, measure in MEASURES.items()}
+    ir = _ir_measures()
+    measures = {name: ir.parse_measure(name) for name in MEASURES}
+    results = ir.calc_aggregate(list(measures.values()), qrels, run)
+    return {name: float(results.get(measure, 0.0)) for name, measure in measures.items()}
 
 
 def per_query_ndcg(qrels: Qrels, run: Run) -> dict[str, float]:
     """nDCG@10 of each judged query (0 for a query missing from the run)."""
+    ir = _ir_measures()
     scores = dict.fromkeys(qrels, 0.0)
-    for metric in ir_measures.iter_calc([MEASURES["nDCG@10"]], qrels, run):
+    for metric in ir.iter_calc([ir.parse_measure("nDCG@10")], qrels, run):
         scores[metric.query_id] = float(metric.value)
     return scores

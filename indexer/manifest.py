@@ -102,7 +102,6 @@ class CandidateScore(_Frozen):
 
     name: str  # e.g. "dense", "hybrid rrf", "hybrid dbsf w=0.70"
     ndcg_at_10: float  # mean over every judged question
-    held_out_ndcg_at_10: float | None = None  # in the cross-validation's held-out folds (the chosen rule only)
 
 
 class Calibration(_Frozen):

@@ -119,11 +119,16 @@ class Engine:
             defaults=self.defaults_for(snapshot),
         )
 
+    @property
+    def uses_calibration(self) -> bool:
+        """Whether a calibrated collection searches with its calibration's choice (SEEKR_USE_CALIBRATION)."""
+        return self._settings.use_calibration
+
     def defaults_for(self, snapshot: Snapshot) -> SearchDefaults:
         """The settings' search defaults, or the collection's calibrated ones where it has them."""
         settings = self._settings
         defaults = SearchDefaults(fusion=settings.fusion, dense_weight=settings.dense_weight)
-        return defaults.calibrated(snapshot.manifest.calibration) if settings.use_calibration else defaults
+        return defaults.calibrated(snapshot.manifest.calibration) if self.uses_calibration else defaults
 
     def _install(self, snapshot: Snapshot, searcher: Searcher | None = None) -> None:
         """Make `snapshot` the one searches use, unless a newer one is already in place.

@@ -479,6 +479,19 @@ class Health(BaseModel):
     detail: str | None = None
 
 
+class SearchDefaultsOut(BaseModel):
+    """What a search that names no mode, fusion or weight uses in this collection, and why."""
+
+    mode: Mode
+    fusion: Fusion = Field(description="Hybrid only.")
+    dense_weight: float = Field(description="Hybrid dbsf only.")
+    calibrated: bool = Field(description="Chosen from judged questions (`python -m indexer calibrate`), not settings.")
+    questions: int | None = Field(None, description="Judged questions the calibration rests on.")
+    held_out_ndcg_at_10: float | None = Field(
+        None, description="The calibration's nDCG@10 on questions it did not see (cross-validated)."
+    )
+
+
 class Stats(BaseModel):
     """What the service is serving in a collection."""
 
@@ -509,6 +522,7 @@ class Stats(BaseModel):
         description="Files the last build skipped, by reason: unsupported, too_large, empty, binary, not_utf8, "
         "unreadable, encrypted, corrupt, no_text_layer (scans needing OCR), no_text, malformed, duplicate_id.",
     )
+    search_defaults: SearchDefaultsOut
 
 
 def _reject_constant(name: str) -> object:

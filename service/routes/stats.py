@@ -8,7 +8,7 @@ from indexer import __version__
 from service.auth import GrantDep, ReadAccess
 from service.deps import EngineDep, SearcherDep
 from service.errors import error_responses
-from service.schemas import Stats
+from service.schemas import SearchDefaultsOut, Stats
 
 router = APIRouter(tags=["operations"])
 
@@ -19,6 +19,8 @@ router = APIRouter(tags=["operations"])
 async def stats(grant: GrantDep, _: ReadAccess, searcher: SearcherDep, engine: EngineDep) -> Stats:
     """Model, index version, document and chunk counts, build time of the collection."""
     m = searcher.snapshot.manifest
+    defaults = searcher.defaults
+    calibration = m.calibration if engine.uses_calibration else None
     return Stats(
         collection=grant.collection,
         model=m.model.id,
@@ -41,4 +43,12 @@ async def stats(grant: GrantDep, _: ReadAccess, searcher: SearcherDep, engine: E
         source_files=m.source.files if m.source else None,
         source_pages=m.source.pages if m.source else None,
         skipped=dict(m.source.skipped) if m.source else {},
+        search_defaults=SearchDefaultsOut(
+            mode=defaults.mode,
+            fusion=defaults.fusion,
+            dense_weight=defaults.dense_weight,
+            calibrated=calibration is not None,
+            questions=calibration.questions if calibration else None,
+            held_out_ndcg_at_10=calibration.held_out_ndcg_at_10 if calibration else None,
+        ),
     )

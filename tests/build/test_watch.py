@@ -111,12 +111,14 @@ def test_a_file_replaced_while_it_is_read_ends_as_its_last_version(
     folder = watcher.source
     original = READERS[".pdf"]
     replaced = threading.Event()
+    reads: list[Path] = []
 
     def read_then_replace(path: Path) -> Extracted:
         extracted = original(path)
-        if not replaced.is_set():  # the first read: the file changes under the reader
-            replaced.set()
+        reads.append(path)
+        if len(reads) == 1:  # the first read: the file changes under the reader
             make_pdf(path, pages=4, title="Second edition")
+            replaced.set()  # only once the new file is whole: the test's fresh build must read it
         return extracted
 
     monkeypatch.setitem(READERS, ".pdf", read_then_replace)
