@@ -10,7 +10,9 @@ document, as `indexer eval` does) under five conditions:
 - `weak lexical (half question)`, the same for BM25: it scores only the first half of each question's words.
 
 For each condition it reports nDCG@10 of dense, lexical and each fusion, on the odd-numbered questions (the
-split a choice may look at), the even-numbered ones (held out) and all. A fusion method earns its place as the
+split a choice may look at), the even-numbered ones (held out) and all; beside them the dbsf weight a user would
+pick from the odd questions, and what `indexer calibrate` chooses from them (its `all` column: 5-fold
+cross-validated, each question scored by a choice made without it). A fusion method earns its place as the
 default only if, in every condition and on the held-out split, it stays at or above the better single mode.
 """
 
@@ -29,13 +31,11 @@ import faiss
 import numpy as np
 
 from indexer.build.builder import sync_index
+from indexer.calibrate import DEFAULT, DEFAULT_FOLDS, choose, cross_validate, folds_of, judge
 from indexer.embed.base import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
 from indexer.embed.runtime import load_embedder
 from indexer.evaluate import BeirDataset, load_beir
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.judgments import DEPTH, Run, per_query_ndcg
-from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import LexicalScores, LexicalSearch
 from indexer.storage.local.postings import Postings
@@ -126,26 +126,7 @@ def _weak_lexical(snapshot: IndexSnapshot) -> IndexSnapshot:
     return _replace_segments(snapshot, titles)
 
 
-WEIGHTS = (0.2, 0.3, 0.4, 0.6, 0.7, 0.8)  # dense shares tried besides the default 0.5
-SYSTEMS: list[tuple[str, Mode, Fusion | None, float | None]] = [
-    ("dense", Mode.dense, None, None),
-    ("lexical", Mode.lexical, None, None),
-    *((f"hybrid {f.value}", Mode.hybrid, f, None) for f in Fusion),
-    *((f"hybrid dbsf w={w}", Mode.hybrid, Fusion.dbsf, w) for w in WEIGHTS),
-]
-
-
-def _scores(searcher: Searcher, dataset: BeirDataset) -> dict[str, dict[str, float]]:
-    out = {}
-    for name, mode, fusion, weight in SYSTEMS:
-        run: Run = {}
-        for qid, text in dataset.queries.items():
-            hits = searcher.search(
-                text, k=DEPTH, mode=mode, max_per_doc=1, highlight=False, fusion=fusion, dense_weight=weight
-            ).hits
-            run[qid] = {h.doc_id: float(DEPTH - i) for i, h in enumerate(hits)}
-        out[name] = per_query_ndcg(dataset.qrels, run)
-    return out
+CALIBRATED = "calibrated (indexer calibrate)"
 
 
 def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -165,10 +146,19 @@ def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str
     splits = {"odd": qids[0::2], "even (held out)": qids[1::2], "all": qids}
     result: dict[str, dict[str, dict[str, float]]] = {}
     for condition, searcher in conditions.items():
-        per_query = _scores(searcher, dataset)
+        per_query = judge(searcher, dataset.queries, dataset.qrels)
         result[condition] = {
             system: {split: float(np.mean([scores[q] for q in ids])) for split, ids in splits.items()}
             for system, scores in per_query.items()
+        }
+        # What `indexer calibrate` would choose from the odd questions, judged on the held-out ones; and its
+        # 5-fold cross-validated score over all of them.
+        chosen = per_query[choose(per_query, splits["odd"])]
+        held_out = cross_validate(per_query, folds_of(qids, DEFAULT_FOLDS))
+        result[condition][CALIBRATED] = {
+            "odd": float(np.mean([chosen[q] for q in splits["odd"]])),
+            "even (held out)": float(np.mean([chosen[q] for q in splits["even (held out)"]])),
+            "all": float(np.mean(list(held_out.values()))),
         }
     return result
 
@@ -185,12 +175,19 @@ def format_study(result: dict[str, dict[str, dict[str, float]]]) -> str:
         best = max(systems["dense"][held_out], systems["lexical"][held_out])
         # The weight a user would pick from the odd questions, judged on the held-out ones.
         weighted = {name: v for name, v in systems.items() if name.startswith("hybrid dbsf w=")}
-        weighted["hybrid dbsf w=0.5"] = systems["hybrid dbsf"]
         chosen = max(weighted, key=lambda name: weighted[name][splits[0]])
-        for system, values in [*((s, v) for s, v in systems.items() if "w=" not in s), (chosen, weighted[chosen])]:
-            margin = f"{values[held_out] - best:+.4f}" if system.startswith("hybrid") else ""
+        shown = [
+            ("dense", "dense"),
+            ("lexical", "lexical"),
+            (DEFAULT.name, f"{DEFAULT.name} (default)"),
+            ("hybrid rrf", "hybrid rrf"),
+            (chosen, f"{chosen} (weight chosen on odd)"),
+            (CALIBRATED, CALIBRATED),
+        ]
+        for system, label in shown:
+            values = systems[system]
+            margin = "" if system in {"dense", "lexical"} else f"{values[held_out] - best:+.4f}"
             cells = " | ".join(f"{values[s]:.4f}" for s in splits)
-            label = f"{system} (weight chosen on odd)" if system == chosen else system
             lines.append(f"| {condition} | {label} | {cells} | {margin} |")
     return "\n".join(lines)
 

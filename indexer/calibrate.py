@@ -123,14 +123,18 @@ def folds_of(questions: Sequence[str], folds: int, seed: int = 0) -> list[list[s
     return [order[i::folds] for i in range(folds)]
 
 
+def cross_validated_choices(scores: Scores, folds: Sequence[Sequence[str]], rule: Rule = choose) -> dict[str, str]:
+    """For each question, the candidate `rule` chose on the other folds."""
+    choices: dict[str, str] = {}
+    for n, fold in enumerate(folds):
+        chosen = rule(scores, [q for m, other in enumerate(folds) if m != n for q in other])
+        choices.update(dict.fromkeys(fold, chosen))
+    return choices
+
+
 def cross_validate(scores: Scores, folds: Sequence[Sequence[str]], rule: Rule = choose) -> dict[str, float]:
     """Each question's nDCG@10 under the candidate `rule` chose on the other folds."""
-    held_out: dict[str, float] = {}
-    for n, fold in enumerate(folds):
-        seen = [q for m, other in enumerate(folds) if m != n for q in other]
-        chosen = rule(scores, seen)
-        held_out.update({q: scores[chosen][q] for q in fold})
-    return held_out
+    return {q: scores[name][q] for q, name in cross_validated_choices(scores, folds, rule).items()}
 
 
 def calibrate(

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer.build.builder import sync_index
+from indexer.calibrate import CHOICES, DEFAULT, DEFAULT_FOLDS, cross_validated_choices, folds_of
 from indexer.embed.base import Embedder
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
@@ -120,6 +121,19 @@ def _row(system: str, qrels: Qrels, run: Run, times: list[float]) -> Row:
     return Row(system, score_run(qrels, run), mean, p95, per_query_ndcg(qrels, run))
 
 
+def _calibrated_row(dataset: BeirDataset, runs: list[tuple[Run, list[float]]], rows: list[Row]) -> Row:
+    """What `indexer calibrate` gives on questions it did not see: each question ranked by the mode (dense,
+    lexical or the default hybrid) chosen on the other folds of a 5-fold cross-validation."""
+    names = [c.name for c in CHOICES[1:]] + [DEFAULT.name]  # rows 0..2: dense, lexical, the default hybrid
+    scores = {name: row.per_query for name, row in zip(names, rows, strict=True)}
+    qids = list(dataset.queries)
+    choices = cross_validated_choices(scores, folds_of(qids, DEFAULT_FOLDS))
+    by_name = {name: (run, dict(zip(qids, times, strict=True))) for name, (run, times) in zip(names, runs, strict=True)}
+    run = {q: by_name[choices[q]][0].get(q, {}) for q in qids}
+    times = [by_name[choices[q]][1][q] for q in qids]
+    return _row(f"seekr calibrated ({DEFAULT_FOLDS}-fold cross-validated)", dataset.qrels, run, times)
+
+
 def _compare(rows: list[Row], reference: Row) -> None:
     """Count, per row, the queries it wins and loses against `reference` on nDCG@10."""
     for row in rows:
@@ -165,6 +179,7 @@ def evaluate(
         )
         systems = [(Mode.dense, None), (Mode.lexical, None), (Mode.hybrid, searcher.defaults.fusion)]
         systems += [(Mode.hybrid, f) for f in Fusion if f is not searcher.defaults.fusion]
+        runs: list[tuple[Run, list[float]]] = []
         for mode, fusion in systems:
 
             def rank(text: str, mode: Mode = mode, fusion: Fusion | None = fusion) -> list[str]:
@@ -175,7 +190,10 @@ def evaluate(
             if fusion is not None:
                 name += f" ({fusion.value}{', default' if fusion is searcher.defaults.fusion else ''})"
             run, times = _timed_run(dataset.queries, rank, name, progress)
+            runs.append((run, times))
             report.rows.append(_row(name, dataset.qrels, run, times))
+        if len(dataset.queries) >= DEFAULT_FOLDS:
+            report.rows.append(_calibrated_row(dataset, runs[:3], report.rows[:3]))
     if baselines:
         report.rows.extend(_baselines(dataset, embedder, report, progress))
     _compare(report.rows, report.rows[0])

@@ -187,3 +187,16 @@ def test_cli_calibrate_dry_run_record_query_and_uncalibrate(tmp_path: Path, caps
         assert "(hybrid," in capsys.readouterr().out
         assert main(["calibrate", str(data), str(folder), "--folds", "1"]) == 2
         assert "at least 2 folds" in capsys.readouterr().err
+
+
+def test_eval_reports_the_calibrated_choice_cross_validated(tmp_path: Path) -> None:
+    from indexer.evaluate import evaluate, format_table
+
+    folder = make_judged_set(tmp_path / "judged")
+    report = evaluate(load_beir(folder), EMBEDDER, ChunkingConfig(32, 8), baselines=False, progress=False)
+    rows = {row.system: row for row in report.rows}
+    calibrated = rows["seekr calibrated (5-fold cross-validated)"]
+    # Every fold's choice is dense here, so each question is ranked as dense ranks it.
+    assert calibrated.per_query == rows["seekr dense"].per_query
+    assert calibrated.metrics == rows["seekr dense"].metrics and calibrated.metrics["nDCG@10"] == 1.0
+    assert "| seekr calibrated (5-fold cross-validated) | 1.0000 |" in format_table(report)

@@ -85,7 +85,8 @@ def test_evaluate_fixture_end_to_end(tmp_path: Path) -> None:
 
 
 def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -> None:
-    from bench.fusion_study import format_study, study
+    from bench.fusion_study import CALIBRATED, format_study, study
+    from indexer.calibrate import CANDIDATES, CHOICES
 
     result = study(load_beir(FIXTURE), FakeEmbedder(), tmp_path / "idx")
     assert list(result) == [
@@ -96,11 +97,13 @@ def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -
         "weak lexical (half question)",
     ]
     for systems in result.values():
-        weighted = [f"hybrid dbsf w={w}" for w in (0.2, 0.3, 0.4, 0.6, 0.7, 0.8)]
-        assert list(systems) == ["dense", "lexical", "hybrid dbsf", "hybrid rrf", *weighted]
+        assert list(systems) == [*(c.name for c in CANDIDATES), CALIBRATED]
         for splits in systems.values():
             assert list(splits) == ["odd", "even (held out)", "all"]
             assert all(0.0 <= v <= 1.0 for v in splits.values())
+        # The calibrated row is one of dense, lexical and equal hybrid on the held-out questions.
+        held_out = systems[CALIBRATED]["even (held out)"]
+        assert held_out in {systems[c.name]["even (held out)"] for c in CHOICES}
     # The weak conditions weaken the retriever they name and leave the other alone.
     assert result["weak lexical"]["dense"] == result["as built"]["dense"]
     assert result["weak dense"]["lexical"] == result["as built"]["lexical"]
@@ -109,7 +112,8 @@ def test_fusion_study_reports_every_condition_system_and_split(tmp_path: Path) -
     assert result["weak lexical (half question)"]["dense"] == result["as built"]["dense"]
     assert result["weak lexical (half question)"]["lexical"]["all"] < result["as built"]["lexical"]["all"]
     table = format_study(result)
-    assert "| weak dense | hybrid dbsf |" in table and table.count("(weight chosen on odd)") == 5
+    assert "| weak dense | hybrid dbsf w=0.50 (default) |" in table and table.count("(weight chosen on odd)") == 5
+    assert table.count(f"| {CALIBRATED} |") == 5
 
 
 @pytest.mark.milvus
