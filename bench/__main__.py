@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.collections import main as collections
 
         return collections(argv[1:])
+    if argv[:1] == ["calibration-study"]:
+        from bench.calibration_study import main as calibration_study
+
+        return calibration_study(argv[1:])
     if argv[:1] == ["fusion-study"]:
         from bench.fusion_study import main as fusion_study
 
