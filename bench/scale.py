@@ -127,7 +127,7 @@ def run(chunks: int, index_dir: Path, *, n_queries: int = 20, n_writes: int = 5)
         "upsert_p50_ms": _p50_ms(upserts),
         "delete_p50_ms": _p50_ms(deletes),
         "search_p50_ms": search,
-        "recall_at_10": recall_at_10(snapshot, embedder.encode(questions)),
+        "recall_at_10": recall_at_10(snapshot, embedder.encode_queries(questions)),
         "segments": [{"chunks": s.live_chunks, "hnsw": s.hnsw} for s in snapshot.manifest.segments],
         "peak_rss_mb": peak_rss_mb,
         "disk_mb": disk / 2**20,

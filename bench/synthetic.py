@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.embed.base import BATCH_SIZE, Vectors
+from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, Prompts, Vectors
 from indexer.types import Document
 
 TOPICS = 512
@@ -64,6 +64,13 @@ class ClusterEmbedder:
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in re.finditer(r"\S+", text)]
+
+    @property
+    def prompts(self) -> Prompts:
+        return NO_PROMPTS
+
+    def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
+        return self.encode(texts, batch_size=batch_size)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)

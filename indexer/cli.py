@@ -16,8 +16,9 @@ from indexer.build.watch import DEFAULT_SETTLE_MS, FolderWatcher
 from indexer.calibrate import DEFAULT_FOLDS, format_calibration
 from indexer.catalog import open_catalog
 from indexer.collections import DEFAULT_COLLECTION
-from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL, Embedder
-from indexer.embed.runtime import Runtime, load_embedder
+from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL, Embedder, Prompts
+from indexer.embed.prompts import recorded_prompts, with_prompts
+from indexer.embed.runtime import Runtime, default_prompts, load_embedder
 from indexer.errors import ConfigError, IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
@@ -40,6 +41,25 @@ def _add_runtime(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("SEEKR_RUNTIME", Runtime.auto.value),
         help="inference runtime (default: $SEEKR_RUNTIME or auto: ONNX int8/fp32 by CPU for the bundled model, "
         "torch for others)",
+    )
+
+
+def _add_prompts(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--query-prompt",
+        metavar="TEXT",
+        help="text put in front of each query (default: the model's own, from its config or family; e5: 'query: ')",
+    )
+    parser.add_argument(
+        "--passage-prompt",
+        metavar="TEXT",
+        help="text put in front of each passage (default: the model's own; e5: 'passage: ')",
+    )
+    parser.add_argument(
+        "--allow-download",
+        action="store_true",
+        default=os.environ.get("SEEKR_ALLOW_DOWNLOAD", "").lower() in {"1", "true", "yes"},
+        help="download a hub model missing from the local cache (default: $SEEKR_ALLOW_DOWNLOAD or never)",
     )
 
 
@@ -135,8 +155,14 @@ def _backend(args: argparse.Namespace, *, create: bool, index: Path | None = Non
         catalog.close()
 
 
-def _embedder(args: argparse.Namespace, model: str) -> Embedder:
-    return load_embedder(model, args.runtime)
+def _embedder(args: argparse.Namespace, model: str, prompts: Prompts | None = None) -> Embedder:
+    """The model on `--runtime`, with `prompts` (None: `--query-prompt`/`--passage-prompt`, else the model's)."""
+    embedder = load_embedder(model, args.runtime, download=getattr(args, "allow_download", False))
+    if prompts is None:
+        own = default_prompts(model)
+        query, passage = getattr(args, "query_prompt", None), getattr(args, "passage_prompt", None)
+        prompts = Prompts(own.query if query is None else query, own.passage if passage is None else passage)
+    return with_prompts(embedder, prompts)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -177,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="embedding batch size (default: %(default)s)")
     _add_runtime(build)
+    _add_prompts(build)
     _add_cleaning(build)
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_reading(build)
@@ -196,6 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_storage(watch)
     watch.add_argument("--model", default=DEFAULT_MODEL, help="model name or path (default: %(default)s, bundled)")
     _add_runtime(watch)
+    _add_prompts(watch)
     _add_cleaning(watch)
     _add_reading(watch)
     _add_watching(watch)
@@ -325,6 +353,7 @@ def _parser() -> argparse.ArgumentParser:
         help="hybrid dbsf: the dense share of the fused score, 0..1 (default: %(default)s)",
     )
     _add_runtime(ev)
+    _add_prompts(ev)
     _add_cleaning(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -444,7 +473,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
     question = args.words[-1]
     with closing(_backend(args, create=False, index=index)) as backend:
         snapshot = backend.open()
-        embedder = _embedder(args, args.model or snapshot.manifest.model.id)
+        embedder = _embedder(args, args.model or snapshot.manifest.model.id, recorded_prompts(snapshot.manifest.model))
         if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
             logging.getLogger("indexer").warning(warning)
         defaults = DEFAULTS.calibrated(snapshot.manifest.calibration)
@@ -477,7 +506,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     queries, qrels = read_judgments(judgments)
     with closing(_backend(args, create=False, index=index)) as backend:
         snapshot = backend.open()
-        embedder = _embedder(args, snapshot.manifest.model.id)
+        embedder = _embedder(args, snapshot.manifest.model.id, recorded_prompts(snapshot.manifest.model))
         searcher = Searcher(snapshot, embedder)
         calibration = calibrate(
             searcher, queries, qrels, judgments=str(judgments.resolve()), folds=args.folds, progress=True

@@ -214,7 +214,7 @@ def _baselines(dataset: BeirDataset, embedder: Embedder, report: Report, progres
     flat.add(vectors)
 
     def dense(text: str) -> list[str]:
-        _, idx = flat.search(embedder.encode([text]), DEPTH)
+        _, idx = flat.search(embedder.encode_queries([text]), DEPTH)
         return [ids[i] for i in idx[0] if i >= 0]
 
     bm25 = bm25s.BM25()

@@ -30,6 +30,9 @@ class ModelInfo(_Frozen):
     max_tokens: int
     # What computed the vectors. Indexes made before this field existed were all made by torch.
     runtime: str = "torch"
+    # Text put in front of each query and each passage before embedding (e5's "query: ", bge's instruction).
+    query_prompt: str = ""
+    passage_prompt: str = ""
 
 
 class ChunkingInfo(_Frozen):
@@ -216,6 +219,18 @@ class Manifest(_Frozen):
             f"{self.model.runtime!r}, or rebuild the index with `python -m indexer build SRC --index DIR "
             f"--runtime {runtime}`."
         )
+
+    def check_prompts(self, query_prompt: str, passage_prompt: str) -> None:
+        """Raise ManifestMismatchError, saying what differs, if queries would get other prompts than the index's
+        passages were made for."""
+        have = (self.model.query_prompt, self.model.passage_prompt)
+        if have != (query_prompt, passage_prompt):
+            raise ManifestMismatchError(
+                f"the index was built with query prompt {have[0]!r} and passage prompt {have[1]!r}, but the "
+                f"embedder puts {query_prompt!r} and {passage_prompt!r} in front: scores would be off. Use the "
+                "index's prompts (the service and `indexer query` read them from the manifest), or rebuild with "
+                "`python -m indexer build SRC --query-prompt ... --passage-prompt ...`."
+            )
 
     def check_model(self, model_id: str, dimension: int) -> None:
         """Raise ManifestMismatchError, saying what differs, if the index was built with another model."""

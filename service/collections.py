@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from indexer.build.builder import chunking_info, model_info
 from indexer.catalog import Catalog, CollectionInfo, open_catalog
 from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
+from indexer.embed.prompts import with_prompts
+from indexer.embed.runtime import default_prompts
 from indexer.errors import IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.manifest import Manifest
@@ -242,7 +244,9 @@ class Collections:
         """Create collection `name` (blocking): (True, its info) when created, (False, its info) when it exists
         with these settings; CollectionExistsError when it exists with others."""
         check_name(name)
-        embedder, _ = self.models.get(model or self.settings.model)
+        name_of_model = model or self.settings.model
+        embedder, _ = self.models.get(name_of_model)
+        embedder = with_prompts(embedder, default_prompts(name_of_model))  # the model's own, recorded
         config.validate(embedder.max_tokens)
         created = self.catalog.create(name, model_info(embedder), chunking_info(config))
         if created:

@@ -28,6 +28,7 @@ def load_embedder(settings: Settings) -> Embedder:
         cache_dir=settings.model_cache,
         threads=settings.inference_threads,
         device=settings.device,
+        download=settings.allow_download,
     )
 
 

@@ -11,6 +11,7 @@ from indexer.build.builder import BuildReport
 from indexer.build.writer import IndexWriter, WriteResult
 from indexer.collections import DEFAULT_COLLECTION
 from indexer.embed.base import Embedder, canonical_model_id
+from indexer.embed.prompts import recorded_prompts, with_prompts
 from indexer.errors import IndexerError, VersionNotKeptError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import FolderReport
@@ -88,15 +89,18 @@ class Engine:
             embedder, batching = self._models.get(self._model or snapshot.manifest.model.id)
             if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
                 log.warning(warning)
-            searcher = self._searcher_for(snapshot, batching)
+            # The model is shared by collections; the prompts are this collection's, as its manifest records.
+            prompts = recorded_prompts(snapshot.manifest.model)
+            writes, queries = with_prompts(embedder, prompts), with_prompts(batching, prompts)
+            searcher = self._searcher_for(snapshot, queries)
             searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)  # hybrid: loads both retrievers
         except IndexerError as exc:
             self.error = str(exc)
             self.status = Status.failed
             log.error("loading collection %s failed: %s", self.name, exc)
             return
-        self._embedder = batching  # searches: concurrent queries share forward passes
-        self._writer = IndexWriter(self._backend, embedder, snapshot)  # writes: already batched
+        self._embedder = queries  # searches: concurrent queries share forward passes
+        self._writer = IndexWriter(self._backend, writes, snapshot)  # writes: already batched
         self._install(snapshot, searcher)
         self.status = Status.ready
         manifest = snapshot.manifest

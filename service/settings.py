@@ -54,6 +54,11 @@ class Settings(StorageSettings):
     )
     model: str = Field(DEFAULT_MODEL, description="Embedding model name or path; must match the index manifest.")
     device: str = Field("cpu", description="Torch device for the embedding model (runtime torch only).")
+    allow_download: bool = Field(
+        False,
+        description="Download a hub model missing from the local Hugging Face cache (once, at start). Off: "
+        "nothing is ever downloaded.",
+    )
     runtime: Runtime = Field(
         Runtime.auto,
         description="Inference runtime: auto (ONNX int8 or fp32 by CPU for the bundled model, torch for others), "

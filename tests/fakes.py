@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.embed.base import BATCH_SIZE, Vectors
+from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, Prompts, Vectors
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -58,6 +58,13 @@ class FakeEmbedder:
         if not vec.any():
             vec[0] = 1.0
         return vec / np.linalg.norm(vec)
+
+    @property
+    def prompts(self) -> Prompts:
+        return NO_PROMPTS
+
+    def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
+        return self.encode(texts, batch_size=batch_size)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         if self._delay:

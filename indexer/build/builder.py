@@ -85,7 +85,12 @@ class BuildReport:
 def model_info(embedder: Embedder) -> ModelInfo:
     """The manifest's description of `embedder`."""
     return ModelInfo(
-        id=embedder.model_id, dimension=embedder.dimension, max_tokens=embedder.max_tokens, runtime=embedder.runtime
+        id=embedder.model_id,
+        dimension=embedder.dimension,
+        max_tokens=embedder.max_tokens,
+        runtime=embedder.runtime,
+        query_prompt=embedder.prompts.query,
+        passage_prompt=embedder.prompts.passage,
     )
 
 
@@ -171,7 +176,14 @@ def _fit(text: str, chunk: Chunk, embedder: Embedder) -> str:
 def _compatibility_problem(base: Snapshot, model: ModelInfo, chunking: ChunkingInfo) -> str | None:
     old = base.manifest.model
     if old != model:
-        if (old.id, old.dimension, old.max_tokens) == (model.id, model.dimension, model.max_tokens):
+        if (old.id, old.dimension) != (model.id, model.dimension):
+            return f"model changed ({old.id} -> {model.id})"
+        if (old.query_prompt, old.passage_prompt) != (model.query_prompt, model.passage_prompt):
+            return (
+                f"prompts changed (query {old.query_prompt!r} -> {model.query_prompt!r}, passage "
+                f"{old.passage_prompt!r} -> {model.passage_prompt!r})"
+            )
+        if old.runtime != model.runtime:
             return f"runtime changed ({old.runtime} -> {model.runtime}); vectors of one index come from one runtime"
         return f"model changed ({old.id} -> {model.id})"
     if base.manifest.chunking != chunking:

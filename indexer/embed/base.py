@@ -7,6 +7,7 @@ the chunker can size chunks in the model's own tokens. Tests plug a deterministi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -22,6 +23,17 @@ Vectors = npt.NDArray[np.float32]
 # Texts per forward pass. Small batches of length-sorted chunks were fastest on ONNX int8 (measured on 2 cores:
 # 8 -> 166 texts/s, 32 -> 139, 64 -> 127; cache-resident activations), and no slower on torch.
 BATCH_SIZE = 8
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """Text put in front of each query and each passage before embedding (empty: none)."""
+
+    query: str = ""
+    passage: str = ""
+
+
+NO_PROMPTS = Prompts()
 
 
 @runtime_checkable
@@ -47,8 +59,15 @@ class Embedder(Protocol):
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character (start, end) of each model token in `text`, special tokens excluded."""
 
+    @property
+    def prompts(self) -> Prompts:
+        """The prompts `encode` and `encode_queries` put in front of texts."""
+
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
-        """L2-normalised embeddings, shape (len(texts), dimension), dtype float32."""
+        """L2-normalised embeddings of passages, shape (len(texts), dimension), dtype float32."""
+
+    def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
+        """`encode` for search queries: the same but for the query prompt (and, in the service, batched)."""
 
 
 class WrappedEmbedder:
@@ -76,8 +95,15 @@ class WrappedEmbedder:
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return self._inner.token_spans(text)
 
+    @property
+    def prompts(self) -> Prompts:
+        return self._inner.prompts
+
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         return self._inner.encode(texts, batch_size=batch_size, progress=progress)
+
+    def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
+        return self._inner.encode_queries(texts, batch_size=batch_size)
 
 
 def encode_in_batches(

@@ -1,4 +1,4 @@
-"""Concurrent single-text encodes (search queries) run as one forward pass.
+"""Concurrent search queries (single-text `encode_queries` calls) run as one forward pass.
 
 A forward pass over 8 short queries costs little more than over one, so under concurrent load the queries that
 wait for the model are encoded together instead of queueing one by one. A lone query is never delayed: the
@@ -26,7 +26,7 @@ class _Request:
 
 
 class BatchingEmbedder(WrappedEmbedder):
-    """An `Embedder` that batches concurrent one-text `encode` calls; other calls go straight through."""
+    """An `Embedder` that batches concurrent one-text `encode_queries` calls; other calls go straight through."""
 
     def __init__(
         self,
@@ -49,13 +49,13 @@ class BatchingEmbedder(WrappedEmbedder):
         self._thread = threading.Thread(target=self._run, name="query-batcher", daemon=True)
         self._thread.start()
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
+    def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
         if len(texts) != 1:
-            return self._inner.encode(texts, batch_size=batch_size, progress=progress)
+            return self._inner.encode_queries(texts, batch_size=batch_size)
         request = _Request(texts[0])
         with self._close_lock:
             if self._closed:
-                return self._inner.encode(texts, batch_size=batch_size, progress=progress)
+                return self._inner.encode_queries(texts, batch_size=batch_size)
             self._queue.put(request)  # before the stop marker, so it is answered
         return request.result.result()
 
@@ -88,7 +88,7 @@ class BatchingEmbedder(WrappedEmbedder):
             batch = self._collect(first)
             self._last_batch = len(batch)
             try:
-                vectors = self._inner.encode([r.text for r in batch], batch_size=len(batch))
+                vectors = self._inner.encode_queries([r.text for r in batch], batch_size=len(batch))
             except Exception as exc:  # noqa: BLE001 - not swallowed: every waiting caller re-raises it
                 for request in batch:
                     request.result.set_exception(exc)

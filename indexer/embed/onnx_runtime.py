@@ -15,7 +15,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ortstate
 from pydantic import ValidationError
 from tokenizers import Tokenizer
 
-from indexer.embed.base import BATCH_SIZE, Vectors, encode_in_batches
+from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, Prompts, Vectors, encode_in_batches
 from indexer.embed.onnx_export import FP32_FILE, INT8_FILE, META_FILE, TOKENIZER_FILE, ExportMeta
 from indexer.errors import ModelLoadError
 
@@ -86,6 +86,13 @@ class OnnxEmbedder:
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return [(int(s), int(e)) for s, e in self._spans.encode(text, add_special_tokens=False).offsets]
+
+    @property
+    def prompts(self) -> Prompts:
+        return NO_PROMPTS  # prompts are put in front by `PromptedEmbedder`
+
+    def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
+        return self.encode(texts, batch_size=batch_size)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         return encode_in_batches(texts, self.dimension, batch_size, progress, self._forward)

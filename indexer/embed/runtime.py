@@ -13,7 +13,8 @@ import platform
 from enum import StrEnum
 from pathlib import Path
 
-from indexer.embed.base import DEFAULT_MODEL, Embedder, canonical_model_id, resolve_model_location
+from indexer.embed.base import DEFAULT_MODEL, Embedder, Prompts, canonical_model_id, resolve_model_location
+from indexer.embed.prompts import model_prompts
 from indexer.errors import ModelLoadError
 
 
@@ -73,25 +74,42 @@ def resolve_runtime(requested: Runtime | str, model: str) -> Runtime:
     return Runtime.onnx_int8 if cpu_has_fast_int8() else Runtime.onnx
 
 
-def model_folder(name: str) -> Path:
-    """The local folder of model `name` (bundled, a path, or a hub name already in the local cache)."""
+def model_folder(name: str, *, download: bool = False) -> Path:
+    """The local folder of model `name` (bundled, a path, or a hub name in the local cache; with `download`, a
+    hub name not in the cache is downloaded into it first)."""
     try:
         location = Path(resolve_model_location(name)).expanduser()
     except ImportError as exc:
         raise ModelLoadError(f"the package holding the bundled model {name!r} is not installed") from exc
     if location.is_dir():
         return location
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    if download and constants.HF_HUB_OFFLINE:
+        raise ModelLoadError(
+            f"downloading model {name!r} was allowed, but HF_HUB_OFFLINE is set (the Makefile and the Docker image "
+            "set it): unset it for the run that downloads"
+        )
     try:
-        return Path(snapshot_download(repo_id=name, local_files_only=True))
+        return Path(snapshot_download(repo_id=name, local_files_only=not download))
     except (LocalEntryNotFoundError, ValueError) as exc:
         raise ModelLoadError(
             f"model {name!r} is neither a folder nor in the local Hugging Face cache, and nothing is downloaded "
-            "at run time. Give a local folder holding a sentence-transformers model, or use the bundled "
-            "default 'all-MiniLM-L6-v2'."
+            "unless allowed. Give a local folder holding a sentence-transformers model, allow the download once "
+            "(`--allow-download`, SEEKR_ALLOW_DOWNLOAD=true), or use the bundled default 'all-MiniLM-L6-v2'."
         ) from exc
+    except OSError as exc:  # the hub asked, and unreachable or refusing
+        raise ModelLoadError(f"downloading model {name!r} failed: {exc}") from exc
+
+
+def default_prompts(name: str) -> Prompts:
+    """Model `name`'s own query and passage prompts: from its folder's config, else by its family's name."""
+    try:
+        folder: Path | None = model_folder(name)
+    except ModelLoadError:  # e.g. only the ONNX export is here (the Docker image)
+        folder = None
+    return model_prompts(canonical_model_id(name), folder)
 
 
 def load_embedder(
@@ -101,8 +119,13 @@ def load_embedder(
     cache_dir: Path | None = None,
     threads: int = 0,
     device: str = "cpu",
+    download: bool = False,
 ) -> Embedder:
-    """Load `model` on `runtime`. `threads` (ONNX only): 0 means one per usable core."""
+    """Load `model` on `runtime` (without prompts: see `indexer.embed.prompts.with_prompts`). `threads` (ONNX
+    only): 0 means one per usable core. `download`: fetch a hub model missing from the local cache first (never
+    otherwise)."""
+    if download:
+        model_folder(model, download=True)  # into the local cache; everything below then reads it offline
     chosen = resolve_runtime(runtime, model)
     if chosen is Runtime.torch:
         from indexer.embed.torch_runtime import SentenceTransformerEmbedder

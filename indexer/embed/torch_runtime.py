@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from indexer.embed.base import (
     BATCH_SIZE,
     DEFAULT_MODEL,
+    NO_PROMPTS,
+    Prompts,
     Vectors,
     canonical_model_id,
     encode_in_batches,
@@ -87,6 +89,13 @@ class SentenceTransformerEmbedder:
                 verbose=False,
             )
         return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
+
+    @property
+    def prompts(self) -> Prompts:
+        return NO_PROMPTS  # prompts are put in front by `PromptedEmbedder`
+
+    def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
+        return self.encode(texts, batch_size=batch_size)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         # The model (and its tokenizer) runs one batch at a time; a long write is cut into batches, so a

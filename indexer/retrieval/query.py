@@ -67,7 +67,7 @@ class QueryContext:
         if request.where is not None and not request.where.is_empty:
             allowed = snapshot.store.restrict(request.where)
             total = allowed.size
-        query_vec = embedder.encode([request.text]) if request.mode != Mode.lexical else None
+        query_vec = embedder.encode_queries([request.text]) if request.mode != Mode.lexical else None
         lexical = snapshot.lexical.query(request.text)
         return cls(request, snapshot, embedder, allowed, total, query_vec, lexical, window)
 

@@ -51,6 +51,7 @@ class Searcher:
     ) -> None:
         """`defaults`: the mode, fusion and dense weight of a search that names none."""
         snapshot.manifest.check_model(embedder.model_id, embedder.dimension)
+        snapshot.manifest.check_prompts(embedder.prompts.query, embedder.prompts.passage)
         self.snapshot = snapshot
         self._embedder = embedder
         self._candidates = candidates
