@@ -29,9 +29,16 @@ class CollectionInfo:
 
 
 def _differences(manifest: Manifest, model: ModelInfo, chunking: ChunkingInfo) -> list[str]:
-    have = manifest.model.id, manifest.chunking.chunk_tokens, manifest.chunking.overlap_tokens
-    want = model.id, chunking.chunk_tokens, chunking.overlap_tokens
-    names = ("model", "chunk_tokens", "overlap_tokens", "cleaning")
+    old = manifest.model
+    have = (
+        old.id,
+        old.query_prompt,
+        old.passage_prompt,
+        manifest.chunking.chunk_tokens,
+        manifest.chunking.overlap_tokens,
+    )
+    want = model.id, model.query_prompt, model.passage_prompt, chunking.chunk_tokens, chunking.overlap_tokens
+    names = ("model", "query_prompt", "passage_prompt", "chunk_tokens", "overlap_tokens", "cleaning")
     pairs = zip(names, (*have, manifest.chunking.cleaning), (*want, chunking.cleaning), strict=True)
     return [f"{name} {old!r} (asked: {new!r})" for name, old, new in pairs if old != new]
 

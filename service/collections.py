@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from indexer.build.builder import chunking_info, model_info
 from indexer.catalog import Catalog, CollectionInfo, open_catalog
 from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
+from indexer.embed.base import Prompts
 from indexer.embed.prompts import with_prompts
 from indexer.embed.runtime import default_prompts
 from indexer.errors import IndexNotFoundError
@@ -240,13 +241,27 @@ class Collections:
 
     # --- creating and dropping ------------------------------------------------------------------------------
 
-    def create(self, name: str, model: str | None, config: ChunkingConfig) -> tuple[bool, CollectionInfo]:
+    def create(
+        self,
+        name: str,
+        model: str | None,
+        config: ChunkingConfig,
+        *,
+        query_prompt: str | None = None,
+        passage_prompt: str | None = None,
+    ) -> tuple[bool, CollectionInfo]:
         """Create collection `name` (blocking): (True, its info) when created, (False, its info) when it exists
-        with these settings; CollectionExistsError when it exists with others."""
+        with these settings; CollectionExistsError when it exists with others. A prompt left out is the model's
+        own."""
         check_name(name)
         name_of_model = model or self.settings.model
         embedder, _ = self.models.get(name_of_model)
-        embedder = with_prompts(embedder, default_prompts(name_of_model))  # the model's own, recorded
+        own = default_prompts(name_of_model)
+        prompts = Prompts(
+            own.query if query_prompt is None else query_prompt,
+            own.passage if passage_prompt is None else passage_prompt,
+        )
+        embedder = with_prompts(embedder, prompts)
         config.validate(embedder.max_tokens)
         created = self.catalog.create(name, model_info(embedder), chunking_info(config))
         if created:

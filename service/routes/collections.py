@@ -30,6 +30,8 @@ class CollectionOut(BaseModel):
     engine: str = Field(description="The storage engine keeping it: local or milvus.")
     model: str = Field(description="The embedding model of its vectors (its queries are embedded with it too).")
     dimension: int
+    query_prompt: str = Field(description="Put in front of each query before embedding (empty: none).")
+    passage_prompt: str = Field(description="Put in front of each passage before embedding (empty: none).")
     documents: int
     chunks: int
     version: int = Field(description="Its index version (each write makes a new one).")
@@ -49,6 +51,8 @@ class CollectionOut(BaseModel):
             engine=info.engine.value,
             model=m.model.id,
             dimension=m.model.dimension,
+            query_prompt=m.model.query_prompt,
+            passage_prompt=m.model.passage_prompt,
             documents=m.counts.documents,
             chunks=m.counts.chunks,
             version=m.version,
@@ -93,6 +97,12 @@ class CollectionIn(BaseModel):
         min_length=1,
         max_length=500,
         description="Embedding model name or local path (loaded offline; default: the service's SEEKR_MODEL).",
+    )
+    query_prompt: str | None = Field(
+        None, max_length=500, description="Put in front of each query (default: the model's own, e.g. e5's 'query: ')."
+    )
+    passage_prompt: str | None = Field(
+        None, max_length=500, description="Put in front of each passage (default: the model's own)."
     )
     chunk_tokens: int | None = Field(None, ge=8, le=8192, description="Passage size in model tokens (default 128).")
     overlap_tokens: int | None = Field(
@@ -169,7 +179,11 @@ async def create_collection(
         cleaning=body.cleaning if body.cleaning is not None else defaults.cleaning,
     )
     try:
-        created, info = await to_thread.run_sync(collections.create, grant.collection, body.model, config)
+        created, info = await to_thread.run_sync(
+            lambda: collections.create(
+                grant.collection, body.model, config, query_prompt=body.query_prompt, passage_prompt=body.passage_prompt
+            )
+        )
     except (ConfigError, ModelLoadError) as exc:
         raise UnprocessableError(str(exc)) from exc
     response.status_code = 201 if created else 200

@@ -69,6 +69,24 @@ def _names(client: TestClient) -> list[str]:
     return [c["name"] for c in r.json()["collections"]]
 
 
+def test_a_new_collection_records_the_prompts_asked_for(api: TestClient) -> None:
+    body = {"query_prompt": "query: ", "passage_prompt": "passage: "}
+    r = api.put("/collections/prompted", json=body, headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert (r.json()["query_prompt"], r.json()["passage_prompt"]) == ("query: ", "passage: ")
+    assert api.put("/collections/prompted", json=body, headers=AUTH).status_code == 200
+    conflict = api.put("/collections/prompted", json={"query_prompt": "search: "}, headers=AUTH)
+    assert conflict.status_code == 409 and "query_prompt 'query: ' (asked: 'search: ')" in conflict.json()["detail"]
+    # Its documents are written and searched with them: the fake model's vectors of the prompted texts.
+    put = api.put("/collections/prompted/documents/d", json={"text": "Gannets dive for mackerel."}, headers=AUTH)
+    assert put.status_code == 200, put.text
+    hit = api.get("/collections/prompted/search", params={"q": "gannets", "mode": "dense"}).json()["results"][0]
+    fake = FakeEmbedder()
+    expected = float(fake.encode(["query: gannets"])[0] @ fake.encode(["passage: Gannets dive for mackerel."])[0])
+    assert hit["scores"]["dense"] == pytest.approx(expected, abs=1e-5)
+    assert api.get("/collections/default").json()["query_prompt"] == ""
+
+
 def test_create_write_search_drop(api: TestClient) -> None:
     assert _names(api) == ["default"]
     r = api.put("/collections/notes", json={"chunk_tokens": 64, "overlap_tokens": 8}, headers=AUTH)
