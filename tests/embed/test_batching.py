@@ -1,4 +1,4 @@
-"""Concurrent one-text encodes share forward passes, keep their own results, and see the inner errors."""
+"""Concurrent one-text query encodes share forward passes, keep their own results, and see the inner errors."""
 
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ def test_queries_waiting_for_the_model_share_one_forward_pass() -> None:
     batcher = BatchingEmbedder(inner, max_batch=32)
     texts = [f"question number {i} about rivers" for i in range(9)]
     with ThreadPoolExecutor(9) as pool:
-        first = pool.submit(batcher.encode, [texts[0]])
+        first = pool.submit(batcher.encode_queries, [texts[0]])
         inner.started.wait()
-        rest = [pool.submit(batcher.encode, [t]) for t in texts[1:]]
+        rest = [pool.submit(batcher.encode_queries, [t]) for t in texts[1:]]
         wait_until(lambda: batcher._queue.qsize() == 8, "eight queries queued behind the first")
         inner.release.set()
         results = [first.result(), *(f.result() for f in rest)]
@@ -57,9 +57,9 @@ def test_batches_are_bounded() -> None:
     inner = _HeldEmbedder()
     batcher = BatchingEmbedder(inner, max_batch=3)
     with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(batcher.encode, ["q0"])
+        first = pool.submit(batcher.encode_queries, ["q0"])
         inner.started.wait()
-        rest = [pool.submit(batcher.encode, [f"q{i}"]) for i in range(1, 8)]
+        rest = [pool.submit(batcher.encode_queries, [f"q{i}"]) for i in range(1, 8)]
         wait_until(lambda: batcher._queue.qsize() == 7, "seven queries queued")
         inner.release.set()
         for f in [first, *rest]:
@@ -73,23 +73,24 @@ def test_an_inner_error_reaches_every_caller_and_the_batcher_survives() -> None:
     inner.fail = True
     batcher = BatchingEmbedder(inner)
     with ThreadPoolExecutor(4) as pool:
-        futures = [pool.submit(batcher.encode, [f"q{i}"]) for i in range(4)]
+        futures = [pool.submit(batcher.encode_queries, [f"q{i}"]) for i in range(4)]
         inner.release.set()
         for f in futures:
             with pytest.raises(RuntimeError, match="model broke"):
                 f.result()
     inner.fail = False
-    np.testing.assert_array_equal(batcher.encode(["again"]), FakeEmbedder().encode(["again"]))
+    np.testing.assert_array_equal(batcher.encode_queries(["again"]), FakeEmbedder().encode(["again"]))
     batcher.close()
 
 
-def test_bulk_encodes_and_encodes_after_close_go_straight_through() -> None:
+def test_bulk_encodes_passages_and_encodes_after_close_go_straight_through() -> None:
     inner = _HeldEmbedder()
     inner.release.set()
     batcher = BatchingEmbedder(inner)
     texts = ["one", "two", "three"]
-    np.testing.assert_array_equal(batcher.encode(texts), FakeEmbedder().encode(texts))
+    np.testing.assert_array_equal(batcher.encode_queries(texts), FakeEmbedder().encode(texts))
+    np.testing.assert_array_equal(batcher.encode(["a passage"]), FakeEmbedder().encode(["a passage"]))
     batcher.close()
-    np.testing.assert_array_equal(batcher.encode(["four"]), FakeEmbedder().encode(["four"]))
-    assert batcher.batches == 0 and inner.calls == [texts, ["four"]]
+    np.testing.assert_array_equal(batcher.encode_queries(["four"]), FakeEmbedder().encode(["four"]))
+    assert batcher.batches == 0 and inner.calls == [texts, ["a passage"], ["four"]]
     assert (batcher.model_id, batcher.runtime, batcher.dimension) == ("fake-hash", "fake", 64)
