@@ -77,8 +77,8 @@ class _HalfQuestionLexicalSnapshot(IndexSnapshot):
 class _WeakDense(WrappedEmbedder):
     """The real embedder, shown only the first half of each query (passages are embedded as built)."""
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
-        return self._inner.encode([_first_half(t) for t in texts], batch_size=batch_size, progress=progress)
+    def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
+        return self._inner.encode_queries([_first_half(t) for t in texts], batch_size=batch_size)
 
 
 TRUNCATED_TOKENS = 32
