@@ -101,7 +101,18 @@ def documents(n: int, *, seed: int = 11, start: int = 0) -> list[Document]:
     return docs
 
 
-def queries(n: int, *, seed: int = 13) -> list[str]:
-    """`n` short questions, each in one topic's words."""
+def queries(n: int, *, seed: int = 13, chars: int = 0) -> list[str]:
+    """`n` questions, each in one topic's words: six words, or (`chars` > 0) a paragraph of about that many
+    characters, cut at a word."""
     rng = np.random.default_rng(seed)
-    return [" ".join(_words(rng, int(rng.integers(0, TOPICS)), 6)) for _ in range(n)]
+    out = []
+    for _ in range(n):
+        topic = int(rng.integers(0, TOPICS))
+        if not chars:
+            out.append(" ".join(_words(rng, topic, 6)))
+            continue
+        text = ""
+        while len(text) < chars:
+            text = f"{text} {' '.join(_words(rng, topic, 50))}".strip()
+        out.append(text[:chars].rsplit(" ", 1)[0])
+    return out

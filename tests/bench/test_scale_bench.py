@@ -31,11 +31,19 @@ def test_the_synthetic_collection_is_deterministic_and_clustered() -> None:
     assert sims.max(axis=1).mean() > 2 * np.abs(sims).mean()
 
 
+def test_long_questions_are_paragraphs_of_one_topic() -> None:
+    long = synthetic.queries(3, seed=17, chars=4000)
+    assert all(3900 <= len(q) <= 4000 for q in long) and len(set(long)) == 3
+    assert synthetic.queries(3, seed=17, chars=4000) == long
+    assert synthetic.queries(2) == synthetic.queries(2)  # the short questions are unchanged by the option
+    assert all(len(q.split()) == 6 for q in synthetic.queries(5))
+
+
 def test_scale_run_reports_every_figure(tmp_path: Path) -> None:
     result = run(300, tmp_path / "index", n_queries=5, n_writes=2)
     assert set(result) >= KEYS
     assert result["chunks"] == 300  # the upserted documents were deleted again
-    assert set(result["search_p50_ms"]) == {"dense", "lexical", "hybrid"}
+    assert set(result["search_p50_ms"]) == set(result["search_long_p50_ms"]) == {"dense", "lexical", "hybrid"}
     assert result["recall_at_10"] == 1.0  # a collection this small is searched exactly (flat)
     assert result["segments"] == [{"chunks": 300, "hnsw": False}]
     assert result["disk_mb"] > 0 and result["peak_rss_mb"] > 0 and result["build_s"] > 0
