@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.calibration_study import main as calibration_study
 
         return calibration_study(argv[1:])
+    if argv[:1] == ["long-queries"]:
+        from bench.long_queries import main as long_queries
+
+        return long_queries(argv[1:])
     if argv[:1] == ["label-free"]:
         from bench.label_free import main as label_free
 
