@@ -9,10 +9,10 @@ of its ranking.
 
 Each question is then asked dense and hybrid, with the question embedded two ways:
 
-- **truncated**: the model embeds the first `max_seq_length` tokens, as the service does (and as
-  sentence-transformers does);
-- **mean of pieces**: the question is cut into pieces of at most the model's length (in its own tokens), each
-  piece is embedded, and the normalised mean of the pieces' vectors is the query vector.
+- **truncated**: the model embeds the first `max_seq_length` tokens (as sentence-transformers does);
+- **mean of pieces** (what the service does: `indexer.retrieval.query.embed_query`): the question is cut into
+  pieces of at most the model's length (in its own tokens), each piece is embedded, and the normalised mean of
+  the pieces' vectors is the query vector.
 
 BM25 scores every term of the question either way.
 """
@@ -24,13 +24,10 @@ import json
 import statistics
 import sys
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from indexer.build.builder import sync_index
-from indexer.embed.base import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
+from indexer.embed.base import Embedder
 from indexer.embed.runtime import load_embedder
 from indexer.evaluate import BeirDataset, load_beir
 from indexer.ingest.chunking import ChunkingConfig
@@ -41,21 +38,6 @@ from indexer.storage.local.backend import LocalBackend
 
 DEPTH = 10
 QUESTION_DOCUMENTS = 2  # relevant documents joined into one question
-
-
-class MeanOfPieces(WrappedEmbedder):
-    """Queries longer than the model reads are embedded piece by piece; the query vector is the pieces' mean."""
-
-    def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            spans = self._inner.token_spans(text)
-            size = self._inner.max_tokens
-            pieces = [text[spans[i][0] : spans[min(i + size, len(spans)) - 1][1]] for i in range(0, len(spans), size)]
-            vectors = self._inner.encode_queries(pieces or [text], batch_size=batch_size)
-            mean = vectors.mean(axis=0)
-            out[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-        return out
 
 
 def paragraph_questions(dataset: BeirDataset) -> tuple[dict[str, str], Qrels, dict[str, set[str]]]:
@@ -89,8 +71,8 @@ def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str
         "longer than the model reads": sum(n > embedder.max_tokens for n in lengths),
     }
     for way, searcher in (
-        ("truncated", Searcher(snapshot, embedder)),
-        ("mean of pieces", Searcher(snapshot, MeanOfPieces(embedder))),
+        ("truncated", Searcher(snapshot, embedder, split_long_queries=False)),
+        ("mean of pieces", Searcher(snapshot, embedder)),  # what the service does
     ):
         for mode in (Mode.dense, Mode.hybrid):
             rankings = {}

@@ -81,7 +81,11 @@ def model_folder(name: str, *, download: bool = False) -> Path:
         location = Path(resolve_model_location(name)).expanduser()
     except ImportError as exc:
         raise ModelLoadError(f"the package holding the bundled model {name!r} is not installed") from exc
-    if location.is_dir():
+    try:
+        is_dir = location.is_dir()
+    except OSError:  # e.g. a name too long to be a path: then it can only be a hub name
+        is_dir = False
+    if is_dir:
         return location
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError

@@ -31,6 +31,7 @@ class SearchRequest:
     highlight: bool = True
     offset: int = 0  # hits to skip: a page is ranked[offset : offset + k]
     context: int = 0  # passages before and after each hit to return
+    split_long: bool = True  # a question longer than the model reads: the mean of its pieces (else truncated)
 
     @property
     def depth(self) -> int:
@@ -41,6 +42,27 @@ class SearchRequest:
     def per_document(self) -> bool:
         """Whether documents are fused on their best passage per retriever (hybrid DBSF, one passage each)."""
         return self.mode == Mode.hybrid and self.fusion is not Fusion.rrf and self.max_per_doc == 1
+
+
+def embed_query(embedder: Embedder, text: str) -> np.ndarray:
+    """The question's vector, shape (1, dimension).
+
+    A question longer than the model reads (a whole paragraph: "find passages like this") is cut into pieces the
+    model reads whole, and the query vector is the normalised mean of theirs, so every part of it counts. On
+    ArguAna-like paragraph questions this ranked better than letting the model truncate (cranfield, 190 questions,
+    153 of them too long: nDCG@10 dense 0.322 -> 0.345, hybrid 0.356 -> 0.373; `python -m bench long-queries`).
+    """
+    prompt = embedder.prompts.query
+    limit = embedder.max_tokens - (len(embedder.token_spans(prompt)) if prompt else 0)
+    if len(text) <= limit:  # every token covers at least one character: it fits
+        return embedder.encode_queries([text])
+    spans = embedder.token_spans(text)
+    if len(spans) <= limit:
+        return embedder.encode_queries([text])
+    pieces = [text[spans[i][0] : spans[min(i + limit, len(spans)) - 1][1]] for i in range(0, len(spans), limit)]
+    mean = embedder.encode_queries(pieces).mean(axis=0, keepdims=True)
+    normalised: np.ndarray = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return normalised.astype(np.float32)
 
 
 @dataclass
@@ -67,7 +89,11 @@ class QueryContext:
         if request.where is not None and not request.where.is_empty:
             allowed = snapshot.store.restrict(request.where)
             total = allowed.size
-        query_vec = embedder.encode_queries([request.text]) if request.mode != Mode.lexical else None
+        query_vec = None
+        if request.mode != Mode.lexical:
+            query_vec = (
+                embed_query(embedder, request.text) if request.split_long else embedder.encode_queries([request.text])
+            )
         lexical = snapshot.lexical.query(request.text)
         return cls(request, snapshot, embedder, allowed, total, query_vec, lexical, window)
 

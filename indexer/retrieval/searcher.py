@@ -48,8 +48,11 @@ class Searcher:
         rrf_k: int = RRF_K,
         defaults: SearchDefaults = DEFAULTS,
         stages: Sequence[Stage] = (),
+        split_long_queries: bool = True,
     ) -> None:
-        """`defaults`: the mode, fusion and dense weight of a search that names none."""
+        """`defaults`: the mode, fusion and dense weight of a search that names none. `split_long_queries`: a
+        question longer than the model reads is embedded as the mean of its pieces (False: the model truncates
+        it; for comparing the two)."""
         snapshot.manifest.check_model(embedder.model_id, embedder.dimension)
         snapshot.manifest.check_prompts(embedder.prompts.query, embedder.prompts.passage)
         self.snapshot = snapshot
@@ -58,6 +61,7 @@ class Searcher:
         self._rrf_k = rrf_k
         self.defaults = defaults
         self.stages = tuple(stages)
+        self._split_long = split_long_queries
 
     @property
     def runtime(self) -> str:
@@ -102,6 +106,7 @@ class Searcher:
             highlight=highlight,
             offset=offset,
             context=context,
+            split_long=self._split_long,
         )
         ctx = QueryContext.open(request, self.snapshot, self._embedder, self._candidates)
         ranked, candidates = rank(ctx)

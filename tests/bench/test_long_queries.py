@@ -1,13 +1,11 @@
-"""`bench long-queries`: paragraph questions made from judgments, and the mean-of-pieces query embedding."""
+"""`bench long-queries`: paragraph questions made from judgments, asked with the query embedded both ways."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
-
-from bench.long_queries import MeanOfPieces, paragraph_questions, study
+from bench.long_queries import paragraph_questions, study
 from indexer.evaluate import load_beir
 from tests.fakes import FakeEmbedder
 
@@ -36,17 +34,6 @@ def test_a_question_is_its_two_best_judged_documents_and_the_others_answer_it(tm
     assert qrels == {"q1": {"d1": 1, "d5": 1}}
     texts = {d.doc_id: d.text for d in dataset.corpus.documents}
     assert questions["q1"] == texts["d3"] + "\n\n" + texts["d4"]
-
-
-def test_mean_of_pieces_embeds_each_piece_of_model_length_and_averages() -> None:
-    inner = FakeEmbedder(max_tokens=5)
-    text = "one two three four five six seven eight nine ten eleven twelve"
-    got = MeanOfPieces(inner).encode_queries([text])[0]
-    pieces = ["one two three four five", "six seven eight nine ten", "eleven twelve"]
-    mean = inner.encode_queries(pieces).mean(axis=0)
-    np.testing.assert_allclose(got, mean / np.linalg.norm(mean), atol=1e-6)
-    short = MeanOfPieces(inner).encode_queries(["one two"])[0]
-    np.testing.assert_allclose(short, inner.encode_queries(["one two"])[0], atol=1e-6)  # one piece: unchanged
 
 
 def test_the_study_reports_both_ways_in_both_modes(tmp_path: Path) -> None:
