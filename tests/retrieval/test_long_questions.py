@@ -16,8 +16,8 @@ WORDS = "one two three four five six seven eight nine ten eleven twelve"
 
 
 def _normalised_mean(vectors: np.ndarray) -> np.ndarray:
-    mean = vectors.mean(axis=0)
-    return mean / np.linalg.norm(mean)
+    mean: np.ndarray = vectors.mean(axis=0)
+    return mean / float(np.linalg.norm(mean))
 
 
 def test_a_question_the_model_reads_whole_is_embedded_as_it_is() -> None:
