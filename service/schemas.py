@@ -295,8 +295,8 @@ class SearchRequest(BaseModel):
 
     query: BodyQueryText = Field(
         description=f"The question (1..{MAX_BODY_QUERY_CHARS:,} characters after trimming): a few words, or a whole "
-        "paragraph to find passages like it (the model embeds its first max_seq_length tokens; BM25 scores every "
-        "term)."
+        "paragraph to find passages like it (one longer than the model reads is embedded as the mean of pieces it "
+        "reads whole; BM25 scores every term)."
     )
     k: Annotated[TopK, Number] = Field(5, description=f"Number of passages, 1..{MAX_K}.")
     mode: Mode | None = Field(
