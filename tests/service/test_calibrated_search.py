@@ -51,3 +51,31 @@ def test_a_calibration_recorded_meanwhile_becomes_the_default_and_a_request_stil
     with fake_client(settings.model_copy(update={"use_calibration": False})) as client:
         assert client.get("/search", params={"q": "tides"}).json()["mode"] == "hybrid"
         assert client.get("/stats").json()["search_defaults"]["calibrated"] is False
+
+
+def test_the_mcp_search_tool_uses_the_calibrated_mode_too(fake_seed_index: Path, tmp_path: Path) -> None:
+    import asyncio
+    import signal
+
+    from indexer.storage.factory import as_backend
+    from tests.conftest import KEY, start_fake_server
+    from tests.service.test_mcp import connect
+
+    backend = as_backend(fake_seed_index)
+    record(backend, LEXICAL)
+    backend.close()
+    proc, base = start_fake_server(fake_seed_index, tmp_path / "server.log")
+
+    async def search(**arguments: str) -> dict[str, object]:
+        async with connect(base, KEY) as client:
+            result = await client.call_tool("search", {"query": "tides", "k": 2, **arguments})
+            assert not result.is_error and result.structured_content is not None
+            content: dict[str, object] = result.structured_content
+            return content
+
+    try:
+        assert asyncio.run(search())["mode"] == "lexical"
+        assert asyncio.run(search(mode="dense"))["mode"] == "dense"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
