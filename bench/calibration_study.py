@@ -12,22 +12,17 @@ the plain argmax over all twelve candidates, which also fits the dbsf weight.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from indexer.build.builder import sync_index
+from bench.studies import header, index_dataset, study_main
 from indexer.calibrate import CANDIDATES, DEFAULT, Rule, Scores, choose, judge, mean_over
 from indexer.embed.base import Embedder
-from indexer.embed.runtime import load_embedder
-from indexer.evaluate import BeirDataset, load_beir
-from indexer.ingest.chunking import ChunkingConfig
+from indexer.evaluate import BeirDataset
 from indexer.retrieval.searcher import Searcher
-from indexer.storage.local.backend import LocalBackend
 
 TOLERANCE = 0.005  # "no worse than the better single mode" allows this much
 
@@ -74,18 +69,14 @@ def study(
     dataset: BeirDataset, embedder: Embedder, index_dir: Path, sizes: Sequence[int], draws: int
 ) -> tuple[dict[str, float], dict[str, dict[str, dict[str, float]]]]:
     """(every candidate's mean nDCG@10 on all questions, the subsampling figures)."""
-    backend = LocalBackend(index_dir)
-    sync_index(dataset.corpus, backend, embedder, ChunkingConfig())
-    scores = judge(Searcher(backend.open(), embedder), dataset.queries, dataset.qrels)
+    scores = judge(Searcher(index_dataset(dataset, embedder, index_dir), embedder), dataset.queries, dataset.qrels)
     means = {name: mean_over(s, list(s)) for name, s in scores.items()}
     return means, subsample(scores, sizes, draws)
 
 
-def format_study(
-    name: str, questions: int, means: dict[str, float], figures: dict[str, dict[str, dict[str, float]]]
-) -> str:
+def format_study(dataset: BeirDataset, means: dict[str, float], figures: dict[str, dict[str, dict[str, float]]]) -> str:
     """Markdown: the candidates on all questions, then one row per size and rule."""
-    lines = [f"{name}: {questions} judged questions; nDCG@10, one passage per document", ""]
+    lines = [header(dataset), ""]
     lines += ["| setting | nDCG@10 (all questions) |", "| --- | ---: |"]
     lines += [f"| {setting} | {value:.4f} |" for setting, value in means.items()]
     lines += [
@@ -102,20 +93,22 @@ def format_study(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the study and print its tables."""
-    parser = argparse.ArgumentParser(prog="python -m bench calibration-study", description=__doc__)
-    parser.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="a BEIR folder")
-    parser.add_argument("--sizes", default="10,20,30,50", help="calibration sizes (default: %(default)s)")
-    parser.add_argument("--draws", type=int, default=400, help="random draws per size (default: %(default)s)")
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
-    args = parser.parse_args(argv)
-    dataset = load_beir(args.dataset)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    with tempfile.TemporaryDirectory(prefix="seekr-calibration-") as tmp:
-        means, figures = study(dataset, load_embedder(), Path(tmp) / "index", sizes, args.draws)
-    print(format_study(dataset.name, len(dataset.queries), means, figures))
-    if args.json:
-        args.json.write_text(json.dumps({"means": means, "subsampling": figures}, indent=2) + "\n", encoding="utf-8")
-    return 0
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--sizes", default="10,20,30,50", help="calibration sizes (default: %(default)s)")
+        parser.add_argument("--draws", type=int, default=400, help="random draws per size (default: %(default)s)")
+
+    return study_main(
+        argv,
+        prog="calibration-study",
+        description=__doc__,
+        arguments=arguments,
+        run=lambda dataset, embedder, tmp, args: study(
+            dataset, embedder, tmp / "index", [int(n) for n in args.sizes.split(",")], args.draws
+        ),
+        show=lambda dataset, result: format_study(dataset, *result),
+        to_json=lambda result: {"means": result[0], "subsampling": result[1]},
+    )
 
 
 if __name__ == "__main__":

@@ -18,11 +18,8 @@ default only if, in every condition and on the held-out split, it stays at or ab
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -30,18 +27,15 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer.build.builder import sync_index
+from bench.studies import header, index_dataset, study_main
 from indexer.calibrate import DEFAULT, DEFAULT_FOLDS, choose, cross_validate, folds_of, judge
 from indexer.embed.base import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
-from indexer.embed.runtime import load_embedder
-from indexer.evaluate import BeirDataset, load_beir
-from indexer.ingest.chunking import ChunkingConfig
+from indexer.evaluate import BeirDataset
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import LexicalScores, LexicalSearch
 from indexer.storage.local.postings import Postings
 from indexer.storage.local.segment import Segment
 from indexer.storage.local.snapshot import IndexSnapshot, LiveSegment
-from indexer.storage.local.versions import open_index
 from indexer.types import matched_text
 
 
@@ -131,8 +125,7 @@ CALIBRATED = "calibrated (indexer calibrate)"
 
 def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
     """condition -> system -> split -> mean nDCG@10."""
-    sync_index(dataset.corpus, index_dir, embedder, ChunkingConfig())
-    snapshot = open_index(index_dir)
+    snapshot = index_dataset(dataset, embedder, index_dir)
     conditions = {
         "as built": Searcher(snapshot, embedder),
         "weak lexical": Searcher(_weak_lexical(snapshot), embedder),
@@ -194,18 +187,13 @@ def format_study(result: dict[str, dict[str, dict[str, float]]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the study and print its table."""
-    parser = argparse.ArgumentParser(prog="python -m bench fusion-study", description=__doc__)
-    parser.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="a BEIR folder")
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
-    args = parser.parse_args(argv)
-    dataset = load_beir(args.dataset)
-    with tempfile.TemporaryDirectory(prefix="seekr-fusion-") as tmp:
-        result = study(dataset, load_embedder(), Path(tmp) / "index")
-    print(f"{dataset.name}: {len(dataset.queries)} judged questions; nDCG@10, one passage per document\n")
-    print(format_study(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return study_main(
+        argv,
+        prog="fusion-study",
+        description=__doc__,
+        run=lambda dataset, embedder, tmp, _: study(dataset, embedder, tmp / "index"),
+        show=lambda dataset, result: f"{header(dataset)}\n\n{format_study(result)}",
+    )
 
 
 if __name__ == "__main__":

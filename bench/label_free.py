@@ -16,24 +16,21 @@ No judged question is used to choose anything here: the judgments only score the
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import re
 import statistics
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from bench.studies import header, index_dataset, study_main
 from indexer.build.builder import sync_index
 from indexer.calibrate import choose, judge, mean_over
 from indexer.embed.base import Embedder
-from indexer.embed.runtime import load_embedder
-from indexer.evaluate import BeirDataset, load_beir
+from indexer.evaluate import BeirDataset
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import FolderReport
 from indexer.judgments import Qrels, per_query_ndcg, ranked_run
@@ -111,9 +108,7 @@ def inverse_cloze(
 
 def study(dataset: BeirDataset, embedder: Embedder, workdir: Path) -> dict[str, float | str | int]:
     """Every label-free rule's mean nDCG@10 on the judged questions (and what the inverse cloze chose)."""
-    backend = LocalBackend(workdir / "index")
-    sync_index(dataset.corpus, backend, embedder, ChunkingConfig())
-    searcher = Searcher(backend.open(), embedder)
+    searcher = Searcher(index_dataset(dataset, embedder, workdir / "index"), embedder)
     fixed = judge(searcher, dataset.queries, dataset.qrels)
     result: dict[str, float | str | int] = {name: mean_over(s, list(s)) for name, s in fixed.items()}
     for top in (1, 5):
@@ -133,9 +128,9 @@ def study(dataset: BeirDataset, embedder: Embedder, workdir: Path) -> dict[str, 
     return result
 
 
-def format_study(name: str, questions: int, result: dict[str, float | str | int]) -> str:
+def format_study(dataset: BeirDataset, result: dict[str, float | str | int]) -> str:
     """Markdown: one row per rule."""
-    lines = [f"{name}: {questions} judged questions; nDCG@10, one passage per document", ""]
+    lines = [header(dataset), ""]
     lines += ["| rule | nDCG@10 or choice |", "| --- | ---: |"]
     for rule, value in result.items():
         lines.append(f"| {rule} | {value:.4f} |" if isinstance(value, float) else f"| {rule} | {value} |")
@@ -144,17 +139,13 @@ def format_study(name: str, questions: int, result: dict[str, float | str | int]
 
 def main(argv: list[str] | None = None) -> int:
     """Run the study and print its table."""
-    parser = argparse.ArgumentParser(prog="python -m bench label-free", description=__doc__)
-    parser.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="a BEIR folder")
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
-    args = parser.parse_args(argv)
-    dataset = load_beir(args.dataset)
-    with tempfile.TemporaryDirectory(prefix="seekr-label-free-") as tmp:
-        result = study(dataset, load_embedder(), Path(tmp))
-    print(format_study(dataset.name, len(dataset.queries), result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return study_main(
+        argv,
+        prog="label-free",
+        description=__doc__,
+        run=lambda dataset, embedder, tmp, _: study(dataset, embedder, tmp),
+        show=format_study,
+    )
 
 
 if __name__ == "__main__":

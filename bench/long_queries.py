@@ -19,22 +19,17 @@ BM25 scores every term of the question either way.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
-from indexer.build.builder import sync_index
+from bench.studies import index_dataset, study_main
 from indexer.embed.base import Embedder
-from indexer.embed.runtime import load_embedder
-from indexer.evaluate import BeirDataset, load_beir
-from indexer.ingest.chunking import ChunkingConfig
+from indexer.evaluate import BeirDataset
 from indexer.judgments import Qrels, per_query_ndcg, ranked_run
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
-from indexer.storage.local.backend import LocalBackend
 
 DEPTH = 10
 QUESTION_DOCUMENTS = 2  # relevant documents joined into one question
@@ -59,9 +54,7 @@ def paragraph_questions(dataset: BeirDataset) -> tuple[dict[str, str], Qrels, di
 
 def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str, float | int]:
     """nDCG@10 per mode and way of embedding, and the questions' sizes."""
-    backend = LocalBackend(index_dir)
-    sync_index(dataset.corpus, backend, embedder, ChunkingConfig())
-    snapshot = backend.open()
+    snapshot = index_dataset(dataset, embedder, index_dir)
     questions, qrels, made_of = paragraph_questions(dataset)
     lengths = [len(embedder.token_spans(q)) for q in questions.values()]
     result: dict[str, float | int] = {
@@ -86,17 +79,13 @@ def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str
 
 def main(argv: list[str] | None = None) -> int:
     """Run the study and print its figures."""
-    parser = argparse.ArgumentParser(prog="python -m bench long-queries", description=__doc__)
-    parser.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="a BEIR folder")
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
-    args = parser.parse_args(argv)
-    dataset = load_beir(args.dataset)
-    with tempfile.TemporaryDirectory(prefix="seekr-long-") as tmp:
-        result = study(dataset, load_embedder(), Path(tmp) / "index")
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return study_main(
+        argv,
+        prog="long-queries",
+        description=__doc__,
+        run=lambda dataset, embedder, tmp, _: study(dataset, embedder, tmp / "index"),
+        show=lambda dataset, result: json.dumps(result, indent=2),
+    )
 
 
 if __name__ == "__main__":

@@ -21,5 +21,5 @@ def test_every_draw_picks_dense_and_loses_nothing_held_out(tmp_path: Path) -> No
         assert three["gain"] == 0.0 and three["no_worse"] == 1.0  # dense, the better single mode, every time
         assert three["default_gain"] < 0  # equal-weight hybrid loses here
         assert rules["argmax (12 candidates)"]["gain"] <= 0.0
-    table = format_study(dataset.name, len(dataset.queries), means, figures)
+    table = format_study(dataset, means, figures)
     assert "| 10 | calibrate (3 choices) | +0.0000 | 100% |" in table

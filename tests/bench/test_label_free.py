@@ -24,7 +24,7 @@ def test_every_rule_is_reported_and_the_cloze_choice_is_judged_on_the_real_quest
     best, three = str(result["inverse cloze: best of 12"]), str(result["inverse cloze: best of 3"])
     assert result["inverse cloze: best of 12, judged"] == result[best]
     assert three in {c.name for c in CHOICES} and result["inverse cloze: best of 3, judged"] == result[three]
-    assert "| per query: z of the top 5 |" in format_study(dataset.name, len(dataset.queries), result)
+    assert "| per query: z of the top 5 |" in format_study(dataset, result)
 
 
 def test_pseudo_questions_are_sentences_held_out_of_their_documents(tmp_path: Path) -> None:
