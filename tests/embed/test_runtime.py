@@ -88,3 +88,13 @@ def test_a_model_that_is_not_on_disk_is_not_downloaded(tmp_path: Path, monkeypat
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(ModelLoadError, match="nothing is downloaded"):
         rt.model_folder("someone/not-a-real-model")
+
+
+def test_a_download_allowed_while_the_hub_is_off_says_what_to_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelLoadError, match="HF_HUB_OFFLINE is set"):
+        rt.model_folder("someone/not-a-real-model", download=True)
+    with pytest.raises(ModelLoadError, match="allow the download once"):
+        rt.model_folder("someone/not-a-real-model")
