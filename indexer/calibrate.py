@@ -9,7 +9,8 @@ lexical, rrf, dbsf at dense weights 0.1..0.9) ranks every judged question, one p
 The rule chooses among three settings only: dense alone, lexical alone, or both with equal weights (the
 default). Which retriever to trust is what a collection decides; a finer weight fitted on a few dozen questions
 mostly fits their noise. Measured by subsampling on the shared sets (`python -m bench calibration-study`), the
-argmax over all twelve settings lost 0.004-0.010 nDCG@10 on held-out questions against this rule, on both sets.
+argmax over all twelve settings lost 0.002-0.006 nDCG@10 on held-out questions against this rule, on both sets,
+at every size from 20 questions up.
 Every candidate's score is still recorded as evidence. The rule's own worth is measured by k-fold
 cross-validation: each question is scored by the choice made on the other folds, so the recorded held-out
 figure is what the rule gives on questions it did not see.
