@@ -11,14 +11,14 @@ import textwrap
 from contextlib import closing
 from pathlib import Path
 
-from indexer.build.builder import BuildReport, build_index, sync_index
+from indexer.build.builder import BuildReport, build_index, build_prompts, sync_index
 from indexer.build.watch import DEFAULT_SETTLE_MS, FolderWatcher
 from indexer.calibrate import DEFAULT_FOLDS, format_calibration
 from indexer.catalog import open_catalog
 from indexer.collections import DEFAULT_COLLECTION
 from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL, Embedder, Prompts
 from indexer.embed.prompts import recorded_prompts, with_prompts
-from indexer.embed.runtime import Runtime, default_prompts, load_embedder
+from indexer.embed.runtime import Runtime, load_embedder
 from indexer.errors import ConfigError, IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
@@ -155,14 +155,15 @@ def _backend(args: argparse.Namespace, *, create: bool, index: Path | None = Non
         catalog.close()
 
 
-def _embedder(args: argparse.Namespace, model: str, prompts: Prompts | None = None) -> Embedder:
-    """The model on `--runtime`, with `prompts` (None: `--query-prompt`/`--passage-prompt`, else the model's)."""
-    embedder = load_embedder(model, args.runtime, download=getattr(args, "allow_download", False))
-    if prompts is None:
-        own = default_prompts(model)
-        query, passage = getattr(args, "query_prompt", None), getattr(args, "passage_prompt", None)
-        prompts = Prompts(own.query if query is None else query, own.passage if passage is None else passage)
-    return with_prompts(embedder, prompts)
+def _embedder(args: argparse.Namespace, model: str, prompts: Prompts) -> Embedder:
+    """The model on `--runtime` with `prompts` in front of texts."""
+    return with_prompts(load_embedder(model, args.runtime, download=getattr(args, "allow_download", False)), prompts)
+
+
+def _build_embedder(args: argparse.Namespace, backend: Backend) -> Embedder:
+    """What a build embeds with: `--model` with `--query-prompt`/`--passage-prompt`, else the prompts the index
+    records for this model, else the model's own."""
+    return _embedder(args, args.model, build_prompts(backend, args.model, args.query_prompt, args.passage_prompt))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -367,7 +368,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     cleaning = Cleaning(args.cleaning)
     dataset = load_beir(args.dataset, cleaning)
-    embedder = _embedder(args, args.model)
     config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=cleaning)
     storage = _storage(args)
     backend: Backend | None = None
@@ -375,6 +375,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         backend = open_backend(storage)  # else a temporary Milvus Lite file
     elif storage.backend is BackendName.local and args.index:
         backend = as_backend(Path(args.index))
+    embedder = _embedder(args, args.model, build_prompts(backend, args.model, args.query_prompt, args.passage_prompt))
     report = evaluate(
         dataset,
         embedder,
@@ -425,11 +426,11 @@ def _print_build(report: BuildReport) -> None:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    embedder = _embedder(args, args.model)
     config = ChunkingConfig(
         chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=Cleaning(args.cleaning)
     )
     with closing(_backend(args, create=True)) as backend:
+        embedder = _build_embedder(args, backend)
         report = build_index(
             args.source,
             backend,
@@ -447,9 +448,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-    embedder = _embedder(args, args.model)
     config = ChunkingConfig(cleaning=Cleaning(args.cleaning))
     with closing(_backend(args, create=True)) as backend:
+        embedder = _build_embedder(args, backend)
         watcher = FolderWatcher(
             args.source,
             lambda folder: sync_index(folder, backend, embedder, config),

@@ -69,14 +69,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _index_source(settings: Settings) -> None:
     """Bring the index in line with the source folder; unchanged documents are not embedded again."""
-    from indexer.build.builder import build_index
+    from indexer.build.builder import build_index, build_prompts
+    from indexer.embed.prompts import with_prompts
     from indexer.ingest.chunking import ChunkingConfig
 
     assert settings.source_dir is not None
     log = logging.getLogger("service.startup")
     with closing(open_backend(settings)) as backend:
         log.info("indexing %s into %s", settings.source_dir, backend.location)
-        embedder = load_embedder(settings)
+        # The index's own prompts where it has this model's vectors, else the model's: never a silent change.
+        embedder = with_prompts(load_embedder(settings), build_prompts(backend, settings.model))
         report = build_index(
             settings.source_dir,
             backend,

@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embed.base import BATCH_SIZE, Embedder
+from indexer.embed.base import BATCH_SIZE, Embedder, Prompts, canonical_model_id
+from indexer.embed.prompts import recorded_prompts
+from indexer.embed.runtime import default_prompts
 from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig, chunk_text
 from indexer.ingest.clean import RULES_VERSION, Cleaning
@@ -92,6 +94,20 @@ def model_info(embedder: Embedder) -> ModelInfo:
         query_prompt=embedder.prompts.query,
         passage_prompt=embedder.prompts.passage,
     )
+
+
+def build_prompts(backend: Backend | None, model: str, query: str | None = None, passage: str | None = None) -> Prompts:
+    """The prompts a build of `backend` with `model` puts in front of texts: those asked for; else, where the index
+    already holds this model's vectors, the prompts it records (a build never changes them unasked, which would
+    embed everything again); else the model's own."""
+    own: Prompts | None = None
+    if backend is not None and backend.current_version() is not None:
+        recorded = backend.read_manifest().model
+        if recorded.id == canonical_model_id(model):
+            own = recorded_prompts(recorded)
+    if own is None:
+        own = default_prompts(model)
+    return Prompts(own.query if query is None else query, own.passage if passage is None else passage)
 
 
 def chunking_info(config: ChunkingConfig) -> ChunkingInfo:

@@ -112,6 +112,10 @@ def test_the_manifest_records_the_prompts_a_change_rebuilds_and_a_mismatch_is_re
     assert "prompts changed (query 'query: ' -> 'search: '" in capsys.readouterr().out
     recorded = open_index(index).manifest.model
     assert (recorded.query_prompt, recorded.passage_prompt) == ("search: ", "passage: ")
+    # A later build that asks for nothing keeps what the index records: nothing is embedded again.
+    assert main(["build", str(src), "--index", str(index), *model]) == 0
+    assert "nothing changed: embedded 0 chunks" in capsys.readouterr().out
+    assert open_index(index).manifest.model.query_prompt == "search: "
     with pytest.raises(ManifestMismatchError, match="query prompt 'search: '"):
         Searcher(open_index(index), load_embedder(str(prompted_model), "onnx"))
     assert main(["query", str(index), "river boats", "--runtime", "onnx"]) == 0  # the recorded prompts
@@ -135,3 +139,25 @@ def test_the_service_puts_the_recorded_query_prompt_in_front(prompted_model: Pat
     plain = float(raw.encode(["boats on the river"])[0] @ passage)
     assert hit["scores"]["dense"] == pytest.approx(prompted, abs=1e-4)
     assert abs(prompted - plain) > 1e-3  # so the check above tells the two apart
+
+
+def test_the_service_start_indexes_a_folder_with_the_models_prompts_or_the_indexs(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from service.__main__ import _index_source
+
+    # Reads 160 tokens: the service indexes with the default chunking (128 tokens and the passage prompt).
+    prompted_model = make_tiny_model(tmp_path_factory.mktemp("long"), prompts=PROMPTS, max_seq_length=160)
+    src, index = tmp_path / "docs", tmp_path / "index"
+    src.mkdir()
+    (src / "river.txt").write_text("Rivers\n\nThe river bank holds the boats at low tide.")
+    settings = Settings(source_dir=src, index_dir=index, model=str(prompted_model), runtime="onnx")
+    _index_source(settings)
+    recorded = open_index(index).manifest.model
+    assert (recorded.query_prompt, recorded.passage_prompt) == ("query: ", "passage: ")  # the model's own
+    built = ["--model", str(prompted_model), "--runtime", "onnx", "--quiet"]
+    assert main(["build", str(src), "--index", str(index), *built, "--query-prompt", "search: "]) == 0
+    version = open_index(index).manifest.version
+    _index_source(settings)  # a restart keeps the prompts the index was built with
+    assert open_index(index).manifest.model.query_prompt == "search: "
+    assert open_index(index).manifest.version == version  # nothing embedded again
