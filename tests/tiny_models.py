@@ -126,7 +126,7 @@ def make_tiny_model(
                 num_hidden_layers=2,
                 num_attention_heads=2,
                 intermediate_size=37,
-                max_position_embeddings=64,
+                max_position_embeddings=max_seq_length + 16,
             )
         )
     elif kind == "xlmr":
@@ -138,7 +138,7 @@ def make_tiny_model(
                 num_hidden_layers=2,
                 num_attention_heads=2,
                 intermediate_size=37,
-                max_position_embeddings=66,  # positions start after the padding index
+                max_position_embeddings=max_seq_length + 18,  # positions start after the padding index
                 pad_token_id=1,
                 bos_token_id=0,
                 eos_token_id=2,

@@ -79,6 +79,8 @@ def test_manifest_records_what_was_built(fake_seed_index: Path) -> None:
         "normalized": True,
         "max_tokens": 254,
         "runtime": "fake",
+        "query_prompt": "",
+        "passage_prompt": "",
     }
     assert data["chunking"]["chunk_tokens"] == ChunkingConfig().chunk_tokens
     assert data["counts"]["documents"] == 5 and data["counts"]["chunks"] > 5
