@@ -15,12 +15,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
-from indexer.build.builder import chunking_info, model_info
+from indexer.build.builder import build_prompts, chunking_info, model_info
 from indexer.catalog import Catalog, CollectionInfo, open_catalog
 from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
-from indexer.embed.base import Prompts
 from indexer.embed.prompts import with_prompts
-from indexer.embed.runtime import default_prompts
 from indexer.errors import IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.manifest import Manifest
@@ -256,12 +254,7 @@ class Collections:
         check_name(name)
         name_of_model = model or self.settings.model
         embedder, _ = self.models.get(name_of_model)
-        own = default_prompts(name_of_model)
-        prompts = Prompts(
-            own.query if query_prompt is None else query_prompt,
-            own.passage if passage_prompt is None else passage_prompt,
-        )
-        embedder = with_prompts(embedder, prompts)
+        embedder = with_prompts(embedder, build_prompts(None, name_of_model, query_prompt, passage_prompt))
         config.validate(embedder.max_tokens)
         created = self.catalog.create(name, model_info(embedder), chunking_info(config))
         if created:
