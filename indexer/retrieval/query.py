@@ -53,9 +53,9 @@ def embed_query(embedder: Embedder, text: str) -> np.ndarray:
     153 of them too long: nDCG@10 dense 0.322 -> 0.345, hybrid 0.356 -> 0.373; `python -m bench long-queries`).
     """
     prompt = embedder.prompts.query
-    limit = embedder.max_tokens - (len(embedder.token_spans(prompt)) if prompt else 0)
-    if len(text) <= limit:  # every token covers at least one character: it fits
+    if len(prompt) + len(text) <= embedder.max_tokens:  # every token covers a character: it fits, nothing to count
         return embedder.encode_queries([text])
+    limit = embedder.max_tokens - (len(embedder.token_spans(prompt)) if prompt else 0)
     spans = embedder.token_spans(text)
     if len(spans) <= limit:
         return embedder.encode_queries([text])
