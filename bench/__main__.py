@@ -5,11 +5,13 @@ server RSS and cold start, on a named corpus. Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -59,41 +61,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# Modes that are programs of their own, imported only when asked for.
+_PROGRAMS = {
+    "soak": "bench.soak",
+    "scale": "bench.scale",
+    "formats": "bench.formats",
+    "collections": "bench.collections",
+    "calibration-study": "bench.calibration_study",
+    "long-queries": "bench.long_queries",
+    "label-free": "bench.label_free",
+    "fusion-study": "bench.fusion_study",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its table (`python -m bench soak ...`: the soak run, see bench.soak)."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["soak"]:
-        from bench.soak import main as soak
-
-        return soak(argv[1:])
-    if argv[:1] == ["scale"]:
-        from bench.scale import main as scale
-
-        return scale(argv[1:])
-    if argv[:1] == ["formats"]:
-        from bench.formats import main as formats
-
-        return formats(argv[1:])
-    if argv[:1] == ["collections"]:
-        from bench.collections import main as collections
-
-        return collections(argv[1:])
-    if argv[:1] == ["calibration-study"]:
-        from bench.calibration_study import main as calibration_study
-
-        return calibration_study(argv[1:])
-    if argv[:1] == ["long-queries"]:
-        from bench.long_queries import main as long_queries
-
-        return long_queries(argv[1:])
-    if argv[:1] == ["label-free"]:
-        from bench.label_free import main as label_free
-
-        return label_free(argv[1:])
-    if argv[:1] == ["fusion-study"]:
-        from bench.fusion_study import main as fusion_study
-
-        return fusion_study(argv[1:])
+    if argv[:1] and argv[0] in _PROGRAMS:
+        program: Callable[[list[str]], int] = importlib.import_module(_PROGRAMS[argv[0]]).main
+        return program(argv[1:])
     args = _parser().parse_args(argv)
     corpus = load_corpus(args.corpus, args.copies)
     results: dict[str, Any] = {

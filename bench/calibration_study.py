@@ -29,7 +29,7 @@ TOLERANCE = 0.005  # "no worse than the better single mode" allows this much
 
 def argmax_all(scores: Scores, questions: Sequence[str]) -> str:
     """The best of every candidate on `questions` (ties: the earlier one)."""
-    return max((c.name for c in CANDIDATES), key=lambda name: mean_over(scores[name], questions))
+    return choose(scores, questions, CANDIDATES)
 
 
 RULES: dict[str, Rule] = {"calibrate (3 choices)": choose, "argmax (12 candidates)": argmax_all}

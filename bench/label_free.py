@@ -28,17 +28,17 @@ import numpy as np
 
 from bench.studies import header, index_dataset, study_main
 from indexer.build.builder import sync_index
-from indexer.calibrate import choose, judge, mean_over
+from indexer.calibrate import Candidate, choose, judge, mean_over
 from indexer.embed.base import Embedder
 from indexer.evaluate import BeirDataset
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import FolderReport
 from indexer.judgments import Qrels, per_query_ndcg, ranked_run
+from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.local.backend import LocalBackend
 
-DEPTH = 10
 POOL_DOCUMENTS = 2000
 PSEUDO_QUESTIONS = 300
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -73,8 +73,7 @@ def per_query_rule(searcher: Searcher, queries: dict[str, str], qrels: Qrels, we
     rankings = {}
     for qid, text in queries.items():
         weight = min(1.0, max(0.0, weigher(searcher, text)))
-        hits = searcher.search(text, k=DEPTH, dense_weight=weight, max_per_doc=1, highlight=False).hits
-        rankings[qid] = [h.doc_id for h in hits]
+        rankings[qid] = Candidate(Mode.hybrid, Fusion.dbsf, weight).rank(searcher, text)
     scores = per_query_ndcg({q: qrels[q] for q in queries}, ranked_run(rankings))
     return statistics.fmean(scores.values())
 

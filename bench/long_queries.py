@@ -25,13 +25,13 @@ import sys
 from pathlib import Path
 
 from bench.studies import index_dataset, study_main
+from indexer.calibrate import DEPTH
 from indexer.embed.base import Embedder
 from indexer.evaluate import BeirDataset
 from indexer.judgments import Qrels, per_query_ndcg, ranked_run
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 
-DEPTH = 10
 QUESTION_DOCUMENTS = 2  # relevant documents joined into one question
 
 
