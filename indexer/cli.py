@@ -44,7 +44,7 @@ def _add_runtime(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_prompts(parser: argparse.ArgumentParser) -> None:
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--query-prompt",
         metavar="TEXT",
@@ -204,7 +204,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="embedding batch size (default: %(default)s)")
     _add_runtime(build)
-    _add_prompts(build)
+    _add_model_options(build)
     _add_cleaning(build)
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_reading(build)
@@ -224,7 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_storage(watch)
     watch.add_argument("--model", default=DEFAULT_MODEL, help="model name or path (default: %(default)s, bundled)")
     _add_runtime(watch)
-    _add_prompts(watch)
+    _add_model_options(watch)
     _add_cleaning(watch)
     _add_reading(watch)
     _add_watching(watch)
@@ -354,7 +354,7 @@ def _parser() -> argparse.ArgumentParser:
         help="hybrid dbsf: the dense share of the fused score, 0..1 (default: %(default)s)",
     )
     _add_runtime(ev)
-    _add_prompts(ev)
+    _add_model_options(ev)
     _add_cleaning(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
