@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+import tempfile
 import textwrap
 from contextlib import closing
 from pathlib import Path
@@ -23,6 +25,14 @@ from indexer.errors import ConfigError, IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
+from indexer.page_eval import (
+    PAGE_QUESTIONS,
+    PAGE_SYSTEMS,
+    PageReport,
+    evaluate_pages,
+    format_page_table,
+    read_page_questions,
+)
 from indexer.progress import log_progress_lines
 from indexer.retrieval.defaults import DEFAULTS
 from indexer.retrieval.results import Mode
@@ -361,6 +371,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if (args.dataset / PAGE_QUESTIONS).is_file():
+        return _cmd_eval_pages(args)
     try:
         from indexer.evaluate import evaluate, format_table, load_beir
     except ImportError as exc:
@@ -387,6 +399,45 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         dense_weight=args.dense_weight,
     )
     print(format_table(report))
+    if args.json:
+        args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def _cmd_eval_pages(args: argparse.Namespace) -> int:
+    """`eval` on a folder with page judgments: its documents built into an index, every question asked."""
+    folders = [p for p in sorted(args.dataset.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    if len(folders) != 1:
+        raise ConfigError(
+            f"{args.dataset} holds {PAGE_QUESTIONS} and {len(folders)} folders; page judgments need exactly one "
+            "folder of documents beside them"
+        )
+    questions = read_page_questions(args.dataset / PAGE_QUESTIONS)
+    config = ChunkingConfig(
+        chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=Cleaning(args.cleaning)
+    )
+    storage = _storage(args)
+    with contextlib.ExitStack() as stack:
+        if storage.backend is BackendName.milvus and args.milvus_uri:
+            backend = open_backend(storage)
+        elif storage.backend is BackendName.local and args.index:
+            backend = as_backend(Path(args.index))
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="seekr-eval-")))
+            backend = open_backend(
+                StorageSettings(backend=storage.backend, index_dir=tmp / "index", milvus_uri=f"{tmp}/eval.db")
+            )
+        stack.callback(backend.close)
+        prompts = build_prompts(backend, args.model, args.query_prompt, args.passage_prompt)
+        embedder = _embedder(args, args.model, prompts)
+        build = build_index(folders[0], backend, embedder, config, progress=not args.quiet)
+        searcher = Searcher(backend.open(), embedder)
+        report = PageReport(
+            args.dataset.name, build.documents, build.pages, build.chunks, len(questions), build.seconds
+        )
+        report.rows = evaluate_pages(searcher, questions, PAGE_SYSTEMS, progress=not args.quiet)
+    print(format_page_table(report))
     if args.json:
         args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
         print(f"\nwrote {args.json}")
@@ -484,11 +535,13 @@ def _cmd_query(args: argparse.Namespace) -> int:
     for hit in result.hits:
         dense = "-" if hit.dense is None else f"{hit.dense:.3f}"
         lexical = "-" if hit.lexical is None else f"{hit.lexical:.2f}"
-        print(f"{hit.rank}. [{hit.score:.4f}] {hit.title}")
+        print(f"{hit.rank}. [{hit.score:.4f}] {hit.title}" + (f" \u203a {hit.heading}" if hit.heading else ""))
+        where = f"page {hit.page}, " if hit.page else ""
         print(
-            f"   {hit.source} chars {hit.start}-{hit.end}  dense {dense} (rank {hit.dense_rank or '-'})  "
+            f"   {hit.source} {where}chars {hit.start}-{hit.end}  dense {dense} (rank {hit.dense_rank or '-'})  "
             f"lexical {lexical} (rank {hit.lexical_rank or '-'})"
             + (f"  introduces {hit.introduces}" if hit.introduces else "")
+            + (f"  [{hit.kind}]" if hit.kind else "")
         )
         print(textwrap.indent(textwrap.fill(hit.text, width=100), "   "), end="\n\n")
     return 0

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from indexer import __version__
 from indexer.errors import IndexCorruptError, ManifestMismatchError
+from indexer.types import PassageContext
 
 # 2: segments with tombstones (1: one store, vector index and BM25 index per version).
 FORMAT_VERSION = 2
@@ -47,6 +48,13 @@ class ChunkingInfo(_Frozen):
     titles: bool = False
     # Where the scraped-page rules applied (before this field: to every file).
     cleaning: str = "web"
+    # What a passage is matched with in front of it (`indexer.types.PassageContext`; before this field: title).
+    context: str = "title"
+
+    @property
+    def passage_context(self) -> PassageContext:
+        """The context passages of this index are matched with (none when titles are off)."""
+        return PassageContext(self.context) if self.titles else PassageContext.none
 
 
 class Counts(_Frozen):

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 import numpy as np
@@ -25,7 +28,9 @@ class Document:
 
     `pages`: where each page (or slide) of a paged format starts in `text`, ascending, the first at 0 (empty:
     not paged). `sections`: further offsets where a heading starts a section. A passage never crosses a page
-    or section start, so each passage lies on one page.
+    or section start, so each passage lies on one page. `headings`: (offset, heading) pairs, ascending: from
+    each offset on, passages stand under that heading (a section's heading, or the heading a page opens with).
+    `navigation`: the 1-based pages that are tables of contents, indexes or lists of figures.
     """
 
     doc_id: str
@@ -35,6 +40,8 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
     pages: tuple[int, ...] = ()
     sections: tuple[int, ...] = ()
+    headings: tuple[tuple[int, str], ...] = ()
+    navigation: tuple[int, ...] = ()
 
     @property
     def content_hash(self) -> str:
@@ -46,13 +53,22 @@ class Document:
             fields["pages"] = list(self.pages)
         if self.sections:
             fields["sections"] = list(self.sections)
+        if self.headings:
+            fields["headings"] = [list(h) for h in self.headings]
+        if self.navigation:
+            fields["navigation"] = list(self.navigation)
         payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+NAVIGATION = "navigation"  # a passage's kind on a table of contents, an index or a list of figures
+
+
 @dataclass(frozen=True)
 class Chunk:
-    """A passage of a document: `text == document_text[start:end]`; `page` is 1-based (None: not paged)."""
+    """A passage of a document: `text == document_text[start:end]`; `page` is 1-based (None: not paged);
+    `heading`: the heading it stands under, when it does not open with it; `kind`: None (content) or
+    `NAVIGATION`."""
 
     ordinal: int
     start: int
@@ -60,17 +76,72 @@ class Chunk:
     text: str
     n_tokens: int
     page: int | None = None
+    heading: str | None = None
+    kind: str | None = None
 
 
-def matched_text(title: str, text: str, start: int, titles: bool = True) -> str:
-    """What a passage is matched on (embedded, and indexed by BM25): its document's title, then the passage.
+class PassageContext(StrEnum):
+    """What a passage is matched with in front of it (embedded with, and indexed by BM25 with)."""
 
-    The title names what the passage is about (for an entity collection, it is the entity's name), so every
-    passage carries it; the first passage (`start == 0`) already opens with it. Hits still show the passage
-    alone, and their offsets point into the document text.
+    none = "none"  # the passage alone
+    titled = "title"  # its document's title (indexes made before page-aware context)
+    document = "document"  # its document's name: the title and a readable form of the file name
+    headings = "headings"  # the document's name and the heading the passage stands under
+
+
+_JSONL_LINE = re.compile(r"\.jsonl:\d+$", re.IGNORECASE)
+_NAME_SEPARATORS = re.compile(r"[_\-.\s]+")
+
+
+def readable_name(source: str) -> str:
+    """A file's name as words (`reports/3M_2018_10K.pdf` -> "3M 2018 10K"); "" for a line of a JSON Lines file
+    (its file name names the collection, not the document)."""
+    if not source or _JSONL_LINE.search(source):
+        return ""
+    return " ".join(_NAME_SEPARATORS.split(PurePosixPath(source).stem)).strip()
+
+
+def document_name(title: str, source: str) -> str:
+    """What names a document: its readable file name and its title, each once (a title that only repeats the
+    file name's words, or the reverse, is not said twice)."""
+    title = " ".join(title.split())[:TITLE_CHARS]
+    name = readable_name(source)
+    words = set(_NAME_SEPARATORS.split(title.lower()))
+    if not name or set(name.lower().split()) <= words:
+        return title
+    if not title or words <= set(name.lower().split()):
+        return name
+    return f"{name} \u00b7 {title}"
+
+
+def matched_text(
+    title: str,
+    text: str,
+    start: int,
+    context: PassageContext | bool = PassageContext.titled,
+    *,
+    source: str = "",
+    heading: str | None = None,
+) -> str:
+    """What a passage is matched on (embedded, and indexed by BM25): its context, then the passage.
+
+    `title` (and True): the document's title in front of every passage but the first, which opens with it (for
+    an entity collection, the title is the entity's name). `document`: the document's name (`document_name`)
+    in front of every passage that does not open with it; `headings`: that, then the heading the passage stands
+    under. Hits still show the passage alone, and their offsets point into the document text.
     """
-    prefix = title.strip()[:TITLE_CHARS] if titles else ""
-    return f"{prefix}\n{text}" if prefix and start > 0 else text
+    if context is True:
+        context = PassageContext.titled
+    if context is False or context is PassageContext.none:
+        return text
+    if context is PassageContext.titled:
+        prefix = title.strip()[:TITLE_CHARS]
+        return f"{prefix}\n{text}" if prefix and start > 0 else text
+    lines = [document_name(title, source)]
+    if context is PassageContext.headings and heading:
+        lines.append(heading)
+    prefix = "\n".join(line for line in lines if line and not text.startswith(line))
+    return f"{prefix}\n{text}" if prefix else text
 
 
 @dataclass(frozen=True)
@@ -150,6 +221,8 @@ class ChunkRecord:
     title: str
     source: str
     page: int | None = None
+    heading: str | None = None
+    kind: str | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.results import Hit, Mode, Passage, SearchResult
+from indexer.retrieval.results import Group, Hit, Mode, Navigation, Passage, SearchResult
 from indexer.types import All, Any_, Condition, Expr, Filter, Not, Scalar
 from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_DEPTH, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 
@@ -345,6 +345,16 @@ class SearchRequest(BaseModel):
         le=MAX_CONTEXT,
         description=f"Also return this many passages before and after each hit, from its document (0..{MAX_CONTEXT}).",
     )
+    group: Group | None = Field(
+        None,
+        description="page (the default): one hit per page of a paged document, its best passage, scored from all "
+        "its passages; passage: every passage on its own. Passages without a page are their own unit either way.",
+    )
+    navigation: Navigation | None = Field(
+        None,
+        description="Where passages of navigation pages (tables of contents, indexes, lists of figures) go: "
+        "below (the default: after every content passage), exclude, or include (ranked as any passage).",
+    )
 
 
 class Scores(BaseModel):
@@ -411,6 +421,12 @@ class SearchHit(BaseModel):
     page: int | None = Field(
         None, description="1-based page (PDF) or slide (PPTX) the passage lies on; null for formats without pages."
     )
+    heading: str | None = Field(
+        None, description="The heading the passage stands under (its section's, or the one its page opens with)."
+    )
+    kind: str | None = Field(
+        None, description="null for content; navigation for a passage of a table of contents, an index, ..."
+    )
     scores: Scores
     highlight: HighlightOut | None = Field(
         None, description="Best-matching sentence(s) as offsets into `text` (null when highlight=false)."
@@ -431,6 +447,8 @@ class SearchHit(BaseModel):
             start=hit.start,
             end=hit.end,
             page=hit.page,
+            heading=hit.heading,
+            kind=hit.kind,
             scores=Scores(
                 dense=hit.dense,
                 lexical=hit.lexical,

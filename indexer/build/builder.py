@@ -21,7 +21,7 @@ from indexer.manifest import ChunkingInfo, ModelInfo, SourceInfo
 from indexer.progress import progress_bar
 from indexer.storage.base import Backend, Snapshot, commit
 from indexer.storage.factory import as_backend
-from indexer.types import Chunk, Document, DocumentUpdate, matched_text
+from indexer.types import Chunk, Document, DocumentUpdate, PassageContext, matched_text
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,7 @@ def chunking_info(config: ChunkingConfig) -> ChunkingInfo:
         cleaning_rules=RULES_VERSION,
         titles=config.titles,
         cleaning=config.cleaning.value,
+        context=config.context.value,
     )
 
 
@@ -134,10 +135,19 @@ def prepare_updates(
     """Chunk and embed documents (one encode call for all chunks, so batches are full and length-sorted)."""
     chunked: list[tuple[Document, list[Chunk]]] = []
     for doc in progress_bar(docs, desc="chunking", unit="doc", enabled=progress):
-        chunks = chunk_text(doc.text, embedder.token_spans, config, pages=doc.pages, sections=doc.sections)
+        chunks = chunk_text(
+            doc.text,
+            embedder.token_spans,
+            config,
+            pages=doc.pages,
+            sections=doc.sections,
+            headings=doc.headings,
+            navigation=doc.navigation,
+        )
         chunked.append((doc, chunks))
+    context = config.context if config.titles else PassageContext.none
     texts = [
-        _fit(matched_text(doc.title, c.text, c.start, config.titles), c, embedder)
+        _fit(matched_text(doc.title, c.text, c.start, context, source=doc.source, heading=c.heading), c, embedder)
         for doc, chunks in chunked
         for c in chunks
     ]
@@ -168,8 +178,7 @@ def reuse_vectors(base: Snapshot, docs: list[Document], origins: dict[str, str])
     for doc in same:
         ids = chunk_ids.get(doc.doc_id, [])
         chunks = [
-            Chunk(records[c].ordinal, records[c].start, records[c].end, records[c].text, 0, records[c].page)
-            for c in ids
+            Chunk(r.ordinal, r.start, r.end, r.text, 0, r.page, r.heading, r.kind) for r in (records[c] for c in ids)
         ]
         rows = vectors[[row_of[c] for c in ids]] if ids else np.zeros((0, vectors.shape[1]), dtype=np.float32)
         updates.append(DocumentUpdate(doc, origins[doc.doc_id], chunks, rows))
@@ -203,6 +212,9 @@ def _compatibility_problem(base: Snapshot, model: ModelInfo, chunking: ChunkingI
             return f"runtime changed ({old.runtime} -> {model.runtime}); vectors of one index come from one runtime"
         return f"model changed ({old.id} -> {model.id})"
     if base.manifest.chunking != chunking:
+        before = base.manifest.chunking
+        if before.model_copy(update={"context": chunking.context}) == chunking:
+            return f"passage context changed ({before.context} -> {chunking.context})"
         return "chunking or cleaning settings changed"
     return None
 

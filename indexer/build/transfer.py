@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.lib.format import open_memmap
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from indexer.errors import ConfigError
 from indexer.manifest import Calibration, ChunkingInfo, ModelInfo
 from indexer.storage.base import Backend, Snapshot
-from indexer.types import Chunk, Document, DocumentUpdate, slices
+from indexer.types import Chunk, ChunkRecord, Document, DocumentUpdate, slices
 
 EXPORT_FILE = "export.json"
 DOCUMENTS_FILE = "documents.jsonl"
@@ -89,8 +90,8 @@ def export(snapshot: Snapshot, out: Path) -> TransferReport:
                         "origin": doc.origin,
                         "text": doc.text,
                         "metadata": doc.metadata,
-                        # [ordinal, start, end] and, for a passage on a page, its page
-                        "chunks": [[c.ordinal, c.start, c.end, *([c.page] if c.page else [])] for c in chunks],
+                        # [ordinal, start, end, page, heading, kind], without the trailing fields it lacks
+                        "chunks": [_chunk_row(c) for c in chunks],
                     }
                     fh.write(json.dumps(line, ensure_ascii=False) + "\n")
                     documents += 1
@@ -123,6 +124,13 @@ def read_info(folder: Path) -> ExportInfo:
         raise ConfigError(f"{folder} is not an export folder made by `python -m indexer export` ({exc})") from exc
 
 
+def _chunk_row(c: ChunkRecord) -> list[Any]:
+    row: list[Any] = [c.ordinal, c.start, c.end, c.page, c.heading, c.kind]
+    while row[-1] is None:
+        row.pop()
+    return row
+
+
 def _updates(folder: Path, info: ExportInfo) -> Iterator[list[DocumentUpdate]]:
     vectors = np.load(folder / VECTORS_FILE, mmap_mode="r")
     if vectors.shape != (info.chunks, info.model.dimension):
@@ -134,7 +142,7 @@ def _updates(folder: Path, info: ExportInfo) -> Iterator[list[DocumentUpdate]]:
             d = json.loads(line)
             doc = Document(d["doc_id"], d["title"], d["text"], d["source"], d["metadata"])
             # Token counts only size passages for the model while chunking; nothing after that reads them.
-            chunks = [Chunk(o, s, e, doc.text[s:e], 0, *page) for o, s, e, *page in d["chunks"]]
+            chunks = [Chunk(o, s, e, doc.text[s:e], 0, *rest) for o, s, e, *rest in d["chunks"]]
             batch.append(DocumentUpdate(doc, d["origin"], chunks, np.asarray(vectors[row : row + len(chunks)])))
             row += len(chunks)
             if len(batch) == _BATCH:

@@ -23,7 +23,7 @@ from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import FolderReport
 from indexer.storage.base import Backend, Snapshot, commit
 from indexer.storage.factory import as_backend
-from indexer.types import Document
+from indexer.types import Document, PassageContext
 
 ORIGIN_API = "api"
 
@@ -98,7 +98,9 @@ class IndexWriter:
             if not changed and not deletes:
                 return WriteResult(base, status)
             m = base.manifest.chunking
-            config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles, Cleaning(m.cleaning))
+            config = ChunkingConfig(
+                m.chunk_tokens, m.overlap_tokens, m.language, m.titles, PassageContext(m.context), Cleaning(m.cleaning)
+            )
             updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
             tx = self._backend.transaction(base, base.manifest.model, base.manifest.chunking)
             self._last = commit(tx, upserts=updates, deletes=list(deletes))

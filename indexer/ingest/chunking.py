@@ -18,7 +18,7 @@ import sentencex
 
 from indexer.errors import ConfigError
 from indexer.ingest.clean import Cleaning
-from indexer.types import Chunk
+from indexer.types import NAVIGATION, Chunk, PassageContext
 
 TokenSpans = Callable[[str], list[tuple[int, int]]]
 
@@ -33,7 +33,8 @@ class ChunkingConfig:
     chunk_tokens: int = 128
     overlap_tokens: int = 32
     language: str = "en"
-    titles: bool = True  # match each passage with its document's title in front (see `matched_text`)
+    titles: bool = True  # match each passage with its context in front (see `matched_text`); False: alone
+    context: PassageContext = PassageContext.headings  # what that context is
     cleaning: Cleaning = Cleaning.auto  # where the scraped-page rules apply when reading files
 
     def validate(self, max_tokens: int) -> None:
@@ -97,11 +98,14 @@ def chunk_text(
     *,
     pages: Sequence[int] = (),
     sections: Sequence[int] = (),
+    headings: Sequence[tuple[int, str]] = (),
+    navigation: Sequence[int] = (),
 ) -> list[Chunk]:
     """Split cleaned document text into chunks; see the module docstring for the policy.
 
     A chunk never crosses a page start (`pages`, ascending offsets) or a section start (`sections`): each
-    section is chunked on its own, and each chunk says the (1-based) page it lies on.
+    section is chunked on its own, and each chunk says the (1-based) page it lies on, the heading it stands
+    under (`headings`: (offset, heading), ascending) and whether that page is a navigation page.
     """
     units = _pieces(text, sentence_spans(text, config.language), token_spans, config.chunk_tokens)
     starts = sorted(set(pages) | set(sections))
@@ -110,6 +114,15 @@ def chunk_text(
         _pack(text, list(group), token_spans, config, chunks)
     if pages:
         chunks = [replace(c, page=bisect_right(pages, c.start) or 1) for c in chunks]
+    if navigation:
+        marked = set(navigation)
+        chunks = [replace(c, kind=NAVIGATION) if c.page in marked else c for c in chunks]
+    if headings:
+        offsets = [offset for offset, _ in headings]
+        for i, c in enumerate(chunks):
+            at = bisect_right(offsets, c.start) - 1
+            if at >= 0 and headings[at][1] and not c.text.startswith(headings[at][1]):
+                chunks[i] = replace(c, heading=headings[at][1])
     return chunks
 
 

@@ -32,7 +32,7 @@ import re
 from collections import Counter
 from enum import StrEnum
 
-RULES_VERSION = 1
+RULES_VERSION = 2  # 2: paged formats lose running headers, footers and page numbers (`indexer.ingest.pages`)
 
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _TERMINAL = re.compile(r"[.!?:;\"'\u201d\u2019)\]]$")

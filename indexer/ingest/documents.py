@@ -27,6 +27,7 @@ import yaml
 from lxml import etree
 
 from indexer.ingest.clean import Cleaning, clean_report, looks_scraped, normalise_text, split_title
+from indexer.ingest.pages import paged_blocks
 from indexer.ingest.readers import READERS
 from indexer.ingest.readers.base import SkipKind, Unreadable, assemble, iso
 from indexer.progress import progress_bar
@@ -201,11 +202,18 @@ def _present(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_file(
-    path: Path, rel: str, cleaning: Cleaning = Cleaning.auto, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    path: Path,
+    rel: str,
+    cleaning: Cleaning = Cleaning.auto,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    pages: bool | None = None,
 ) -> Iterator[Read | Skipped]:
     """The documents of one file (a `.jsonl` file holds many), or why it was skipped; never raises for a bad file.
 
-    `rel` is the file's path relative to the indexed folder: the document id and source.
+    `rel` is the file's path relative to the indexed folder: the document id and source. `pages`: whether
+    page-aware cleaning (running headers and footers, page numbers: `indexer.ingest.pages`) applies to paged
+    formats (None: unless `cleaning` is none).
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -225,7 +233,7 @@ def read_file(
             yield Skipped(rel, "empty file", SkipKind.empty)
             return
         if suffix in READERS:
-            yield _read_structured(path, rel, meta)
+            yield _read_structured(path, rel, meta, cleaning is not Cleaning.none if pages is None else pages)
             return
         raw = _read_text(path.read_bytes(), rel)
     except OSError as exc:
@@ -266,7 +274,8 @@ def read_upload(doc_id: str, filename: str, data: bytes, source: str) -> Read | 
     with tempfile.TemporaryDirectory(prefix="seekr-upload-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
-        items = list(read_file(path, doc_id, Cleaning.none, max_file_bytes=len(data) + 1))
+        # The scraped-page rules are for folders of saved pages; a paged file's running headers go all the same.
+        items = list(read_file(path, doc_id, Cleaning.none, max_file_bytes=len(data) + 1, pages=True))
     item = items[0]
     if isinstance(item, Skipped):
         return Skipped(filename, item.reason, item.kind)
@@ -275,10 +284,10 @@ def read_upload(doc_id: str, filename: str, data: bytes, source: str) -> Read | 
     return replace(doc, source=source, metadata=metadata), outcome
 
 
-def _read_structured(path: Path, rel: str, meta: dict[str, Any]) -> Read | Skipped:
-    """A document from a format reader, or why not."""
+def _read_structured(path: Path, rel: str, meta: dict[str, Any], clean_pages: bool) -> Read | Skipped:
+    """A document from a format reader (page-aware cleaning applied where `clean_pages`), or why not."""
     try:
-        extracted = READERS[path.suffix.lower()](path)
+        extracted = paged_blocks(READERS[path.suffix.lower()](path), clean_pages)
     except Unreadable as exc:
         return Skipped(rel, exc.message, exc.kind)
     except _PARSE_ERRORS as exc:
@@ -288,7 +297,7 @@ def _read_structured(path: Path, rel: str, meta: dict[str, Any]) -> Read | Skipp
     doc = assemble(rel, rel, extracted, _present(meta | extracted.metadata))
     if doc is None:
         return Skipped(rel, "no text in it", SkipKind.no_text)
-    return doc, CleaningOutcome()
+    return doc, CleaningOutcome(applied=bool(extracted.removed), removed=extracted.removed)
 
 
 def _front_matter(raw: str, rel: str, meta: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from indexer.manifest import Calibration
 from indexer.retrieval.fusion import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, Fusion
-from indexer.retrieval.results import Mode
+from indexer.retrieval.results import Group, Mode
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class SearchDefaults:
     mode: Mode = Mode.hybrid
     fusion: Fusion = DEFAULT_FUSION
     dense_weight: float = DEFAULT_DENSE_WEIGHT
+    group: Group = Group.page  # one hit per page where passages have pages (others are their own unit)
 
     def calibrated(self, calibration: Calibration | None) -> SearchDefaults:
         """These defaults with a collection's calibrated choice in their place (unchanged without one)."""
@@ -29,6 +30,7 @@ class SearchDefaults:
             mode=Mode(calibration.mode),
             fusion=Fusion(calibration.fusion) if calibration.fusion is not None else self.fusion,
             dense_weight=calibration.dense_weight if calibration.dense_weight is not None else self.dense_weight,
+            group=self.group,
         )
 
 

@@ -27,7 +27,7 @@ def hydrate(
     dense_scores.update(ctx.dense_scores([i for i in ids if i not in dense_scores]))
     # a passage without any query term has no lexical score
     lexical_scores = {cid: s for cid, s in ctx.lexical_scores(ids).items() if s > 0}
-    records = known | ctx.snapshot.store.chunks([i for i in ids if i not in known])
+    records = known | ctx.records([i for i in ids if i not in known])
     marked = (
         highlights(
             ctx.snapshot.lexical, ctx.request.text, ctx.query_vec, ctx.embedder, {i: records[i].text for i in ids}
@@ -55,6 +55,8 @@ def hydrate(
                 lexical_rank=lexical_rank.get(cid),
                 highlight=marked.get(cid),
                 page=rec.page,
+                heading=rec.heading,
+                kind=rec.kind,
                 introduces=introduced.get(cid),
                 stage_scores=dict(ctx.stage_scores.get(cid, {})),
             )

@@ -8,9 +8,9 @@ import numpy as np
 
 from indexer.embed.base import Embedder
 from indexer.retrieval.fusion import RRF_K, Fusion
-from indexer.retrieval.results import Mode
+from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.storage.base import LexicalScores, Restriction, Snapshot
-from indexer.types import Filter
+from indexer.types import ChunkRecord, Filter
 
 Ranked = list[tuple[int, float]]  # (chunk_id, score), best first
 
@@ -32,6 +32,8 @@ class SearchRequest:
     offset: int = 0  # hits to skip: a page is ranked[offset : offset + k]
     context: int = 0  # passages before and after each hit to return
     split_long: bool = True  # a question longer than the model reads: the mean of its pieces (else truncated)
+    group: Group = Group.passage  # page: one hit per page
+    navigation: Navigation = Navigation.below  # where navigation passages go
 
     @property
     def depth(self) -> int:
@@ -79,6 +81,14 @@ class QueryContext:
     lexical: LexicalScores | None  # None when the query has no indexed term
     window: int  # candidates per retriever that hybrid scores are normalised on (the searcher's `candidates`)
     stage_scores: dict[int, dict[str, float]] = field(default_factory=dict)
+    _records: dict[int, ChunkRecord] = field(default_factory=dict)  # passages read so far, for every stage
+
+    def records(self, ids: list[int]) -> dict[int, ChunkRecord]:
+        """The stored passages of `ids` (each read from the snapshot once per search)."""
+        missing = [i for i in ids if i not in self._records]
+        if missing:
+            self._records.update(self.snapshot.store.chunks(missing))
+        return {i: self._records[i] for i in ids}
 
     @classmethod
     def open(cls, request: SearchRequest, snapshot: Snapshot, embedder: Embedder, window: int) -> QueryContext:

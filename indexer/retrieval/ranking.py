@@ -1,5 +1,6 @@
-"""Stages 2 and 3: fuse the candidates into one ranking, then cut by score and group per document, asking the
-retrievers for more candidates while grouping leaves fewer than k and more could still come."""
+"""Stages 2 and 3: fuse the candidates into one ranking, then cut by score, group per page and per document and
+put navigation passages below content, asking the retrievers for more candidates while grouping leaves fewer
+than k and more could still come."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 from indexer.retrieval.candidates import Candidates, retrieve
 from indexer.retrieval.fusion import Fusion, dbsf, dbsf_bounds, rrf
 from indexer.retrieval.query import QueryContext, Ranked
-from indexer.retrieval.results import Mode
+from indexer.retrieval.results import Group, Mode, Navigation
+from indexer.types import NAVIGATION, ChunkRecord
 
 
 def best_first(scores: dict[int, float]) -> Ranked:
@@ -42,21 +44,58 @@ def _dbsf(ctx: QueryContext, candidates: Candidates) -> Ranked:
     bounds = dbsf_bounds([s for _, s in dense[:window]]), dbsf_bounds([s for _, s in lexical[:window]])
     weight = ctx.request.dense_weight
     fused = dbsf(dense_of, lexical_of, *bounds, weight)
-    if not ctx.request.per_document:
+    if ctx.request.per_document:
+        doc_of = ctx.snapshot.store.doc_ids_of(union)
+        unit_of: dict[int, object] = {cid: doc_of[cid] for cid in union}
+    elif ctx.request.group is Group.page:
+        records = ctx.records(union)
+        unit_of = {cid: _page_key(records[cid]) for cid in union}
+    else:
         return best_first(fused)
-    # Documents fused on their best passage per retriever; each is shown by its best fused passage.
-    doc_of = ctx.snapshot.store.doc_ids_of(union)
-    doc_dense: dict[str, float] = {}
-    doc_lexical: dict[str, float] = {}
-    shown: dict[str, int] = {}
+    # Units (documents, pages) fused on their best passage per retriever, so evidence split over two passages
+    # is not lost; each unit is shown by its best fused passage.
+    unit_dense: dict[object, float] = {}
+    unit_lexical: dict[object, float] = {}
+    shown: dict[object, int] = {}
     for cid in union:
-        doc = doc_of[cid]
-        doc_dense[doc] = max(doc_dense.get(doc, -np.inf), dense_of[cid])
-        doc_lexical[doc] = max(doc_lexical.get(doc, -np.inf), lexical_of[cid])
-        if doc not in shown or (fused[cid], -cid) > (fused[shown[doc]], -shown[doc]):
-            shown[doc] = cid
-    doc_fused = dbsf(doc_dense, doc_lexical, *bounds, weight)
-    return best_first({shown[doc]: score for doc, score in doc_fused.items()})
+        unit = unit_of[cid]
+        unit_dense[unit] = max(unit_dense.get(unit, -np.inf), dense_of[cid])
+        unit_lexical[unit] = max(unit_lexical.get(unit, -np.inf), lexical_of[cid])
+        if unit not in shown or (fused[cid], -cid) > (fused[shown[unit]], -shown[unit]):
+            shown[unit] = cid
+    unit_fused = dbsf(unit_dense, unit_lexical, *bounds, weight)
+    return best_first({shown[unit]: score for unit, score in unit_fused.items()})
+
+
+def _page_key(record: ChunkRecord) -> object:
+    """What a passage is grouped by with `group=page`: its document's page, or itself where it has no page."""
+    return (record.doc_id, record.page) if record.page is not None else record.chunk_id
+
+
+def one_per_page(ctx: QueryContext, ranked: Ranked) -> Ranked:
+    """`ranked` keeping the best passage of each page (passages without a page are their own unit), in order."""
+    records = ctx.records([cid for cid, _ in ranked])
+    seen: set[object] = set()
+    kept = []
+    for cid, score in ranked:
+        key = _page_key(records[cid])
+        if key not in seen:
+            seen.add(key)
+            kept.append((cid, score))
+    return kept
+
+
+def place_navigation(ctx: QueryContext, ranked: Ranked) -> Ranked:
+    """Navigation passages (tables of contents, indexes) below every content passage (`Navigation.below`, the
+    default), left out (`exclude`), or ranked as any passage (`include`)."""
+    policy = ctx.request.navigation
+    if policy is Navigation.include or not ranked:
+        return ranked
+    records = ctx.records([cid for cid, _ in ranked])
+    content = [(cid, s) for cid, s in ranked if records[cid].kind != NAVIGATION]
+    if policy is Navigation.exclude or len(content) == len(ranked):
+        return content
+    return content + [(cid, s) for cid, s in ranked if records[cid].kind == NAVIGATION]
 
 
 def at_most_per_document(ctx: QueryContext, ranked: Ranked, max_per_doc: int) -> Ranked:
@@ -101,8 +140,11 @@ def rank(ctx: QueryContext) -> tuple[Ranked, Candidates]:
         ranked = fuse(ctx, found)
         if request.min_score is not None:
             ranked = [(cid, s) for cid, s in ranked if s >= request.min_score]
+        if request.group is Group.page:
+            ranked = one_per_page(ctx, ranked)
         if request.max_per_doc is not None:
             ranked = at_most_per_document(ctx, ranked, request.max_per_doc)
+        ranked = place_navigation(ctx, ranked)
         if len(ranked) >= request.depth or not more_possible(ctx, found):
             return ranked, found
         n = min(ctx.total, n * 4)

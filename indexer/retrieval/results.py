@@ -9,6 +9,21 @@ from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.highlight import Highlight
 
 
+class Group(StrEnum):
+    """What one hit stands for: a passage, or a page (its best passage, scored with all its passages)."""
+
+    passage = "passage"
+    page = "page"
+
+
+class Navigation(StrEnum):
+    """Where navigation passages (tables of contents, indexes, lists of figures) go in a ranking."""
+
+    below = "below"  # after every content passage (the default)
+    exclude = "exclude"  # left out
+    include = "include"  # ranked as any passage
+
+
 class Mode(StrEnum):
     """Retrieval mode."""
 
@@ -55,6 +70,8 @@ class Hit:
     lexical_rank: int | None
     highlight: Highlight | None = None
     page: int | None = None  # 1-based page (or slide) of a paged document the passage lies on
+    heading: str | None = None  # the heading the passage stands under (when it does not open with it)
+    kind: str | None = None  # None for content, "navigation" for a table of contents, an index, ...
     introduces: str | None = None  # X, for a "Who is X?" question, if this is its document's first mention of X
     stage_scores: dict[str, float] = field(default_factory=dict)
     before: tuple[Passage, ...] = ()  # with context=N: up to N passages before this one, in document order

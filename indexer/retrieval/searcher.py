@@ -28,7 +28,7 @@ from indexer.retrieval.fusion import RRF_K, Fusion
 from indexer.retrieval.hits import hydrate
 from indexer.retrieval.query import QueryContext, SearchRequest
 from indexer.retrieval.ranking import rank
-from indexer.retrieval.results import Mode, SearchResult
+from indexer.retrieval.results import Group, Mode, Navigation, SearchResult
 from indexer.retrieval.stages import Stage, apply_stages
 from indexer.storage.base import Snapshot
 from indexer.types import Filter
@@ -82,6 +82,8 @@ class Searcher:
         dense_weight: float | None = None,
         offset: int = 0,
         context: int = 0,
+        group: Group | None = None,
+        navigation: Navigation | None = None,
     ) -> SearchResult:
         """Top `k` passages for `query`, after the first `offset` (a page: pages concatenated are one longer
         ranking).
@@ -90,7 +92,9 @@ class Searcher:
         come from one document, the rest of `k` filled from other documents; `where` restricts the search
         to matching documents before the top-k cut. `mode`, `fusion` and `dense_weight` (hybrid
         only; the weight applies to dbsf) default to the searcher's `defaults`. `context=N` adds to each hit the N
-        passages before and after it in its document.
+        passages before and after it in its document. `group=page`: one hit per page (its best passage, its
+        score fused from all its passages among the candidates; the default); `navigation`: where tables of
+        contents and indexes go (below content by default).
         """
         started = time.perf_counter()
         request = SearchRequest(
@@ -107,6 +111,8 @@ class Searcher:
             offset=offset,
             context=context,
             split_long=self._split_long,
+            group=group or self.defaults.group,
+            navigation=navigation or Navigation.below,
         )
         ctx = QueryContext.open(request, self.snapshot, self._embedder, self._candidates)
         ranked, candidates = rank(ctx)

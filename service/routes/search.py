@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, ValidationError
 
 from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.results import Mode
+from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.types import Expr, Filter
 from service.admission import Admission
 from service.auth import ReadAccess
@@ -54,6 +54,8 @@ async def _run(
                 dense_weight=req.dense_weight,
                 offset=req.offset,
                 context=req.context,
+                group=req.group,
+                navigation=req.navigation,
             )
         )
     request.app.state.metrics.search_seconds.labels(collection=engine.name, mode=result.mode.value).observe(
@@ -128,6 +130,13 @@ async def search_get(
     context: Annotated[
         int, Query(ge=0, le=MAX_CONTEXT, description="Passages before and after each hit to return too.")
     ] = 0,
+    group: Annotated[
+        Group | None, Query(description="page (default): one hit per page; passage: every passage on its own.")
+    ] = None,
+    navigation: Annotated[
+        Navigation | None,
+        Query(description="Tables of contents and indexes: below (default, after content), exclude or include."),
+    ] = None,
 ) -> SearchResponse:
     """Ranked passages for `q`. Each result carries its dense and lexical scores and ranks."""
     filters = None
@@ -145,6 +154,8 @@ async def search_get(
         "offset": offset,
         "version": version,
         "context": context,
+        "group": group,
+        "navigation": navigation,
     }
     try:  # the query-string parameters were checked one by one; the request model checks them together
         req = SearchRequest.model_validate({**params, "filters": filters, "highlight": highlight})

@@ -38,7 +38,7 @@ def _corpus(tmp_path: Path, title: str) -> Path:
 def test_matched_text() -> None:
     assert matched_text("Title", "first passage", 0) == "first passage"  # it already opens with the title
     assert matched_text("Title", "later passage", 120) == "Title\nlater passage"
-    assert matched_text("Title", "later passage", 120, titles=False) == "later passage"
+    assert matched_text("Title", "later passage", 120, False) == "later passage"
     assert matched_text("", "later passage", 120) == "later passage"
     assert matched_text("x" * 500, "p", 5) == "x" * TITLE_CHARS + "\np"
 

@@ -8,6 +8,7 @@ never cross them and say their page. A file that cannot be read raises `Unreadab
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -62,6 +63,10 @@ class Extracted:
     title: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     pages: int | None = None  # page or slide count of a paged format
+    # The lines of each page, for a reader whose blocks are made from them after page-aware cleaning (PDF).
+    page_lines: list[list[str]] | None = None
+    navigation: set[int] = field(default_factory=set)  # 1-based pages that point elsewhere (contents, index)
+    removed: Counter[str] = field(default_factory=Counter)  # lines page-aware cleaning removed, per rule
 
 
 def iso(value: datetime | date | str | None) -> str | None:
@@ -81,13 +86,19 @@ def assemble(doc_id: str, source: str, extracted: Extracted, metadata: dict[str,
     """The Document of `extracted`: blocks joined by blank lines, with page and section starts (None: no text).
 
     Each block's white space is normalised on its own, so every offset is known exactly. The title is the
-    reader's (file metadata), else the first heading, else the first line.
+    reader's (file metadata), else the first heading, else the first line. Headings: a format with heading
+    blocks gives each section its heading; a paged format without them gives each page the heading it opens
+    with (`page_heading`), if any, for that page alone.
     """
     parts: list[str] = []
     pages: list[int] = []
     sections: list[int] = []
+    headings: list[tuple[int, str]] = []
     offset, last_page = 0, 0
     first_heading: str | None = None
+    by_sections = any(block.heading for block in extracted.blocks)
+    page_texts: list[str] = []  # the current page's blocks, while its heading is not yet known
+    page_start = 0
     for block in extracted.blocks:
         text = normalise_text(block.text)
         if not text:
@@ -95,16 +106,22 @@ def assemble(doc_id: str, source: str, extracted: Extracted, metadata: dict[str,
         if parts:
             offset += 2  # the "\n\n" joining this block to the one before
         if block.page is not None and block.page != last_page:
+            if not by_sections and last_page:
+                headings.append((page_start, page_heading(page_texts) or ""))
             # Pages with no text leave no start: a passage's page is the page whose text holds it.
             pages.extend([offset] * (block.page - last_page))
-            last_page = block.page
+            last_page, page_start, page_texts = block.page, offset, []
         if block.heading:
             sections.append(offset)
+            headings.append((offset, " ".join(text.split())[:TITLE_CHARS]))
             first_heading = first_heading or text
+        page_texts.append(text)
         parts.append(text)
         offset += len(text)
     if not parts:
         return None
+    if not by_sections and last_page:
+        headings.append((page_start, page_heading(page_texts) or ""))
     body = "\n\n".join(parts)
     title = " ".join((extracted.title or first_heading or split_title(body)).split())[:TITLE_CHARS]
     return Document(
@@ -117,4 +134,30 @@ def assemble(doc_id: str, source: str, extracted: Extracted, metadata: dict[str,
         # does), so that `bisect_right(pages, offset)` is the page number of any offset.
         pages=tuple(pages),
         sections=tuple(sections),
+        headings=_distinct(headings),
+        navigation=tuple(sorted(n for n in extracted.navigation if n <= len(pages))),
     )
+
+
+def _distinct(headings: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
+    """`headings` without entries that change nothing (the same heading again, or none after none)."""
+    out: list[tuple[int, str]] = []
+    for offset, text in headings:
+        if out and out[-1][0] == offset:
+            out[-1] = (offset, text or out[-1][1])
+        elif (out and out[-1][1] != text) or (not out and text):
+            out.append((offset, text))
+    return tuple(out)
+
+
+def page_heading(blocks: list[str], *, limit: int = 2, max_chars: int = 120) -> str | None:
+    """The heading a page opens with: its first blocks while each is short, has a word and does not end a
+    sentence (a title line, a table's caption), at most `limit` of them; None when the page opens in running
+    text."""
+    kept: list[str] = []
+    for block in blocks[:limit]:
+        text = " ".join(block.split())
+        if len(text) > max_chars or text.endswith((".", ";", ",")) or not any(c.isalpha() for c in text):
+            break
+        kept.append(text)
+    return " \u203a ".join(kept) or None

@@ -70,7 +70,7 @@ def merge(
         live_chunks = sum(s.info.live_chunks for s in sources)
         directory = new_segment_dir(index_dir, base.version)
         writer = SegmentWriter(
-            directory, base.manifest.model.dimension, live_chunks, titles=base.manifest.chunking.titles
+            directory, base.manifest.model.dimension, live_chunks, context=base.manifest.chunking.passage_context
         )
         try:
             for source in sources:

@@ -27,7 +27,7 @@ from indexer.errors import IndexCorruptError
 from indexer.storage.hnsw import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 from indexer.storage.local.postings import Postings
 from indexer.storage.local.store import StoreReader, StoreWriter
-from indexer.types import Chunk, Document
+from indexer.types import Chunk, Document, PassageContext
 
 STORE_FILE = "store.sqlite"
 VECTORS_FILE = "vectors.faiss"
@@ -146,10 +146,10 @@ class Segment:
 class SegmentWriter:
     """Writes one new segment into an unpublished directory; `finish` makes it durable and opens it."""
 
-    def __init__(self, directory: Path, dimension: int, expected_chunks: int, *, titles: bool) -> None:
+    def __init__(self, directory: Path, dimension: int, expected_chunks: int, *, context: PassageContext) -> None:
         directory.mkdir(parents=True)
         self._dir = directory
-        self._titles = titles
+        self._context = context
         self._store = StoreWriter(directory / STORE_FILE)
         self._vectors = new_vector_index(dimension, expected_chunks)
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
@@ -199,7 +199,7 @@ class SegmentWriter:
             faiss.write_index(self._vectors, str(self._dir / VECTORS_FILE))
             # Freed, not reset: reset() clears FAISS's buffers but keeps their memory reserved.
             self._vectors = new_vector_index(self._vectors.d, 0)
-            postings = Postings.build_batches(self._store.chunk_texts(self._titles))
+            postings = Postings.build_batches(self._store.chunk_texts(self._context))
         except BaseException:
             self._store.abort()
             raise

@@ -29,6 +29,7 @@ from indexer.types import (
     Expr,
     Filter,
     Not,
+    PassageContext,
     Scalar,
     StoredDocument,
     matched_text,
@@ -54,7 +55,9 @@ CREATE TABLE chunks (
     start_char INTEGER NOT NULL,
     end_char   INTEGER NOT NULL,
     text       TEXT NOT NULL,
-    page       INTEGER
+    page       INTEGER,
+    heading    TEXT,
+    kind       TEXT
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 """
@@ -166,9 +169,12 @@ class StoreWriter:
             ),
         )
         self._conn.executemany(
-            "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, page) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(cid, doc.doc_id, c.ordinal, c.start, c.end, c.text, c.page) for cid, c in zip(ids, chunks, strict=True)],
+            "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, page, heading, kind) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (cid, doc.doc_id, c.ordinal, c.start, c.end, c.text, c.page, c.heading, c.kind)
+                for cid, c in zip(ids, chunks, strict=True)
+            ],
         )
 
     def copy_live(self, source: StoreReader, deleted_docs: Iterable[str]) -> None:
@@ -186,14 +192,15 @@ class StoreWriter:
                     [r for r in rows if r[doc_column] not in gone],
                 )
 
-    def chunk_texts(self, titles: bool, batch: int = 20_000) -> Iterator[tuple[list[int], list[str]]]:
+    def chunk_texts(self, context: PassageContext, batch: int = 20_000) -> Iterator[tuple[list[int], list[str]]]:
         """Every chunk's id and matched text (see `matched_text`) in batches, ascending by id (the postings' order)."""
         cursor = self._conn.execute(
-            "SELECT c.chunk_id, d.title, c.text, c.start_char FROM chunks c JOIN documents d USING (doc_id) "
-            "ORDER BY c.chunk_id"
+            "SELECT c.chunk_id, d.title, c.text, c.start_char, d.source, c.heading "
+            "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id"
         )
         while rows := cursor.fetchmany(batch):
-            yield [r[0] for r in rows], [matched_text(r[1], r[2], r[3], titles) for r in rows]
+            texts = [matched_text(r[1], r[2], r[3], context, source=r[4], heading=r[5]) for r in rows]
+            yield [r[0] for r in rows], texts
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks) as they stand in this writer's transaction."""
@@ -239,8 +246,9 @@ class StoreReader:
 
     @cached_property
     def _page(self) -> str:
-        """The chunks' page column, or NULL in a segment written before passages had pages."""
-        return "c.page" if "page" in self.columns("chunks") else "NULL"
+        """The chunks' page, heading and kind columns, or NULL in a segment written before passages had them."""
+        have = set(self.columns("chunks"))
+        return ", ".join(f"c.{name}" if name in have else "NULL" for name in ("page", "heading", "kind"))
 
     def raw_rows(self, table: str, batch: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """Every row of `table` ('documents' or 'chunks') as stored, in batches (for merges)."""

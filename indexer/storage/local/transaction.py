@@ -61,7 +61,9 @@ class Transaction:
     def add_stream(self, batches: Iterable[Sequence[DocumentUpdate]], expected_chunks: int) -> None:
         """`add` for a stream of batches written into one segment, so a bulk load holds one batch at a time."""
         directory = new_segment_dir(self._index_dir, self.number)
-        writer = SegmentWriter(directory, self._model.dimension, expected_chunks, titles=self._chunking.titles)
+        writer = SegmentWriter(
+            directory, self._model.dimension, expected_chunks, context=self._chunking.passage_context
+        )
         try:
             for batch in batches:
                 self.delete([u.document.doc_id for u in batch])

@@ -68,21 +68,25 @@ class Names:
 
 
 PAGE = "page"  # a passage's 1-based page, 0 when not paged; generations made before pages existed lack it
-_has_page: dict[tuple[str, str], bool] = {}  # (uri, chunk collection) -> whether it has the page field
+HEADING = "heading"  # the heading a passage stands under, "" for none (a field like the chunk's title)
+KIND = "kind"  # "" for content, "navigation"; generations made before page-aware context lack both
+OPTIONAL = (PAGE, HEADING, KIND)
+_optional: dict[tuple[str, str], list[str]] = {}  # (uri, chunk collection) -> the optional fields it has
 
 
 def chunk_fields(conn: Connection, collection: str) -> list[str]:
     """The fields of the chunk collection `collection` (its schema never changes while it exists)."""
     key = (conn.uri, collection)
-    if key not in _has_page:
+    if key not in _optional:
         described = conn.call(f"describe {collection}", conn.client.describe_collection, collection)
-        _has_page[key] = any(f["name"] == PAGE for f in described["fields"])
-    return [*CHUNK_FIELDS, PAGE] if _has_page[key] else CHUNK_FIELDS
+        names = {f["name"] for f in described["fields"]}
+        _optional[key] = [name for name in OPTIONAL if name in names]
+    return [*CHUNK_FIELDS, *_optional[key]]
 
 
 def forget_fields(conn: Connection, collection: str) -> None:
     """Forget what `chunk_fields` knows of `collection` (it is being dropped)."""
-    _has_page.pop((conn.uri, collection), None)
+    _optional.pop((conn.uri, collection), None)
 
 
 def vector_info(uri: str) -> VectorInfo:
@@ -129,7 +133,7 @@ def create_generation(conn: Connection, names: Names, dimension: int) -> None:
     chunks = client.create_schema(auto_id=True)
     chunks.add_field("row", DataType.INT64, is_primary=True, auto_id=True)
     chunks.add_field("chunk_id", DataType.INT64)
-    for column in ("doc_id", "text", "title", "source"):
+    for column in ("doc_id", "text", "title", "source", HEADING, KIND):
         chunks.add_field(column, DataType.VARCHAR, **text)
     for column in ("version", "deleted_at", "ordinal", "start_char", "end_char", PAGE):
         chunks.add_field(column, DataType.INT64)

@@ -18,7 +18,7 @@ from indexer.storage.base import Restriction
 from indexer.storage.hnsw import HNSW_EF_SEARCH
 from indexer.storage.milvus.connection import IN_BATCH, LIMIT, Connection
 from indexer.storage.milvus.expressions import condition_expr, in_list, literal, visible
-from indexer.storage.milvus.schema import DOC_FIELDS, FIRST, PAGE, Names, chunk_fields
+from indexer.storage.milvus.schema import DOC_FIELDS, FIRST, HEADING, KIND, OPTIONAL, PAGE, Names, chunk_fields
 from indexer.storage.settings import is_lite
 from indexer.types import All, Any_, ChunkRecord, Condition, Expr, Filter, Not, StoredDocument, slices
 
@@ -194,8 +194,7 @@ class MilvusStore:
     def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
         """The live chunks with these ids."""
         fields = ["chunk_id", "doc_id", "ordinal", "start_char", "end_char", "text", "title", "source"]
-        if PAGE in chunk_fields(self._s.conn, self._s.names.chunks):
-            fields.append(PAGE)
+        fields += [f for f in chunk_fields(self._s.conn, self._s.names.chunks) if f in OPTIONAL]
         rows = self._s.rows_by_id([int(i) for i in ids], fields)
         return {
             cid: ChunkRecord(
@@ -208,6 +207,8 @@ class MilvusStore:
                 r["title"],
                 r["source"],
                 r.get(PAGE) or None,
+                r.get(HEADING) or None,
+                r.get(KIND) or None,
             )
             for cid, r in rows.items()
         }

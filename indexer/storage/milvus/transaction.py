@@ -14,6 +14,8 @@ from indexer.storage.milvus.connection import IN_BATCH
 from indexer.storage.milvus.expressions import in_list, visible
 from indexer.storage.milvus.schema import (
     DOC_FIELDS,
+    HEADING,
+    KIND,
     PAGE,
     PLACEHOLDER,
     TEXT_PART,
@@ -87,7 +89,7 @@ class MilvusTransaction:
     def add_stream(self, batches: Iterable[Sequence[DocumentUpdate]], expected_chunks: int) -> None:
         """Insert or replace documents, one batch at a time."""
         del expected_chunks  # rows are sent batch by batch; nothing to reserve
-        paged = PAGE in chunk_fields(self._conn, self._names.chunks)
+        fields = chunk_fields(self._conn, self._names.chunks)
         for batch in batches:
             self.delete([u.document.doc_id for u in batch])
             docs: list[dict[str, Any]] = []
@@ -113,9 +115,21 @@ class MilvusTransaction:
                     for part, text in enumerate(parts)
                 )
                 for chunk, vector in zip(u.chunks, u.vectors, strict=True):
-                    matched = matched_text(doc.title, chunk.text, chunk.start, self._chunking.titles)
+                    matched = matched_text(
+                        doc.title,
+                        chunk.text,
+                        chunk.start,
+                        self._chunking.passage_context,
+                        source=doc.source,
+                        heading=chunk.heading,
+                    )
                     terms = " ".join(stem for _, _, stem in _ANALYZER.stems(matched))
-                    for name, value in (("text", chunk.text), ("terms", terms), ("title", doc.title)):
+                    for name, value in (
+                        ("text", chunk.text),
+                        ("terms", terms),
+                        ("title", doc.title),
+                        ("heading", chunk.heading or ""),
+                    ):
                         if len(value.encode()) > VARCHAR:
                             raise ConfigError(
                                 f"document {doc.doc_id!r}: a chunk's {name} is over Milvus's {VARCHAR} bytes"
@@ -133,7 +147,9 @@ class MilvusTransaction:
                             "title": doc.title,
                             "source": doc.source,
                             "meta": doc.metadata,
-                            **({PAGE: chunk.page or 0} if paged else {}),
+                            **({PAGE: chunk.page or 0} if PAGE in fields else {}),
+                            **({HEADING: chunk.heading or ""} if HEADING in fields else {}),
+                            **({KIND: chunk.kind or ""} if KIND in fields else {}),
                             "terms": terms,
                             "vector": np.asarray(vector, dtype=np.float32).tolist(),
                         }

@@ -1,0 +1,177 @@
+"""Page-aware cleaning: running headers and footers, page numbers, navigation pages, page headings; and how a
+generated PDF with all of them is indexed and searched in both engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.build.builder import build_index
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.ingest.documents import read_folder
+from indexer.ingest.pages import clean_pages, is_navigation, shape
+from indexer.retrieval.results import Group, Mode, Navigation
+from indexer.retrieval.searcher import Searcher
+from indexer.storage.settings import BackendName
+from indexer.types import NAVIGATION, PassageContext, document_name, matched_text, readable_name
+from tests.conftest import engine_backend
+from tests.fakes import FakeEmbedder
+
+BODY = [
+    "Tide gauges record the height of the sea every six minutes at each harbour station.",
+    "The keeper reads the gauge at dawn and writes the value into the station's log book.",
+    "Storm surges raise the water far above the predicted tide for a few hours at most.",
+    "A datum is the level from which every height on the chart is measured by surveyors.",
+    "Silt settles in the stilling well and must be flushed out before each spring tide.",
+]
+
+WORDS = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel", "India", "Juliet"]
+
+
+def _pages(n: int) -> list[list[str]]:
+    """`n` pages with two running header lines, body lines, and a footer with the page number."""
+    return [
+        ["Harbour Handbook", "Chapter notes", *(f"{WORDS[i]} {line}" for line in BODY), f"Page {i + 1} of {n}"]
+        for i in range(n)
+    ]
+
+
+def test_running_headers_footers_and_page_numbers_go_and_body_text_stays() -> None:
+    pages = _pages(8)
+    pages[3].append("7")  # a page number that does not follow the pages: table data, kept
+    for i, lines in enumerate(pages):
+        lines.append(str(i + 11))  # the document's own numbering, offset by ten
+    cleaned = clean_pages(pages)
+    assert cleaned.running == ["Harbour Handbook", "Chapter notes"]
+    assert cleaned.removed == {"running_header": 16, "page_number": 16}  # "Page N of 8" and the numbering
+    assert all(not any(line.startswith(("Harbour", "Page ")) for line in page) for page in cleaned.pages)
+    for before, after in zip(pages, cleaned.pages, strict=True):
+        assert after[:5] == before[2:7]  # the body lines, untouched
+    assert "7" in cleaned.pages[3]
+
+
+def test_documents_without_running_lines_lose_nothing() -> None:
+    distinct = [[f"{WORDS[n]} opens here.", BODY[n % 5], BODY[(n + 2) % 5] + f" ({n})"] for n in range(6)]
+    assert clean_pages(distinct).pages == distinct
+    assert clean_pages(distinct).removed == {}
+    short = _pages(2)  # two pages: nothing to compare
+    assert clean_pages(short).pages == short
+    tables = [["Station North 12,400 11,900", "Station South 8,100 7,950", BODY[n % 5]] for n in range(6)]
+    assert clean_pages(tables).pages == tables  # a table row repeated on every page is data, not a header
+    only_header = [["Harbour Handbook"], *_pages(4)]
+    assert clean_pages(only_header).pages[0] == []  # a page whose only text was its header is empty
+
+
+def test_shape_ignores_numbers_case_and_punctuation() -> None:
+    assert shape("Page 3 of 40") == shape("PAGE 12 of 40") == "page # of #"
+    assert shape("Acme, Inc. - Annual report") == shape("ACME Inc - Annual Report")
+
+
+def test_tables_of_contents_and_indexes_are_navigation_and_tables_are_not() -> None:
+    contents = ["Contents", *(f"Chapter {n} Tides and gauges {n * 7}" for n in range(1, 9))]
+    leaders = ["List of figures", *(f"Figure {n}. A gauge .......... {n + 3}" for n in range(1, 7))]
+    index = [
+        "Index",
+        *(
+            f"{word}, {n}, {n + 20}-{n + 22}"
+            for n, word in enumerate(["datum", "gauge", "keeper", "silt", "surge", "tide"], 1)
+        ),
+    ]
+    table = ["Station Readings", *(f"Station {n} height {n * 131}, {n * 17}.5 {n * 1000 + 7}" for n in range(1, 9))]
+    unordered = ["Staff", *(f"Keeper number {n} age {age}" for n, age in enumerate([58, 33, 61, 29, 45, 52, 38], 1))]
+    assert is_navigation(contents) and is_navigation(leaders) and is_navigation(index)
+    assert not is_navigation(table)
+    assert not is_navigation(unordered)  # small numbers, but not ascending: not a contents page
+    assert not is_navigation(BODY)
+
+
+def test_passage_context_names_the_document_and_its_heading() -> None:
+    assert readable_name("reports/Harbour_2018-annual.pdf") == "Harbour 2018 annual"
+    assert readable_name("corpus.jsonl:12") == ""
+    assert document_name("0001018724-18-000005", "Harbour_2018.pdf") == "Harbour 2018 \u00b7 0001018724-18-000005"
+    assert document_name("Harbour 2018", "Harbour_2018.pdf") == "Harbour 2018"
+    assert document_name("Tides", "corpus.jsonl:3") == "Tides"
+    text = matched_text("Tides", "rows", 50, PassageContext.headings, source="Harbour_2018.pdf", heading="Gauges")
+    assert text == "Harbour 2018 \u00b7 Tides\nGauges\nrows"
+    assert matched_text("Tides", "rows", 50, PassageContext.document, source="a.pdf", heading="Gauges") == (
+        "a \u00b7 Tides\nrows"
+    )
+    assert matched_text("Tides", "Tides\nrows", 0, PassageContext.document) == "Tides\nrows"  # opens with it
+    assert matched_text("Tides", "rows", 0, PassageContext.titled) == "rows"  # the old rule, for old indexes
+
+
+def make_handbook(path: Path, pages: int = 8) -> Path:
+    """A PDF with a running header and footer on every page, a contents page (2), headed tables (5, 6) and a
+    back-of-book index (last page)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_title("Harbour Handbook")
+    pdf.set_auto_page_break(False)
+    for page in range(1, pages + 1):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=9)
+        pdf.cell(0, 6, "Harbour Handbook - Operations", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=11)
+        if page == 2:
+            pdf.cell(0, 8, "Contents", new_x="LMARGIN", new_y="NEXT")
+            for n, name in enumerate(["Gauges", "Keepers", "Datum", "Tide tables", "Surges", "Silt"], start=3):
+                pdf.cell(0, 7, f"{name} {'.' * 30} {n}", new_x="LMARGIN", new_y="NEXT")
+        elif page == pages:
+            pdf.cell(0, 8, "Index", new_x="LMARGIN", new_y="NEXT")
+            for n, word in enumerate(["anemometer", "barometer", "datum", "gauge", "keeper", "lantern"], start=3):
+                pdf.cell(0, 7, f"{word}, {n}, {n + 1}", new_x="LMARGIN", new_y="NEXT")
+        elif page in (5, 6):
+            pdf.cell(0, 8, f"Quarterly lantern oil ledger {page}", new_x="LMARGIN", new_y="NEXT")
+            for month, litres in zip(["January", "February", "March", "April"], [412, 398, 377, 350], strict=True):
+                pdf.cell(0, 7, f"{month} {litres + page},{page}00 {litres - 40}", new_x="LMARGIN", new_y="NEXT")
+        else:
+            for line in BODY:
+                pdf.multi_cell(0, 6, f"{WORDS[page]}: {line}", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_y(-20)
+        pdf.cell(0, 6, f"Page {page}", new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+SMALL = ChunkingConfig(32, 8)
+
+
+def test_a_handbook_is_cleaned_marked_and_searched_by_page(tmp_path: Path, engine: BackendName) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    make_handbook(folder / "Harbour_handbook_2019.pdf")
+    report = read_folder(folder)
+    (doc,) = report.documents
+    assert report.removed["running_header"] == 8 and report.removed["page_number"] == 8
+    assert doc.metadata["running_headers"] == ["Harbour Handbook - Operations"]
+    assert "Harbour Handbook - Operations" not in doc.text and "Page 3" not in doc.text
+    assert "Gauges" in doc.text and "lantern, 8, 9" in doc.text  # navigation pages are kept in the text
+    assert doc.navigation == (2, 8)
+    backend = engine_backend(engine, tmp_path)
+    try:
+        build_index(folder, backend, FakeEmbedder(), SMALL)
+        snapshot = backend.open()
+        chunks = snapshot.store.chunks(snapshot.store.chunk_ids())
+        for chunk in chunks.values():
+            assert doc.text[chunk.start : chunk.end] == chunk.text
+            assert (chunk.kind == NAVIGATION) == (chunk.page in (2, 8)), chunk
+            if chunk.page in (5, 6) and not chunk.text.startswith("Quarterly"):
+                assert chunk.heading == f"Quarterly lantern oil ledger {chunk.page}"
+        searcher = Searcher(snapshot, FakeEmbedder())
+        question = "lantern keeper gauge datum"
+        default = searcher.search(question, k=8, mode=Mode.lexical).hits
+        content = [h for h in default if h.kind != NAVIGATION]
+        assert default[: len(content)] == content  # navigation passages come after every content passage
+        included = searcher.search(question, k=8, mode=Mode.lexical, navigation=Navigation.include).hits
+        assert any(h.kind == NAVIGATION for h in included[:3])  # the index names every word of the question
+        excluded = searcher.search(question, k=8, mode=Mode.lexical, navigation=Navigation.exclude).hits
+        assert excluded and all(h.kind != NAVIGATION for h in excluded)
+        for mode in Mode:
+            pages = [h.page for h in searcher.search(question, k=8, mode=mode, group=Group.page).hits]
+            assert len(pages) == len(set(pages))  # one hit per page
+        passages = searcher.search(question, k=20, mode=Mode.lexical, group=Group.passage).hits
+        assert len({h.page for h in passages}) < len(passages)  # pages hold several passages each
+        ledger = searcher.search("quarterly lantern oil ledger March", k=3, mode=Mode.lexical).hits
+        assert ledger[0].page in (5, 6) and ledger[0].kind is None
+    finally:
+        backend.close()
