@@ -22,6 +22,7 @@ STOPWORDS = "en"
 # A question's function words: NLTK's English list as bm25s ships it (interrogatives, pronouns, auxiliaries).
 QUERY_STOPWORDS = "en_plus"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_PARTS = re.compile(r"[^\W\d_]{2,}|\d{2,}")  # the letter and digit runs of a token that mixes them
 
 
 def tokenizer(stopwords: str = STOPWORDS) -> Tokenizer:
@@ -49,7 +50,20 @@ class Analyzer:
         Like an Elasticsearch `search_analyzer` with a longer stop list than the index's: "Who is Blinken?"
         is about Blinken, and a passage sharing only "who" with it is no match. Documents keep these words
         indexed, so a query made of nothing else ("The Who") is matched on all of them.
+
+        A term joining letters and digits ("FY2018", "H100s") is also matched on its runs of two or more
+        letters or digits ("fy", "2018"), as Elasticsearch's word delimiter splits on numerics: a question
+        writes "FY2018" where the text says "2018". Passages are indexed as they are, so this changes nothing
+        for questions without such terms.
         """
         stems = self.stems(query)
-        content = [stem for start, end, stem in stems if query[start:end].lower() not in self._query_stop]
+        content: list[str] = []
+        for start, end, stem in stems:
+            word = query[start:end].lower()
+            if word in self._query_stop:
+                continue
+            content.append(stem)
+            if not (word.isalpha() or word.isdigit()):
+                parts = [p for p in _PARTS.findall(word) if p != word and p not in self._stop]
+                content.extend(self._stemmer.stemWords(parts))
         return list(dict.fromkeys(content or [stem for _, _, stem in stems]))
