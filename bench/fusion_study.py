@@ -36,7 +36,6 @@ from indexer.storage.base import LexicalScores, LexicalSearch
 from indexer.storage.local.postings import Postings
 from indexer.storage.local.segment import Segment
 from indexer.storage.local.snapshot import IndexSnapshot, LiveSegment
-from indexer.types import matched_text
 
 
 def _first_half(text: str) -> str:
@@ -99,7 +98,7 @@ def _weak_vectors(snapshot: IndexSnapshot, embedder: Embedder) -> IndexSnapshot:
         records = segment.store.chunks(ids)
         texts = []
         for i in ids:
-            text = matched_text(records[i].title, records[i].text, records[i].start)
+            text = records[i].matched(snapshot.manifest.chunking.passage_context)
             spans = embedder.token_spans(text)
             texts.append(text[: spans[TRUNCATED_TOKENS - 1][1]] if len(spans) > TRUNCATED_TOKENS else text)
         vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dimension))

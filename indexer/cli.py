@@ -40,6 +40,7 @@ from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
 from indexer.storage.factory import as_backend, open_backend
 from indexer.storage.settings import BackendName, StorageSettings
+from indexer.types import PassageContext
 
 _DEFAULTS = ChunkingConfig()
 
@@ -103,6 +104,13 @@ def _add_cleaning(parser: argparse.ArgumentParser) -> None:
         default=Cleaning.auto.value,
         help="where the scraped-page rules apply: auto (HTML, and text that looks like a saved web page), web "
         "(every file) or none (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--context",
+        choices=[c.value for c in PassageContext],
+        default=PassageContext.headings.value,
+        help="what each passage is matched with in front of it: headings (the document's name, from its title and "
+        "file name, and the heading the passage stands under), document, title or none (default: %(default)s)",
     )
 
 
@@ -380,7 +388,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     cleaning = Cleaning(args.cleaning)
     dataset = load_beir(args.dataset, cleaning)
-    config = ChunkingConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=cleaning)
+    config = ChunkingConfig(
+        chunk_tokens=args.chunk_tokens,
+        overlap_tokens=args.overlap_tokens,
+        cleaning=cleaning,
+        context=PassageContext(args.context),
+    )
     storage = _storage(args)
     backend: Backend | None = None
     if storage.backend is BackendName.milvus and args.milvus_uri:
@@ -415,7 +428,10 @@ def _cmd_eval_pages(args: argparse.Namespace) -> int:
         )
     questions = read_page_questions(args.dataset / PAGE_QUESTIONS)
     config = ChunkingConfig(
-        chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=Cleaning(args.cleaning)
+        chunk_tokens=args.chunk_tokens,
+        overlap_tokens=args.overlap_tokens,
+        cleaning=Cleaning(args.cleaning),
+        context=PassageContext(args.context),
     )
     storage = _storage(args)
     with contextlib.ExitStack() as stack:
@@ -478,7 +494,10 @@ def _print_build(report: BuildReport) -> None:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     config = ChunkingConfig(
-        chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, cleaning=Cleaning(args.cleaning)
+        chunk_tokens=args.chunk_tokens,
+        overlap_tokens=args.overlap_tokens,
+        cleaning=Cleaning(args.cleaning),
+        context=PassageContext(args.context),
     )
     with closing(_backend(args, create=True)) as backend:
         embedder = _build_embedder(args, backend)
@@ -499,7 +518,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-    config = ChunkingConfig(cleaning=Cleaning(args.cleaning))
+    config = ChunkingConfig(cleaning=Cleaning(args.cleaning), context=PassageContext(args.context))
     with closing(_backend(args, create=True)) as backend:
         embedder = _build_embedder(args, backend)
         watcher = FolderWatcher(

@@ -89,16 +89,19 @@ class PassageContext(StrEnum):
     headings = "headings"  # the document's name and the heading the passage stands under
 
 
-_JSONL_LINE = re.compile(r"\.jsonl:\d+$", re.IGNORECASE)
 _NAME_SEPARATORS = re.compile(r"[_\-.\s]+")
+_FILE = re.compile(r"^[^:]*\.[A-Za-z0-9]{1,5}$")  # a file's path: a name with an extension, no "api:" or ":LINE"
+_ID_LIKE = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])\w{7,}$|^\d{5,}$")  # a hash, a serial number, a long count
 
 
 def readable_name(source: str) -> str:
-    """A file's name as words (`reports/3M_2018_10K.pdf` -> "3M 2018 10K"); "" for a line of a JSON Lines file
-    (its file name names the collection, not the document)."""
-    if not source or _JSONL_LINE.search(source):
+    """A file's name as words (`reports/3M_2018_10K.pdf` -> "3M 2018 10K"); "" where the source is no file (an API
+    document, a line of a JSON Lines file) or its name says nothing (`000_27323d1700c7a7d6.txt`: its words that
+    look like hashes or serial numbers go, and a name left without a letter is no name)."""
+    if not source or not _FILE.match(source):
         return ""
-    return " ".join(_NAME_SEPARATORS.split(PurePosixPath(source).stem)).strip()
+    words = [w for w in _NAME_SEPARATORS.split(PurePosixPath(source).stem) if w and not _ID_LIKE.match(w)]
+    return " ".join(words) if any(c.isalpha() for w in words for c in w) else ""
 
 
 def document_name(title: str, source: str) -> str:
@@ -223,6 +226,10 @@ class ChunkRecord:
     page: int | None = None
     heading: str | None = None
     kind: str | None = None
+
+    def matched(self, context: PassageContext | bool) -> str:
+        """What this passage is matched on in an index whose passages have `context` (see `matched_text`)."""
+        return matched_text(self.title, self.text, self.start, context, source=self.source, heading=self.heading)
 
 
 @dataclass(frozen=True)

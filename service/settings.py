@@ -16,6 +16,7 @@ from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.searcher import DEFAULT_CANDIDATES
 from indexer.storage.settings import BackendName, StorageSettings, is_lite
+from indexer.types import PassageContext
 
 ENV_PREFIX = "SEEKR_"
 
@@ -76,6 +77,11 @@ class Settings(StorageSettings):
         Cleaning.auto,
         description="For source_dir: where the scraped-page rules apply (auto: HTML and text that looks like a "
         "saved web page; web: every file; none).",
+    )
+    context: PassageContext = Field(
+        PassageContext.headings,
+        description="For source_dir: what each passage is matched with in front of it: headings (the document's "
+        "name and the heading it stands under), document, title or none.",
     )
     fusion: Fusion = Field(Fusion.dbsf, description="Default hybrid fusion: dbsf or rrf (a request can ask).")
     dense_weight: float = Field(

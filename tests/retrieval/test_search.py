@@ -13,7 +13,6 @@ from indexer.retrieval.fusion import RRF_K, Fusion, rrf
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.local.snapshot import IndexSnapshot
-from indexer.types import matched_text
 from tests.fakes import FakeEmbedder
 
 QUERIES = [
@@ -30,7 +29,8 @@ def _brute_force(snapshot: IndexSnapshot, emb: FakeEmbedder, query: str, k: int)
     ids = snapshot.store.chunk_ids()
     records = snapshot.store.chunks(ids)
     # what each passage is matched on: its document's title, then the passage
-    matrix = emb.encode([matched_text(records[i].title, records[i].text, records[i].start) for i in ids])
+    context = snapshot.manifest.chunking.passage_context
+    matrix = emb.encode([records[i].matched(context) for i in ids])
     q = emb.encode([query])[0]
     sims = matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q))
     order = sorted(range(len(ids)), key=lambda j: (-sims[j], ids[j]))[:k]
@@ -71,7 +71,7 @@ def test_lexical_scores_equal_bm25s_reference(fake_snapshot: IndexSnapshot, fake
 
     ids = fake_snapshot.store.chunk_ids()
     records = sorted(fake_snapshot.store.chunks(ids).values(), key=lambda r: r.chunk_id)
-    texts = [matched_text(r.title, r.text, r.start) for r in records]  # BM25 sees the title too
+    texts = [r.matched(fake_snapshot.manifest.chunking.passage_context) for r in records]  # BM25 sees the context
     stemmer = Stemmer.Stemmer("english")
     reference = bm25s.BM25()
     reference.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)

@@ -17,7 +17,7 @@ from indexer.retrieval.ranking import at_most_per_document, best_first, fuse, mo
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
-from indexer.types import Filter, matched_text
+from indexer.types import Filter
 from tests.fakes import FakeEmbedder
 
 QUERY = "Wang Yi Lavrov Astana security"
@@ -33,8 +33,7 @@ def _ctx(
 def _cosines(snapshot: Snapshot, embedder: FakeEmbedder, query: str) -> dict[int, float]:
     ids = snapshot.store.chunk_ids()
     records = snapshot.store.chunks(ids)
-    titles = snapshot.manifest.chunking.titles
-    texts = [matched_text(records[i].title, records[i].text, records[i].start, titles) for i in ids]
+    texts = [records[i].matched(snapshot.manifest.chunking.passage_context) for i in ids]
     matrix, q = embedder.encode(texts), embedder.encode([query])[0]
     return dict(zip(ids, (matrix @ q).tolist(), strict=True))
 

@@ -38,6 +38,8 @@ def test_get_search_shape(client: TestClient) -> None:
         "start",
         "end",
         "page",
+        "heading",
+        "kind",
         "scores",
         "context",
     }

@@ -19,7 +19,7 @@ from indexer.storage.local.backend import LocalBackend
 from indexer.storage.local.merge import SEGMENTS_PER_TIER, merge, merge_all, plan
 from indexer.storage.local.snapshot import IndexSnapshot
 from indexer.storage.local.versions import SEGMENTS_DIR, open_index, recover
-from indexer.types import Document, Filter, matched_text
+from indexer.types import Document, Filter
 from tests.conftest import ROOT
 from tests.fakes import FakeEmbedder
 
@@ -45,7 +45,7 @@ def _bm25_reference(snapshot: IndexSnapshot, query: str) -> dict[int, float]:
     """bm25s over the live chunks alone, built from scratch: what one unsegmented index would score."""
     ids = snapshot.store.chunk_ids()
     records = snapshot.store.chunks(ids)
-    texts = [matched_text(records[i].title, records[i].text, records[i].start) for i in ids]
+    texts = [records[i].matched(snapshot.manifest.chunking.passage_context) for i in ids]
     stemmer = Stemmer.Stemmer("english")
     reference = bm25s.BM25()
     reference.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
