@@ -35,6 +35,7 @@ PAGE_SYSTEMS: dict[str, dict[str, Any]] = {
     "seekr hybrid (default: one hit per page, navigation below content)": {},
     "seekr dense": {"mode": Mode.dense},
     "seekr lexical": {"mode": Mode.lexical},
+    "hybrid, without document scores": {"document_weight": 0.0},
     "hybrid, one hit per passage": {"group": Group.passage},
     "hybrid, navigation ranked as content": {"navigation": Navigation.include},
     "hybrid, per passage, navigation as content": {"group": Group.passage, "navigation": Navigation.include},

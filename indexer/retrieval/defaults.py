@@ -21,6 +21,7 @@ class SearchDefaults:
     fusion: Fusion = DEFAULT_FUSION
     dense_weight: float = DEFAULT_DENSE_WEIGHT
     group: Group = Group.page  # one hit per page where passages have pages (others are their own unit)
+    document_weight: float = 1.0  # hierarchical scoring: a unit's score plus this times its document's
 
     def calibrated(self, calibration: Calibration | None) -> SearchDefaults:
         """These defaults with a collection's calibrated choice in their place (unchanged without one)."""
@@ -31,6 +32,7 @@ class SearchDefaults:
             fusion=Fusion(calibration.fusion) if calibration.fusion is not None else self.fusion,
             dense_weight=calibration.dense_weight if calibration.dense_weight is not None else self.dense_weight,
             group=self.group,
+            document_weight=self.document_weight,
         )
 
 

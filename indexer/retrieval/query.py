@@ -34,6 +34,7 @@ class SearchRequest:
     split_long: bool = True  # a question longer than the model reads: the mean of its pieces (else truncated)
     group: Group = Group.passage  # page: one hit per page
     navigation: Navigation = Navigation.below  # where navigation passages go
+    document_weight: float = 1.0  # hierarchical scoring: the share of a unit's document score added to its own
 
     @property
     def depth(self) -> int:

@@ -85,6 +85,31 @@ def one_per_page(ctx: QueryContext, ranked: Ranked) -> Ranked:
     return kept
 
 
+DOCUMENT_PASSAGES = 3  # a document's score: the mean of its best this many units (pages, passages)
+
+
+def with_document_scores(ctx: QueryContext, ranked: Ranked) -> Ranked:
+    """Hierarchical scoring: each unit's score plus `document_weight` times its document's score (the mean of the
+    document's best `DOCUMENT_PASSAGES` unit scores), so that a document matching on several pages ranks its
+    pages above a stray page of another. A document of one passage keeps its order among such documents."""
+    weight = ctx.request.document_weight
+    if weight == 0 or not ranked:
+        return ranked
+    records = ctx.records([cid for cid, _ in ranked])
+    best: dict[str, list[float]] = {}
+    for cid, score in ranked:  # best first: each document's first scores are its best
+        scores = best.setdefault(records[cid].doc_id, [])
+        if len(scores) < DOCUMENT_PASSAGES:
+            scores.append(score)
+    document = {doc: sum(scores) / len(scores) for doc, scores in best.items()}
+    out: dict[int, float] = {}
+    for cid, score in ranked:
+        doc_score = document[records[cid].doc_id]
+        ctx.stage_scores.setdefault(cid, {})["document"] = doc_score
+        out[cid] = score + weight * doc_score
+    return best_first(out)
+
+
 def place_navigation(ctx: QueryContext, ranked: Ranked) -> Ranked:
     """Navigation passages (tables of contents, indexes) below every content passage (`Navigation.below`, the
     default), left out (`exclude`), or ranked as any passage (`include`)."""
@@ -144,7 +169,7 @@ def rank(ctx: QueryContext) -> tuple[Ranked, Candidates]:
             ranked = one_per_page(ctx, ranked)
         if request.max_per_doc is not None:
             ranked = at_most_per_document(ctx, ranked, request.max_per_doc)
-        ranked = place_navigation(ctx, ranked)
+        ranked = place_navigation(ctx, with_document_scores(ctx, ranked))
         if len(ranked) >= request.depth or not more_possible(ctx, found):
             return ranked, found
         n = min(ctx.total, n * 4)

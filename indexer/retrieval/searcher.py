@@ -84,6 +84,7 @@ class Searcher:
         context: int = 0,
         group: Group | None = None,
         navigation: Navigation | None = None,
+        document_weight: float | None = None,
     ) -> SearchResult:
         """Top `k` passages for `query`, after the first `offset` (a page: pages concatenated are one longer
         ranking).
@@ -113,6 +114,7 @@ class Searcher:
             split_long=self._split_long,
             group=group or self.defaults.group,
             navigation=navigation or Navigation.below,
+            document_weight=self.defaults.document_weight if document_weight is None else document_weight,
         )
         ctx = QueryContext.open(request, self.snapshot, self._embedder, self._candidates)
         ranked, candidates = rank(ctx)
