@@ -350,6 +350,11 @@ class SearchRequest(BaseModel):
         description="page (the default): one hit per page of a paged document, its best passage, scored from all "
         "its passages; passage: every passage on its own. Passages without a page are their own unit either way.",
     )
+    document_weight: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False), Number] | None = Field(
+        None,
+        description="Hierarchical scoring: each hit's score is its own plus this times its document's score (the "
+        "mean of the document's best three pages or passages); 0 ranks pages and passages alone (default 1).",
+    )
     navigation: Navigation | None = Field(
         None,
         description="Where passages of navigation pages (tables of contents, indexes, lists of figures) go: "
@@ -368,6 +373,11 @@ class Scores(BaseModel):
         None,
         description="For a 'Who is X?' question: X, when this passage is its document's first mention of X. "
         "That passage is shown first for its document, at the score of the document's best passage.",
+    )
+    document: float | None = Field(
+        None,
+        description="The document's score (the mean of its best three pages or passages in this ranking), added "
+        "to the passage's own to give `score` (hierarchical scoring); null when `document_weight` is 0.",
     )
 
 
@@ -455,6 +465,7 @@ class SearchHit(BaseModel):
                 dense_rank=hit.dense_rank,
                 lexical_rank=hit.lexical_rank,
                 introduces=hit.introduces,
+                document=hit.stage_scores.get("document"),
             ),
             highlight=None
             if hit.highlight is None

@@ -56,6 +56,7 @@ async def _run(
                 context=req.context,
                 group=req.group,
                 navigation=req.navigation,
+                document_weight=req.document_weight,
             )
         )
     request.app.state.metrics.search_seconds.labels(collection=engine.name, mode=result.mode.value).observe(
@@ -137,6 +138,15 @@ async def search_get(
         Navigation | None,
         Query(description="Tables of contents and indexes: below (default, after content), exclude or include."),
     ] = None,
+    document_weight: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            le=10,
+            allow_inf_nan=False,
+            description="Share of a hit's document score added to its own (default 1; 0: pages alone).",
+        ),
+    ] = None,
 ) -> SearchResponse:
     """Ranked passages for `q`. Each result carries its dense and lexical scores and ranks."""
     filters = None
@@ -156,6 +166,7 @@ async def search_get(
         "context": context,
         "group": group,
         "navigation": navigation,
+        "document_weight": document_weight,
     }
     try:  # the query-string parameters were checked one by one; the request model checks them together
         req = SearchRequest.model_validate({**params, "filters": filters, "highlight": highlight})

@@ -45,7 +45,7 @@ def test_get_search_shape(client: TestClient) -> None:
     }
     assert hit["page"] is None  # the seeds are text files: no pages
     assert hit["context"] is None  # only with context=N
-    assert set(hit["scores"]) == {"dense", "lexical", "dense_rank", "lexical_rank", "introduces"}
+    assert set(hit["scores"]) == {"dense", "lexical", "dense_rank", "lexical_rank", "introduces", "document"}
     assert hit["scores"]["introduces"] is None
     assert [h["rank"] for h in body["results"]] == [1, 2, 3]
 
