@@ -42,6 +42,15 @@ def test_type_question_press_enter_see_article(real_server: RunningServer, capsy
             expect(page.locator("#status")).to_contain_text("results in")
             page.screenshot(path=str(ARTIFACTS / "search-page.png"), full_page=True)
 
+            # The search is in the address: a link (or a bookmark) opens the page with it asked again.
+            assert "q=Where+did+Wang+Yi+meet+Lavrov" in page.url and "collection=default" in page.url
+            linked = browser.new_page()
+            linked.goto(real_server.base_url + "/?q=Wang+Yi+Lavrov+Astana&collection=default&mode=lexical")
+            expect(linked.locator("#q")).to_have_value("Wang Yi Lavrov Astana")
+            expect(linked.locator("li.result").first).to_contain_text("Astana", timeout=30_000)
+            expect(linked.locator("#status")).to_contain_text("(lexical)")
+            linked.close()
+
             # An API error is shown to the user, not swallowed.
             page.fill("#q", "   ")
             page.press("#q", "Enter")
