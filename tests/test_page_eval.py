@@ -55,12 +55,11 @@ def test_a_folder_of_handbooks_is_measured_by_page(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path / "index")
     build_index(folder, backend, FakeEmbedder(), ChunkingConfig(32, 8))
     searcher = Searcher(backend.open(), FakeEmbedder())
-    # The ledgers of pages 5 and 6 differ by their numbers only: the first question names page 6's heading.
+    # The ledger pages (5 and 6 of each handbook) are the only ones naming the ledger: the four fill the top 5.
+    both = frozenset({("north_harbour", 6), ("south_harbour", 6)})
     questions = [
-        PageQuestion(
-            "ledger", "quarterly lantern oil ledger 6", frozenset({("north_harbour", 6), ("south_harbour", 6)})
-        ),
-        PageQuestion("wrong", "quarterly lantern oil ledger 6", frozenset({("north_harbour", 3)})),
+        PageQuestion("ledger", "quarterly lantern oil ledger", both),
+        PageQuestion("wrong", "quarterly lantern oil ledger", frozenset({("west_harbour", 5)})),  # not indexed
     ]
     (row,) = evaluate_pages(searcher, questions, {"lexical": {"mode": Mode.lexical}}, progress=False)
     assert (row.doc_at_1, row.page_at_5, row.page_at_20) == (0.5, 0.5, 0.5)
