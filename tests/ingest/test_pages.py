@@ -27,10 +27,15 @@ BODY = [
 WORDS = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel", "India", "Juliet"]
 
 
+def _word(i: int) -> str:
+    """A word of its own for each page number (letters only, so that no two pages' lines share a shape)."""
+    return "".join(chr(ord("a") + int(d)) for d in str(i)) + "ville"
+
+
 def _pages(n: int) -> list[list[str]]:
     """`n` pages with two running header lines, body lines, and a footer with the page number."""
     return [
-        ["Harbour Handbook", "Chapter notes", *(f"{WORDS[i]} {line}" for line in BODY), f"Page {i + 1} of {n}"]
+        ["Harbour Handbook", "Chapter notes", *(f"{_word(i)} {line}" for line in BODY), f"Page {i + 1} of {n}"]
         for i in range(n)
     ]
 
@@ -59,6 +64,18 @@ def test_documents_without_running_lines_lose_nothing() -> None:
     assert clean_pages(tables).pages == tables  # a table row repeated on every page is data, not a header
     only_header = [["Harbour Handbook"], *_pages(4)]
     assert clean_pages(only_header).pages[0] == []  # a page whose only text was its header is empty
+
+
+def test_empty_pages_one_page_and_long_documents_are_cleaned_without_error() -> None:
+    pages = _pages(300)
+    pages[40] = []  # a scanned page among text pages: no text layer
+    pages[41] = ["Harbour Handbook"]  # a page whose only text is its header
+    cleaned = clean_pages(pages)
+    assert cleaned.pages[40] == [] and cleaned.pages[41] == []
+    assert cleaned.removed["running_header"] == 2 * 298 + 1
+    assert all(len(page) == 5 for n, page in enumerate(cleaned.pages) if n not in (40, 41))  # the body, whole
+    one = [["Harbour Handbook", BODY[0], "Page 1 of 1"]]
+    assert clean_pages(one).pages == one and clean_pages([]).pages == []
 
 
 def test_shape_ignores_numbers_case_and_punctuation() -> None:
