@@ -71,6 +71,7 @@ _PROGRAMS = {
     "long-queries": "bench.long_queries",
     "label-free": "bench.label_free",
     "fusion-study": "bench.fusion_study",
+    "page-cost": "bench.page_cost",
 }
 
 

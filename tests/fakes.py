@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, Prompts, Vectors
+from indexer.retrieval.defaults import SearchDefaults
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -74,3 +75,8 @@ class FakeEmbedder:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
         return np.vstack([self._vector(t) for t in texts]).astype(np.float32)
+
+
+# Searches ranked by the retrievers and fusion alone, without hierarchical document scores: what the brute-force
+# references of a retriever compute (document scores have their own brute-force test, tests/retrieval/test_pages).
+PASSAGES_ALONE = SearchDefaults(document_weight=0.0)

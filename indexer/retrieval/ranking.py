@@ -88,26 +88,30 @@ def one_per_page(ctx: QueryContext, ranked: Ranked) -> Ranked:
 DOCUMENT_PASSAGES = 3  # a document's score: the mean of its best this many units (pages, passages)
 
 
-def with_document_scores(ctx: QueryContext, ranked: Ranked) -> Ranked:
-    """Hierarchical scoring: each unit's score plus `document_weight` times its document's score (the mean of the
-    document's best `DOCUMENT_PASSAGES` unit scores), so that a document matching on several pages ranks its
-    pages above a stray page of another. A document of one passage keeps its order among such documents."""
+def with_document_scores(ctx: QueryContext, ranked: Ranked, head: Ranked) -> Ranked:
+    """Hierarchical scoring, as a re-scoring stage over `head` (the units of the first `window` candidates, the
+    same whatever the depth, so that pages agree with one longer request): each unit's score moves toward its
+    document's score, the mean of the document's best `DOCUMENT_PASSAGES` units in `head`, as
+    `(own + w * document) / (1 + w)` with w the request's `document_weight`. A document matching on several pages
+    then ranks its pages above a stray page of another. Scores stay in the mode's scale (and above the units past
+    `head`, which follow in their own order); a document of one unit, and every document with `max_per_doc=1`,
+    keeps its own score."""
     weight = ctx.request.document_weight
-    if weight == 0 or not ranked:
+    if weight == 0 or not head:
         return ranked
-    records = ctx.records([cid for cid, _ in ranked])
+    records = ctx.records([cid for cid, _ in head])
     best: dict[str, list[float]] = {}
-    for cid, score in ranked:  # best first: each document's first scores are its best
+    for cid, score in head:  # best first: each document's first scores are its best
         scores = best.setdefault(records[cid].doc_id, [])
         if len(scores) < DOCUMENT_PASSAGES:
             scores.append(score)
     document = {doc: sum(scores) / len(scores) for doc, scores in best.items()}
-    out: dict[int, float] = {}
-    for cid, score in ranked:
+    rescored: dict[int, float] = {}
+    for cid, score in head:
         doc_score = document[records[cid].doc_id]
         ctx.stage_scores.setdefault(cid, {})["document"] = doc_score
-        out[cid] = score + weight * doc_score
-    return best_first(out)
+        rescored[cid] = (score + weight * doc_score) / (1 + weight)
+    return best_first(rescored) + [(cid, score) for cid, score in ranked if cid not in rescored]
 
 
 def place_navigation(ctx: QueryContext, ranked: Ranked) -> Ranked:
@@ -155,21 +159,33 @@ def more_possible(ctx: QueryContext, candidates: Candidates) -> bool:
     return weakest >= request.min_score
 
 
-def rank(ctx: QueryContext) -> tuple[Ranked, Candidates]:
-    """Candidates, fusion, the score cut and grouping, widened fourfold until the request's depth (offset + k)
-    is reached or nothing more can come; the ranking (longer if it can be) and the candidate lists it came from."""
+def _units(ctx: QueryContext, found: Candidates) -> Ranked:
+    """The candidates fused, cut by score, one per page (`group=page`) and at most `max_per_doc` per document."""
     request = ctx.request
+    ranked = fuse(ctx, found)
+    if request.min_score is not None:
+        ranked = [(cid, s) for cid, s in ranked if s >= request.min_score]
+    if request.group is Group.page:
+        ranked = one_per_page(ctx, ranked)
+    if request.max_per_doc is not None:
+        ranked = at_most_per_document(ctx, ranked, request.max_per_doc)
+    return ranked
+
+
+def rank(ctx: QueryContext) -> tuple[Ranked, Candidates]:
+    """Candidates, fusion, the score cut and grouping, document scores and navigation placed, widened fourfold
+    until the request's depth (offset + k) is reached or nothing more can come; the ranking (longer if it can be)
+    and the candidate lists it came from."""
+    request = ctx.request
+    first = min(ctx.total, ctx.window)
     n = min(ctx.total, max(ctx.window, request.depth))
+    head: Ranked | None = None
     while True:
         found = retrieve(ctx, n)
-        ranked = fuse(ctx, found)
-        if request.min_score is not None:
-            ranked = [(cid, s) for cid, s in ranked if s >= request.min_score]
-        if request.group is Group.page:
-            ranked = one_per_page(ctx, ranked)
-        if request.max_per_doc is not None:
-            ranked = at_most_per_document(ctx, ranked, request.max_per_doc)
-        ranked = place_navigation(ctx, with_document_scores(ctx, ranked))
+        ranked = _units(ctx, found)
+        if request.document_weight and head is None:
+            head = ranked if n == first else _units(ctx, retrieve(ctx, first))
+        ranked = place_navigation(ctx, with_document_scores(ctx, ranked, head or []))
         if len(ranked) >= request.depth or not more_possible(ctx, found):
             return ranked, found
         n = min(ctx.total, n * 4)

@@ -8,7 +8,7 @@ from indexer.retrieval.fusion import Fusion, dbsf, dbsf_bounds
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
-from tests.fakes import FakeEmbedder
+from tests.fakes import PASSAGES_ALONE, FakeEmbedder
 
 QUERIES = ["Shanghai Cooperation Organization summit Samarkand", "Putin Xi meeting", "Lavrov Wang Yi Astana"]
 
@@ -31,7 +31,7 @@ def _top(scores: dict[int, float], n: int, positive: bool = False) -> list[tuple
 @pytest.mark.parametrize("query", QUERIES)
 def test_dbsf_matches_brute_force(fake_snapshot: Snapshot, fake_embedder: FakeEmbedder, query: str) -> None:
     n = 10
-    searcher = Searcher(fake_snapshot, fake_embedder, candidates=n)
+    searcher = Searcher(fake_snapshot, fake_embedder, candidates=n, defaults=PASSAGES_ALONE)
     cosine, bm25 = _brute(fake_snapshot, fake_embedder, query)
     dense, lexical = _top(cosine, n), _top(bm25, n, positive=True)
     union = {c for c, _ in dense} | {c for c, _ in lexical}
@@ -99,7 +99,7 @@ def test_bounds_of_equal_or_missing_scores_do_not_divide_by_zero() -> None:
 
 
 def test_the_dense_weight_moves_dbsf_between_its_halves(fake_snapshot: Snapshot, fake_embedder: FakeEmbedder) -> None:
-    searcher = Searcher(fake_snapshot, fake_embedder, candidates=10)
+    searcher = Searcher(fake_snapshot, fake_embedder, candidates=10, defaults=PASSAGES_ALONE)
     query = QUERIES[0]
     dense = [h.chunk_id for h in searcher.search(query, k=5, mode=Mode.dense).hits]
     lexical = [h.chunk_id for h in searcher.search(query, k=5, mode=Mode.lexical).hits]

@@ -13,7 +13,7 @@ from indexer.retrieval.fusion import RRF_K, Fusion, rrf
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.local.snapshot import IndexSnapshot
-from tests.fakes import FakeEmbedder
+from tests.fakes import PASSAGES_ALONE, FakeEmbedder
 
 QUERIES = [
     "Where did Wang Yi meet Lavrov",
@@ -37,12 +37,17 @@ def _brute_force(snapshot: IndexSnapshot, emb: FakeEmbedder, query: str, k: int)
     return [(ids[j], float(sims[j])) for j in order]
 
 
+def _alone(snapshot: IndexSnapshot, embedder: FakeEmbedder) -> Searcher:
+    """A searcher ranking by the retrievers alone (the brute-force references here know no document scores)."""
+    return Searcher(snapshot, embedder, defaults=PASSAGES_ALONE)
+
+
 @pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize("k", [1, 5, 20])
 def test_dense_matches_brute_force_cosine(
     fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder, query: str, k: int
 ) -> None:
-    result = Searcher(fake_snapshot, fake_embedder).search(query, k=k, mode=Mode.dense)
+    result = _alone(fake_snapshot, fake_embedder).search(query, k=k, mode=Mode.dense)
     expected = _brute_force(fake_snapshot, fake_embedder, query, k)
     got = [(h.chunk_id, h.score) for h in result.hits]
     assert len(got) == len(expected)
@@ -55,7 +60,7 @@ def test_dense_matches_brute_force_cosine(
 def test_lexical_hits_contain_query_terms_and_are_sorted(
     fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder
 ) -> None:
-    hits = Searcher(fake_snapshot, fake_embedder).search("Astana Lavrov", k=10, mode=Mode.lexical).hits
+    hits = _alone(fake_snapshot, fake_embedder).search("Astana Lavrov", k=10, mode=Mode.lexical).hits
     assert hits
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
@@ -86,13 +91,13 @@ def test_lexical_scores_equal_bm25s_reference(fake_snapshot: IndexSnapshot, fake
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     matching = {i for i, e in zip(ids, expected, strict=True) if e > 0}
     assert {c for c, _ in lexical.top(len(ids))} == matching  # only matching chunks are candidates
-    hits = Searcher(fake_snapshot, fake_embedder).search(query, k=5, mode=Mode.lexical).hits
+    hits = _alone(fake_snapshot, fake_embedder).search(query, k=5, mode=Mode.lexical).hits
     top = np.argsort(-expected, kind="stable")[:5]
     np.testing.assert_allclose([h.score for h in hits], expected[top], rtol=1e-5)
 
 
 def test_a_questions_function_words_match_nothing(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
-    searcher = Searcher(fake_snapshot, fake_embedder)
+    searcher = _alone(fake_snapshot, fake_embedder)
     bare = searcher.search("Lavrov", k=100, mode=Mode.lexical).hits
     asked = searcher.search("Who is Lavrov?", k=100, mode=Mode.lexical).hits
     assert bare and [(h.chunk_id, h.score) for h in asked] == [(h.chunk_id, h.score) for h in bare]
@@ -103,23 +108,23 @@ def test_a_questions_function_words_match_nothing(fake_snapshot: IndexSnapshot, 
 def test_a_query_of_function_words_only_is_matched_on_them(
     fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder
 ) -> None:
-    hits = Searcher(fake_snapshot, fake_embedder).search("The Who", k=5, mode=Mode.lexical).hits
+    hits = _alone(fake_snapshot, fake_embedder).search("The Who", k=5, mode=Mode.lexical).hits
     assert hits and all(re.search(r"\bwho\b", h.title + " " + h.text, re.IGNORECASE) for h in hits)
 
 
 def test_lexical_with_no_terms_is_empty(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
-    assert Searcher(fake_snapshot, fake_embedder).search("?!", k=5, mode=Mode.lexical).hits == []
-    assert Searcher(fake_snapshot, fake_embedder).search("zzyzx qwertyuiop", k=5, mode=Mode.lexical).hits == []
+    assert _alone(fake_snapshot, fake_embedder).search("?!", k=5, mode=Mode.lexical).hits == []
+    assert _alone(fake_snapshot, fake_embedder).search("zzyzx qwertyuiop", k=5, mode=Mode.lexical).hits == []
 
 
 @pytest.mark.parametrize("query", ['NEAR(a b) OR "x', "title:foo AND -bar*", "c'est l'été"])
 def test_fts_syntax_in_queries_is_inert(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder, query: str) -> None:
-    hits = Searcher(fake_snapshot, fake_embedder).search(query, k=5, mode=Mode.lexical).hits
+    hits = _alone(fake_snapshot, fake_embedder).search(query, k=5, mode=Mode.lexical).hits
     assert all(h.lexical is not None and h.lexical > 0 for h in hits)
 
 
 def test_hybrid_rrf_is_rrf_of_dense_and_lexical(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
-    searcher = Searcher(fake_snapshot, fake_embedder, defaults=SearchDefaults(fusion=Fusion.rrf))
+    searcher = Searcher(fake_snapshot, fake_embedder, defaults=SearchDefaults(fusion=Fusion.rrf, document_weight=0.0))
     query = "Shanghai Cooperation Organization summit Samarkand"
     n = fake_snapshot.vectors.ntotal
     dense = [h.chunk_id for h in searcher.search(query, k=n, mode=Mode.dense).hits][:100]
@@ -137,13 +142,13 @@ def test_hybrid_rrf_is_rrf_of_dense_and_lexical(fake_snapshot: IndexSnapshot, fa
 def test_every_hit_has_provenance(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
     docs = {d.doc_id: d.text for d in fake_snapshot.store.documents()}
     for mode in Mode:
-        for h in Searcher(fake_snapshot, fake_embedder).search("Putin Xi meeting", k=10, mode=mode).hits:
+        for h in _alone(fake_snapshot, fake_embedder).search("Putin Xi meeting", k=10, mode=mode).hits:
             assert docs[h.doc_id][h.start : h.end] == h.text
             assert h.title and h.source == h.doc_id
 
 
 def test_min_score_drops_low_hits(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
-    searcher = Searcher(fake_snapshot, fake_embedder)
+    searcher = _alone(fake_snapshot, fake_embedder)
     all_hits = searcher.search("Putin", k=20, mode=Mode.dense).hits
     cut = all_hits[5].score
     kept = searcher.search("Putin", k=20, mode=Mode.dense, min_score=cut).hits
@@ -153,7 +158,7 @@ def test_min_score_drops_low_hits(fake_snapshot: IndexSnapshot, fake_embedder: F
 
 def test_k_larger_than_index(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
     n = fake_snapshot.vectors.ntotal
-    hits = Searcher(fake_snapshot, fake_embedder).search("China", k=n + 50, mode=Mode.dense).hits
+    hits = _alone(fake_snapshot, fake_embedder).search("China", k=n + 50, mode=Mode.dense).hits
     assert len(hits) == n and len({h.chunk_id for h in hits}) == n
 
 

@@ -18,7 +18,7 @@ from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
 from indexer.types import Filter
-from tests.fakes import FakeEmbedder
+from tests.fakes import PASSAGES_ALONE, FakeEmbedder
 
 QUERY = "Wang Yi Lavrov Astana security"
 
@@ -144,9 +144,10 @@ class _Boost:
 def test_a_stage_reorders_the_ranking_and_every_hit_explains_its_score(
     fake_snapshot: Snapshot, fake_embedder: FakeEmbedder
 ) -> None:
-    plain = Searcher(fake_snapshot, fake_embedder).search(QUERY, k=5)
+    plain = Searcher(fake_snapshot, fake_embedder, defaults=PASSAGES_ALONE).search(QUERY, k=5)
     last = plain.hits[-1]
-    boosted = Searcher(fake_snapshot, fake_embedder, stages=[_Boost(last.doc_id, fake_snapshot)]).search(QUERY, k=5)
+    stages = [_Boost(last.doc_id, fake_snapshot)]
+    boosted = Searcher(fake_snapshot, fake_embedder, stages=stages, defaults=PASSAGES_ALONE).search(QUERY, k=5)
     assert boosted.hits[0].doc_id == last.doc_id
     for hit in boosted.hits:
         assert hit.stage_scores == {"boost": pytest.approx(hit.score)}

@@ -21,7 +21,7 @@ from indexer.storage.local.snapshot import IndexSnapshot
 from indexer.storage.local.versions import SEGMENTS_DIR, open_index, recover
 from indexer.types import Document, Filter
 from tests.conftest import ROOT
-from tests.fakes import FakeEmbedder
+from tests.fakes import PASSAGES_ALONE, FakeEmbedder
 
 QUERIES = ["Shanghai Cooperation Organization summit", "river barges cargo", "Putin Xi meeting Samarkand"]
 
@@ -58,7 +58,7 @@ def _check_exact(snapshot: IndexSnapshot, embedder: FakeEmbedder) -> None:
     """Dense and lexical results equal brute force over the live chunks, with and without a filter."""
     ids = snapshot.store.chunk_ids()
     vectors = snapshot.vectors.reconstruct_batch(ids)
-    searcher = Searcher(snapshot, embedder)
+    searcher = Searcher(snapshot, embedder, defaults=PASSAGES_ALONE)
     for query in QUERIES:
         cosine = dict(zip(ids, (vectors @ embedder.encode([query])[0]).tolist(), strict=True))
         expected_dense = sorted(cosine, key=lambda c: (-cosine[c], c))[:5]
