@@ -88,17 +88,15 @@ def one_per_page(ctx: QueryContext, ranked: Ranked) -> Ranked:
 DOCUMENT_PASSAGES = 3  # a document's score: the mean of its best this many units (pages, passages)
 
 
-def with_document_scores(ctx: QueryContext, ranked: Ranked, head: Ranked) -> Ranked:
-    """Hierarchical scoring, as a re-scoring stage over `head` (the units of the first `window` candidates, the
-    same whatever the depth, so that pages agree with one longer request): each unit's score moves toward its
-    document's score, the mean of the document's best `DOCUMENT_PASSAGES` units in `head`, as
-    `(own + w * document) / (1 + w)` with w the request's `document_weight`. A document matching on several pages
-    then ranks its pages above a stray page of another. Scores stay in the mode's scale (and above the units past
-    `head`, which follow in their own order); a document of one unit, and every document with `max_per_doc=1`,
+def with_document_scores(ctx: QueryContext, head: Ranked) -> Ranked:
+    """Hierarchical scoring of the first window's units: each unit's score moves toward its document's score, the
+    mean of the document's best `DOCUMENT_PASSAGES` units there, as `(own + w * document) / (1 + w)` with w the
+    request's `document_weight`. A document matching on several pages then ranks its pages above a stray page of
+    another. Scores stay in the mode's scale; a document of one unit, and every document with `max_per_doc=1`,
     keeps its own score."""
     weight = ctx.request.document_weight
     if weight == 0 or not head:
-        return ranked
+        return head
     records = ctx.records([cid for cid, _ in head])
     best: dict[str, list[float]] = {}
     for cid, score in head:  # best first: each document's first scores are its best
@@ -111,7 +109,7 @@ def with_document_scores(ctx: QueryContext, ranked: Ranked, head: Ranked) -> Ran
         doc_score = document[records[cid].doc_id]
         ctx.stage_scores.setdefault(cid, {})["document"] = doc_score
         rescored[cid] = (score + weight * doc_score) / (1 + weight)
-    return best_first(rescored) + [(cid, score) for cid, score in ranked if cid not in rescored]
+    return best_first(rescored)
 
 
 def place_navigation(ctx: QueryContext, ranked: Ranked) -> Ranked:
@@ -173,9 +171,12 @@ def _units(ctx: QueryContext, found: Candidates) -> Ranked:
 
 
 def rank(ctx: QueryContext) -> tuple[Ranked, Candidates]:
-    """Candidates, fusion, the score cut and grouping, document scores and navigation placed, widened fourfold
-    until the request's depth (offset + k) is reached or nothing more can come; the ranking (longer if it can be)
-    and the candidate lists it came from."""
+    """Candidates, fusion, the score cut and grouping, widened fourfold until the request's depth (offset + k) is
+    reached or nothing more can come; the ranking (longer if it can be) and the candidate lists it came from.
+
+    Document scores and navigation placement re-rank the units of the first `window` candidates (the head, as a
+    reranker would); units found past them follow in their own order. The head is the same whatever the depth,
+    so pages agree with one longer request."""
     request = ctx.request
     first = min(ctx.total, ctx.window)
     n = min(ctx.total, max(ctx.window, request.depth))
@@ -183,9 +184,13 @@ def rank(ctx: QueryContext) -> tuple[Ranked, Candidates]:
     while True:
         found = retrieve(ctx, n)
         ranked = _units(ctx, found)
-        if request.document_weight and head is None:
+        if head is None:
             head = ranked if n == first else _units(ctx, retrieve(ctx, first))
-        ranked = place_navigation(ctx, with_document_scores(ctx, ranked, head or []))
+        in_head = {cid for cid, _ in head}
+        tail = [(cid, s) for cid, s in ranked if cid not in in_head]
+        if request.navigation is Navigation.exclude:
+            tail = place_navigation(ctx, tail)
+        ranked = place_navigation(ctx, with_document_scores(ctx, head)) + tail
         if len(ranked) >= request.depth or not more_possible(ctx, found):
             return ranked, found
         n = min(ctx.total, n * 4)

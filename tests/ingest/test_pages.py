@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from indexer.build.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import read_folder
@@ -14,7 +16,7 @@ from indexer.retrieval.searcher import Searcher
 from indexer.storage.settings import BackendName
 from indexer.types import NAVIGATION, PassageContext, document_name, matched_text, readable_name
 from tests.conftest import engine_backend
-from tests.fakes import FakeEmbedder
+from tests.fakes import PASSAGES_ALONE, FakeEmbedder
 
 BODY = [
     "Tide gauges record the height of the sea every six minutes at each harbour station.",
@@ -116,9 +118,9 @@ def test_passage_context_names_the_document_and_its_heading() -> None:
     assert matched_text("Tides", "rows", 0, PassageContext.titled) == "rows"  # the old rule, for old indexes
 
 
-def make_handbook(path: Path, pages: int = 8) -> Path:
+def make_handbook(path: Path, pages: int = 8, tag: str = "") -> Path:
     """A PDF with a running header and footer on every page, a contents page (2), headed tables (5, 6) and a
-    back-of-book index (last page)."""
+    back-of-book index (last page). `tag` opens each body and ledger line (handbooks that differ)."""
     from fpdf import FPDF
 
     pdf = FPDF()
@@ -132,18 +134,18 @@ def make_handbook(path: Path, pages: int = 8) -> Path:
         if page == 2:
             pdf.cell(0, 8, "Contents", new_x="LMARGIN", new_y="NEXT")
             for n, name in enumerate(["Gauges", "Keepers", "Datum", "Tide tables", "Surges", "Silt"], start=3):
-                pdf.cell(0, 7, f"{name} {'.' * 30} {n}", new_x="LMARGIN", new_y="NEXT")
+                pdf.cell(0, 7, f"{tag}{name} {'.' * 30} {n}", new_x="LMARGIN", new_y="NEXT")
         elif page == pages:
             pdf.cell(0, 8, "Index", new_x="LMARGIN", new_y="NEXT")
             for n, word in enumerate(["anemometer", "barometer", "datum", "gauge", "keeper", "lantern"], start=3):
-                pdf.cell(0, 7, f"{word}, {n}, {n + 1}", new_x="LMARGIN", new_y="NEXT")
+                pdf.cell(0, 7, f"{tag}{word}, {n}, {n + 1}", new_x="LMARGIN", new_y="NEXT")
         elif page in (5, 6):
             pdf.cell(0, 8, f"Quarterly lantern oil ledger {page}", new_x="LMARGIN", new_y="NEXT")
             for month, litres in zip(["January", "February", "March", "April"], [412, 398, 377, 350], strict=True):
-                pdf.cell(0, 7, f"{month} {litres + page},{page}00 {litres - 40}", new_x="LMARGIN", new_y="NEXT")
+                pdf.cell(0, 7, f"{tag}{month} {litres + page},{page}00 {litres - 40}", new_x="LMARGIN", new_y="NEXT")
         else:
             for line in BODY:
-                pdf.multi_cell(0, 6, f"{WORDS[page]}: {line}", new_x="LMARGIN", new_y="NEXT")
+                pdf.multi_cell(0, 6, f"{tag}{WORDS[page]}: {line}", new_x="LMARGIN", new_y="NEXT")
         pdf.set_y(-20)
         pdf.cell(0, 6, f"Page {page}", new_x="LMARGIN", new_y="NEXT")
     pdf.output(str(path))
@@ -190,5 +192,42 @@ def test_a_handbook_is_cleaned_marked_and_searched_by_page(tmp_path: Path, engin
         assert len({h.page for h in passages}) < len(passages)  # pages hold several passages each
         ledger = searcher.search("quarterly lantern oil ledger March", k=3, mode=Mode.lexical).hits
         assert ledger[0].page in (5, 6) and ledger[0].kind is None
+    finally:
+        backend.close()
+
+
+def test_document_scores_match_brute_force(tmp_path: Path, engine: BackendName) -> None:
+    """Each page's score is (own + w * document) / (1 + w), the document's score the mean of its best three pages
+    among the first window of candidates; hits stay in that order; pages agree with one longer request."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, tag in (("north", "Fjord "), ("south", "Lagoon gauge "), ("east", "Estuary keeper keeper ")):
+        make_handbook(folder / f"{name}.pdf", tag=tag)
+    backend = engine_backend(engine, tmp_path)
+    try:
+        build_index(folder, backend, FakeEmbedder(), SMALL)
+        snapshot = backend.open()
+        question = "keeper gauge datum lantern oil"
+        for mode in Mode:
+            alone = Searcher(snapshot, FakeEmbedder(), candidates=1000, defaults=PASSAGES_ALONE)
+            units = alone.search(question, k=1000, mode=mode, navigation=Navigation.include, highlight=False).hits
+            best: dict[str, list[float]] = {}
+            for h in units:
+                best.setdefault(h.doc_id, []).append(h.score)
+            for weight in (1.0, 3.0):
+                document = {d: sum(s[:3]) / len(s[:3]) for d, s in best.items()}
+                expected = sorted(((h.score + weight * document[h.doc_id]) / (1 + weight), h.chunk_id) for h in units)[
+                    ::-1
+                ]
+                searcher = Searcher(snapshot, FakeEmbedder(), candidates=1000)
+                got = searcher.search(
+                    question, k=10, mode=mode, navigation=Navigation.include, document_weight=weight, highlight=False
+                ).hits
+                assert [h.score for h in got] == pytest.approx([s for s, _ in expected[:10]], rel=1e-6)
+                assert [h.stage_scores["document"] for h in got] == pytest.approx([document[h.doc_id] for h in got])
+            default = Searcher(snapshot, FakeEmbedder(), candidates=4)  # few candidates: deep pages widen
+            whole = default.search(question, k=9, mode=mode, highlight=False).hits
+            pages = [default.search(question, k=3, offset=o, mode=mode, highlight=False).hits for o in (0, 3, 6)]
+            assert [(h.chunk_id, h.score) for p in pages for h in p] == [(h.chunk_id, h.score) for h in whole]
     finally:
         backend.close()
