@@ -352,8 +352,9 @@ class SearchRequest(BaseModel):
     )
     document_weight: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False), Number] | None = Field(
         None,
-        description="Hierarchical scoring: each hit's score is its own plus this times its document's score (the "
-        "mean of the document's best three pages or passages); 0 ranks pages and passages alone (default 1).",
+        description="Hierarchical scoring, w: each hit's score is (own + w * document) / (1 + w), the document's "
+        "score being the mean of its best three pages or passages among the first candidates; 0 ranks pages and "
+        "passages alone (default 1).",
     )
     navigation: Navigation | None = Field(
         None,
@@ -376,8 +377,8 @@ class Scores(BaseModel):
     )
     document: float | None = Field(
         None,
-        description="The document's score (the mean of its best three pages or passages in this ranking), added "
-        "to the passage's own to give `score` (hierarchical scoring); null when `document_weight` is 0.",
+        description="The document's score (the mean of its best three pages or passages among the first "
+        "candidates), which `score` moves toward (hierarchical scoring); null when `document_weight` is 0.",
     )
 
 

@@ -144,7 +144,7 @@ async def search_get(
             ge=0,
             le=10,
             allow_inf_nan=False,
-            description="Share of a hit's document score added to its own (default 1; 0: pages alone).",
+            description="Weight of a hit's document score in its score (default 1; 0: pages alone).",
         ),
     ] = None,
 ) -> SearchResponse:
