@@ -100,7 +100,13 @@ def test_searches_never_wait_or_see_half_a_write(server: _Server, seeds_copy: Pa
     def searcher(mode: str) -> None:
         with httpx.Client(base_url=server.base, timeout=30) as c:
             while not stop.is_set():
-                r = c.get("/search", params={"q": "walrus colony Putin summit", "k": 20, "mode": mode})
+                try:
+                    r = c.get("/search", params={"q": "walrus colony Putin summit", "k": 20, "mode": mode})
+                except httpx.HTTPError as exc:  # a search that never answers is a failure, not a silent hang
+                    with seen:
+                        errors.append(f"{mode} search failed: {type(exc).__name__}: {exc}")
+                        seen.notify_all()
+                    return
                 with seen:
                     if r.status_code != 200:
                         errors.append(f"{r.status_code} {r.text[:200]}")
