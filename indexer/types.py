@@ -233,6 +233,16 @@ class ChunkRecord:
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a stored chunk stands: its document, its 1-based page (None: not paged) and its kind (None: content).
+    What ranking reads of every candidate (the passage's text is read for the hits alone)."""
+
+    doc_id: str
+    page: int | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
 class StoredDocument:
     """A stored document as the store keeps it."""
 

@@ -10,7 +10,7 @@ from indexer.embed.base import Embedder
 from indexer.retrieval.fusion import RRF_K, Fusion
 from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.storage.base import LexicalScores, Restriction, Snapshot
-from indexer.types import ChunkRecord, Filter
+from indexer.types import ChunkRecord, Filter, Place
 
 Ranked = list[tuple[int, float]]  # (chunk_id, score), best first
 
@@ -83,6 +83,14 @@ class QueryContext:
     window: int  # candidates per retriever that hybrid scores are normalised on (the searcher's `candidates`)
     stage_scores: dict[int, dict[str, float]] = field(default_factory=dict)
     _records: dict[int, ChunkRecord] = field(default_factory=dict)  # passages read so far, for every stage
+    _places: dict[int, Place] = field(default_factory=dict)  # candidates' documents, pages and kinds read so far
+
+    def places(self, ids: list[int]) -> dict[int, Place]:
+        """The document, page and kind of each of `ids` (each read from the snapshot once per search)."""
+        missing = [i for i in ids if i not in self._places]
+        if missing:
+            self._places.update(self.snapshot.store.places_of(missing))
+        return {i: self._places[i] for i in ids}
 
     def records(self, ids: list[int]) -> dict[int, ChunkRecord]:
         """The stored passages of `ids` (each read from the snapshot once per search)."""

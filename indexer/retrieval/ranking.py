@@ -10,7 +10,7 @@ from indexer.retrieval.candidates import Candidates, retrieve
 from indexer.retrieval.fusion import Fusion, dbsf, dbsf_bounds, rrf
 from indexer.retrieval.query import QueryContext, Ranked
 from indexer.retrieval.results import Group, Mode, Navigation
-from indexer.types import NAVIGATION, ChunkRecord
+from indexer.types import NAVIGATION, Place
 
 
 def best_first(scores: dict[int, float]) -> Ranked:
@@ -48,8 +48,8 @@ def _dbsf(ctx: QueryContext, candidates: Candidates) -> Ranked:
         doc_of = ctx.snapshot.store.doc_ids_of(union)
         unit_of: dict[int, object] = {cid: doc_of[cid] for cid in union}
     elif ctx.request.group is Group.page:
-        records = ctx.records(union)
-        unit_of = {cid: _page_key(records[cid]) for cid in union}
+        places = ctx.places(union)
+        unit_of = {cid: _page_key(cid, places[cid]) for cid in union}
     else:
         return best_first(fused)
     # Units (documents, pages) fused on their best passage per retriever, so evidence split over two passages
@@ -67,18 +67,18 @@ def _dbsf(ctx: QueryContext, candidates: Candidates) -> Ranked:
     return best_first({shown[unit]: score for unit, score in unit_fused.items()})
 
 
-def _page_key(record: ChunkRecord) -> object:
+def _page_key(chunk_id: int, place: Place) -> object:
     """What a passage is grouped by with `group=page`: its document's page, or itself where it has no page."""
-    return (record.doc_id, record.page) if record.page is not None else record.chunk_id
+    return (place.doc_id, place.page) if place.page is not None else chunk_id
 
 
 def one_per_page(ctx: QueryContext, ranked: Ranked) -> Ranked:
     """`ranked` keeping the best passage of each page (passages without a page are their own unit), in order."""
-    records = ctx.records([cid for cid, _ in ranked])
+    places = ctx.places([cid for cid, _ in ranked])
     seen: set[object] = set()
     kept = []
     for cid, score in ranked:
-        key = _page_key(records[cid])
+        key = _page_key(cid, places[cid])
         if key not in seen:
             seen.add(key)
             kept.append((cid, score))
@@ -97,16 +97,16 @@ def with_document_scores(ctx: QueryContext, head: Ranked) -> Ranked:
     weight = ctx.request.document_weight
     if weight == 0 or not head:
         return head
-    records = ctx.records([cid for cid, _ in head])
+    places = ctx.places([cid for cid, _ in head])
     best: dict[str, list[float]] = {}
     for cid, score in head:  # best first: each document's first scores are its best
-        scores = best.setdefault(records[cid].doc_id, [])
+        scores = best.setdefault(places[cid].doc_id, [])
         if len(scores) < DOCUMENT_PASSAGES:
             scores.append(score)
     document = {doc: sum(scores) / len(scores) for doc, scores in best.items()}
     rescored: dict[int, float] = {}
     for cid, score in head:
-        doc_score = document[records[cid].doc_id]
+        doc_score = document[places[cid].doc_id]
         ctx.stage_scores.setdefault(cid, {})["document"] = doc_score
         rescored[cid] = (score + weight * doc_score) / (1 + weight)
     return best_first(rescored)
@@ -118,11 +118,11 @@ def place_navigation(ctx: QueryContext, ranked: Ranked) -> Ranked:
     policy = ctx.request.navigation
     if policy is Navigation.include or not ranked:
         return ranked
-    records = ctx.records([cid for cid, _ in ranked])
-    content = [(cid, s) for cid, s in ranked if records[cid].kind != NAVIGATION]
+    places = ctx.places([cid for cid, _ in ranked])
+    content = [(cid, s) for cid, s in ranked if places[cid].kind != NAVIGATION]
     if policy is Navigation.exclude or len(content) == len(ranked):
         return content
-    return content + [(cid, s) for cid, s in ranked if records[cid].kind == NAVIGATION]
+    return content + [(cid, s) for cid, s in ranked if places[cid].kind == NAVIGATION]
 
 
 def at_most_per_document(ctx: QueryContext, ranked: Ranked, max_per_doc: int) -> Ranked:

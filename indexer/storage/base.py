@@ -21,7 +21,7 @@ import numpy as np
 
 from indexer.manifest import Calibration, ChunkingInfo, Manifest, ModelInfo, SourceInfo
 from indexer.storage.settings import BackendName
-from indexer.types import ChunkRecord, DocumentUpdate, Filter, StoredDocument
+from indexer.types import ChunkRecord, DocumentUpdate, Filter, Place, StoredDocument
 
 
 class Restriction(Protocol):
@@ -95,6 +95,10 @@ class DocumentStore(Protocol):
 
     def doc_ids_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """chunk_id -> doc_id."""
+        ...
+
+    def places_of(self, chunk_ids: Sequence[int]) -> dict[int, Place]:
+        """chunk_id -> its document, page and kind (no text: what ranking reads of every candidate)."""
         ...
 
     def restrict(self, where: Filter) -> Restriction:

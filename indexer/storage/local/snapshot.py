@@ -26,7 +26,7 @@ from indexer.storage.hnsw import HNSW_EF_SEARCH
 from indexer.storage.local.bm25 import Allowed, LexicalQuery, SegmentPostings, as_allowed
 from indexer.storage.local.postings import find_sorted
 from indexer.storage.local.segment import Segment, Tombstones
-from indexer.types import ChunkRecord, Filter, StoredDocument
+from indexer.types import ChunkRecord, Filter, Place, StoredDocument
 
 # Below this many allowed chunks a filtered search scores them all exactly instead of walking the graph:
 # exact is cheap there, and a graph search with most nodes filtered out loses recall.
@@ -241,6 +241,13 @@ class SnapshotStore:
         out: dict[int, str] = {}
         for seg, part in self._route(chunk_ids):
             out.update(seg.segment.store.doc_ids_of(part))
+        return out
+
+    def places_of(self, chunk_ids: Sequence[int]) -> dict[int, Place]:
+        """chunk_id -> its document, page and kind."""
+        out: dict[int, Place] = {}
+        for seg, part in self._route(chunk_ids):
+            out.update(seg.segment.store.places_of(part))
         return out
 
     def restrict(self, where: Filter) -> Allowed:

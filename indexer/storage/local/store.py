@@ -30,6 +30,7 @@ from indexer.types import (
     Filter,
     Not,
     PassageContext,
+    Place,
     Scalar,
     StoredDocument,
     matched_text,
@@ -245,9 +246,14 @@ class StoreReader:
         return [r[1] for r in self._rows(f"PRAGMA table_info({table})")]
 
     @cached_property
+    def _chunk_columns(self) -> frozenset[str]:
+        """The chunks table's columns (a committed store never changes)."""
+        return frozenset(self.columns("chunks"))
+
+    @cached_property
     def _page(self) -> str:
         """The chunks' page, heading and kind columns, or NULL in a segment written before passages had them."""
-        have = set(self.columns("chunks"))
+        have = self._chunk_columns
         return ", ".join(f"c.{name}" if name in have else "NULL" for name in ("page", "heading", "kind"))
 
     def raw_rows(self, table: str, batch: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
@@ -288,6 +294,18 @@ class StoreReader:
         """Ids of the chunks that pass `where`."""
         sql, params = filter_sql(where)
         return [r[0] for r in self._rows(sql, params)]
+
+    def places_of(self, chunk_ids: Sequence[int]) -> dict[int, Place]:
+        """chunk_id -> its document, page and kind."""
+        if not chunk_ids:
+            return {}
+        have = self._chunk_columns
+        page, kind_ = ("page" if "page" in have else "NULL"), ("kind" if "kind" in have else "NULL")
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._rows(
+            f"SELECT chunk_id, doc_id, {page}, {kind_} FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids)
+        )
+        return {r[0]: Place(r[1], r[2], r[3]) for r in rows}
 
     def doc_ids_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """chunk_id -> doc_id."""

@@ -20,7 +20,7 @@ from indexer.storage.milvus.connection import IN_BATCH, LIMIT, Connection
 from indexer.storage.milvus.expressions import condition_expr, in_list, literal, visible
 from indexer.storage.milvus.schema import DOC_FIELDS, FIRST, HEADING, KIND, OPTIONAL, PAGE, Names, chunk_fields
 from indexer.storage.settings import is_lite
-from indexer.types import All, Any_, ChunkRecord, Condition, Expr, Filter, Not, StoredDocument, slices
+from indexer.types import All, Any_, ChunkRecord, Condition, Expr, Filter, Not, Place, StoredDocument, slices
 
 _ANALYZER = Analyzer()
 _WILDCARDS = re.compile(r"[%_]")
@@ -212,6 +212,13 @@ class MilvusStore:
             )
             for cid, r in rows.items()
         }
+
+    def places_of(self, chunk_ids: Sequence[int]) -> dict[int, Place]:
+        """chunk_id -> its document, page and kind."""
+        fields = ["chunk_id", "doc_id"]
+        fields += [f for f in chunk_fields(self._s.conn, self._s.names.chunks) if f in (PAGE, KIND)]
+        rows = self._s.rows_by_id([int(i) for i in chunk_ids], fields)
+        return {cid: Place(r["doc_id"], r.get(PAGE) or None, r.get(KIND) or None) for cid, r in rows.items()}
 
     def doc_ids_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """chunk_id -> doc_id (from this version's searches where they told it already)."""
