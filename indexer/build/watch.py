@@ -26,6 +26,7 @@ from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, ReadC
 log = logging.getLogger(__name__)
 
 DEFAULT_SETTLE_MS = 1000
+_CATCH_UP_MS = 1000  # the watch's first quiet period after which the folder is read once more
 _MAX_WAIT_SECONDS = 60.0  # a file still growing after this long is read as it is; its next change re-reads it
 
 
@@ -70,14 +71,24 @@ class FolderWatcher:
     def run(self) -> None:
         """Build, then apply each burst of changes until `stop` is set."""
         self.sync()
+        # A file written between the first build's read and the moment the watch begins raises no event: the
+        # watch's first quiet second syncs once more (unchanged files are not read again), and then only events do.
+        caught_up = False
         for changes in watchfiles.watch(
             self.source,
             step=int(self._settle * 1000),  # yield once no event came for this long
             stop_event=self.stop,
             force_polling=self._poll,
-            yield_on_timeout=False,
+            yield_on_timeout=True,
+            rust_timeout=_CATCH_UP_MS,
             raise_interrupt=True,
         ):
+            if not changes:
+                if not caught_up and not self.stop.is_set():
+                    caught_up = True
+                    self.sync()
+                continue
+            caught_up = True
             log.info("%d changes in %s", len(changes), self.source)
             self.wait_until_stable(Path(path) for _, path in changes)
             if self.stop.is_set():
