@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from indexer.embed.runtime import load_embedder
-from indexer.ingest.chunking import ChunkingConfig, chunk_text
+from indexer.ingest.chunking import ChunkingConfig, chunk_document
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import read_folder
 from indexer.page_eval import PAGE_QUESTIONS, read_page_questions
@@ -59,16 +59,7 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     chunked: list[tuple[Document, Chunk]] = []
     for doc in docs:
-        chunks = chunk_text(
-            doc.text,
-            embedder.token_spans,
-            config,
-            pages=doc.pages,
-            sections=doc.sections,
-            headings=doc.headings,
-            navigation=doc.navigation,
-        )
-        chunked.extend((doc, c) for c in chunks)
+        chunked.extend((doc, c) for c in chunk_document(doc, embedder.token_spans, config))
     chunk_seconds = time.perf_counter() - started
     step = max(1, len(chunked) // args.sample)
     sample = chunked[::step][: args.sample]

@@ -14,14 +14,14 @@ from indexer.embed.base import BATCH_SIZE, Embedder, Prompts, canonical_model_id
 from indexer.embed.prompts import recorded_prompts
 from indexer.embed.runtime import default_prompts
 from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
-from indexer.ingest.chunking import ChunkingConfig, chunk_text
+from indexer.ingest.chunking import ChunkingConfig, chunk_document
 from indexer.ingest.clean import RULES_VERSION, Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, Skipped, count_by_kind, read_folder
 from indexer.manifest import ChunkingInfo, ModelInfo, SourceInfo
 from indexer.progress import progress_bar
 from indexer.storage.base import Backend, Snapshot, commit
 from indexer.storage.factory import as_backend
-from indexer.types import Chunk, Document, DocumentUpdate, PassageContext, matched_text
+from indexer.types import Chunk, Document, DocumentUpdate, matched_text
 
 log = logging.getLogger(__name__)
 
@@ -135,17 +135,8 @@ def prepare_updates(
     """Chunk and embed documents (one encode call for all chunks, so batches are full and length-sorted)."""
     chunked: list[tuple[Document, list[Chunk]]] = []
     for doc in progress_bar(docs, desc="chunking", unit="doc", enabled=progress):
-        chunks = chunk_text(
-            doc.text,
-            embedder.token_spans,
-            config,
-            pages=doc.pages,
-            sections=doc.sections,
-            headings=doc.headings,
-            navigation=doc.navigation,
-        )
-        chunked.append((doc, chunks))
-    context = config.context if config.titles else PassageContext.none
+        chunked.append((doc, chunk_document(doc, embedder.token_spans, config)))
+    context = config.passage_context
     texts = [
         _fit(matched_text(doc.title, c.text, c.start, context, source=doc.source, heading=c.heading), c, embedder)
         for doc, chunks in chunked

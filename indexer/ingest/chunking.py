@@ -18,7 +18,7 @@ import sentencex
 
 from indexer.errors import ConfigError
 from indexer.ingest.clean import Cleaning
-from indexer.types import NAVIGATION, Chunk, PassageContext
+from indexer.types import NAVIGATION, Chunk, Document, PassageContext
 
 TokenSpans = Callable[[str], list[tuple[int, int]]]
 
@@ -36,6 +36,11 @@ class ChunkingConfig:
     titles: bool = True  # match each passage with its context in front (see `matched_text`); False: alone
     context: PassageContext = PassageContext.headings  # what that context is
     cleaning: Cleaning = Cleaning.auto  # where the scraped-page rules apply when reading files
+
+    @property
+    def passage_context(self) -> PassageContext:
+        """What passages are matched with in front of them (none when titles are off)."""
+        return self.context if self.titles else PassageContext.none
 
     def validate(self, max_tokens: int) -> None:
         """Raise ConfigError when the sizes are impossible for a model accepting `max_tokens` tokens."""
@@ -124,6 +129,19 @@ def chunk_text(
             if at >= 0 and headings[at][1] and not c.text.startswith(headings[at][1]):
                 chunks[i] = replace(c, heading=headings[at][1])
     return chunks
+
+
+def chunk_document(doc: Document, token_spans: TokenSpans, config: ChunkingConfig) -> list[Chunk]:
+    """`chunk_text` of a document, with its pages, sections, headings and navigation pages."""
+    return chunk_text(
+        doc.text,
+        token_spans,
+        config,
+        pages=doc.pages,
+        sections=doc.sections,
+        headings=doc.headings,
+        navigation=doc.navigation,
+    )
 
 
 def _pack(
