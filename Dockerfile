@@ -58,7 +58,7 @@ RUN python -m pip uninstall --yes --quiet pip $(case " $EXTRAS " in *" milvus "*
     && cd /opt/venv/lib/python3.11/site-packages \
     && find . -depth -type d -name tests -exec rm -rf {} + \
     && rm -rf onnxruntime/transformers onnxruntime/quantization onnxruntime/tools \
-    && python -c "import service.app, service.container, indexer.embed.onnx_runtime, indexer.build.builder, indexer.cli"
+    && python -c "import service.app, service.container, indexer.embed.onnx_runtime, indexer.building.builder, indexer.cli"
 
 # Stage 4: what runs. The slim venv, the exported model and the seeds index.
 FROM python:3.11-slim

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.embed.runtime import load_embedder
 from indexer.embed.torch_runtime import SentenceTransformerEmbedder
 from indexer.ingest.chunking import ChunkingConfig

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.studies import header, index_dataset, study_main
-from indexer.build.builder import sync_index
+from indexer.building.builder import sync_index
 from indexer.calibrate import Candidate, choose, judge, mean_over
 from indexer.embed.base import Embedder
 from indexer.evaluate import BeirDataset

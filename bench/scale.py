@@ -29,8 +29,8 @@ import faiss
 import numpy as np
 
 from bench.synthetic import ClusterEmbedder, documents, queries
-from indexer.build.builder import ORIGIN_BUILD, chunking_info, model_info, prepare_updates
-from indexer.build.writer import IndexWriter
+from indexer.building.builder import ORIGIN_BUILD, chunking_info, model_info, prepare_updates
+from indexer.building.writer import IndexWriter
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher

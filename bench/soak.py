@@ -4,7 +4,8 @@ Eight clients (by default) each loop over a fixed-seed mix: searches in every mo
 `max_per_doc` or no highlight (70%), upserts (20%) and deletes (10%) of documents that only that client writes,
 so the last acknowledged write of each id is known. It reports the status counts (5xx must be 0), the server's
 RSS, open file descriptors and threads after a warm-up and at the end, and finally checks that every
-acknowledged write is what the service serves and that the index on disk agrees with itself.
+acknowledged write is what the service serves, that no file of a pruned version stays open once the load has
+ended (a leak), and that the index on disk agrees with itself.
 """
 
 from __future__ import annotations
@@ -114,6 +115,36 @@ def _reading(proc: psutil.Process) -> dict[str, int]:
     return {"rss_bytes": proc.memory_info().rss, "open_fds": proc.num_fds(), "threads": proc.num_threads()}
 
 
+def _stale_files(proc: psutil.Process) -> list[str]:
+    """Files the server holds open that were deleted from disk: the stores of pruned versions.
+
+    Read from /proc, where Linux marks such a descriptor's target " (deleted)"; psutil's `open_files` leaves
+    deleted files out, so it cannot see them.
+    """
+    stale: list[str] = []
+    for fd in Path(f"/proc/{proc.pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:  # closed while listed
+            continue
+        if target.endswith(" (deleted)"):
+            stale.append(target.removesuffix(" (deleted)"))
+    return sorted(stale)
+
+
+async def _quiet_stale_files(proc: psutil.Process, patience: float = 60.0) -> list[str]:
+    """The server's stale open files once it has released them, or those it still holds after `patience` s.
+
+    A search still running on an older version legitimately keeps that version's files open until it ends,
+    so a count taken under load races with the requests. After the load, every such file must be closed;
+    a leaked one never is, and the wait ends at `patience` with it listed.
+    """
+    deadline = time.monotonic() + patience
+    while (stale := _stale_files(proc)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    return stale
+
+
 async def _load(
     base: str, key: str, clients: int, warmup: float, seconds: float, proc: psutil.Process
 ) -> dict[str, Any]:
@@ -144,6 +175,7 @@ async def _load(
         elapsed = time.monotonic() - started
         readings["end"] = _reading(proc)
         mismatches = await _check_ledger(http, workers)
+    stale = await _quiet_stale_files(proc)
     measured = {s: n - warm_statuses.get(s, 0) for s, n in statuses.items()}
     return {
         "seconds": elapsed,
@@ -155,6 +187,7 @@ async def _load(
         "rss_growth": readings["end"]["rss_bytes"] / readings["after_warmup"]["rss_bytes"] - 1,
         "rss_mb_every_30s": [round(rss / 2**20) for _, rss in samples],
         "ledger_mismatches": mismatches,
+        "stale_open_files": stale,
         "acknowledged_documents": sum(len(w.present) for w in workers),
     }
 
@@ -209,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         f"soak: {result['seconds']:.0f} s at concurrency {args.concurrency}, {result['requests']} requests "
         f"({result['requests_per_second']:.1f}/s), statuses {result['statuses']}, 5xx {result['server_errors']}\n"
         f"RSS {r0['rss_bytes'] / 2**20:.0f} -> {r1['rss_bytes'] / 2**20:.0f} MB ({result['rss_growth']:+.1%}), "
-        f"open fds {r0['open_fds']} -> {r1['open_fds']}, threads {r0['threads']} -> {r1['threads']}\n"
+        f"open fds {r0['open_fds']} -> {r1['open_fds']} (pruned files still open after the load: "
+        f"{len(result['stale_open_files'])}), threads {r0['threads']} -> {r1['threads']}\n"
         f"RSS MB every 30 s: {result['rss_mb_every_30s']}\n"
         f"ledger: {result['acknowledged_documents']} acknowledged documents, "
         f"{len(result['ledger_mismatches'])} mismatches; index on disk: {result['index_problem'] or 'consistent'}"

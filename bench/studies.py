@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from indexer.build.builder import sync_index
+from indexer.building.builder import sync_index
 from indexer.embed.base import Embedder
 from indexer.embed.runtime import load_embedder
 from indexer.evaluate import BeirDataset, load_beir

@@ -13,8 +13,8 @@ import textwrap
 from contextlib import closing
 from pathlib import Path
 
-from indexer.build.builder import BuildReport, build_index, build_prompts, sync_index
-from indexer.build.watch import DEFAULT_SETTLE_MS, FolderWatcher
+from indexer.building.builder import BuildReport, build_index, build_prompts, sync_index
+from indexer.building.watch import DEFAULT_SETTLE_MS, FolderWatcher
 from indexer.calibrate import DEFAULT_FOLDS, format_calibration
 from indexer.catalog import open_catalog
 from indexer.collections import DEFAULT_COLLECTION
@@ -628,7 +628,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from indexer.build.transfer import export
+    from indexer.building.transfer import export
 
     with closing(_backend(args, create=False)) as backend:
         report = export(backend.open(), args.out)
@@ -640,7 +640,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from indexer.build.transfer import import_into
+    from indexer.building.transfer import import_into
 
     with closing(_backend(args, create=True)) as backend:
         report = import_into(args.folder, backend)

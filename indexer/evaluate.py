@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from indexer.build.builder import sync_index
+from indexer.building.builder import sync_index
 from indexer.calibrate import CHOICES, DEFAULT, DEFAULT_FOLDS, cross_validated_choices, folds_of
 from indexer.embed.base import Embedder
 from indexer.ingest.chunking import ChunkingConfig

@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _index_source(settings: Settings) -> None:
     """Bring the index in line with the source folder; unchanged documents are not embedded again."""
-    from indexer.build.builder import build_index, build_prompts
+    from indexer.building.builder import build_index, build_prompts
     from indexer.embed.prompts import with_prompts
     from indexer.ingest.chunking import ChunkingConfig
 

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from indexer import __version__
-from indexer.build.watch import FolderWatcher
+from indexer.building.watch import FolderWatcher
 from indexer.errors import IndexerError
 from service.admission import admission_for
 from service.collections import Collections

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
-from indexer.build.builder import build_prompts, chunking_info, model_info
+from indexer.building.builder import build_prompts, chunking_info, model_info
 from indexer.catalog import Catalog, CollectionInfo, open_catalog
 from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
 from indexer.embed.prompts import with_prompts

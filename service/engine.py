@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
-from indexer.build.builder import BuildReport
-from indexer.build.writer import IndexWriter, WriteResult
+from indexer.building.builder import BuildReport
+from indexer.building.writer import IndexWriter, WriteResult
 from indexer.collections import DEFAULT_COLLECTION
 from indexer.embed.base import Embedder, canonical_model_id
 from indexer.embed.prompts import recorded_prompts, with_prompts

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, JsonValue
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from indexer.build.writer import DocumentNotFoundError
+from indexer.building.writer import DocumentNotFoundError
 from indexer.errors import (
     BackendError,
     CollectionExistsError,

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from indexer.build.watch import DEFAULT_SETTLE_MS
+from indexer.building.watch import DEFAULT_SETTLE_MS
 from indexer.embed.base import DEFAULT_MODEL
 from indexer.embed.runtime import Runtime
 from indexer.ingest.clean import Cleaning

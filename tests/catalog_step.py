@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from indexer.build.builder import chunking_info, model_info
+from indexer.building.builder import chunking_info, model_info
 from indexer.catalog import open_catalog
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.storage.settings import BackendName

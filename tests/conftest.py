@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.embed.base import Embedder
 from indexer.storage.base import Backend, Snapshot
 from indexer.storage.settings import BackendName

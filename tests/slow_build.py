@@ -25,7 +25,7 @@ class GatedEmbedder(FakeEmbedder):
 
 
 if __name__ == "__main__":
-    from indexer.build.builder import build_index
+    from indexer.building.builder import build_index
 
     src, index = sys.argv[1], sys.argv[2]
     report = build_index(Path(src), Path(index), GatedEmbedder(), batch_size=8)

@@ -10,9 +10,9 @@ from unittest import mock
 
 import pytest
 
-from indexer.build.builder import sync_index
-from indexer.build.transfer import export, import_into
-from indexer.build.writer import IndexWriter
+from indexer.building.builder import sync_index
+from indexer.building.transfer import export, import_into
+from indexer.building.writer import IndexWriter
 from indexer.calibrate import CANDIDATES, DEFAULT, calibrate, choose, cross_validate, folds_of, record
 from indexer.cli import main
 from indexer.errors import ConfigError

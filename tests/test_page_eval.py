@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.page_eval import (
     PageQuestion,

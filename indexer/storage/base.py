@@ -3,7 +3,7 @@
 Two engines implement it, one package each: `indexer.storage.local` (FAISS + BM25 postings + SQLite segments
 in a directory) and `indexer.storage.milvus` (Milvus collections, on a server or in a Milvus Lite file).
 `indexer.storage.factory` picks one by name, above both; this module imports neither. Searching
-(`indexer.retrieval`), writing (`indexer.build`), evaluation and the service see only these interfaces, so
+(`indexer.retrieval`), writing (`indexer.building`), evaluation and the service see only these interfaces, so
 both engines rank with the same fusion and answer in the same shape.
 
 A `Snapshot` is one committed version and never changes; a `Transaction` writes the next version, which

@@ -15,7 +15,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
-from indexer.build.writer import WriteResult
+from indexer.building.writer import WriteResult
 from indexer.ingest.documents import Skipped, make_document, read_upload
 from indexer.retrieval.similar import SimilarDocument, similar_documents
 from indexer.storage.base import Snapshot

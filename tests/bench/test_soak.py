@@ -2,7 +2,7 @@
 
 The ten-minute run is a benchmark (`python -m bench soak --minutes 10`, figures in README); this one checks the
 verdicts that do not depend on the machine's speed: no 5xx, every acknowledged write served as acknowledged,
-the index on disk consistent, and no file descriptors leaked beyond the clients' own connections.
+the index on disk consistent, and no file of a pruned version left open after the load.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ def test_short_soak(tmp_path: Path) -> None:
     assert result["requests"] > 0 and result["server_errors"] == 0
     assert result["ledger_mismatches"] == [] and result["index_problem"] is None
     assert result["acknowledged_documents"] > 0
-    warm, end = result["readings"]["after_warmup"], result["readings"]["end"]
-    assert end["open_fds"] <= warm["open_fds"] + result["concurrency"]
+    # A descriptor count taken under load races with requests still reading older versions; a leak is a
+    # pruned version's file the server never closes, so that is what is checked, once the load has ended.
+    assert result["stale_open_files"] == []
 
 
 def test_the_mcp_load_mode_measures_agent_calls(fake_seed_index: Path, tmp_path: Path) -> None:

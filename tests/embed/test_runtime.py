@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.embed import runtime as rt
 from indexer.embed.onnx_export import ensure_exported
 from indexer.embed.runtime import Runtime, resolve_runtime

@@ -18,7 +18,7 @@ from bench.samples import (
     make_pptx,
     make_scanned_pdf,
 )
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import file_metadata, read_folder
 from indexer.ingest.readers.base import SkipKind

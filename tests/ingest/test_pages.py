@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import read_folder
 from indexer.ingest.pages import clean_pages, is_navigation, shape

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.retrieval.definitions import (
     definition_subject,
     find_introductions,

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.embed.base import BATCH_SIZE, Vectors
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.retrieval.results import Mode

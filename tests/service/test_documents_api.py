@@ -204,7 +204,7 @@ def test_streamed_body_over_limit_is_cut(index: Settings) -> None:
 def test_api_and_build_share_one_id_space(index: Settings, seeds_copy: Path) -> None:
     with _client(index, api_key=KEY) as c:
         c.put("/documents/note", json={"text": "An API note about puffins."}, headers=AUTH)
-    from indexer.build.builder import build_index
+    from indexer.building.builder import build_index
 
     backend = open_backend(index)
     report = build_index(seeds_copy, backend, FakeEmbedder())

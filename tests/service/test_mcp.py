@@ -36,7 +36,7 @@ TOOLS = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from indexer.build.builder import build_index
+    from indexer.building.builder import build_index
     from tests.conftest import SEEDS
     from tests.fakes import FakeEmbedder
 

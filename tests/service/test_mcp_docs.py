@@ -34,7 +34,7 @@ def _server(kind: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from indexer.build.builder import build_index
+    from indexer.building.builder import build_index
     from tests.fakes import FakeEmbedder
 
     root = tmp_path_factory.mktemp("mcp-docs")

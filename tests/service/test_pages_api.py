@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.storage.factory import open_backend
 from indexer.storage.settings import BackendName
 from service.app import create_app

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from bench.samples import make_docx, make_pdf, make_scanned_pdf, pdf_bytes
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.storage.settings import BackendName
 from service.app import create_app
 from service.settings import Settings

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from bench import synthetic
-from indexer.build.builder import sync_index
-from indexer.build.writer import IndexWriter
+from indexer.building.builder import sync_index
+from indexer.building.writer import IndexWriter
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import FolderReport
 from indexer.storage.local import bm25

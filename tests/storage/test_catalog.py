@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build.builder import build_index, chunking_info, model_info
-from indexer.build.writer import IndexWriter
+from indexer.building.builder import build_index, chunking_info, model_info
+from indexer.building.writer import IndexWriter
 from indexer.catalog import Catalog, open_catalog
 from indexer.collections import DEFAULT_COLLECTION, MAX_NAME_CHARS
 from indexer.errors import (

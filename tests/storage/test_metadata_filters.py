@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.filters import matches
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build.builder import build_index, chunking_info, model_info
-from indexer.build.writer import IndexWriter
+from indexer.building.builder import build_index, chunking_info, model_info
+from indexer.building.writer import IndexWriter
 from indexer.errors import BackendError, IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.retrieval.results import Mode
@@ -67,7 +67,7 @@ def test_recover_undoes_a_write_that_never_committed(backend: MilvusBackend) -> 
     victim, other = sorted(base.store.hashes())[:2]
     embedder = FakeEmbedder()
     tx = backend.transaction(base, model_info(embedder), chunking_info(ChunkingConfig()))
-    from indexer.build.builder import prepare_updates
+    from indexer.building.builder import prepare_updates
 
     tx.delete([victim])
     tx.add(

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from bench.samples import make_pdf
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.storage.factory import as_backend
 from indexer.storage.local.segment import STORE_FILE
 from tests.fakes import FakeEmbedder

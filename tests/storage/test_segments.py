@@ -11,7 +11,7 @@ import bm25s
 import pytest
 import Stemmer
 
-from indexer.build.writer import IndexWriter
+from indexer.building.writer import IndexWriter
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.local import segment as segment_module

@@ -9,8 +9,8 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from indexer.build.transfer import export, import_into
-from indexer.build.writer import IndexWriter
+from indexer.building.transfer import export, import_into
+from indexer.building.writer import IndexWriter
 from indexer.cli import main
 from indexer.errors import ConfigError
 from indexer.retrieval.results import Mode

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, ManifestMismatchError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.storage.local.versions import CURRENT_FILE, open_index, write_lock
@@ -242,7 +242,7 @@ def test_read_only_index_is_served_but_not_written(
 
 def test_index_of_the_old_format_is_rebuilt_keeping_api_documents(seeds_copy: Path, tmp_path: Path) -> None:
     """An index written by the one-store-per-version format (1) is rebuilt; its API documents survive."""
-    from indexer.build.writer import IndexWriter
+    from indexer.building.writer import IndexWriter
     from indexer.types import Document
 
     index_dir = tmp_path / "idx"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.build.builder import ORIGIN_BUILD, BuildReport, prepare_updates, sync_index
+from indexer.building.builder import ORIGIN_BUILD, BuildReport, prepare_updates, sync_index
 from indexer.embed.base import Embedder
 from indexer.errors import IndexerError
 from indexer.ingest.chunking import ChunkingConfig

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from indexer.build.builder import build_index
+from indexer.building.builder import build_index
 from indexer.storage.local.versions import open_index
 from tests.conftest import ROOT
 from tests.fakes import FakeEmbedder

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.samples import make_docx, make_pdf
-from indexer.build.builder import build_index, sync_index
-from indexer.build.watch import FolderWatcher
+from indexer.building.builder import build_index, sync_index
+from indexer.building.watch import FolderWatcher
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.readers import READERS
 from indexer.ingest.readers.base import Extracted

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import watchfiles
 
-from indexer.build.builder import BuildReport
+from indexer.building.builder import BuildReport
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, ReadCache, read_folder
 
