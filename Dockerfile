@@ -74,6 +74,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     SEEKR_INDEX_DIR=/opt/seekr/index/seeds \
     SEEKR_DOCS=/data/docs \
     SEEKR_DATA_INDEX=/data/index
+# Tesseract's English language data for OCR of scans and images (the engine is in the tesserocr wheel); other
+# languages: add tesseract-ocr-LANG here and set SEEKR_OCR_LANGUAGES=eng+LANG.
+RUN apt-get update -q \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin seekr \
     && mkdir -p /data/docs /data/index \
     && chown seekr:seekr /data/index

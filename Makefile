@@ -13,7 +13,7 @@ PORT   ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser index run test test-fast lint docker-smoke clean
+.PHONY: install ocr-data browser index run test test-fast lint docker-smoke clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed ocr-data
+
+# Tesseract's English language data from Debian (the tesserocr wheel carries the engine itself). More languages:
+# apt-get install tesseract-ocr-deu ... and SEEKR_OCR_LANGUAGES=eng+deu.
+ocr-data:
+	@ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q tesseract-ocr-eng; }
 
 # Debian's Chromium for the browser test (Playwright drives it; its own browser download is not used).
 browser:

@@ -10,6 +10,10 @@ import zipfile
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 PAGE_WORDS = ["lighthouse", "glacier", "orchard", "volcano", "harbour", "meadow", "canyon", "estuary", "tundra", "reef"]
 
@@ -64,6 +68,74 @@ def make_scanned_pdf(path: Path, pages: int = 2) -> Path:
         pdf.image(image, x=10, y=10, w=100)
     pdf.output(str(path))
     return path
+
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+
+
+def render_scan(
+    text: str,
+    dpi: int = 300,
+    *,
+    noise: float = 0.0,
+    skew: float = 0.0,
+    columns: int = 1,
+    seed: int = 0,
+) -> Image.Image:
+    """A letter-size page of `text` as a scanner sees it: 11-point type at `dpi`, wrapped in `columns` columns,
+    with `noise` (the share of pixels flipped to random greys) and rotated `skew` degrees."""
+    import random
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height = int(8.5 * dpi), int(11 * dpi)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(FONT, size=round(11 * dpi / 72))
+    margin, gap = dpi, dpi // 3
+    column_width = (width - 2 * margin - gap * (columns - 1)) // columns
+    line_height = round(font.size * 1.35)
+    x, y, column = margin, margin, 0
+    for paragraph in text.split("\n\n"):
+        line = ""
+        for word in paragraph.split():
+            trial = f"{line} {word}".strip()
+            if draw.textlength(trial, font=font) <= column_width:
+                line = trial
+                continue
+            draw.text((x, y), line, font=font, fill=0)
+            line, y = word, y + line_height
+            if y > height - margin - line_height:
+                column, y = column + 1, margin
+                x = margin + column * (column_width + gap)
+        draw.text((x, y), line, font=font, fill=0)
+        y += 2 * line_height
+    if noise:
+        rng = random.Random(seed)
+        pixels = page.load()
+        assert pixels is not None
+        for _ in range(int(width * height * noise)):
+            pixels[rng.randrange(width), rng.randrange(height)] = rng.randrange(256)
+    if skew:
+        page = page.rotate(skew, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)
+    return page
+
+
+def make_scan_pdf(path: Path, pages: list[Image.Image], dpi: int = 300) -> Path:
+    """An image-only PDF of `pages` (no text layer), as a scanner writes one."""
+    pages[0].save(path, "PDF", resolution=dpi, save_all=True, append_images=pages[1:])
+    return path
+
+
+def scan_text(page: int) -> str:
+    """What scanned page `page` of a test says: a certificate with a number only it holds."""
+    word = PAGE_WORDS[(page - 1) % len(PAGE_WORDS)]
+    return (
+        f"The {word} boiler certificate, number {4100 + page}\n\n"
+        f"This certifies that the boiler in building {page} was inspected on the third of May and found safe "
+        f"to operate. The inspector measured a working pressure of {10 + page} bar and renewed the permit for "
+        f"two years.\n\nSigned by the chief inspector of the harbour authority."
+    )
 
 
 def make_docx(path: Path) -> Path:

@@ -25,6 +25,15 @@ from indexer.errors import ConfigError, IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
+from indexer.ingest.ocr.base import (
+    DEFAULT_DPI,
+    DEFAULT_LANGUAGES,
+    OcrEngineName,
+    OcrMode,
+    OcrSettings,
+    default_cache_dir,
+    default_threads,
+)
 from indexer.page_eval import (
     PAGE_QUESTIONS,
     PAGE_SYSTEMS,
@@ -80,6 +89,54 @@ def _add_reading(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_MAX_FILE_BYTES / 2**20,
         help="skip files larger than this many MB (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--ocr",
+        choices=[m.value for m in OcrMode],
+        default=OcrMode.auto.value,
+        help="read scanned pages and images by OCR: auto (pages without a text layer, and images), off, or force "
+        "(every PDF page) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ocr-engine",
+        choices=[e.value for e in OcrEngineName],
+        default=OcrEngineName.tesseract.value,
+        help="OCR engine (default: %(default)s; rapidocr needs the seekr[rapidocr] extra)",
+    )
+    parser.add_argument(
+        "--ocr-languages",
+        default=DEFAULT_LANGUAGES,
+        help="Tesseract languages joined by + (eng+deu); each needs its tesseract-ocr-LANG package "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ocr-dpi",
+        type=int,
+        default=DEFAULT_DPI,
+        help="resolution scanned PDF pages are rendered at (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ocr-threads", type=int, default=default_threads(), help="pages recognised at once (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--ocr-cache",
+        type=Path,
+        default=default_cache_dir(),
+        help="folder where recognised pages are kept by content, so none is read twice (default: %(default)s)",
+    )
+
+
+def _ocr(args: argparse.Namespace) -> OcrSettings:
+    """The OCR settings of a build or watch command."""
+    if args.ocr_dpi < 50 or args.ocr_dpi > 1200:
+        raise ConfigError(f"--ocr-dpi {args.ocr_dpi} is out of range; use 150 to 600 (300 reads small print)")
+    return OcrSettings(
+        mode=OcrMode(args.ocr),
+        engine=OcrEngineName(args.ocr_engine),
+        languages=args.ocr_languages,
+        dpi=args.ocr_dpi,
+        threads=max(1, args.ocr_threads),
+        cache_dir=args.ocr_cache,
     )
 
 
@@ -486,7 +543,9 @@ def _print_build(report: BuildReport) -> None:
         print(f"  {skipped.path} [{skipped.kind.value}]: {skipped.reason}")
     if report.skipped_by_kind.get("no_text_layer"):
         scans = report.skipped_by_kind["no_text_layer"]
-        print(f"  {scans} scanned PDF(s) have no text layer: run OCR on them first")
+        print(f"  {scans} scanned file(s) need OCR, which is off: build with --ocr auto")
+    if report.ocr_pages:
+        print(f"ocr: {report.ocr_pages} pages read from their image")
     if report.reused_chunks:
         print(f"metadata-only changes kept the vectors of {report.reused_chunks} chunks")
     print(f"time: {report.seconds:.1f}s")
@@ -498,6 +557,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         overlap_tokens=args.overlap_tokens,
         cleaning=Cleaning(args.cleaning),
         context=PassageContext(args.context),
+        ocr=_ocr(args),
     )
     with closing(_backend(args, create=True)) as backend:
         embedder = _build_embedder(args, backend)
@@ -518,13 +578,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-    config = ChunkingConfig(cleaning=Cleaning(args.cleaning), context=PassageContext(args.context))
+    config = ChunkingConfig(cleaning=Cleaning(args.cleaning), context=PassageContext(args.context), ocr=_ocr(args))
     with closing(_backend(args, create=True)) as backend:
         embedder = _build_embedder(args, backend)
         watcher = FolderWatcher(
             args.source,
             lambda folder: sync_index(folder, backend, embedder, config),
             cleaning=config.cleaning,
+            ocr=config.ocr,
             max_file_bytes=int(args.max_file_mb * 2**20),
             settle_ms=args.settle_ms,
             poll=args.poll,

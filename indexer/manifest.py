@@ -50,6 +50,9 @@ class ChunkingInfo(_Frozen):
     cleaning: str = "web"
     # What a passage is matched with in front of it (`indexer.types.PassageContext`; before this field: title).
     context: str = "title"
+    # How pages without text were read (`OcrSettings.describe`; before this field: not at all). Not a reason
+    # to rebuild: a page read differently changes its document's text, and changed documents are re-embedded.
+    ocr: str = "off"
 
     @property
     def passage_context(self) -> PassageContext:
@@ -105,6 +108,7 @@ class SourceInfo(_Frozen):
 
     files: int
     pages: int = 0
+    ocr_pages: int = 0  # of the pages, those read by OCR
     skipped: dict[str, int] = {}
 
 

@@ -30,7 +30,10 @@ class Document:
     not paged). `sections`: further offsets where a heading starts a section. A passage never crosses a page
     or section start, so each passage lies on one page. `headings`: (offset, heading) pairs, ascending: from
     each offset on, passages stand under that heading (a section's heading, or the heading a page opens with).
-    `navigation`: the 1-based pages that are tables of contents, indexes or lists of figures.
+    `navigation`: the 1-based pages that are tables of contents, indexes or lists of figures. `rows`: where
+    each row of a table (a spreadsheet's or a CSV's) starts, with its row number, ascending; `sheets`: where
+    each sheet starts, with its name. `ocr`: (1-based page, mean OCR confidence 0-1) of each page whose text
+    was recognised from its image.
     """
 
     doc_id: str
@@ -42,6 +45,9 @@ class Document:
     sections: tuple[int, ...] = ()
     headings: tuple[tuple[int, str], ...] = ()
     navigation: tuple[int, ...] = ()
+    rows: tuple[tuple[int, int], ...] = ()
+    sheets: tuple[tuple[int, str], ...] = ()
+    ocr: tuple[tuple[int, float], ...] = ()
 
     @property
     def content_hash(self) -> str:
@@ -57,18 +63,29 @@ class Document:
             fields["headings"] = [list(h) for h in self.headings]
         if self.navigation:
             fields["navigation"] = list(self.navigation)
+        if self.rows:
+            fields["rows"] = [list(r) for r in self.rows]
+        if self.sheets:
+            fields["sheets"] = [list(r) for r in self.sheets]
+        if self.ocr:
+            fields["ocr"] = [list(r) for r in self.ocr]
         payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 NAVIGATION = "navigation"  # a passage's kind on a table of contents, an index or a list of figures
+# Where a stored passage stands, beyond its offsets: the columns each engine keeps per chunk, in this order (a
+# `Chunk` and a `ChunkRecord` have them as fields of the same names). Stores written before a column existed
+# read it as None.
+PROVENANCE = ("page", "heading", "kind", "sheet", "row_first", "row_last", "ocr_confidence")
 
 
 @dataclass(frozen=True)
 class Chunk:
     """A passage of a document: `text == document_text[start:end]`; `page` is 1-based (None: not paged);
     `heading`: the heading it stands under, when it does not open with it; `kind`: None (content) or
-    `NAVIGATION`."""
+    `NAVIGATION`; `sheet`, `row_first`, `row_last`: the sheet and the rows of a table it holds (whole rows);
+    `ocr_confidence`: the mean OCR confidence of its page, when that page's text was recognised (else None)."""
 
     ordinal: int
     start: int
@@ -78,6 +95,10 @@ class Chunk:
     page: int | None = None
     heading: str | None = None
     kind: str | None = None
+    sheet: str | None = None
+    row_first: int | None = None
+    row_last: int | None = None
+    ocr_confidence: float | None = None
 
 
 class PassageContext(StrEnum):
@@ -226,6 +247,10 @@ class ChunkRecord:
     page: int | None = None
     heading: str | None = None
     kind: str | None = None
+    sheet: str | None = None
+    row_first: int | None = None
+    row_last: int | None = None
+    ocr_confidence: float | None = None
 
     def matched(self, context: PassageContext | bool) -> str:
         """What this passage is matched on in an index whose passages have `context` (see `matched_text`)."""

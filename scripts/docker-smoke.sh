@@ -76,6 +76,10 @@ docker rm "$NAME" >/dev/null
 echo "== mounted corpus, persisted index"
 mkdir -p "$WORK/docs"
 printf 'Lighthouse keepers\n\nThe lighthouse on Skerry Rock was kept by three keepers until 1962.\n' > "$WORK/docs/lighthouse.txt"
+# A scan (an image only OCR can read) and a spreadsheet-like CSV: the image reads both by default.
+"$PY" -c 'import sys; from bench.samples import render_scan, scan_text; render_scan(scan_text(3), 200).save(sys.argv[1])' \
+  "$WORK/docs/certificate.png"
+printf 'Station,Birds counted,Keeper\nNorth cape,41,Ada Moss\nSouth spit,17,Ivo Lund\n' > "$WORK/docs/stations.csv"
 chmod -R a+rX "$WORK"
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
@@ -87,6 +91,14 @@ for attempt in first restart; do
 import json, sys
 hit = json.load(sys.stdin)["results"][0]
 assert hit["doc_id"] == "lighthouse.txt", hit'
+  curl -fs "$BASE/search?q=boiler+certificate+number+4103&k=1" | "$PY" -c '
+import json, sys
+hit = json.load(sys.stdin)["results"][0]
+assert hit["doc_id"] == "certificate.png" and hit["ocr"] and hit["page"] == 1, hit'
+  curl -fs "$BASE/search?q=How+many+birds+at+South+spit&k=1" | "$PY" -c '
+import json, sys
+hit = json.load(sys.stdin)["results"][0]
+assert hit["doc_id"] == "stations.csv" and hit["rows"][0] <= 3 <= hit["rows"][1], hit'
   docker logs "$NAME-docs" >"$WORK/docs.log" 2>&1
   embedded=$(grep -o -m1 'embedded [0-9]* chunks' "$WORK/docs.log")
   echo "$attempt start: $embedded"

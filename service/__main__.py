@@ -83,7 +83,7 @@ def _index_source(settings: Settings) -> None:
             settings.source_dir,
             backend,
             embedder,
-            ChunkingConfig(cleaning=settings.cleaning, context=settings.context),
+            ChunkingConfig(cleaning=settings.cleaning, context=settings.context, ocr=settings.ocr_settings()),
             max_file_bytes=int(settings.max_file_mb * 2**20),
         )
     if report.skipped:

@@ -68,6 +68,7 @@ def _folder_watcher(engine: Engine | None, settings: Settings) -> FolderWatcher 
         settings.source_dir,
         engine.sync_folder,
         cleaning=settings.cleaning,
+        ocr=settings.ocr_settings(),
         max_file_bytes=int(settings.max_file_mb * 2**20),
         settle_ms=settings.watch_settle_ms,
         poll=settings.watch_poll,

@@ -165,7 +165,12 @@ class Engine:
         if self._writer is None:
             raise NotReadyError("the model and index are still loading; retry in a few seconds (see /readyz)")
         report = self._writer.sync_folder(
-            folder, ChunkingConfig(cleaning=self._settings.cleaning, context=self._settings.context)
+            folder,
+            ChunkingConfig(
+                cleaning=self._settings.cleaning,
+                context=self._settings.context,
+                ocr=self._settings.ocr_settings(),
+            ),
         )
         snapshot = self._writer.snapshot
         if report.changed and snapshot is not None:

@@ -438,6 +438,16 @@ class SearchHit(BaseModel):
     kind: str | None = Field(
         None, description="null for content; navigation for a passage of a table of contents, an index, ..."
     )
+    sheet: str | None = Field(None, description="The sheet (spreadsheet) whose rows the passage holds.")
+    rows: tuple[int, int] | None = Field(
+        None,
+        description="First and last row number (as the sheet or CSV file numbers them) of the whole rows the "
+        "passage holds; the table's header row is matched with every passage of it.",
+    )
+    ocr: bool = Field(False, description="Whether the passage's page was read by OCR from its image.")
+    ocr_confidence: float | None = Field(
+        None, description="The OCR engine's mean confidence (0-1) on the passage's page, when `ocr` is true."
+    )
     scores: Scores
     highlight: HighlightOut | None = Field(
         None, description="Best-matching sentence(s) as offsets into `text` (null when highlight=false)."
@@ -460,6 +470,10 @@ class SearchHit(BaseModel):
             page=hit.page,
             heading=hit.heading,
             kind=hit.kind,
+            sheet=hit.sheet,
+            rows=hit.rows,
+            ocr=hit.ocr_confidence is not None,
+            ocr_confidence=hit.ocr_confidence,
             scores=Scores(
                 dense=hit.dense,
                 lexical=hit.lexical,
@@ -547,6 +561,7 @@ class Stats(BaseModel):
         None, description="Files the last build looked at in its folder (null: never built from a folder)."
     )
     source_pages: int | None = Field(None, description="Pages and slides the last build read from paged formats.")
+    source_ocr_pages: int | None = Field(None, description="Of those pages, the ones read by OCR from their image.")
     skipped: dict[str, int] = Field(
         default_factory=dict,
         description="Files the last build skipped, by reason: unsupported, too_large, empty, binary, not_utf8, "

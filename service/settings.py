@@ -13,6 +13,15 @@ from indexer.embed.base import DEFAULT_MODEL
 from indexer.embed.runtime import Runtime
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
+from indexer.ingest.ocr.base import (
+    DEFAULT_DPI,
+    DEFAULT_LANGUAGES,
+    OcrEngineName,
+    OcrMode,
+    OcrSettings,
+    default_cache_dir,
+    default_threads,
+)
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.searcher import DEFAULT_CANDIDATES
 from indexer.storage.settings import BackendName, StorageSettings, is_lite
@@ -83,6 +92,29 @@ class Settings(StorageSettings):
         description="For source_dir: what each passage is matched with in front of it: headings (the document's "
         "name and the heading it stands under), document, title or none.",
     )
+    ocr: OcrMode = Field(
+        OcrMode.auto,
+        description="For source_dir and uploads: read scanned pages and images by OCR: auto (PDF pages without a "
+        "text layer, and image files), off, or force (every PDF page).",
+    )
+    ocr_engine: OcrEngineName = Field(
+        OcrEngineName.tesseract, description="OCR engine: tesseract, or rapidocr (needs the seekr[rapidocr] extra)."
+    )
+    ocr_languages: str = Field(
+        DEFAULT_LANGUAGES,
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages joined by + (eng+deu); each needs its tesseract-ocr-LANG package.",
+    )
+    ocr_dpi: int = Field(DEFAULT_DPI, ge=50, le=1200, description="Resolution scanned PDF pages are rendered at.")
+    ocr_threads: int = Field(
+        default_factory=default_threads,
+        ge=1,
+        description="Pages recognised at once (default: all cores but one, so that searches keep a core).",
+    )
+    ocr_cache: Path = Field(
+        default_factory=default_cache_dir,
+        description="Folder where recognised pages are kept by content (default: $XDG_CACHE_HOME/seekr/ocr).",
+    )
     fusion: Fusion = Field(Fusion.dbsf, description="Default hybrid fusion: dbsf or rrf (a request can ask).")
     dense_weight: float = Field(
         0.5,
@@ -138,6 +170,17 @@ class Settings(StorageSettings):
     max_queued_writes: int = Field(16, ge=0, description="Document writes waiting for a slot; more get 429.")
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After sent with a 429.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")
+
+    def ocr_settings(self) -> OcrSettings:
+        """How builds, watches and uploads of this service read scanned pages and images."""
+        return OcrSettings(
+            mode=self.ocr,
+            engine=self.ocr_engine,
+            languages=self.ocr_languages,
+            dpi=self.ocr_dpi,
+            threads=self.ocr_threads,
+            cache_dir=self.ocr_cache,
+        )
 
     @model_validator(mode="after")
     def _one_process_per_lite_file(self) -> Settings:

@@ -21,7 +21,7 @@ from indexer.manifest import ChunkingInfo, ModelInfo, SourceInfo
 from indexer.progress import progress_bar
 from indexer.storage.base import Backend, Snapshot, commit
 from indexer.storage.factory import as_backend
-from indexer.types import Chunk, Document, DocumentUpdate, matched_text
+from indexer.types import PROVENANCE, Chunk, Document, DocumentUpdate, matched_text
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class BuildReport:
     repairs: list[str] = field(default_factory=list)  # what a writer that died had left, undone first
     files: int = 0  # files looked at in the folder
     pages: int = 0  # pages and slides read from paged formats
+    ocr_pages: int = 0  # of them, pages whose text was recognised from their image (OCR)
     reused_chunks: int = 0  # chunks of documents whose metadata alone changed: their vectors were kept
 
     @property
@@ -65,6 +66,7 @@ class BuildReport:
             "version": self.version,
             "files": self.files,
             "pages": self.pages,
+            "ocr_pages": self.ocr_pages,
             "documents": self.documents,
             "chunks": self.chunks,
             "added": self.added,
@@ -120,6 +122,7 @@ def chunking_info(config: ChunkingConfig) -> ChunkingInfo:
         titles=config.titles,
         cleaning=config.cleaning.value,
         context=config.context.value,
+        ocr=config.ocr.describe(),
     )
 
 
@@ -169,7 +172,8 @@ def reuse_vectors(base: Snapshot, docs: list[Document], origins: dict[str, str])
     for doc in same:
         ids = chunk_ids.get(doc.doc_id, [])
         chunks = [
-            Chunk(r.ordinal, r.start, r.end, r.text, 0, r.page, r.heading, r.kind) for r in (records[c] for c in ids)
+            Chunk(r.ordinal, r.start, r.end, r.text, 0, *(getattr(r, name) for name in PROVENANCE))
+            for r in (records[c] for c in ids)
         ]
         rows = vectors[[row_of[c] for c in ids]] if ids else np.zeros((0, vectors.shape[1]), dtype=np.float32)
         updates.append(DocumentUpdate(doc, origins[doc.doc_id], chunks, rows))
@@ -202,8 +206,8 @@ def _compatibility_problem(base: Snapshot, model: ModelInfo, chunking: ChunkingI
         if old.runtime != model.runtime:
             return f"runtime changed ({old.runtime} -> {model.runtime}); vectors of one index come from one runtime"
         return f"model changed ({old.id} -> {model.id})"
-    if base.manifest.chunking != chunking:
-        before = base.manifest.chunking
+    before = base.manifest.chunking.model_copy(update={"ocr": chunking.ocr})
+    if before != chunking:
         if before.model_copy(update={"context": chunking.context}) == chunking:
             return f"passage context changed ({before.context} -> {chunking.context})"
         return "chunking or cleaning settings changed"
@@ -230,7 +234,7 @@ def build_index(
     if not source.is_dir():
         raise ConfigError(f"source folder {source} does not exist or is not a directory")
     config = config or ChunkingConfig()
-    folder = read_folder(source, config.cleaning, max_file_bytes=max_file_bytes, progress=progress)
+    folder = read_folder(source, config.cleaning, max_file_bytes=max_file_bytes, progress=progress, ocr=config.ocr)
     return sync_index(folder, index, embedder, config, batch_size=batch_size, progress=progress)
 
 
@@ -301,8 +305,11 @@ def sync_index(
             repairs=repairs,
             files=folder.files,
             pages=folder.pages,
+            ocr_pages=folder.ocr_pages,
         )
-        source = SourceInfo(files=folder.files, pages=folder.pages, skipped=folder.skipped_by_kind())
+        source = SourceInfo(
+            files=folder.files, pages=folder.pages, ocr_pages=folder.ocr_pages, skipped=folder.skipped_by_kind()
+        )
         if base is not None and not report.changed and base.manifest.source == source:
             report.documents, report.chunks = base.manifest.counts.documents, base.manifest.counts.chunks
             report.seconds = time.perf_counter() - started

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from indexer.errors import ConfigError
 from indexer.manifest import Calibration, ChunkingInfo, ModelInfo
 from indexer.storage.base import Backend, Snapshot
-from indexer.types import Chunk, ChunkRecord, Document, DocumentUpdate, slices
+from indexer.types import PROVENANCE, Chunk, ChunkRecord, Document, DocumentUpdate, slices
 
 EXPORT_FILE = "export.json"
 DOCUMENTS_FILE = "documents.jsonl"
@@ -90,7 +90,7 @@ def export(snapshot: Snapshot, out: Path) -> TransferReport:
                         "origin": doc.origin,
                         "text": doc.text,
                         "metadata": doc.metadata,
-                        # [ordinal, start, end, page, heading, kind], without the trailing fields it lacks
+                        # [ordinal, start, end, *PROVENANCE], without the trailing fields it lacks
                         "chunks": [_chunk_row(c) for c in chunks],
                     }
                     fh.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -125,7 +125,7 @@ def read_info(folder: Path) -> ExportInfo:
 
 
 def _chunk_row(c: ChunkRecord) -> list[Any]:
-    row: list[Any] = [c.ordinal, c.start, c.end, c.page, c.heading, c.kind]
+    row: list[Any] = [c.ordinal, c.start, c.end, *(getattr(c, name) for name in PROVENANCE)]
     while row[-1] is None:
         row.pop()
     return row

@@ -22,6 +22,7 @@ import watchfiles
 from indexer.building.builder import BuildReport
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, ReadCache, read_folder
+from indexer.ingest.ocr.base import OcrSettings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class FolderWatcher:
         *,
         cleaning: Cleaning = Cleaning.auto,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        ocr: OcrSettings | None = None,
         settle_ms: int = DEFAULT_SETTLE_MS,
         poll: bool = False,
         on_build: Callable[[BuildReport], None] | None = None,
@@ -52,6 +54,7 @@ class FolderWatcher:
         self._apply = apply
         self._cleaning = cleaning
         self._max_file_bytes = max_file_bytes
+        self._ocr = ocr
         self._settle = settle_ms / 1000
         self._poll = poll
         self._on_build = on_build
@@ -61,7 +64,9 @@ class FolderWatcher:
 
     def sync(self) -> BuildReport:
         """Make the index equal to the folder now: read what changed, embed what changed, commit once."""
-        folder = read_folder(self.source, self._cleaning, max_file_bytes=self._max_file_bytes, cache=self._cache)
+        folder = read_folder(
+            self.source, self._cleaning, max_file_bytes=self._max_file_bytes, cache=self._cache, ocr=self._ocr
+        )
         report = self._apply(folder)
         self.builds += 1
         if self._on_build is not None:

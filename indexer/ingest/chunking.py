@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 
 import sentencex
 
 from indexer.errors import ConfigError
 from indexer.ingest.clean import Cleaning
+from indexer.ingest.ocr.base import OcrSettings
 from indexer.types import NAVIGATION, Chunk, Document, PassageContext
 
 TokenSpans = Callable[[str], list[tuple[int, int]]]
@@ -36,6 +37,7 @@ class ChunkingConfig:
     titles: bool = True  # match each passage with its context in front (see `matched_text`); False: alone
     context: PassageContext = PassageContext.headings  # what that context is
     cleaning: Cleaning = Cleaning.auto  # where the scraped-page rules apply when reading files
+    ocr: OcrSettings = field(default_factory=OcrSettings)  # how scanned pages and images are read
 
     @property
     def passage_context(self) -> PassageContext:
@@ -105,23 +107,50 @@ def chunk_text(
     sections: Sequence[int] = (),
     headings: Sequence[tuple[int, str]] = (),
     navigation: Sequence[int] = (),
+    rows: Sequence[tuple[int, int]] = (),
+    sheets: Sequence[tuple[int, str]] = (),
+    ocr: Sequence[tuple[int, float]] = (),
 ) -> list[Chunk]:
     """Split cleaned document text into chunks; see the module docstring for the policy.
 
     A chunk never crosses a page start (`pages`, ascending offsets) or a section start (`sections`): each
     section is chunked on its own, and each chunk says the (1-based) page it lies on, the heading it stands
-    under (`headings`: (offset, heading), ascending) and whether that page is a navigation page.
+    under (`headings`: (offset, heading), ascending) and whether that page is a navigation page. A table's rows
+    (`rows`: (offset, row number), each a line) are packed whole, never split between passages nor carried
+    into the next one, and each passage says its sheet (`sheets`: (offset, name)) and its first and last row.
+    `ocr`: (page, confidence) of the pages read by OCR, whose passages carry that confidence.
     """
-    units = _pieces(text, sentence_spans(text, config.language), token_spans, config.chunk_tokens)
+    row_starts = [offset for offset, _ in rows]
+    units = _pieces(
+        text, _row_spans(text, row_starts) or sentence_spans(text, config.language), token_spans, config.chunk_tokens
+    )
     starts = sorted(set(pages) | set(sections))
+    # A row is one unit, and a passage of rows overlaps none: a row repeated in the next passage would be
+    # counted in two row ranges (the table's header is what each passage is matched with instead).
+    packing = replace(config, overlap_tokens=0) if rows else config
     chunks: list[Chunk] = []
     for _, group in groupby(units, key=lambda unit: bisect_right(starts, unit[0])):
-        _pack(text, list(group), token_spans, config, chunks)
+        _pack(text, list(group), token_spans, packing, chunks)
+    if rows:
+        numbers = [number for _, number in rows]
+        for i, c in enumerate(chunks):
+            first, last = bisect_right(row_starts, c.start) - 1, bisect_right(row_starts, c.end - 1) - 1
+            if first >= 0:
+                chunks[i] = replace(c, row_first=numbers[first], row_last=numbers[last])
+    if sheets:
+        sheet_starts = [offset for offset, _ in sheets]
+        for i, c in enumerate(chunks):
+            at = bisect_right(sheet_starts, c.start) - 1
+            if at >= 0:
+                chunks[i] = replace(c, sheet=sheets[at][1])
     if pages:
         chunks = [replace(c, page=bisect_right(pages, c.start) or 1) for c in chunks]
     if navigation:
         marked = set(navigation)
         chunks = [replace(c, kind=NAVIGATION) if c.page in marked else c for c in chunks]
+    if ocr:
+        confidence = dict(ocr)
+        chunks = [replace(c, ocr_confidence=confidence.get(c.page or 0)) for c in chunks]
     if headings:
         offsets = [offset for offset, _ in headings]
         for i, c in enumerate(chunks):
@@ -141,7 +170,19 @@ def chunk_document(doc: Document, token_spans: TokenSpans, config: ChunkingConfi
         sections=doc.sections,
         headings=doc.headings,
         navigation=doc.navigation,
+        rows=doc.rows,
+        sheets=doc.sheets,
+        ocr=doc.ocr,
     )
+
+
+def _row_spans(text: str, row_starts: Sequence[int]) -> list[tuple[int, int]]:
+    """The spans of a table document's rows, one per row line (empty: not a table)."""
+    spans = []
+    for start in row_starts:
+        end = text.find("\n", start)
+        spans.append((start, len(text) if end < 0 else end))
+    return spans
 
 
 def _pack(

@@ -27,8 +27,10 @@ import yaml
 from lxml import etree
 
 from indexer.ingest.clean import Cleaning, clean_report, looks_scraped, normalise_text, split_title
+from indexer.ingest.ocr.base import OcrSettings
+from indexer.ingest.ocr.recognizer import recognizer_for
 from indexer.ingest.pages import paged_blocks
-from indexer.ingest.readers import READERS
+from indexer.ingest.readers import OCR_READERS, READERS
 from indexer.ingest.readers.base import SkipKind, Unreadable, assemble, iso
 from indexer.progress import progress_bar
 from indexer.types import Document
@@ -39,7 +41,7 @@ TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | set(READERS)
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | set(READERS) | set(OCR_READERS)
 DEFAULT_MAX_FILE_BYTES = 100 * 2**20
 # What a format's parser raises on a file it cannot parse; these mean a bad file, and the file is skipped.
 _PARSE_ERRORS = (ValueError, KeyError, IndexError, LookupError, zipfile.BadZipFile, etree.LxmlError, RecursionError)
@@ -70,6 +72,7 @@ class FolderReport:
     removed: Counter[str] = field(default_factory=Counter)  # lines removed, per rule
     files: int = 0  # files looked at
     pages: int = 0  # pages and slides read from paged formats
+    ocr_pages: int = 0  # of them, pages whose text was recognised from their image
 
     def add(self, doc: Document, outcome: CleaningOutcome) -> None:
         """Count a document and what cleaning did to it."""
@@ -77,6 +80,7 @@ class FolderReport:
         self.cleaned += outcome.applied
         self.removed.update(outcome.removed)
         self.pages += len(doc.pages)
+        self.ocr_pages += len(doc.ocr)
 
     def skipped_by_kind(self) -> dict[str, int]:
         """How many were skipped for each reason code, most first."""
@@ -98,7 +102,7 @@ def _wants_rules(cleaning: Cleaning, raw: str, *, page: bool = False) -> bool:
     return cleaning is Cleaning.web or page or looks_scraped(raw)
 
 
-ReadCache = dict[str, tuple[tuple[int, int, Cleaning, int], list["Read | Skipped"]]]
+ReadCache = dict[str, tuple[tuple[int, int, Cleaning, int, OcrSettings], list["Read | Skipped"]]]
 
 
 def read_folder(
@@ -108,12 +112,15 @@ def read_folder(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: bool = False,
     cache: ReadCache | None = None,
+    ocr: OcrSettings | None = None,
 ) -> FolderReport:
     """Read every supported file under `root` recursively, in a stable (sorted) order.
 
     `cache` (kept by the caller between reads of the same folder) maps a file to what it read last time, keyed
-    by its size and modification time: a file unchanged since is not read again.
+    by its size and modification time: a file unchanged since is not read again. `ocr`: how pages without
+    text and images are recognised (None: the defaults, `OcrSettings()`).
     """
+    ocr = ocr if ocr is not None else OcrSettings()
     report = FolderReport(cleaning=cleaning)
     seen: dict[str, str] = {}
     # hidden files and folders (.git, .DS_Store) are never documents
@@ -124,7 +131,7 @@ def read_folder(
     for path in bar:
         rel = path.relative_to(root).as_posix()
         report.files += 1
-        for item in _read_cached(path, rel, cleaning, max_file_bytes, cache):
+        for item in _read_cached(path, rel, cleaning, max_file_bytes, cache, ocr):
             if isinstance(item, Skipped):
                 report.skipped.append(item)
             elif item[0].doc_id in seen:
@@ -147,20 +154,20 @@ def read_folder(
 
 
 def _read_cached(
-    path: Path, rel: str, cleaning: Cleaning, max_file_bytes: int, cache: ReadCache | None
+    path: Path, rel: str, cleaning: Cleaning, max_file_bytes: int, cache: ReadCache | None, ocr: OcrSettings
 ) -> list[Read | Skipped]:
     if cache is None:
-        return list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes))
+        return list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes, ocr=ocr))
     try:
         stat = path.stat()
     except OSError:
         cache.pop(rel, None)
-        return list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes))
-    key = (stat.st_size, stat.st_mtime_ns, cleaning, max_file_bytes)
+        return list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes, ocr=ocr))
+    key = (stat.st_size, stat.st_mtime_ns, cleaning, max_file_bytes, ocr)
     hit = cache.get(rel)
     if hit is not None and hit[0] == key:
         return hit[1]
-    items = list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes))
+    items = list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes, ocr=ocr))
     cache[rel] = (key, items)
     return items
 
@@ -208,12 +215,13 @@ def read_file(
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     pages: bool | None = None,
+    ocr: OcrSettings | None = None,
 ) -> Iterator[Read | Skipped]:
     """The documents of one file (a `.jsonl` file holds many), or why it was skipped; never raises for a bad file.
 
     `rel` is the file's path relative to the indexed folder: the document id and source. `pages`: whether
     page-aware cleaning (running headers and footers, page numbers: `indexer.ingest.pages`) applies to paged
-    formats (None: unless `cleaning` is none).
+    formats (None: unless `cleaning` is none). `ocr`: how scanned pages and images are read (None: defaults).
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -232,8 +240,9 @@ def read_file(
         if meta["file_size"] == 0:
             yield Skipped(rel, "empty file", SkipKind.empty)
             return
-        if suffix in READERS:
-            yield _read_structured(path, rel, meta, cleaning is not Cleaning.none if pages is None else pages)
+        if suffix in READERS or suffix in OCR_READERS:
+            clean_pages = cleaning is not Cleaning.none if pages is None else pages
+            yield from _read_structured(path, rel, meta, clean_pages, ocr if ocr is not None else OcrSettings())
             return
         raw = _read_text(path.read_bytes(), rel)
     except OSError as exc:
@@ -259,7 +268,7 @@ def read_file(
 UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES - JSONL_SUFFIXES  # one file, one document
 
 
-def read_upload(doc_id: str, filename: str, data: bytes, source: str) -> Read | Skipped:
+def read_upload(doc_id: str, filename: str, data: bytes, source: str, ocr: OcrSettings | None = None) -> Read | Skipped:
     """The document of a file sent whole (through the API): read as the same file in a folder would be.
 
     `filename` names the format by its extension; the document gets `doc_id` and `source`, the file's name in
@@ -275,8 +284,12 @@ def read_upload(doc_id: str, filename: str, data: bytes, source: str) -> Read | 
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         # The scraped-page rules are for folders of saved pages; a paged file's running headers go all the same.
-        items = list(read_file(path, doc_id, Cleaning.none, max_file_bytes=len(data) + 1, pages=True))
-    item = items[0]
+        items = list(read_file(path, doc_id, Cleaning.none, max_file_bytes=len(data) + 1, pages=True, ocr=ocr))
+    # The document, if any part of the file was read; else why not. Parts not read are logged.
+    item = next((i for i in items if not isinstance(i, Skipped)), items[-1])
+    for part in items:
+        if isinstance(part, Skipped) and part is not item:
+            log.warning("upload %s: %s not read (%s): %s", filename, part.path, part.kind.value, part.reason)
     if isinstance(item, Skipped):
         return Skipped(filename, item.reason, item.kind)
     doc, outcome = item
@@ -284,20 +297,29 @@ def read_upload(doc_id: str, filename: str, data: bytes, source: str) -> Read | 
     return replace(doc, source=source, metadata=metadata), outcome
 
 
-def _read_structured(path: Path, rel: str, meta: dict[str, Any], clean_pages: bool) -> Read | Skipped:
-    """A document from a format reader (page-aware cleaning applied where `clean_pages`), or why not."""
+def _read_structured(
+    path: Path, rel: str, meta: dict[str, Any], clean_pages: bool, ocr: OcrSettings
+) -> Iterator[Read | Skipped]:
+    """A document from a format reader (page-aware cleaning applied where `clean_pages`), or why not; and the
+    parts of it that were not read (`rel#page 3`, ...) with their reasons."""
     try:
-        extracted = paged_blocks(READERS[path.suffix.lower()](path), clean_pages)
+        suffix = path.suffix.lower()
+        read = OCR_READERS[suffix](path, recognizer_for(ocr)) if suffix in OCR_READERS else READERS[suffix](path)
+        extracted = paged_blocks(read, clean_pages)
     except Unreadable as exc:
-        return Skipped(rel, exc.message, exc.kind)
+        yield Skipped(rel, exc.message, exc.kind)
+        return
     except _PARSE_ERRORS as exc:
         # The parser choked on the file. Logged with its traceback: it may also be a gap in the reader.
         log.warning("reading %s failed", rel, exc_info=True)
-        return Skipped(rel, f"damaged file: its reader failed ({type(exc).__name__}: {exc})", SkipKind.corrupt)
+        yield Skipped(rel, f"damaged file: its reader failed ({type(exc).__name__}: {exc})", SkipKind.corrupt)
+        return
     doc = assemble(rel, rel, extracted, _present(meta | extracted.metadata))
+    yield from (Skipped(f"{rel}#{p.where}", p.reason, p.kind) for p in extracted.problems)
     if doc is None:
-        return Skipped(rel, "no text in it", SkipKind.no_text)
-    return doc, CleaningOutcome(applied=bool(extracted.removed), removed=extracted.removed)
+        yield Skipped(rel, "no text in it", SkipKind.no_text)
+        return
+    yield doc, CleaningOutcome(applied=bool(extracted.removed), removed=extracted.removed)
 
 
 def _front_matter(raw: str, rel: str, meta: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:

@@ -57,6 +57,9 @@ def hydrate(
                 page=rec.page,
                 heading=rec.heading,
                 kind=rec.kind,
+                sheet=rec.sheet,
+                rows=(rec.row_first, rec.row_last) if rec.row_first is not None and rec.row_last is not None else None,
+                ocr_confidence=rec.ocr_confidence,
                 introduces=introduced.get(cid),
                 stage_scores=dict(ctx.stage_scores.get(cid, {})),
             )

@@ -72,6 +72,9 @@ class Hit:
     page: int | None = None  # 1-based page (or slide) of a paged document the passage lies on
     heading: str | None = None  # the heading the passage stands under (when it does not open with it)
     kind: str | None = None  # None for content, "navigation" for a table of contents, an index, ...
+    sheet: str | None = None  # the sheet of a spreadsheet the passage's rows are on
+    rows: tuple[int, int] | None = None  # the first and last row number of a table's rows the passage holds
+    ocr_confidence: float | None = None  # the page's mean OCR confidence (0-1), when its text was recognised
     introduces: str | None = None  # X, for a "Who is X?" question, if this is its document's first mention of X
     stage_scores: dict[str, float] = field(default_factory=dict)
     before: tuple[Passage, ...] = ()  # with context=N: up to N passages before this one, in document order

@@ -210,7 +210,7 @@ def uploaded(
     doc_id: str, filename: str, data: bytes, title: str | None, metadata: dict[str, Any], settings: Settings
 ) -> Document:
     """The Document of an uploaded file, read like a folder's file; 422 saying why when it cannot be read."""
-    read = read_upload(doc_id, filename, data, source=f"api:{doc_id}")
+    read = read_upload(doc_id, filename, data, source=f"api:{doc_id}", ocr=settings.ocr_settings())
     if isinstance(read, Skipped):
         raise UnprocessableError(f"file {filename!r} cannot be indexed ({read.kind.value}): {read.reason}")
     doc, _ = read

@@ -42,6 +42,7 @@ async def stats(grant: GrantDep, _: ReadAccess, searcher: SearcherDep, engine: E
         package_version=__version__,
         source_files=m.source.files if m.source else None,
         source_pages=m.source.pages if m.source else None,
+        source_ocr_pages=m.source.ocr_pages if m.source else None,
         skipped=dict(m.source.skipped) if m.source else {},
         search_defaults=SearchDefaultsOut(
             mode=defaults.mode,

@@ -14,7 +14,8 @@ from bench.samples import make_docx, make_pdf
 from indexer.building.builder import build_index, sync_index
 from indexer.building.watch import FolderWatcher
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.ingest.readers import READERS
+from indexer.ingest.ocr.recognizer import Recognizer
+from indexer.ingest.readers import OCR_READERS
 from indexer.ingest.readers.base import Extracted
 from indexer.storage.base import Backend
 from indexer.storage.settings import BackendName
@@ -109,19 +110,19 @@ def test_a_file_replaced_while_it_is_read_ends_as_its_last_version(
 ) -> None:
     watcher, backend = watching
     folder = watcher.source
-    original = READERS[".pdf"]
+    original = OCR_READERS[".pdf"]
     replaced = threading.Event()
     reads: list[Path] = []
 
-    def read_then_replace(path: Path) -> Extracted:
-        extracted = original(path)
+    def read_then_replace(path: Path, ocr: Recognizer | None) -> Extracted:
+        extracted = original(path, ocr)
         reads.append(path)
         if len(reads) == 1:  # the first read: the file changes under the reader
             make_pdf(path, pages=4, title="Second edition")
             replaced.set()  # only once the new file is whole: the test's fresh build must read it
         return extracted
 
-    monkeypatch.setitem(READERS, ".pdf", read_then_replace)
+    monkeypatch.setitem(OCR_READERS, ".pdf", read_then_replace)
     make_pdf(folder / "book.pdf", pages=2, title="First edition")
     wait_until(replaced.is_set, "the PDF to be read once")
     expected = _fresh(folder, tmp_path)

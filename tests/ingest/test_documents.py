@@ -58,7 +58,8 @@ def test_bad_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     _write(tmp_path, "latin1.txt", "caf\xe9 au lait".encode("latin-1"))
     _write(tmp_path, "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR")
     _write(tmp_path, "empty.md", "   \n\n")
-    _write(tmp_path, "image.png", b"\x89PNG")
+    _write(tmp_path, "image.png", b"\x89PNG")  # a truncated image
+    _write(tmp_path, "drawing.xyz", "?")
     _write(tmp_path, "only-ads.txt", "Advertisement\n\nFollow Us On Facebook\n")
     _write(
         tmp_path,
@@ -79,7 +80,8 @@ def test_bad_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     assert "not UTF-8" in reasons["latin1.txt"]
     assert "binary" in reasons["binary.txt"]
     assert "empty" in reasons["empty.md"]
-    assert "unsupported" in reasons["image.png"]
+    assert "damaged or not an image" in reasons["image.png"]
+    assert "unsupported" in reasons["drawing.xyz"]
     assert "only-ads.txt" not in reasons
     assert "malformed JSON" in reasons["bad.jsonl:2"]
     assert "missing 'id'" in reasons["bad.jsonl:3"]

@@ -128,34 +128,36 @@ def test_bad_files_are_skipped_with_their_reason_and_the_rest_is_indexed(tmp_pat
     (folder / "garbage.pptx").write_bytes(b"PK\x03\x04 not really a deck")
     (folder / "empty.pdf").write_bytes(b"")
     (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    (folder / "notes.xyz").write_text("?", encoding="utf-8")
     (folder / "big.txt").write_text("word " * 20_000, encoding="utf-8")
     report = build_index(folder, tmp_path / "index", FakeEmbedder(), max_file_bytes=50_000)
     assert report.documents == 2
     kinds = {s.path: s.kind for s in report.skipped}
     assert kinds == {
         "locked.pdf": SkipKind.encrypted,
-        "scan.pdf": SkipKind.no_text_layer,
+        "scan.pdf": SkipKind.no_text,  # blank scanned pages: OCR finds nothing on them
         "truncated.pdf": SkipKind.corrupt,
         "truncated.docx": SkipKind.corrupt,
         "garbage.pptx": SkipKind.corrupt,
         "empty.pdf": SkipKind.empty,
-        "photo.jpg": SkipKind.unsupported,
+        "photo.jpg": SkipKind.corrupt,
+        "notes.xyz": SkipKind.unsupported,
         "big.txt": SkipKind.too_large,
     }
-    assert report.skipped_by_kind == {"corrupt": 3} | {
-        k: 1 for k in ("encrypted", "no_text_layer", "empty", "unsupported", "too_large")
+    assert report.skipped_by_kind == {"corrupt": 4} | {
+        k: 1 for k in ("encrypted", "no_text", "empty", "unsupported", "too_large")
     }
     assert all(s.reason for s in report.skipped)
     written = json.loads(json.dumps(report.to_json()))
-    assert written["skipped_by_kind"] == report.skipped_by_kind and len(written["skipped"]) == 8
-    assert {"path": "scan.pdf", "kind": "no_text_layer"}.items() <= written["skipped"][
+    assert written["skipped_by_kind"] == report.skipped_by_kind and len(written["skipped"]) == 9
+    assert {"path": "scan.pdf", "kind": "no_text"}.items() <= written["skipped"][
         [s["path"] for s in written["skipped"]].index("scan.pdf")
     ].items()
     # What was skipped is recorded with the version, for /stats.
     from indexer.storage.factory import as_backend
 
     source = as_backend(tmp_path / "index").open().manifest.source
-    assert source is not None and source.files == 10 and source.skipped == report.skipped_by_kind
+    assert source is not None and source.files == 11 and source.skipped == report.skipped_by_kind
 
 
 def test_markdown_front_matter_becomes_filterable_metadata(tmp_path: Path) -> None:

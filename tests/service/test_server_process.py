@@ -90,12 +90,13 @@ def test_cli_build_incremental_and_query(tmp_path: Path) -> None:
     make_scanned_pdf(src / "scan.pdf")
     index = tmp_path / "index"
 
-    first = _cli("build", str(src), "--index", str(index), "--report", str(tmp_path / "report.json"))
+    # OCR off: the scan is skipped as needing it (tests/ingest/test_ocr.py builds with it on).
+    first = _cli("build", str(src), "--index", str(index), "--ocr", "off", "--report", str(tmp_path / "report.json"))
     assert first.returncode == 0, first.stderr
     assert "documents: 6 (6 added" in first.stdout
     assert "files: 9 read, 3 pages; skipped: 3 (" in first.stdout
     assert "latin1.txt [not_utf8]: not UTF-8" in first.stdout and "scan.pdf [no_text_layer]" in first.stdout
-    assert "1 scanned PDF(s) have no text layer: run OCR on them first" in first.stdout
+    assert "1 scanned file(s) need OCR, which is off: build with --ocr auto" in first.stdout
     assert "time:" in first.stdout
     # Progress goes to stderr; to a pipe or a file as whole lines, never carriage-return redraws.
     assert "embedding" in first.stderr and "\r" not in first.stderr
@@ -103,7 +104,7 @@ def test_cli_build_incremental_and_query(tmp_path: Path) -> None:
     assert report["skipped_by_kind"] == {"unsupported": 1, "not_utf8": 1, "no_text_layer": 1}
     assert {s["path"] for s in report["skipped"]} == {"notes.bin", "latin1.txt", "scan.pdf"}
 
-    again = _cli("build", str(src), "--index", str(index), "--quiet")
+    again = _cli("build", str(src), "--index", str(index), "--quiet", "--ocr", "off")
     assert again.returncode == 0
     assert "nothing changed: embedded 0 chunks" in again.stdout
 

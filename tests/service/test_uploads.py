@@ -64,7 +64,7 @@ def test_a_docx_sent_as_base64_json_is_read_like_a_file(writer: TestClient, tmp_
 
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [("scan.pdf", "no_text_layer"), ("locked.pdf", "encrypted"), ("photo.jpg", "unsupported")],
+    [("scan.pdf", "no_text"), ("locked.pdf", "encrypted"), ("photo.jpg", "corrupt"), ("notes.xyz", "unsupported")],
 )
 def test_a_file_that_cannot_be_read_is_a_422_that_says_why(
     writer: TestClient, tmp_path: Path, name: str, kind: str
@@ -74,7 +74,7 @@ def test_a_file_that_cannot_be_read_is_a_422_that_says_why(
         make_scanned_pdf(path)
     elif name == "locked.pdf":
         make_pdf(path, password="secret")
-    else:
+    else:  # a truncated JPEG; a file of an unknown type
         path.write_bytes(b"\xff\xd8\xff\xe0")
     version = writer.get("/stats").json()["index_version"]
     r = writer.put("/documents/x", files={"file": (name, path.read_bytes())}, headers=AUTH)
@@ -115,7 +115,8 @@ def test_stats_say_what_the_last_build_skipped(tmp_path: Path) -> None:
         wait_ready(client)
         stats = client.get("/stats").json()
     assert (stats["source_files"], stats["source_pages"]) == (3, 3)
-    assert stats["skipped"] == {"no_text_layer": 1, "unsupported": 1}
+    # The scan's blank pages were recognised, and OCR found no text on them.
+    assert stats["skipped"] == {"no_text": 1, "unsupported": 1}
 
 
 def test_the_page_links_hits_to_their_files_when_told_where_they_are(fake_seed_index: Path) -> None:

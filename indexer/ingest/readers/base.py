@@ -53,6 +53,9 @@ class Block:
     text: str
     page: int | None = None  # 1-based page or slide (paged formats)
     heading: bool = False  # starts a section
+    caption: str | None = None  # the section's heading when it is not the block's own text (a table's)
+    sheet: str | None = None  # the sheet a table row is on (spreadsheets)
+    row: int | None = None  # a table row's number in its sheet or file (1-based, as the file numbers it)
 
 
 @dataclass
@@ -67,6 +70,17 @@ class Extracted:
     page_lines: list[list[str]] | None = None
     navigation: set[int] = field(default_factory=set)  # 1-based pages that point elsewhere (contents, index)
     removed: Counter[str] = field(default_factory=Counter)  # lines page-aware cleaning removed, per rule
+    ocr: dict[int, float] = field(default_factory=dict)  # 1-based page -> mean confidence, for pages read by OCR
+    problems: list[Problem] = field(default_factory=list)  # parts not read (a page OCR could not read, ...)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A part of a file that was not read, while the rest was: where (`page 3`, `rows 250001-`), why, its code."""
+
+    where: str
+    reason: str
+    kind: SkipKind
 
 
 def iso(value: datetime | date | str | None) -> str | None:
@@ -94,6 +108,8 @@ def assemble(doc_id: str, source: str, extracted: Extracted, metadata: dict[str,
     pages: list[int] = []
     sections: list[int] = []
     headings: list[tuple[int, str]] = []
+    rows: list[tuple[int, int]] = []
+    sheets: list[tuple[int, str]] = []
     offset, last_page = 0, 0
     first_heading: str | None = None
     by_sections = any(block.heading for block in extracted.blocks)
@@ -111,10 +127,14 @@ def assemble(doc_id: str, source: str, extracted: Extracted, metadata: dict[str,
             # Pages with no text leave no start: a passage's page is the page whose text holds it.
             pages.extend([offset] * (block.page - last_page))
             last_page, page_start, page_texts = block.page, offset, []
+        if block.sheet is not None and (not sheets or sheets[-1][1] != block.sheet):
+            sheets.append((offset, block.sheet))
+        if block.row is not None:
+            rows.append((offset, block.row))
         if block.heading:
             sections.append(offset)
-            headings.append((offset, " ".join(text.split())[:TITLE_CHARS]))
-            first_heading = first_heading or text
+            headings.append((offset, " ".join((block.caption or text).split())[:TITLE_CHARS]))
+            first_heading = first_heading or block.caption or text
         page_texts.append(text)
         parts.append(text)
         offset += len(text)
@@ -136,6 +156,9 @@ def assemble(doc_id: str, source: str, extracted: Extracted, metadata: dict[str,
         sections=tuple(sections),
         headings=_distinct(headings),
         navigation=tuple(sorted(n for n in extracted.navigation if n <= len(pages))),
+        rows=tuple(rows),
+        sheets=tuple(sheets),
+        ocr=tuple(sorted((n, round(c, 4)) for n, c in extracted.ocr.items() if n <= len(pages))),
     )
 
 

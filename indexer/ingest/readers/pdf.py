@@ -1,23 +1,37 @@
-"""PDF: the text layer of each page, with pypdfium2 (PDFium, the engine of Chrome's viewer).
+"""PDF: the text layer of each page, with pypdfium2 (PDFium, the engine of Chrome's viewer); OCR where none.
 
 Chosen over pypdf on measurement (`python -m bench formats`, docs/indexing.md): PDFium extracts text in
-reading order with word spacing intact and is several times faster. Pages are the document's pages; a PDF with
-no text on any page is a scan (`no_text_layer`): it needs OCR, which seekr does not do.
+reading order with word spacing intact and is several times faster. Pages are the document's pages. A page
+whose text layer is missing or empty (or almost empty over a page-sized image: a scan with a stamped line) is
+rendered and recognised by OCR (`indexer.ingest.ocr`), page by page, so a document with one scanned page among
+text pages costs one page of OCR; `ocr=force` recognises every page.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
-from indexer.ingest.readers.base import Extracted, SkipKind, Unreadable, iso
+from indexer.ingest.ocr.base import OcrMode, Recognized
+from indexer.ingest.ocr.recognizer import PageFailure, Recognizer
+from indexer.ingest.readers.base import Extracted, Problem, SkipKind, Unreadable, iso
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 _PASSWORD = "password"  # PDFium's word for it in the error message of an encrypted file
+MIN_TEXT_CHARS = 20  # fewer non-blank characters than this on a page with an image: its text is in the image
+SCAN_COVERAGE = 0.5  # images covering this share of a page make it a scan while its text is short
+SCAN_TEXT_CHARS = 200  # "short": a stamped line or a file name over a scanned page
 
 
-def read_pdf(path: Path) -> Extracted:
-    """The lines of every page, the metadata title, author and creation date."""
+def read_pdf(path: Path, ocr: Recognizer | None = None) -> Extracted:
+    """The lines of every page (recognised where a page has no text layer), the metadata title, author and date."""
     try:
         pdf = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
@@ -26,6 +40,8 @@ def read_pdf(path: Path) -> Extracted:
         raise Unreadable(SkipKind.corrupt, f"damaged or truncated PDF ({exc})") from exc
     try:
         lines: list[list[str]] = []
+        scans: list[int] = []
+        mode = ocr.mode if ocr is not None else OcrMode.off
         for number in range(1, len(pdf) + 1):
             page = pdf[number - 1]
             try:
@@ -35,16 +51,90 @@ def read_pdf(path: Path) -> Extracted:
             # PDFium ends lines with \r\n. Lines stay lines here: page-aware cleaning works on them before
             # they are joined into paragraphs (`indexer.ingest.pages`).
             lines.append([line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")])
+            if mode is OcrMode.force or (mode is OcrMode.auto and needs_ocr(page, text)):
+                scans.append(number)
+        extracted = Extracted([], pages=len(pdf), page_lines=lines)
+        if scans and ocr is not None:
+            _recognize(pdf, scans, ocr, extracted)
         if not any(line for page_lines in lines for line in page_lines):
+            if mode is OcrMode.off:
+                raise Unreadable(
+                    SkipKind.no_text_layer,
+                    f"no text layer on any of its {len(pdf)} pages (a scanned document): it needs OCR "
+                    "(SEEKR_OCR=auto or --ocr auto)",
+                )
+            reasons = {p.reason for p in extracted.problems}
             raise Unreadable(
-                SkipKind.no_text_layer,
-                f"no text layer on any of its {len(pdf)} pages (a scanned document): it needs OCR first",
+                SkipKind.no_text, f"OCR found no text on any of its {len(pdf)} pages ({'; '.join(sorted(reasons))})"
             )
         meta = pdf.get_metadata_dict(skip_empty=True)
-        metadata = {"author": meta.get("Author"), "created": _pdf_date(meta.get("CreationDate")), "pages": len(pdf)}
-        return Extracted([], title=meta.get("Title"), metadata=metadata, pages=len(pdf), page_lines=lines)
+        extracted.title = meta.get("Title")
+        extracted.metadata = {"author": meta.get("Author"), "created": _pdf_date(meta.get("CreationDate"))}
+        extracted.metadata["pages"] = len(pdf)
+        if extracted.ocr:
+            extracted.metadata |= ocr_metadata(extracted.ocr)
+        return extracted
     finally:
         pdf.close()
+
+
+def ocr_metadata(confidence: dict[int, float]) -> dict[str, object]:
+    """What a document read partly by OCR says of it (filterable): `ocr`, its pages, their mean confidence."""
+    return {
+        "ocr": True,
+        "ocr_pages": len(confidence),
+        "ocr_confidence": round(sum(confidence.values()) / len(confidence), 4),
+    }
+
+
+def record(extracted: Extracted, number: int, result: Recognized | PageFailure) -> None:
+    """Put a recognised page's lines in `extracted`, or report why it has none."""
+    if isinstance(result, PageFailure):
+        extracted.problems.append(Problem(f"page {number}", result.reason, SkipKind.no_text))
+    elif result.empty:
+        extracted.problems.append(Problem(f"page {number}", "OCR found no text on the page", SkipKind.no_text))
+    else:
+        assert extracted.page_lines is not None
+        extracted.page_lines[number - 1] = result.lines
+        extracted.ocr[number] = result.confidence
+
+
+def _recognize(pdf: pdfium.PdfDocument, numbers: list[int], ocr: Recognizer, extracted: Extracted) -> None:
+    scale = ocr.settings.dpi / 72  # PDF units are points
+
+    def render(number: int) -> Image.Image:
+        image: Image.Image = pdf[number - 1].render(scale=scale, grayscale=True).to_pil()
+        return image
+
+    def renders() -> Iterator[tuple[int, Callable[[], Image.Image]]]:
+        for number in numbers:
+            yield number, functools.partial(render, number)
+
+    for number, result in ocr.recognize(renders()):
+        record(extracted, number, result)
+
+
+def needs_ocr(page: pdfium.PdfPage, text: str) -> bool:
+    """Whether a page's text is in its image: almost no text layer over an image, or a short one over a scan."""
+    chars = sum(1 for c in text if not c.isspace())
+    if chars >= SCAN_TEXT_CHARS:
+        return False
+    coverage = image_coverage(page)
+    return (chars < MIN_TEXT_CHARS and coverage > 0) or coverage >= SCAN_COVERAGE
+
+
+def image_coverage(page: pdfium.PdfPage) -> float:
+    """The share of the page that its images cover (overlaps counted once per image; at most 1)."""
+    width, height = (float(v) for v in page.get_size())
+    if width <= 0 or height <= 0:
+        return 0.0
+    area = 0.0
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+        left, bottom, right, top = obj.get_bounds()
+        w = max(0.0, min(right, width) - max(left, 0.0))
+        h = max(0.0, min(top, height) - max(bottom, 0.0))
+        area += w * h
+    return min(1.0, area / (width * height))
 
 
 def _pdf_date(value: str | None) -> str | None:

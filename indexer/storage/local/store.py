@@ -20,6 +20,7 @@ from typing import Any
 
 from indexer.filters import kind
 from indexer.types import (
+    PROVENANCE,
     All,
     Any_,
     Chunk,
@@ -58,7 +59,11 @@ CREATE TABLE chunks (
     text       TEXT NOT NULL,
     page       INTEGER,
     heading    TEXT,
-    kind       TEXT
+    kind       TEXT,
+    sheet      TEXT,
+    row_first  INTEGER,
+    row_last   INTEGER,
+    ocr_confidence REAL
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 """
@@ -169,11 +174,12 @@ class StoreWriter:
                 datetime.now(UTC).isoformat(timespec="seconds"),
             ),
         )
+        names = ", ".join(PROVENANCE)
+        marks = ", ".join("?" * (6 + len(PROVENANCE)))
         self._conn.executemany(
-            "INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, page, heading, kind) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO chunks (chunk_id, doc_id, ordinal, start_char, end_char, text, {names}) VALUES ({marks})",
             [
-                (cid, doc.doc_id, c.ordinal, c.start, c.end, c.text, c.page, c.heading, c.kind)
+                (cid, doc.doc_id, c.ordinal, c.start, c.end, c.text, *(getattr(c, name) for name in PROVENANCE))
                 for cid, c in zip(ids, chunks, strict=True)
             ],
         )
@@ -252,9 +258,9 @@ class StoreReader:
 
     @cached_property
     def _page(self) -> str:
-        """The chunks' page, heading and kind columns, or NULL in a segment written before passages had them."""
+        """The chunks' provenance columns (`PROVENANCE`), NULL for those a segment was written before."""
         have = self._chunk_columns
-        return ", ".join(f"c.{name}" if name in have else "NULL" for name in ("page", "heading", "kind"))
+        return ", ".join(f"c.{name}" if name in have else "NULL" for name in PROVENANCE)
 
     def raw_rows(self, table: str, batch: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """Every row of `table` ('documents' or 'chunks') as stored, in batches (for merges)."""

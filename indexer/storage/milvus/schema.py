@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from indexer.manifest import VectorInfo
 from indexer.storage.hnsw import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 from indexer.storage.milvus.connection import Connection
 from indexer.storage.settings import is_lite
+from indexer.types import Chunk
 
 VARCHAR = 65_535  # Milvus's largest VARCHAR, in bytes
 
@@ -70,7 +72,20 @@ class Names:
 PAGE = "page"  # a passage's 1-based page, 0 when not paged; generations made before pages existed lack it
 HEADING = "heading"  # the heading a passage stands under, "" for none (a field like the chunk's title)
 KIND = "kind"  # "" for content, "navigation"; generations made before page-aware context lack both
-OPTIONAL = (PAGE, HEADING, KIND)
+# A table's sheet ("" for none) and first and last row (0 for none); the page's mean OCR confidence (-1 for a
+# page that was not recognised from its image). Generations made before tables and OCR were read lack them.
+SHEET, ROW_FIRST, ROW_LAST, OCR_CONFIDENCE = "sheet", "row_first", "row_last", "ocr_confidence"
+OPTIONAL = (PAGE, HEADING, KIND, SHEET, ROW_FIRST, ROW_LAST, OCR_CONFIDENCE)
+# Milvus has no NULL for these fields: what stands for None in each.
+_NONE: dict[str, object] = {
+    PAGE: 0,
+    HEADING: "",
+    KIND: "",
+    SHEET: "",
+    ROW_FIRST: 0,
+    ROW_LAST: 0,
+    OCR_CONFIDENCE: -1.0,
+}
 _optional: dict[tuple[str, str], list[str]] = {}  # (uri, chunk collection) -> the optional fields it has
 
 
@@ -82,6 +97,21 @@ def chunk_fields(conn: Connection, collection: str) -> list[str]:
         names = {f["name"] for f in described["fields"]}
         _optional[key] = [name for name in OPTIONAL if name in names]
     return [*CHUNK_FIELDS, *_optional[key]]
+
+
+def provenance_row(chunk: Chunk, fields: Sequence[str]) -> dict[str, object]:
+    """The provenance values (`PROVENANCE`) of `chunk` that a collection with `fields` stores."""
+    out: dict[str, object] = {}
+    for name in OPTIONAL:
+        if name in fields:
+            value = getattr(chunk, name)
+            out[name] = _NONE[name] if value is None else value
+    return out
+
+
+def provenance_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The provenance of a stored chunk row as `ChunkRecord` fields (None where absent or the stand-in)."""
+    return {name: None if row.get(name, _NONE[name]) == _NONE[name] else row[name] for name in OPTIONAL}
 
 
 def forget_fields(conn: Connection, collection: str) -> None:
@@ -133,10 +163,11 @@ def create_generation(conn: Connection, names: Names, dimension: int) -> None:
     chunks = client.create_schema(auto_id=True)
     chunks.add_field("row", DataType.INT64, is_primary=True, auto_id=True)
     chunks.add_field("chunk_id", DataType.INT64)
-    for column in ("doc_id", "text", "title", "source", HEADING, KIND):
+    for column in ("doc_id", "text", "title", "source", HEADING, KIND, SHEET):
         chunks.add_field(column, DataType.VARCHAR, **text)
-    for column in ("version", "deleted_at", "ordinal", "start_char", "end_char", PAGE):
+    for column in ("version", "deleted_at", "ordinal", "start_char", "end_char", PAGE, ROW_FIRST, ROW_LAST):
         chunks.add_field(column, DataType.INT64)
+    chunks.add_field(OCR_CONFIDENCE, DataType.FLOAT)
     chunks.add_field("meta", DataType.JSON)
     # The project's stems, split on spaces: Milvus's BM25 then counts exactly the terms the local engine does.
     chunks.add_field(

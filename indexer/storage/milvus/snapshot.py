@@ -18,7 +18,7 @@ from indexer.storage.base import Restriction
 from indexer.storage.hnsw import HNSW_EF_SEARCH
 from indexer.storage.milvus.connection import IN_BATCH, LIMIT, Connection
 from indexer.storage.milvus.expressions import condition_expr, in_list, literal, visible
-from indexer.storage.milvus.schema import DOC_FIELDS, FIRST, HEADING, KIND, OPTIONAL, PAGE, Names, chunk_fields
+from indexer.storage.milvus.schema import DOC_FIELDS, FIRST, KIND, OPTIONAL, PAGE, Names, chunk_fields, provenance_of
 from indexer.storage.settings import is_lite
 from indexer.types import All, Any_, ChunkRecord, Condition, Expr, Filter, Not, Place, StoredDocument, slices
 
@@ -206,9 +206,7 @@ class MilvusStore:
                 r["text"],
                 r["title"],
                 r["source"],
-                r.get(PAGE) or None,
-                r.get(HEADING) or None,
-                r.get(KIND) or None,
+                **provenance_of(r),
             )
             for cid, r in rows.items()
         }
@@ -218,7 +216,8 @@ class MilvusStore:
         fields = ["chunk_id", "doc_id"]
         fields += [f for f in chunk_fields(self._s.conn, self._s.names.chunks) if f in (PAGE, KIND)]
         rows = self._s.rows_by_id([int(i) for i in chunk_ids], fields)
-        return {cid: Place(r["doc_id"], r.get(PAGE) or None, r.get(KIND) or None) for cid, r in rows.items()}
+        places = {cid: (r["doc_id"], provenance_of(r)) for cid, r in rows.items()}
+        return {cid: Place(doc, p[PAGE], p[KIND]) for cid, (doc, p) in places.items()}
 
     def doc_ids_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """chunk_id -> doc_id (from this version's searches where they told it already)."""

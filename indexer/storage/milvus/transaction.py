@@ -14,15 +14,13 @@ from indexer.storage.milvus.connection import IN_BATCH
 from indexer.storage.milvus.expressions import in_list, visible
 from indexer.storage.milvus.schema import (
     DOC_FIELDS,
-    HEADING,
-    KIND,
-    PAGE,
     PLACEHOLDER,
     TEXT_PART,
     VARCHAR,
     Names,
     chunk_fields,
     create_generation,
+    provenance_row,
     vector_info,
 )
 from indexer.storage.milvus.snapshot import MilvusSnapshot
@@ -147,9 +145,7 @@ class MilvusTransaction:
                             "title": doc.title,
                             "source": doc.source,
                             "meta": doc.metadata,
-                            **({PAGE: chunk.page or 0} if PAGE in fields else {}),
-                            **({HEADING: chunk.heading or ""} if HEADING in fields else {}),
-                            **({KIND: chunk.kind or ""} if KIND in fields else {}),
+                            **provenance_row(chunk, fields),
                             "terms": terms,
                             "vector": np.asarray(vector, dtype=np.float32).tolist(),
                         }

@@ -1,0 +1,85 @@
+"""Tesseract 5 (LSTM), through tesserocr: the default engine.
+
+Chosen on measurement (`python -m bench formats`, docs/indexing.md): on generated scans it reads clean pages
+without error and four to six times faster than RapidOCR, whose models drop English word spaces. Its one weak
+spot, salt-and-pepper noise, is removed by a 3x3 median filter first (character error rate on a page with 5%
+of its pixels noisy: 17% without, 0% with; clean pages are unchanged). The language data comes from the
+system (Debian's `tesseract-ocr-eng`; more languages are more `tesseract-ocr-LANG` packages).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import queue
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import tesserocr
+from PIL import ImageFilter
+
+from indexer.ingest.ocr.base import OcrError, OcrUnavailableError, Recognized
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# Where distributions put the language data, newest first; TESSDATA_PREFIX overrides.
+_TESSDATA_GLOBS = ("/usr/share/tesseract-ocr/*/tessdata", "/usr/share/tessdata", "/usr/local/share/tessdata")
+
+
+def tessdata_dir() -> Path:
+    """The folder holding Tesseract's `*.traineddata`; OcrUnavailableError when there is none."""
+    candidates = [os.environ["TESSDATA_PREFIX"]] if os.environ.get("TESSDATA_PREFIX") else []
+    for pattern in _TESSDATA_GLOBS:
+        candidates += sorted(glob.glob(pattern), reverse=True)
+    for candidate in candidates:
+        if any(Path(candidate).glob("*.traineddata")):
+            return Path(candidate)
+    raise OcrUnavailableError(
+        "no Tesseract language data found (install tesseract-ocr-eng, or set TESSDATA_PREFIX to its folder)"
+    )
+
+
+class TesseractEngine:
+    """Tesseract through tesserocr: one engine instance per thread recognising at the time (a pool)."""
+
+    name = "tesseract"
+
+    def __init__(self, languages: str) -> None:
+        self._path = tessdata_dir()
+        missing = [lang for lang in languages.split("+") if not (self._path / f"{lang}.traineddata").exists()]
+        if missing:
+            have = sorted(p.stem for p in self._path.glob("*.traineddata") if p.stem != "osd")
+            raise OcrUnavailableError(
+                f"OCR language(s) {', '.join(missing)} not installed in {self._path} (installed: {', '.join(have)}); "
+                f"install tesseract-ocr-{missing[0]} or set SEEKR_OCR_LANGUAGES"
+            )
+        self._languages = languages
+        self._pool: queue.LifoQueue[tesserocr.PyTessBaseAPI] = queue.LifoQueue()
+        self._pool.put(self._new())  # fail now, not on the first page
+
+    def _new(self) -> tesserocr.PyTessBaseAPI:
+        try:
+            return tesserocr.PyTessBaseAPI(path=str(self._path), lang=self._languages)
+        except RuntimeError as exc:
+            raise OcrUnavailableError(f"Tesseract could not start ({exc})") from exc
+
+    def identity(self) -> str:
+        """Engine, version and languages."""
+        return f"tesseract {tesserocr.tesseract_version().split()[1]} {self._languages} median3"
+
+    def recognize(self, image: Image.Image) -> Recognized:
+        """The page's lines and Tesseract's mean word confidence."""
+        try:
+            api = self._pool.get_nowait()
+        except queue.Empty:
+            api = self._new()
+        try:
+            api.SetImage(image.convert("L").filter(ImageFilter.MedianFilter(3)))
+            text = api.GetUTF8Text()
+            confidence = api.MeanTextConf()
+        except RuntimeError as exc:
+            raise OcrError(f"Tesseract failed on the page ({exc})") from exc
+        finally:
+            self._pool.put(api)
+        return Recognized([line.strip() for line in text.splitlines()], max(confidence, 0) / 100)
