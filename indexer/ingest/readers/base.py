@@ -133,8 +133,9 @@ def assemble(doc_id: str, source: str, extracted: Extracted, metadata: dict[str,
             rows.append((offset, block.row))
         if block.heading:
             sections.append(offset)
-            headings.append((offset, " ".join((block.caption or text).split())[:TITLE_CHARS]))
-            first_heading = first_heading or block.caption or text
+            caption = text if block.caption is None else block.caption
+            headings.append((offset, " ".join(caption.split())[:TITLE_CHARS]))
+            first_heading = first_heading or caption or None
         page_texts.append(text)
         parts.append(text)
         offset += len(text)

@@ -8,7 +8,7 @@ still knows its columns. Rows keep the numbers the file gives them, so a hit say
 
 calamine (Rust) was chosen over openpyxl on measurement (`python -m bench formats`): it reads the same cached
 values several times faster and reads `.ods` and legacy `.xls` as well. CSV files are read row by row; their
-encoding is detected (charset-normalizer) and their delimiter sniffed from the first lines.
+encoding is detected (charset-normalizer) and their dialect from the first lines (CleverCSV).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import clevercsv
 import python_calamine
 from charset_normalizer import from_bytes
 
@@ -87,13 +88,11 @@ def table_blocks(rows: Iterable[tuple[int, list[str]]], sheet: str | None) -> It
     def flush() -> Iterator[Block]:
         if not table:
             return
-        width = max(len(cells) for _, cells in table)
         first = table[0][1]
         header = SEPARATOR.join(first) if len(table) > 1 and _is_header(first) else None
-        caption = " \u203a ".join(part for part in (sheet, header) if part) or None
+        caption = " \u203a ".join(part for part in (sheet, header) if part)  # "": no heading, not the first row
         for i, (number, cells) in enumerate(table):
-            cells = cells + [""] * (width - len(cells)) if header is not None and i else cells
-            yield Block(SEPARATOR.join(cells).rstrip(" |"), heading=i == 0, caption=caption, sheet=sheet, row=number)
+            yield Block(SEPARATOR.join(cells), heading=i == 0, caption=caption, sheet=sheet, row=number)
         table.clear()
 
     for number, raw in rows:
@@ -161,11 +160,29 @@ def _encoding(sample: bytes) -> str:
         sample.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < len(sample) - 4:  # not just a character cut at the sample's end
-            best = from_bytes(sample).best()
-            if best is None:
+            matches = list(from_bytes(sample))
+            if not matches:
                 raise Unreadable(SkipKind.binary, "not text in any encoding that could be detected") from exc
-            return best.encoding
+            best = matches[0]
+            # A short sample often fits several single-byte encodings equally well; the tie goes to Windows-1252,
+            # what spreadsheet programs in Western locales write.
+            tied = [m.encoding for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+            return "cp1252" if "cp1252" in tied else best.encoding
     return "utf-8"
+
+
+def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    """The CSV dialect of a file's first lines, by CleverCSV (stdlib's Sniffer takes the commas of decimal
+    numbers for the delimiter of a semicolon-separated file); commas when it cannot tell."""
+    whole_lines = sample[: sample.rfind("\n") + 1] or sample
+    try:
+        found = clevercsv.Sniffer().sniff(whole_lines, delimiters=list(_DELIMITERS))
+    except clevercsv.Error:
+        return csv.excel
+    if found is None or not found.delimiter:
+        return csv.excel  # one column: nothing to split
+    dialect: csv.Dialect = found.to_csv_dialect()
+    return dialect
 
 
 def read_delimited(path: Path) -> Extracted:
@@ -176,13 +193,7 @@ def read_delimited(path: Path) -> Extracted:
         raise Unreadable(SkipKind.binary, "binary file (contains NUL bytes), not delimited text")
     encoding = _encoding(sample)
     text_sample = sample.decode(encoding, errors="replace")
-    if path.suffix.lower() == ".tsv":
-        dialect: type[csv.Dialect] | csv.Dialect = csv.excel_tab
-    else:
-        try:
-            dialect = csv.Sniffer().sniff(text_sample[: text_sample.rfind("\n") + 1] or text_sample, _DELIMITERS)
-        except csv.Error:
-            dialect = csv.excel  # one column, or too irregular to tell: commas
+    dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else _dialect(text_sample)
     problems: list[Problem] = []
     csv.field_size_limit(MAX_CELL_CHARS * 100)
     with path.open(encoding=encoding, errors="replace", newline="") as fh:
