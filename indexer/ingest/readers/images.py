@@ -59,7 +59,7 @@ def read_image(path: Path, ocr: Recognizer | None = None) -> Extracted:
             raise Unreadable(SkipKind.corrupt, f"damaged image ({exc})") from exc
     if not extracted.ocr:
         reasons = sorted({p.reason for p in extracted.problems})
-        raise Unreadable(SkipKind.no_text, f"OCR found no text in the image ({'; '.join(reasons)})")
+        raise Unreadable(SkipKind.no_text, f"OCR read no text from the image ({'; '.join(reasons)})")
     extracted.metadata = {"pages": frames} | ocr_metadata(extracted.ocr)
     return extracted
 

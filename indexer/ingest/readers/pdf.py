@@ -63,10 +63,8 @@ def read_pdf(path: Path, ocr: Recognizer | None = None) -> Extracted:
                     f"no text layer on any of its {len(pdf)} pages (a scanned document): it needs OCR "
                     "(SEEKR_OCR=auto or --ocr auto)",
                 )
-            reasons = {p.reason for p in extracted.problems}
-            raise Unreadable(
-                SkipKind.no_text, f"OCR found no text on any of its {len(pdf)} pages ({'; '.join(sorted(reasons))})"
-            )
+            reasons = "; ".join(sorted({p.reason for p in extracted.problems}))
+            raise Unreadable(SkipKind.no_text, f"none of its {len(pdf)} pages has text, and OCR read none ({reasons})")
         meta = pdf.get_metadata_dict(skip_empty=True)
         extracted.title = meta.get("Title")
         extracted.metadata = {"author": meta.get("Author"), "created": _pdf_date(meta.get("CreationDate"))}
