@@ -32,7 +32,6 @@ from indexer.ingest.ocr.base import (
     OcrMode,
     OcrSettings,
     default_cache_dir,
-    default_threads,
 )
 from indexer.page_eval import (
     PAGE_QUESTIONS,
@@ -116,7 +115,10 @@ def _add_reading(parser: argparse.ArgumentParser) -> None:
         help="resolution scanned PDF pages are rendered at (default: %(default)s)",
     )
     parser.add_argument(
-        "--ocr-threads", type=int, default=default_threads(), help="pages recognised at once (default: %(default)s)"
+        "--ocr-threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="pages recognised at once (default: every core, %(default)s; the service keeps one for searches)",
     )
     parser.add_argument(
         "--ocr-cache",

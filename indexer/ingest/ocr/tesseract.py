@@ -2,9 +2,10 @@
 
 Chosen on measurement (`python -m bench formats`, docs/indexing.md): on generated scans it reads clean pages
 without error and four to six times faster than RapidOCR, whose models drop English word spaces. Its one weak
-spot, salt-and-pepper noise, is removed by a 3x3 median filter first (character error rate on a page with 5%
-of its pixels noisy: 17% without, 0% with; clean pages are unchanged). The language data comes from the
-system (Debian's `tesseract-ocr-eng`; more languages are more `tesseract-ocr-LANG` packages).
+spots are handled before it sees a page: salt-and-pepper noise by a 3x3 median filter (character error rate
+on a page with 5% of its pixels noisy: 17% without, 0% with; clean pages are unchanged), and a tilted page by
+turning it straight (`deskew`: at 1.5 degrees Tesseract dropped one line in ten, straightened none). The
+language data comes from the system (Debian's `tesseract-ocr-eng`; more languages are more `tesseract-ocr-LANG` packages).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tesserocr
 from PIL import ImageFilter
 
 from indexer.ingest.ocr.base import OcrError, OcrUnavailableError, Recognized
+from indexer.ingest.ocr.deskew import straightened
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -66,7 +68,7 @@ class TesseractEngine:
 
     def identity(self) -> str:
         """Engine, version and languages."""
-        return f"tesseract {tesserocr.tesseract_version().split()[1]} {self._languages} median3"
+        return f"tesseract {tesserocr.tesseract_version().split()[1]} {self._languages} median3 deskew"
 
     def recognize(self, image: Image.Image) -> Recognized:
         """The page's lines and Tesseract's mean word confidence."""
@@ -75,7 +77,7 @@ class TesseractEngine:
         except queue.Empty:
             api = self._new()
         try:
-            api.SetImage(image.convert("L").filter(ImageFilter.MedianFilter(3)))
+            api.SetImage(straightened(image.convert("L").filter(ImageFilter.MedianFilter(3))))
             text = api.GetUTF8Text()
             confidence = api.MeanTextConf()
         except RuntimeError as exc:
