@@ -5,7 +5,8 @@ without error and four to six times faster than RapidOCR, whose models drop Engl
 spots are handled before it sees a page: salt-and-pepper noise by a 3x3 median filter (character error rate
 on a page with 5% of its pixels noisy: 17% without, 0% with; clean pages are unchanged), and a tilted page by
 turning it straight (`deskew`: at 1.5 degrees Tesseract dropped one line in ten, straightened none). The
-language data comes from the system (Debian's `tesseract-ocr-eng`; more languages are more `tesseract-ocr-LANG` packages).
+language data comes from the system (Debian's `tesseract-ocr-eng`; more languages are more
+`tesseract-ocr-LANG` packages).
 """
 
 from __future__ import annotations
