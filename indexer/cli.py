@@ -619,6 +619,11 @@ def _cmd_query(args: argparse.Namespace) -> int:
         lexical = "-" if hit.lexical is None else f"{hit.lexical:.2f}"
         print(f"{hit.rank}. [{hit.score:.4f}] {hit.title}" + (f" \u203a {hit.heading}" if hit.heading else ""))
         where = f"page {hit.page}, " if hit.page else ""
+        if hit.rows:
+            where += f"{hit.sheet}, " if hit.sheet else ""
+            where += f"rows {hit.rows[0]}-{hit.rows[1]}, "
+        if hit.ocr_confidence is not None:
+            where += f"OCR {hit.ocr_confidence:.2f}, "
         print(
             f"   {hit.source} {where}chars {hit.start}-{hit.end}  dense {dense} (rank {hit.dense_rank or '-'})  "
             f"lexical {lexical} (rank {hit.lexical_rank or '-'})"

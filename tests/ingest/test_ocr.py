@@ -230,3 +230,52 @@ def test_a_question_only_a_scan_answers_finds_its_page(tmp_path: Path, engine: B
         assert top.ocr_confidence is not None and top.ocr_confidence > 0.8
     finally:
         backend.close()
+
+
+class _Counting:
+    """An engine that reads nothing, for properties of the pipeline around it (how many pages wait)."""
+
+    name = "counting"
+
+    def identity(self) -> str:
+        return "counting-test-engine"
+
+    def recognize(self, image: Image.Image) -> Recognized:
+        return Recognized([f"page of width {image.width}"], 1.0)
+
+
+def test_a_long_scan_keeps_only_a_few_rendered_pages_in_memory(tmp_path: Path) -> None:
+    threads = 2
+    ocr = Recognizer(OcrSettings(cache_dir=None, threads=threads), load=lambda s: _Counting())
+    consumed = 0
+    waiting: list[int] = []
+
+    def render(number: int) -> Image.Image:
+        waiting.append(number - 1 - consumed)  # pages rendered and not yet handed back
+        return Image.new("L", (100 + number, 100), 255)
+
+    pages = ((n, lambda n=n: render(n)) for n in range(1, 301))
+    for number, result in ocr.recognize(pages):
+        consumed += 1
+        assert isinstance(result, Recognized) and result.lines == [f"page of width {100 + number}"]
+    assert consumed == 300 and max(waiting) <= 2 * threads
+
+
+def test_a_huge_image_is_scaled_down_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer.ingest.readers import images
+
+    monkeypatch.setattr(images, "MAX_PIXELS", 1_000_000)
+    render_scan(scan_text(8), 300).save(tmp_path / "poster.png")  # 2550 x 3300: 8.4 megapixels
+    seen: list[tuple[int, int]] = []
+
+    class Recording(_Counting):
+        def recognize(self, image: Image.Image) -> Recognized:
+            seen.append(image.size)
+            return super().recognize(image)
+
+    extracted = images.read_image(
+        tmp_path / "poster.png", Recognizer(OcrSettings(cache_dir=None), load=lambda s: Recording())
+    )
+    (size,) = seen
+    assert size[0] * size[1] <= 1_000_000 and abs(size[0] / size[1] - 2550 / 3300) < 0.01
+    assert extracted.ocr == {1: 1.0}

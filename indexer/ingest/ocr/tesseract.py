@@ -1,7 +1,7 @@
 """Tesseract 5 (LSTM), through tesserocr: the default engine.
 
 Chosen on measurement (`python -m bench formats`, docs/indexing.md): on generated scans it reads clean pages
-without error and four to six times faster than RapidOCR, whose models drop English word spaces. Its one weak
+without error and four to six times faster than RapidOCR, whose models drop English word spaces. Its two weak
 spots are handled before it sees a page: salt-and-pepper noise by a 3x3 median filter (character error rate
 on a page with 5% of its pixels noisy: 17% without, 0% with; clean pages are unchanged), and a tilted page by
 turning it straight (`deskew`: at 1.5 degrees Tesseract dropped one line in ten, straightened none). The
