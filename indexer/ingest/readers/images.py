@@ -18,7 +18,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from indexer.ingest.ocr.base import OcrMode
 from indexer.ingest.ocr.recognizer import Recognizer
 from indexer.ingest.readers.base import Extracted, SkipKind, Unreadable
-from indexer.ingest.readers.pdf import ocr_metadata, record
+from indexer.ingest.readers.recognized import ocr_metadata, record
 from indexer.types import readable_name
 
 if TYPE_CHECKING:

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from indexer.ingest.ocr.base import OcrMode, Recognized
-from indexer.ingest.ocr.recognizer import PageFailure, Recognizer
-from indexer.ingest.readers.base import Extracted, Problem, SkipKind, Unreadable, iso
+from indexer.ingest.ocr.base import OcrMode
+from indexer.ingest.ocr.recognizer import Recognizer
+from indexer.ingest.readers.base import Extracted, SkipKind, Unreadable, iso
+from indexer.ingest.readers.recognized import ocr_metadata, record
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -74,27 +75,6 @@ def read_pdf(path: Path, ocr: Recognizer | None = None) -> Extracted:
         return extracted
     finally:
         pdf.close()
-
-
-def ocr_metadata(confidence: dict[int, float]) -> dict[str, object]:
-    """What a document read partly by OCR says of it (filterable): `ocr`, its pages, their mean confidence."""
-    return {
-        "ocr": True,
-        "ocr_pages": len(confidence),
-        "ocr_confidence": round(sum(confidence.values()) / len(confidence), 4),
-    }
-
-
-def record(extracted: Extracted, number: int, result: Recognized | PageFailure) -> None:
-    """Put a recognised page's lines in `extracted`, or report why it has none."""
-    if isinstance(result, PageFailure):
-        extracted.problems.append(Problem(f"page {number}", result.reason, SkipKind.no_text))
-    elif result.empty:
-        extracted.problems.append(Problem(f"page {number}", "OCR found no text on the page", SkipKind.no_text))
-    else:
-        assert extracted.page_lines is not None
-        extracted.page_lines[number - 1] = result.lines
-        extracted.ocr[number] = result.confidence
 
 
 def _recognize(pdf: pdfium.PdfDocument, numbers: list[int], ocr: Recognizer, extracted: Extracted) -> None:
