@@ -188,3 +188,40 @@ def test_a_question_about_one_row_finds_that_row_with_its_header(tmp_path: Path,
         assert all(r.row_first is not None and r.sheet in ("Stations", "Notes") for r in records.values())
     finally:
         backend.close()
+
+
+def make_ods(path: Path) -> Path:
+    """An OpenDocument spreadsheet with a formula whose value was last calculated as 8 (what a saved file holds)."""
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="Tides")
+    rows: list[list[object]] = [["Harbour", "High water m", "Double"], ["Dunmore", 4, "=formula"]]
+    for row in rows:
+        tr = TableRow()
+        for value in row:
+            if value == "=formula":
+                cell = TableCell(valuetype="float", value=8, formula="of:=[.B2]*2")
+                cell.addElement(P(text="8"))
+            elif isinstance(value, int):
+                cell = TableCell(valuetype="float", value=value)
+                cell.addElement(P(text=str(value)))
+            else:
+                cell = TableCell(valuetype="string")
+                cell.addElement(P(text=str(value)))
+            tr.addElement(cell)
+        table.addElement(tr)
+    doc.spreadsheet.addElement(table)
+    doc.save(str(path))
+    return path
+
+
+def test_ods_is_read_and_formulas_give_their_last_calculated_values(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    make_ods(folder / "tides.ods")
+    (doc,) = read_folder(folder).documents
+    assert _rows_of(doc, "Tides") == {1: "Harbour | High water m | Double", 2: "Dunmore | 4 | 8"}
+    assert doc.headings == ((0, "Tides \u203a Harbour | High water m | Double"),)
