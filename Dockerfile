@@ -78,7 +78,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 # languages: add tesseract-ocr-LANG here and set SEEKR_OCR_LANGUAGES=eng+LANG.
 RUN apt-get update -q \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends tesseract-ocr-eng \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin seekr \
     && mkdir -p /data/docs /data/index \
     && chown seekr:seekr /data/index
