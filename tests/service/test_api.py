@@ -40,10 +40,15 @@ def test_get_search_shape(client: TestClient) -> None:
         "page",
         "heading",
         "kind",
+        "sheet",
+        "rows",
+        "ocr",
+        "ocr_confidence",
         "scores",
         "context",
     }
     assert hit["page"] is None  # the seeds are text files: no pages
+    assert (hit["sheet"], hit["rows"], hit["ocr"], hit["ocr_confidence"]) == (None, None, False, None)
     assert hit["context"] is None  # only with context=N
     assert set(hit["scores"]) == {"dense", "lexical", "dense_rank", "lexical_rank", "introduces", "document"}
     assert hit["scores"]["introduces"] is None
