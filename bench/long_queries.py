@@ -9,8 +9,9 @@ of its ranking.
 
 Each question is then asked dense and hybrid, with the question embedded two ways:
 
-- **truncated**: the model embeds the first `max_seq_length` tokens (as sentence-transformers does);
-- **mean of pieces** (what the service does: `indexer.retrieval.query.embed_query`): the question is cut into
+- **truncated** (what the service does by default): the model embeds the first `max_seq_length` tokens (as
+  sentence-transformers does);
+- **mean of pieces** (`SEEKR_LONG_QUESTIONS=mean`, `indexer.retrieval.query.embed_query`): the question is cut into
   pieces of at most the model's length (in its own tokens), each piece is embedded, and the normalised mean of
   the pieces' vectors is the query vector.
 
@@ -29,7 +30,7 @@ from indexer.calibrate import DEPTH
 from indexer.embed.base import Embedder
 from indexer.evaluate import BeirDataset
 from indexer.judgments import Qrels, per_query_ndcg, ranked_run
-from indexer.retrieval.results import Mode
+from indexer.retrieval.results import LongQuestions, Mode
 from indexer.retrieval.searcher import Searcher
 
 QUESTION_DOCUMENTS = 2  # relevant documents joined into one question
@@ -64,8 +65,8 @@ def study(dataset: BeirDataset, embedder: Embedder, index_dir: Path) -> dict[str
         "longer than the model reads": sum(n > embedder.max_tokens for n in lengths),
     }
     for way, searcher in (
-        ("truncated", Searcher(snapshot, embedder, split_long_queries=False)),
-        ("mean of pieces", Searcher(snapshot, embedder)),  # what the service does
+        ("truncated", Searcher(snapshot, embedder)),  # the first window: what the service does
+        ("mean of pieces", Searcher(snapshot, embedder, long_questions=LongQuestions.mean)),
     ):
         for mode in (Mode.dense, Mode.hybrid):
             rankings = {}

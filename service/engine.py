@@ -121,6 +121,7 @@ class Engine:
             embedder,
             candidates=settings.candidates,
             defaults=self.defaults_for(snapshot),
+            long_questions=settings.long_questions,
         )
 
     @property

@@ -295,8 +295,8 @@ class SearchRequest(BaseModel):
 
     query: BodyQueryText = Field(
         description=f"The question (1..{MAX_BODY_QUERY_CHARS:,} characters after trimming): a few words, or a whole "
-        "paragraph to find passages like it (one longer than the model reads is embedded as the mean of pieces it "
-        "reads whole; BM25 scores every term)."
+        "paragraph to find passages like it (one longer than the model reads is embedded as far as the model reads "
+        "it, or as the mean of its pieces with SEEKR_LONG_QUESTIONS=mean; BM25 scores every term)."
     )
     k: Annotated[TopK, Number] = Field(5, description=f"Number of passages, 1..{MAX_K}.")
     mode: Mode | None = Field(

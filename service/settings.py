@@ -23,6 +23,7 @@ from indexer.ingest.ocr.base import (
     default_threads,
 )
 from indexer.retrieval.fusion import Fusion
+from indexer.retrieval.results import LongQuestions
 from indexer.retrieval.searcher import DEFAULT_CANDIDATES
 from indexer.storage.settings import BackendName, StorageSettings, is_lite
 from indexer.types import PassageContext
@@ -114,6 +115,11 @@ class Settings(StorageSettings):
     ocr_cache: Path = Field(
         default_factory=default_cache_dir,
         description="Folder where recognised pages are kept by content (default: $XDG_CACHE_HOME/seekr/ocr).",
+    )
+    long_questions: LongQuestions = Field(
+        LongQuestions.first,
+        description="How a question longer than the model reads is embedded: first (its first window, as the model "
+        "reads it; better on real paragraph-long questions) or mean (the mean of its pieces' vectors).",
     )
     fusion: Fusion = Field(Fusion.dbsf, description="Default hybrid fusion: dbsf or rrf (a request can ask).")
     dense_weight: float = Field(

@@ -52,6 +52,9 @@ class FakeEmbedder:
 
     def _vector(self, text: str) -> np.ndarray:
         vec = np.zeros(self._dimension, dtype=np.float32)
+        spans = self.token_spans(text)
+        if len(spans) > self._max_tokens:  # as a real model does: it reads its window and drops the rest
+            text = text[: spans[self._max_tokens - 1][1]]
         for word in re.findall(r"\w+", text.lower()):
             digest = hashlib.sha256(word[:5].encode()).digest()
             index = int.from_bytes(digest[:4], "little") % self._dimension

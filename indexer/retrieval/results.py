@@ -24,6 +24,13 @@ class Navigation(StrEnum):
     include = "include"  # ranked as any passage
 
 
+class LongQuestions(StrEnum):
+    """How a question longer than the model reads is embedded (BM25 scores all its terms either way)."""
+
+    first = "first"  # its first window, as the model reads it: what real long questions favour (the default)
+    mean = "mean"  # the normalised mean of the vectors of pieces the model reads whole
+
+
 class Mode(StrEnum):
     """Retrieval mode."""
 

@@ -28,7 +28,7 @@ from indexer.retrieval.fusion import RRF_K, Fusion
 from indexer.retrieval.hits import hydrate
 from indexer.retrieval.query import QueryContext, SearchRequest
 from indexer.retrieval.ranking import rank
-from indexer.retrieval.results import Group, Mode, Navigation, SearchResult
+from indexer.retrieval.results import Group, LongQuestions, Mode, Navigation, SearchResult
 from indexer.retrieval.stages import Stage, apply_stages
 from indexer.storage.base import Snapshot
 from indexer.types import Filter
@@ -48,11 +48,10 @@ class Searcher:
         rrf_k: int = RRF_K,
         defaults: SearchDefaults = DEFAULTS,
         stages: Sequence[Stage] = (),
-        split_long_queries: bool = True,
+        long_questions: LongQuestions = LongQuestions.first,
     ) -> None:
-        """`defaults`: the mode, fusion and dense weight of a search that names none. `split_long_queries`: a
-        question longer than the model reads is embedded as the mean of its pieces (False: the model truncates
-        it; for comparing the two)."""
+        """`defaults`: the mode, fusion and dense weight of a search that names none. `long_questions`: how a
+        question longer than the model reads is embedded (its first window, or the mean of its pieces)."""
         snapshot.manifest.check_model(embedder.model_id, embedder.dimension)
         snapshot.manifest.check_prompts(embedder.prompts.query, embedder.prompts.passage)
         self.snapshot = snapshot
@@ -61,7 +60,7 @@ class Searcher:
         self._rrf_k = rrf_k
         self.defaults = defaults
         self.stages = tuple(stages)
-        self._split_long = split_long_queries
+        self.long_questions = long_questions
 
     @property
     def runtime(self) -> str:
@@ -111,7 +110,7 @@ class Searcher:
             highlight=highlight,
             offset=offset,
             context=context,
-            split_long=self._split_long,
+            long_questions=self.long_questions,
             group=group or self.defaults.group,
             navigation=navigation or Navigation.below,
             document_weight=self.defaults.document_weight if document_weight is None else document_weight,
