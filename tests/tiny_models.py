@@ -154,3 +154,29 @@ def make_tiny_model(
     out = folder / "model"
     st.save(str(out))
     return out
+
+
+def make_tiny_cross_encoder(folder: Path, *, seed: int = 0, max_length: int = 64) -> Path:
+    """Save a tiny random-weight cross-encoder (BERT with one output: a relevance score) into `folder`, as
+    sentence-transformers' CrossEncoder saves one."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    tokenizer = _bert_tokenizer()
+    model = BertForSequenceClassification(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=37,
+            max_position_embeddings=max_length + 16,
+            num_labels=1,
+        )
+    )
+    out = folder / "cross-encoder"
+    model.save_pretrained(out)
+    tokenizer.model_max_length = max_length
+    tokenizer.save_pretrained(out)
+    return out

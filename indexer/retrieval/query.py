@@ -35,6 +35,9 @@ class SearchRequest:
     group: Group = Group.passage  # page: one hit per page
     navigation: Navigation = Navigation.below  # where navigation passages go
     document_weight: float = 1.0  # hierarchical scoring: the share of a unit's document score added to its own
+    rerank: bool = True  # whether a searcher's reranker stage (if it has one) runs
+    rerank_candidates: int | None = None  # units it re-scores (None: the stage's own default)
+    rerank_budget_ms: float | None = None  # past this, the fused order stands (None: the stage's own budget)
 
     @property
     def depth(self) -> int:
@@ -86,6 +89,8 @@ class QueryContext:
     lexical: LexicalScores | None  # None when the query has no indexed term
     window: int  # candidates per retriever that hybrid scores are normalised on (the searcher's `candidates`)
     stage_scores: dict[int, dict[str, float]] = field(default_factory=dict)
+    rerank_outcome: str | None = None  # what the reranker stage did (None: there is none)
+    rerank_ms: float | None = None  # how long it took
     _records: dict[int, ChunkRecord] = field(default_factory=dict)  # passages read so far, for every stage
     _places: dict[int, Place] = field(default_factory=dict)  # candidates' documents, pages and kinds read so far
 

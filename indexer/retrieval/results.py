@@ -99,3 +99,4 @@ class SearchResult:
     index_version: int
     fusion: Fusion | None = None
     offset: int = 0  # hits skipped before these (pages): the first hit's rank is offset + 1
+    rerank: str | None = None  # what the reranker did: "reranked N", "off", "over budget ...: fused order"

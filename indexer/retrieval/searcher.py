@@ -84,6 +84,9 @@ class Searcher:
         group: Group | None = None,
         navigation: Navigation | None = None,
         document_weight: float | None = None,
+        rerank: bool = True,
+        rerank_candidates: int | None = None,
+        rerank_budget_ms: float | None = None,
     ) -> SearchResult:
         """Top `k` passages for `query`, after the first `offset` (a page: pages concatenated are one longer
         ranking).
@@ -94,7 +97,8 @@ class Searcher:
         only; the weight applies to dbsf) default to the searcher's `defaults`. `context=N` adds to each hit the N
         passages before and after it in its document. `group=page`: one hit per page (its best passage, its
         score fused from all its passages among the candidates; the default); `navigation`: where tables of
-        contents and indexes go (below content by default).
+        contents and indexes go (below content by default). `rerank`, `rerank_candidates`, `rerank_budget_ms`:
+        whether a reranker stage runs, over how many units, within how long (see `indexer.retrieval.rerank`).
         """
         started = time.perf_counter()
         request = SearchRequest(
@@ -114,6 +118,9 @@ class Searcher:
             group=group or self.defaults.group,
             navigation=navigation or Navigation.below,
             document_weight=self.defaults.document_weight if document_weight is None else document_weight,
+            rerank=rerank,
+            rerank_candidates=rerank_candidates,
+            rerank_budget_ms=rerank_budget_ms,
         )
         ctx = QueryContext.open(request, self.snapshot, self._embedder, self._candidates)
         ranked, candidates = rank(ctx)
@@ -124,4 +131,6 @@ class Searcher:
         hits = with_context(self.snapshot, hits, context)
         took_ms = (time.perf_counter() - started) * 1000
         used = request.fusion if request.mode == Mode.hybrid else None
-        return SearchResult(query, request.mode, hits, took_ms, self.snapshot.version, used, offset)
+        return SearchResult(
+            query, request.mode, hits, took_ms, self.snapshot.version, used, offset, rerank=ctx.rerank_outcome
+        )

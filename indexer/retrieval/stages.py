@@ -30,6 +30,8 @@ def apply_stages(ctx: QueryContext, ranked: Ranked, stages: Sequence[Stage]) -> 
     """Run `stages` in order over `ranked`, recording each one's scores in the context."""
     for stage in stages:
         ranked = stage(ctx, ranked)
+        if getattr(stage, "records_own_scores", False):  # it scored some units only, and said which
+            continue
         for cid, score in ranked:
             ctx.stage_scores.setdefault(cid, {})[stage.name] = score
     return ranked

@@ -1,0 +1,19 @@
+"""The reranker interface: a score for each (question, passage) pair, higher is more relevant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Reranker(Protocol):
+    """Scores passages against a question. Safe to call from several threads at once."""
+
+    @property
+    def model_id(self) -> str:
+        """What scores: the model's name or folder."""
+        ...
+
+    def score(self, question: str, passages: Sequence[str]) -> list[float]:
+        """One score per passage, in order; only their order is meaningful."""
+        ...
