@@ -164,17 +164,16 @@ def make_tiny_cross_encoder(folder: Path, *, seed: int = 0, max_length: int = 64
 
     torch.manual_seed(seed)
     tokenizer = _bert_tokenizer()
-    model = BertForSequenceClassification(
-        BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=37,
-            max_position_embeddings=max_length + 16,
-            num_labels=1,
-        )
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=max_length + 16,
     )
+    config.num_labels = 1  # one output: the relevance score
+    model = BertForSequenceClassification(config)
     out = folder / "cross-encoder"
     model.save_pretrained(out)
     tokenizer.model_max_length = max_length
