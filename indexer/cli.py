@@ -42,7 +42,9 @@ from indexer.page_eval import (
     read_page_questions,
 )
 from indexer.progress import log_progress_lines
+from indexer.rerank.factory import load_reranker
 from indexer.retrieval.defaults import DEFAULTS
+from indexer.retrieval.rerank import DEFAULT_RERANK_CANDIDATES, RerankStage
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
@@ -323,6 +325,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     query.add_argument("--model", default=None, help="model name or path (default: the one in the index manifest)")
     _add_runtime(query)
+    query.add_argument(
+        "--reranker",
+        type=Path,
+        metavar="FOLDER",
+        help="a cross-encoder folder (sentence-transformers CrossEncoder) that re-scores the first candidates",
+    )
+    query.add_argument(
+        "--rerank-candidates",
+        type=int,
+        default=DEFAULT_RERANK_CANDIDATES,
+        help="units the reranker re-scores (default: %(default)s)",
+    )
 
     merge_cmd = sub.add_parser(
         "merge",
@@ -612,8 +626,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
             logging.getLogger("indexer").warning(warning)
         defaults = DEFAULTS.calibrated(snapshot.manifest.calibration)
         mode = Mode(args.mode) if args.mode else None
-        result = Searcher(snapshot, embedder, defaults=defaults).search(question, k=args.k, mode=mode)
-    print(f"{len(result.hits)} results for {question!r} ({result.mode}, {result.took_ms:.1f} ms)\n")
+        stages = [RerankStage(load_reranker(args.reranker), args.rerank_candidates)] if args.reranker else []
+        result = Searcher(snapshot, embedder, defaults=defaults, stages=stages).search(question, k=args.k, mode=mode)
+    reranked = f", {result.rerank}" if result.rerank else ""
+    print(f"{len(result.hits)} results for {question!r} ({result.mode}{reranked}, {result.took_ms:.1f} ms)\n")
     for hit in result.hits:
         dense = "-" if hit.dense is None else f"{hit.dense:.3f}"
         lexical = "-" if hit.lexical is None else f"{hit.lexical:.2f}"

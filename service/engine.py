@@ -17,6 +17,7 @@ from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import FolderReport
 from indexer.manifest import Manifest
 from indexer.retrieval.defaults import SearchDefaults
+from indexer.retrieval.rerank import RerankStage
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend, Snapshot
@@ -116,12 +117,15 @@ class Engine:
 
     def _searcher_for(self, snapshot: Snapshot, embedder: Embedder) -> Searcher:
         settings = self._settings
+        reranker = self._models.reranker()
+        stages = [RerankStage(reranker, settings.rerank_candidates, settings.rerank_budget_ms)] if reranker else []
         return Searcher(
             snapshot,
             embedder,
             candidates=settings.candidates,
             defaults=self.defaults_for(snapshot),
             long_questions=settings.long_questions,
+            stages=stages,
         )
 
     @property

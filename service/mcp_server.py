@@ -30,7 +30,7 @@ from indexer.types import Filter, StoredDocument
 from service.auth import identify
 from service.collections import Collections
 from service.engine import Engine
-from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_K, MAX_OFFSET, ServiceError
+from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_DEPTH, MAX_K, MAX_OFFSET, ServiceError
 from service.keys import ALL, Caller, KeyRing, Right
 from service.metrics import Metrics
 from service.routes.collections import CollectionList
@@ -173,6 +173,10 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
         page: Annotated[int, Field(ge=1, description="Page number, from 1.")] = 1,
         version: Annotated[int | None, Field(ge=1, description="Index version of the first page.")] = None,
         context: Annotated[int, Field(ge=0, le=MAX_CONTEXT)] = 0,
+        rerank: Annotated[bool, Field(description="false: skip the collection's reranker, if it has one.")] = True,
+        rerank_candidates: Annotated[
+            int | None, Field(ge=1, le=MAX_DEPTH, description="Units the reranker re-scores (default 50).")
+        ] = None,
         collection: Collection = DEFAULT_COLLECTION,
     ) -> SearchResponse:
         offset = (page - 1) * k
@@ -183,7 +187,15 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
             Right.read,
             collection,
             lambda engine: engine.searcher_at(version).search(
-                query, k=k, mode=mode, max_per_doc=max_per_doc, where=where, offset=offset, context=context
+                query,
+                k=k,
+                mode=mode,
+                max_per_doc=max_per_doc,
+                where=where,
+                offset=offset,
+                context=context,
+                rerank=rerank,
+                rerank_candidates=rerank_candidates,
             ),
         )
         return SearchResponse.from_result(result, with_context=context > 0)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from indexer.embed.base import Embedder, canonical_model_id
 from indexer.embed.batching import BatchingEmbedder
+from indexer.rerank.base import Reranker
+from indexer.rerank.factory import load_reranker
 from service.settings import Settings
 
 EmbedderFactory = Callable[[Settings], Embedder]
@@ -29,6 +31,7 @@ class Models:
         self._loaded: dict[str, tuple[Embedder, BatchingEmbedder]] = {}
         self._guard = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self._reranker: Reranker | None = None
 
     def get(self, model: str) -> tuple[Embedder, BatchingEmbedder]:
         """(the embedder, its query batcher) for `model`, loading it the first time (blocking: call it in a
@@ -53,6 +56,16 @@ class Models:
             with self._guard:
                 self._loaded[key] = (embedder, batching)
             return embedder, batching
+
+    def reranker(self) -> Reranker | None:
+        """The reranker `SEEKR_RERANKER` names, loaded the first time (None: none); ConfigError if it is not one."""
+        path = self._settings.reranker
+        if path is None:
+            return None
+        with self._guard:
+            if self._reranker is None:
+                self._reranker = load_reranker(path)
+            return self._reranker
 
     def loaded(self) -> list[str]:
         """The ids of the models loaded so far."""

@@ -361,6 +361,17 @@ class SearchRequest(BaseModel):
         description="Where passages of navigation pages (tables of contents, indexes, lists of figures) go: "
         "below (the default: after every content passage), exclude, or include (ranked as any passage).",
     )
+    rerank: bool = Field(
+        True, description="Whether the collection's reranker (SEEKR_RERANKER), if it has one, re-scores the hits."
+    )
+    rerank_candidates: Annotated[int, Field(ge=1, le=MAX_DEPTH), Number] | None = Field(
+        None, description="How many of the first units the reranker re-scores (default SEEKR_RERANK_CANDIDATES)."
+    )
+    rerank_budget_ms: Annotated[float, Field(gt=0, le=60_000, allow_inf_nan=False), Number] | None = Field(
+        None,
+        description="Past this many milliseconds the reranker is not waited for: the fused order is returned and "
+        "`rerank` says so (default SEEKR_RERANK_BUDGET_MS).",
+    )
 
 
 class Scores(BaseModel):
@@ -379,6 +390,12 @@ class Scores(BaseModel):
         None,
         description="The document's score (the mean of its best three pages or passages among the first "
         "candidates), which `score` moves toward (hierarchical scoring); null when `document_weight` is 0.",
+    )
+    rerank: float | None = Field(
+        None, description="The reranker's score, which is then `score`; null when the reranker did not score it."
+    )
+    fused: float | None = Field(
+        None, description="With a rerank score: the score the hit had before the reranker (the fused ranking's)."
     )
 
 
@@ -481,6 +498,8 @@ class SearchHit(BaseModel):
                 lexical_rank=hit.lexical_rank,
                 introduces=hit.introduces,
                 document=hit.stage_scores.get("document"),
+                rerank=hit.stage_scores.get("rerank"),
+                fused=hit.stage_scores.get("fused"),
             ),
             highlight=None
             if hit.highlight is None
@@ -500,6 +519,11 @@ class SearchResponse(BaseModel):
     took_ms: float
     index_version: int = Field(description="The index version that answered; pass it as `version` for the next page.")
     offset: int = Field(0, description="Results skipped before these: the first one's rank is offset + 1.")
+    rerank: str | None = Field(
+        None,
+        description="What the reranker did: 'reranked N', 'off', or 'over budget (B ms): fused order'; null when the "
+        "collection has no reranker.",
+    )
     results: list[SearchHit]
 
     @classmethod
@@ -512,6 +536,7 @@ class SearchResponse(BaseModel):
             took_ms=round(result.took_ms, 3),
             index_version=result.index_version,
             offset=result.offset,
+            rerank=result.rerank,
             results=[SearchHit.from_hit(h, with_context) for h in result.hits],
         )
 

@@ -23,6 +23,7 @@ from indexer.ingest.ocr.base import (
     default_threads,
 )
 from indexer.retrieval.fusion import Fusion
+from indexer.retrieval.rerank import DEFAULT_RERANK_CANDIDATES
 from indexer.retrieval.results import LongQuestions
 from indexer.retrieval.searcher import DEFAULT_CANDIDATES
 from indexer.storage.settings import BackendName, StorageSettings, is_lite
@@ -115,6 +116,20 @@ class Settings(StorageSettings):
     ocr_cache: Path = Field(
         default_factory=default_cache_dir,
         description="Folder where recognised pages are kept by content (default: $XDG_CACHE_HOME/seekr/ocr).",
+    )
+    reranker: Path | None = Field(
+        None,
+        description="A cross-encoder folder (sentence-transformers CrossEncoder) that re-scores the first candidates "
+        "of every search; loaded at start (a folder that is not one stops the start with the reason).",
+    )
+    rerank_candidates: int = Field(
+        DEFAULT_RERANK_CANDIDATES, ge=1, le=1000, description="Units the reranker re-scores (a request can ask)."
+    )
+    rerank_budget_ms: float | None = Field(
+        None,
+        gt=0,
+        description="Past this many milliseconds the reranker is not waited for and the fused order is returned "
+        "(a request can ask); unset: always waited for.",
     )
     long_questions: LongQuestions = Field(
         LongQuestions.first,

@@ -39,7 +39,12 @@ class CrossEncoderReranker:
 
     def __init__(self, path: Path) -> None:
         check_folder(path)
-        from sentence_transformers import CrossEncoder
+        try:
+            from sentence_transformers import CrossEncoder
+        except ImportError as exc:  # the Docker image and a plain install have no torch
+            raise ConfigError(
+                f"reranker {path}: a cross-encoder runs on torch here; install seekr[torch] ({exc})"
+            ) from exc
 
         try:
             self._model: Any = CrossEncoder(str(path), device="cpu")

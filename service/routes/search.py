@@ -16,7 +16,7 @@ from service.admission import Admission
 from service.auth import ReadAccess
 from service.deps import AdmissionDep, EngineDep
 from service.engine import Engine
-from service.errors import MAX_CONTEXT, MAX_OFFSET, error_responses
+from service.errors import MAX_CONTEXT, MAX_DEPTH, MAX_OFFSET, error_responses
 from service.schemas import (
     EXAMPLE_QUERY,
     FilterParam,
@@ -57,6 +57,9 @@ async def _run(
                 group=req.group,
                 navigation=req.navigation,
                 document_weight=req.document_weight,
+                rerank=req.rerank,
+                rerank_candidates=req.rerank_candidates,
+                rerank_budget_ms=req.rerank_budget_ms,
             )
         )
     request.app.state.metrics.search_seconds.labels(collection=engine.name, mode=result.mode.value).observe(
@@ -147,6 +150,14 @@ async def search_get(
             description="Weight of a hit's document score in its score (default 1; 0: pages alone).",
         ),
     ] = None,
+    rerank: Annotated[bool, Query(description="false: skip the collection's reranker for this search.")] = True,
+    rerank_candidates: Annotated[
+        int | None, Query(ge=1, le=MAX_DEPTH, description="Units the reranker re-scores (default 50).")
+    ] = None,
+    rerank_budget_ms: Annotated[
+        float | None,
+        Query(gt=0, le=60_000, allow_inf_nan=False, description="Past this, the fused order is returned."),
+    ] = None,
 ) -> SearchResponse:
     """Ranked passages for `q`. Each result carries its dense and lexical scores and ranks."""
     filters = None
@@ -167,6 +178,9 @@ async def search_get(
         "group": group,
         "navigation": navigation,
         "document_weight": document_weight,
+        "rerank": rerank,
+        "rerank_candidates": rerank_candidates,
+        "rerank_budget_ms": rerank_budget_ms,
     }
     try:  # the query-string parameters were checked one by one; the request model checks them together
         req = SearchRequest.model_validate({**params, "filters": filters, "highlight": highlight})

@@ -21,7 +21,8 @@ def test_get_search_shape(client: TestClient) -> None:
     r = client.get("/search", params={"q": "Where did Wang Yi meet Lavrov", "k": 3})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"query", "mode", "fusion", "took_ms", "index_version", "offset", "results"}
+    assert set(body) == {"query", "mode", "fusion", "took_ms", "index_version", "offset", "rerank", "results"}
+    assert body["rerank"] is None  # no reranker
     assert body["mode"] == "hybrid" and body["query"] == "Where did Wang Yi meet Lavrov"
     assert body["fusion"] == "dbsf"
     assert len(body["results"]) == 3
@@ -50,7 +51,16 @@ def test_get_search_shape(client: TestClient) -> None:
     assert hit["page"] is None  # the seeds are text files: no pages
     assert (hit["sheet"], hit["rows"], hit["ocr"], hit["ocr_confidence"]) == (None, None, False, None)
     assert hit["context"] is None  # only with context=N
-    assert set(hit["scores"]) == {"dense", "lexical", "dense_rank", "lexical_rank", "introduces", "document"}
+    assert set(hit["scores"]) == {
+        "dense",
+        "lexical",
+        "dense_rank",
+        "lexical_rank",
+        "introduces",
+        "document",
+        "rerank",
+        "fused",
+    }
     assert hit["scores"]["introduces"] is None
     assert [h["rank"] for h in body["results"]] == [1, 2, 3]
 

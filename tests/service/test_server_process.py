@@ -15,6 +15,7 @@ import pytest
 
 from bench.samples import make_pdf, make_scanned_pdf
 from tests.conftest import ROOT, SEEDS, RunningServer, start_server, wait_until
+from tests.tiny_models import make_tiny_cross_encoder
 
 pytestmark = pytest.mark.slow
 
@@ -112,6 +113,11 @@ def test_cli_build_incremental_and_query(tmp_path: Path) -> None:
     assert query.returncode == 0, query.stderr
     assert query.stdout.splitlines()[0].startswith("2 results for 'Where did Wang Yi meet Lavrov' (hybrid")
     assert "000_27323d1700c7a7d6.txt" in query.stdout.split("\n2. ")[0]
+
+    cross_encoder = make_tiny_cross_encoder(tmp_path)
+    reranked = _cli("query", str(index), "Where did Wang Yi meet Lavrov", "-k", "3", "--reranker", str(cross_encoder))
+    assert reranked.returncode == 0, reranked.stderr
+    assert "(hybrid, reranked 50, " in reranked.stdout.splitlines()[0]  # the first 50, whatever k
 
 
 @pytest.mark.parametrize(
