@@ -72,6 +72,7 @@ _PROGRAMS = {
     "label-free": "bench.label_free",
     "fusion-study": "bench.fusion_study",
     "page-cost": "bench.page_cost",
+    "rerank": "bench.rerank_latency",
 }
 
 

@@ -175,7 +175,10 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
         context: Annotated[int, Field(ge=0, le=MAX_CONTEXT)] = 0,
         rerank: Annotated[bool, Field(description="false: skip the collection's reranker, if it has one.")] = True,
         rerank_candidates: Annotated[
-            int | None, Field(ge=1, le=MAX_DEPTH, description="Units the reranker re-scores (default 50).")
+            int | None,
+            Field(
+                ge=1, le=MAX_DEPTH, description="Units the reranker re-scores (default SEEKR_RERANK_CANDIDATES, 20)."
+            ),
         ] = None,
         collection: Collection = DEFAULT_COLLECTION,
     ) -> SearchResponse:

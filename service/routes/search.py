@@ -152,7 +152,8 @@ async def search_get(
     ] = None,
     rerank: Annotated[bool, Query(description="false: skip the collection's reranker for this search.")] = True,
     rerank_candidates: Annotated[
-        int | None, Query(ge=1, le=MAX_DEPTH, description="Units the reranker re-scores (default 50).")
+        int | None,
+        Query(ge=1, le=MAX_DEPTH, description="Units the reranker re-scores (default SEEKR_RERANK_CANDIDATES, 20)."),
     ] = None,
     rerank_budget_ms: Annotated[
         float | None,

@@ -117,7 +117,7 @@ def test_cli_build_incremental_and_query(tmp_path: Path) -> None:
     cross_encoder = make_tiny_cross_encoder(tmp_path)
     reranked = _cli("query", str(index), "Where did Wang Yi meet Lavrov", "-k", "3", "--reranker", str(cross_encoder))
     assert reranked.returncode == 0, reranked.stderr
-    assert "(hybrid, reranked 50, " in reranked.stdout.splitlines()[0]  # the first 50, whatever k
+    assert "(hybrid, reranked 20, " in reranked.stdout.splitlines()[0]  # the first 20, whatever k
 
 
 @pytest.mark.parametrize(
