@@ -170,6 +170,13 @@ def test_a_key_without_write_rights_cannot_write_and_the_write_key_can(server: s
 def test_no_key_is_a_401_and_calls_are_counted(server: str) -> None:
     r = httpx.post(f"{server}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     assert r.status_code == 401 and "Authorization" in r.json()["detail"]
+
+    async def calls() -> None:  # this test's own calls: tests of this module may run in other processes
+        async with connect(server, KEY) as client:
+            await client.call_tool("search", {"query": "Lavrov", "k": 1})
+            await client.call_tool("get_document", {"doc_id": "no-such-document"})
+
+    _run(calls())
     metrics = httpx.get(f"{server}/metrics").text
     assert 'seekr_mcp_tool_calls_total{outcome="ok",tool="search"}' in metrics
     assert 'seekr_mcp_tool_calls_total{outcome="error",tool="get_document"}' in metrics
