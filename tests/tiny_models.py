@@ -98,6 +98,20 @@ def _xlmr_tokenizer() -> Any:
     )  # fmt: skip
 
 
+def _tiny_bert_config(vocab_size: int, max_length: int) -> Any:
+    """A BERT of two layers of width 32 reading `max_length` tokens: small enough to make in a test."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=max_length + 16,
+    )
+
+
 def make_tiny_model(
     folder: Path,
     *,
@@ -112,23 +126,14 @@ def make_tiny_model(
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Normalize, Pooling, Transformer
-    from transformers import BertConfig, BertModel, XLMRobertaConfig, XLMRobertaModel
+    from transformers import BertModel, XLMRobertaConfig, XLMRobertaModel
 
     torch.manual_seed(seed)
     hf = folder / "hf"
     model: Any
     if kind == "bert":
         tokenizer = _bert_tokenizer()
-        model = BertModel(
-            BertConfig(
-                vocab_size=len(tokenizer),
-                hidden_size=32,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                intermediate_size=37,
-                max_position_embeddings=max_seq_length + 16,
-            )
-        )
+        model = BertModel(_tiny_bert_config(len(tokenizer), max_seq_length))
     elif kind == "xlmr":
         tokenizer = _xlmr_tokenizer()
         model = XLMRobertaModel(
@@ -160,18 +165,11 @@ def make_tiny_cross_encoder(folder: Path, *, seed: int = 0, max_length: int = 64
     """Save a tiny random-weight cross-encoder (BERT with one output: a relevance score) into `folder`, as
     sentence-transformers' CrossEncoder saves one."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
     torch.manual_seed(seed)
     tokenizer = _bert_tokenizer()
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=max_length + 16,
-    )
+    config = _tiny_bert_config(len(tokenizer), max_length)
     config.num_labels = 1  # one output: the relevance score
     model = BertForSequenceClassification(config)
     out = folder / "cross-encoder"
