@@ -13,7 +13,7 @@ from collections.abc import Callable
 from indexer.embed.base import Embedder, canonical_model_id
 from indexer.embed.batching import BatchingEmbedder
 from indexer.rerank.base import Reranker
-from indexer.rerank.factory import load_reranker
+from indexer.rerank.factory import load_reranker, server_reranker
 from service.settings import Settings
 
 EmbedderFactory = Callable[[Settings], Embedder]
@@ -58,13 +58,20 @@ class Models:
             return embedder, batching
 
     def reranker(self) -> Reranker | None:
-        """The reranker `SEEKR_RERANKER` names, loaded the first time (None: none); ConfigError if it is not one."""
-        path = self._settings.reranker
-        if path is None:
+        """The reranker SEEKR_RERANKER (a folder) or SEEKR_RERANK_API (a server) names, made the first time (None:
+        none); ConfigError if the folder is not a cross-encoder."""
+        settings = self._settings
+        if settings.reranker is None and settings.rerank_api is None:
             return None
         with self._guard:
             if self._reranker is None:
-                self._reranker = load_reranker(path)
+                if settings.rerank_api is not None and settings.rerank_url:
+                    key = settings.rerank_key.get_secret_value() if settings.rerank_key else None
+                    self._reranker = server_reranker(
+                        settings.rerank_api, settings.rerank_url, settings.rerank_model, key
+                    )
+                elif settings.reranker is not None:
+                    self._reranker = load_reranker(settings.reranker)
             return self._reranker
 
     def loaded(self) -> list[str]:

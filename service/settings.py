@@ -22,6 +22,7 @@ from indexer.ingest.ocr.base import (
     default_cache_dir,
     default_threads,
 )
+from indexer.rerank.server import RerankApi
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.rerank import DEFAULT_RERANK_CANDIDATES
 from indexer.retrieval.results import LongQuestions
@@ -122,6 +123,16 @@ class Settings(StorageSettings):
         description="A cross-encoder folder (sentence-transformers CrossEncoder) that re-scores the first candidates "
         "of every search; loaded at start (a folder that is not one stops the start with the reason).",
     )
+    rerank_api: RerankApi | None = Field(
+        None,
+        description="A reranking server instead of a folder: tei (text-embeddings-inference, infinity: POST /rerank) "
+        "or cohere (the Cohere-style /rerank contract); with SEEKR_RERANK_URL.",
+    )
+    rerank_url: str | None = Field(
+        None, description="The reranking server's base URL, the part before /rerank (http://gpu-host:8080, or .../v1)."
+    )
+    rerank_model: str | None = Field(None, description="The model a cohere-style server is asked for.")
+    rerank_key: SecretStr | None = Field(None, description="The reranking server's API key (never logged).")
     rerank_candidates: int = Field(
         DEFAULT_RERANK_CANDIDATES, ge=1, le=1000, description="Units the reranker re-scores (a request can ask)."
     )
@@ -202,6 +213,14 @@ class Settings(StorageSettings):
             threads=self.ocr_threads,
             cache_dir=self.ocr_cache,
         )
+
+    @model_validator(mode="after")
+    def _one_reranker(self) -> Settings:
+        if self.rerank_api is not None and not self.rerank_url:
+            raise ValueError("SEEKR_RERANK_API needs SEEKR_RERANK_URL, the server's base URL (before /rerank)")
+        if self.rerank_api is not None and self.reranker is not None:
+            raise ValueError("SEEKR_RERANKER (a folder) and SEEKR_RERANK_API (a server): set one of them")
+        return self
 
     @model_validator(mode="after")
     def _one_process_per_lite_file(self) -> Settings:

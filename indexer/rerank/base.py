@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from indexer.errors import IndexerError
+
+
+class RerankerError(IndexerError):
+    """A reranker could not score a request (the search goes on in the fused order, and says so)."""
+
 
 class Reranker(Protocol):
     """Scores passages against a question. Safe to call from several threads at once."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexer.rerank.base import Reranker
+from indexer.rerank.server import RerankApi, ServerReranker
 
 
 def load_reranker(path: Path) -> Reranker:
@@ -12,3 +13,8 @@ def load_reranker(path: Path) -> Reranker:
     from indexer.rerank.cross_encoder import CrossEncoderReranker
 
     return CrossEncoderReranker(path)
+
+
+def server_reranker(api: RerankApi, url: str, model: str | None = None, key: str | None = None) -> Reranker:
+    """A reranking server speaking `api` at `url` (the part before `/rerank`)."""
+    return ServerReranker(api, url, model, key)

@@ -11,16 +11,18 @@ says so (`SearchResult.rerank`).
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import time
 from dataclasses import dataclass
 
-from indexer.rerank.base import Reranker
+from indexer.rerank.base import Reranker, RerankerError
 from indexer.retrieval.query import QueryContext, Ranked
 
 # 20: the depth of the best published pipeline without fine-tuning on long real filings (a zero-shot reranker
 # over 20 candidates); a MiniLM-L6-sized cross-encoder on torch adds about 0.7 s per search at 20 on 2 cores and
 # 1.6 s at 50 (`python -m bench rerank`), so deeper is for a GPU or a reranking server.
 DEFAULT_RERANK_CANDIDATES = 20
+log = logging.getLogger(__name__)
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="seekr-rerank")
 
 
@@ -54,6 +56,10 @@ class RerankStage:
         except concurrent.futures.TimeoutError:
             future.cancel()  # a call already running finishes in its thread; its answer is not waited for
             ctx.rerank_outcome = f"over budget ({budget:g} ms): fused order"
+            return ranked
+        except RerankerError as exc:  # a server down or answering nonsense: an answer in fused order beats none
+            log.warning("reranker %s failed: %s", self.reranker.model_id, exc)
+            ctx.rerank_outcome = f"failed ({exc}): fused order"
             return ranked
         ctx.rerank_ms = (time.perf_counter() - started) * 1000
         ctx.rerank_outcome = f"reranked {len(head)}"

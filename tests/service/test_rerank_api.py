@@ -49,3 +49,32 @@ def test_a_folder_that_is_not_a_cross_encoder_fails_the_load_with_its_reason(
         wait_until(lambda: client.get("/readyz").json()["status"] != "loading", "loading to end")
         r = client.get("/readyz")
         assert r.status_code == 503 and "not a cross-encoder" in r.json()["detail"]
+
+
+def test_a_reranking_server_is_named_by_settings_and_its_key_stays_secret(
+    fake_seed_index: Path, cross_encoder: Path
+) -> None:
+    from indexer.rerank.cross_encoder import CrossEncoderReranker
+    from tests.rerank_server import KEY, RerankServer
+
+    server = RerankServer(CrossEncoderReranker(cross_encoder))
+    try:
+        settings = Settings(
+            index_dir=fake_seed_index, model="fake-hash", rerank_api="tei", rerank_url=server.base, rerank_key=KEY
+        )
+        with TestClient(create_app(settings, embedder_factory=lambda s: FakeEmbedder())) as client:
+            wait_ready(client)
+            body = client.get("/search", params={"q": QUESTION, "k": 3}).json()
+            assert body["rerank"] == "reranked 20"  # SEEKR_RERANK_CANDIDATES
+            assert body["results"][0]["scores"]["rerank"] is not None
+            server.fault = "401"
+            failed = client.get("/search", params={"q": QUESTION, "k": 3}).json()
+            assert failed["rerank"].startswith("failed (reranking server") and KEY not in failed["rerank"]
+            assert KEY not in client.get("/stats").text
+    finally:
+        server.httpd.shutdown()
+
+
+def test_a_reranking_server_needs_its_url() -> None:
+    with pytest.raises(ValueError, match="SEEKR_RERANK_URL"):
+        Settings(rerank_api="tei")
