@@ -88,7 +88,8 @@ def _scan_texts(n: int) -> list[str]:
     return [page_text(p) + "\n\n" + scan_text(p) + "\n\n" + page_text(p + 1) for p in range(1, n + 1)]
 
 
-def _cer(got: str, want: str) -> float:
+def character_error_rate(got: str, want: str) -> float:
+    """Edit distance between `got` and `want` (white space folded) over the length of `want`."""
     from rapidfuzz.distance import Levenshtein
 
     a, b = " ".join(got.split()), " ".join(want.split())
@@ -109,7 +110,7 @@ def _compare_ocr(pages: int) -> dict[str, Any]:
             started = time.perf_counter()
             read = [engine.recognize(im) for im in images]
             seconds = time.perf_counter() - started
-            errors = [_cer("\n".join(r.lines), t) for r, t in zip(read, texts, strict=True)]
+            errors = [character_error_rate("\n".join(r.lines), t) for r, t in zip(read, texts, strict=True)]
             out[engine_name.value][condition] = {
                 "pages_per_second": len(images) / seconds,
                 "cer": sum(errors) / len(errors),

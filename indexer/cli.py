@@ -133,7 +133,7 @@ def _add_reading(parser: argparse.ArgumentParser) -> None:
 def _ocr(args: argparse.Namespace) -> OcrSettings:
     """The OCR settings of a build or watch command."""
     if args.ocr_dpi < 50 or args.ocr_dpi > 1200:
-        raise ConfigError(f"--ocr-dpi {args.ocr_dpi} is out of range; use 150 to 600 (300 reads small print)")
+        raise ConfigError(f"--ocr-dpi {args.ocr_dpi} is out of range; use 50 to 1200 (300 reads small print)")
     return OcrSettings(
         mode=OcrMode(args.ocr),
         engine=OcrEngineName(args.ocr_engine),

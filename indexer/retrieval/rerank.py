@@ -50,9 +50,12 @@ class RerankStage:
         texts = [records[cid].matched(context) for cid, _ in head]
         budget = request.rerank_budget_ms if request.rerank_budget_ms is not None else self.budget_ms
         started = time.perf_counter()
-        future = _POOL.submit(self.reranker.score, request.text, texts)
         try:
-            scores = future.result(timeout=None if budget is None else budget / 1000)
+            if budget is None:  # nothing to give up on: score in this thread
+                scores = self.reranker.score(request.text, texts)
+            else:
+                future = _POOL.submit(self.reranker.score, request.text, texts)
+                scores = future.result(timeout=budget / 1000)
         except concurrent.futures.TimeoutError:
             future.cancel()  # a call already running finishes in its thread; its answer is not waited for
             ctx.rerank_outcome = f"over budget ({budget:g} ms): fused order"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fpdf import FPDF
 from PIL import Image
-from rapidfuzz.distance import Levenshtein
 
+from bench.formats import character_error_rate
 from bench.samples import make_scan_pdf, page_text, render_scan, scan_text
 from indexer.building.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
@@ -49,21 +49,16 @@ def make_mixed_pdf(path: Path, dpi: int = 200) -> Path:
     return path
 
 
-def _cer(got: str, want: str) -> float:
-    a, b = " ".join(got.split()), " ".join(want.split())
-    return Levenshtein.distance(a, b) / len(b)
-
-
 def test_clean_scans_are_read_almost_without_error_at_300_and_150_dpi() -> None:
     engine = load_engine(OcrSettings())
     text = "\n\n".join(page_text(p) for p in range(1, 4)) + "\n\n" + scan_text(1)
     for dpi in (300, 150):
         page = engine.recognize(render_scan(text, dpi))
-        assert _cer("\n".join(page.lines), text) < 0.02, dpi
+        assert character_error_rate("\n".join(page.lines), text) < 0.02, dpi
         assert 0.8 < page.confidence <= 1
     for skew in (-2.5, 1.5, 4):  # noise goes by the median filter, the tilt by straightening the page
         noisy = engine.recognize(render_scan(text, 300, noise=0.03, skew=skew))
-        assert _cer("\n".join(noisy.lines), text) < 0.02, skew
+        assert character_error_rate("\n".join(noisy.lines), text) < 0.02, skew
 
 
 def test_the_skew_of_a_page_is_measured_and_a_blank_page_has_none() -> None:

@@ -26,13 +26,6 @@ SMALL = ChunkingConfig(40, 8)
 CITIES = ["Oslo", "Bergen", "Tromso", "Bodo", "Alta", "Molde", "Narvik", "Harstad", "Larvik", "Moss"]
 
 
-def _spans(text: str) -> list[tuple[int, int]]:
-    """Word spans: the fake embedder's idea of tokens."""
-    import re
-
-    return [m.span() for m in re.finditer(r"\S+", text)]
-
-
 def make_workbook(path: Path, rows: int = 40) -> Path:
     """Two sheets: 'Stations' with a title row, a blank row, a table of `rows` rows, a blank row and a second
     table with its own header; and 'Notes' with one table of text."""
@@ -104,7 +97,7 @@ def test_a_workbook_is_sheets_of_tables_and_passages_are_whole_rows(tmp_path: Pa
     assert rows[4] == "Oslo 0 | 1950-01-01 | 10 | TRUE" and rows[5] == "Bergen 1 | 1951-02-01 | 12.5 | FALSE"
     assert rows[46] == "Ada Moss | 2001-05-03 14:30" and rows[47] == "Ivo Lund | 2010-01-01"
     assert [name for _, name in doc.sheets] == ["Stations", "Notes"]
-    chunks = chunk_document(doc, _spans, SMALL)
+    chunks = chunk_document(doc, FakeEmbedder().token_spans, SMALL)
     every = _lines(doc)
     covered: list[tuple[str | None, int]] = []
     for c in chunks:
