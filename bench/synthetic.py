@@ -55,6 +55,10 @@ class ClusterEmbedder:
         return "bench"
 
     @property
+    def endpoint(self) -> str | None:
+        return None
+
+    @property
     def dimension(self) -> int:
         return DIMENSION
 

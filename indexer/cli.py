@@ -19,8 +19,10 @@ from indexer.calibrate import DEFAULT_FOLDS, format_calibration
 from indexer.catalog import open_catalog
 from indexer.collections import DEFAULT_COLLECTION
 from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL, Embedder, Prompts
+from indexer.embed.cache import CachedEmbedder, VectorCache
 from indexer.embed.prompts import recorded_prompts, with_prompts
 from indexer.embed.runtime import Runtime, load_embedder
+from indexer.embed.settings import EmbedServerSettings
 from indexer.errors import ConfigError, IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
@@ -65,7 +67,23 @@ def _add_runtime(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--embed-url",
+        metavar="URL",
+        help="base URL of the embedding server a server model is asked at (default: $SEEKR_EMBED_URL, else the "
+        "URL the index recorded)",
+    )
+    parser.add_argument(
+        "--embed-key-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the embedding server's API key (default: $SEEKR_EMBED_KEY or $SEEKR_EMBED_KEY_FILE)",
+    )
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    _add_server_options(parser)
     parser.add_argument(
         "--query-prompt",
         metavar="TEXT",
@@ -234,15 +252,36 @@ def _backend(args: argparse.Namespace, *, create: bool, index: Path | None = Non
         catalog.close()
 
 
-def _embedder(args: argparse.Namespace, model: str, prompts: Prompts) -> Embedder:
-    """The model on `--runtime` with `prompts` in front of texts."""
-    return with_prompts(load_embedder(model, args.runtime, download=getattr(args, "allow_download", False)), prompts)
+def _servers(args: argparse.Namespace) -> EmbedServerSettings:
+    """The embedding-server settings: the command line's, then SEEKR_EMBED_* variables."""
+    given = {"embed_url": getattr(args, "embed_url", None), "embed_key_file": getattr(args, "embed_key_file", None)}
+    return EmbedServerSettings(**{k: v for k, v in given.items() if v is not None})
+
+
+def _model(args: argparse.Namespace) -> str:
+    """`--model`, else the server model SEEKR_EMBED_API and SEEKR_EMBED_MODEL name, else the bundled one."""
+    return str(args.model or _servers(args).server_model or DEFAULT_MODEL)
+
+
+def _embedder(
+    args: argparse.Namespace, model: str, prompts: Prompts, endpoint: str | None = None, *, build: bool = False
+) -> Embedder:
+    """The model on `--runtime` (or its server: `endpoint` is the URL its index recorded) with `prompts` in front
+    of texts. A build's passages from a server go through the vector cache, so a stopped build goes on."""
+    servers = _servers(args)
+    server = servers.server_options(model, endpoint)
+    embedder = load_embedder(model, args.runtime, download=getattr(args, "allow_download", False), server=server)
+    if build and server is not None:
+        embedder = CachedEmbedder(embedder, VectorCache(servers.embed_cache))
+    return with_prompts(embedder, prompts)
 
 
 def _build_embedder(args: argparse.Namespace, backend: Backend) -> Embedder:
     """What a build embeds with: `--model` with `--query-prompt`/`--passage-prompt`, else the prompts the index
     records for this model, else the model's own."""
-    return _embedder(args, args.model, build_prompts(backend, args.model, args.query_prompt, args.passage_prompt))
+    model = _model(args)
+    prompts = build_prompts(backend, model, args.query_prompt, args.passage_prompt)
+    return _embedder(args, model, prompts, build=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -266,8 +305,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_storage(build)
     build.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
-        help="sentence-transformers name or path (default: %(default)s, bundled)",
+        help="sentence-transformers name or path, or a server model api:name (openai:..., tei:..., ollama:...; "
+        "with --embed-url) (default: $SEEKR_EMBED_API:$SEEKR_EMBED_MODEL, else the bundled all-MiniLM-L6-v2)",
     )
     build.add_argument(
         "--chunk-tokens",
@@ -301,7 +340,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("source", type=Path, metavar="SRC", help="folder of documents")
     _add_storage(watch)
-    watch.add_argument("--model", default=DEFAULT_MODEL, help="model name or path (default: %(default)s, bundled)")
+    watch.add_argument(
+        "--model", help="model name or path, or a server model api:name (default: as for build, else bundled)"
+    )
     _add_runtime(watch)
     _add_model_options(watch)
     _add_cleaning(watch)
@@ -325,6 +366,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     query.add_argument("--model", default=None, help="model name or path (default: the one in the index manifest)")
     _add_runtime(query)
+    _add_server_options(query)
     query.add_argument(
         "--reranker",
         type=Path,
@@ -404,6 +446,7 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--dry-run", action="store_true", help="measure and print the choice, record nothing")
     cal.add_argument("--json", type=Path, metavar="FILE", help="also write the calibration as JSON")
     _add_runtime(cal)
+    _add_server_options(cal)
     uncal = sub.add_parser(
         "uncalibrate",
         help="remove a collection's calibration",
@@ -564,6 +607,9 @@ def _print_build(report: BuildReport) -> None:
         print(f"ocr: {report.ocr_pages} pages read from their image")
     if report.reused_chunks:
         print(f"metadata-only changes kept the vectors of {report.reused_chunks} chunks")
+    if report.embedded_chunks and report.embed_seconds > 0:
+        rate = report.embedded_chunks / report.embed_seconds
+        print(f"embedding: {report.embedded_chunks} chunks in {report.embed_seconds:.1f}s ({rate:.0f} chunks/s)")
     print(f"time: {report.seconds:.1f}s")
 
 
@@ -621,7 +667,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
     question = args.words[-1]
     with closing(_backend(args, create=False, index=index)) as backend:
         snapshot = backend.open()
-        embedder = _embedder(args, args.model or snapshot.manifest.model.id, recorded_prompts(snapshot.manifest.model))
+        recorded = snapshot.manifest.model
+        embedder = _embedder(args, args.model or recorded.id, recorded_prompts(recorded), recorded.endpoint)
         if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
             logging.getLogger("indexer").warning(warning)
         defaults = DEFAULTS.calibrated(snapshot.manifest.calibration)
@@ -663,7 +710,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     queries, qrels = read_judgments(judgments)
     with closing(_backend(args, create=False, index=index)) as backend:
         snapshot = backend.open()
-        embedder = _embedder(args, snapshot.manifest.model.id, recorded_prompts(snapshot.manifest.model))
+        recorded = snapshot.manifest.model
+        embedder = _embedder(args, recorded.id, recorded_prompts(recorded), recorded.endpoint)
         searcher = Searcher(snapshot, embedder)
         calibration = calibrate(
             searcher, queries, qrels, judgments=str(judgments.resolve()), folds=args.folds, progress=True

@@ -55,3 +55,7 @@ class CollectionNameError(IndexerError):
 
 class LastCollectionError(IndexerError):
     """The only collection left cannot be dropped."""
+
+
+class EmbeddingServerError(IndexerError):
+    """An embedding server did not answer, refused, or answered something unusable (names it, never the key)."""

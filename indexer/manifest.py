@@ -34,6 +34,9 @@ class ModelInfo(_Frozen):
     # Text put in front of each query and each passage before embedding (e5's "query: ", bge's instruction).
     query_prompt: str = ""
     passage_prompt: str = ""
+    # A server model's base URL when the vectors were made (None: in process). Not part of the model's identity:
+    # the same model moved to another host gives the same vectors, and the service may be told another URL.
+    endpoint: str | None = None
 
 
 class ChunkingInfo(_Frozen):

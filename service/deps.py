@@ -11,7 +11,9 @@ from fastapi import Depends, Path, Request
 
 from indexer.collections import NAME_PATTERN
 from indexer.embed.base import Embedder
+from indexer.embed.cache import CachedEmbedder, VectorCache
 from indexer.embed.runtime import load_embedder as load_runtime
+from indexer.embed.runtime import load_server_embedder
 from indexer.retrieval.searcher import Searcher
 from service.admission import Admission
 from service.auth import GrantDep
@@ -21,7 +23,10 @@ from service.settings import Settings
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The production embedder, on the configured runtime, offline."""
+    """The production embedder, on the configured runtime, offline; for a server model, the server (its passages
+    through the vector cache, so a folder build that stopped goes on)."""
+    if (server := settings.server_options(settings.model)) is not None:
+        return CachedEmbedder(load_server_embedder(server), VectorCache(settings.embed_cache))
     return load_runtime(
         settings.model,
         settings.runtime,

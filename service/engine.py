@@ -12,7 +12,7 @@ from indexer.building.writer import IndexWriter, WriteResult
 from indexer.collections import DEFAULT_COLLECTION
 from indexer.embed.base import Embedder, canonical_model_id
 from indexer.embed.prompts import recorded_prompts, with_prompts
-from indexer.errors import IndexerError, VersionNotKeptError
+from indexer.errors import EmbeddingServerError, IndexerError, VersionNotKeptError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.documents import FolderReport
 from indexer.manifest import Manifest
@@ -87,14 +87,20 @@ class Engine:
         """Load model and index, run a warm-up query, then mark ready (blocking: run it in a thread)."""
         try:
             snapshot = self._backend.open()
-            embedder, batching = self._models.get(self._model or snapshot.manifest.model.id)
+            recorded = snapshot.manifest.model
+            embedder, batching = self._models.get(self._model or recorded.id, recorded.endpoint, recorded.dimension)
             if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
                 log.warning(warning)
             # The model is shared by collections; the prompts are this collection's, as its manifest records.
             prompts = recorded_prompts(snapshot.manifest.model)
             writes, queries = with_prompts(embedder, prompts), with_prompts(batching, prompts)
             searcher = self._searcher_for(snapshot, queries)
-            searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)  # hybrid: loads both retrievers
+            try:
+                searcher.search(WARMUP_QUERY, k=1, mode=Mode.hybrid)  # hybrid: loads both retrievers
+            except EmbeddingServerError as exc:
+                # The collection still serves lexical searches; dense ones say why they cannot (503).
+                log.warning("collection %s: %s; lexical search works meanwhile", self.name, exc)
+                searcher.search(WARMUP_QUERY, k=1, mode=Mode.lexical)
         except IndexerError as exc:
             self.error = str(exc)
             self.status = Status.failed

@@ -22,6 +22,7 @@ from indexer.errors import (
     CollectionExistsError,
     CollectionNameError,
     CollectionNotFoundError,
+    EmbeddingServerError,
     IndexerError,
     IndexLockedError,
     LastCollectionError,
@@ -66,7 +67,8 @@ _STATUS_TEXT = {
     415: "Body in a media type the operation does not take (see its request body's types)",
     422: "Invalid parameter or field (`errors` names each one), or a file that cannot be indexed (and why)",
     429: "Too many requests in flight: retry after the `Retry-After` header's seconds",
-    503: "Model and index still loading, loading failed (see /readyz), or the storage engine is unreachable",
+    503: "Model and index still loading, loading failed (see /readyz), the storage engine is unreachable, or the "
+    "embedding server failed (`mode=lexical` still works)",
 }
 
 
@@ -250,6 +252,7 @@ _INDEXER_STATUS: dict[type[IndexerError], int] = {
     IndexLockedError: 409,
     CollectionNameError: 422,
     BackendError: 503,
+    EmbeddingServerError: 503,
 }
 
 

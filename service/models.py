@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from indexer.embed.base import Embedder, canonical_model_id
 from indexer.embed.batching import BatchingEmbedder
+from indexer.embed.cache import CachedEmbedder, VectorCache
+from indexer.embed.runtime import load_server_embedder
 from indexer.rerank.base import Reranker
 from indexer.rerank.factory import load_reranker, server_reranker
 from service.settings import Settings
@@ -32,11 +34,18 @@ class Models:
         self._guard = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
         self._reranker: Reranker | None = None
+        self._cache: VectorCache | None = None
 
-    def get(self, model: str) -> tuple[Embedder, BatchingEmbedder]:
-        """(the embedder, its query batcher) for `model`, loading it the first time (blocking: call it in a
-        thread). Two callers asking for a model not loaded yet load it once."""
+    def get(
+        self, model: str, endpoint: str | None = None, dimension: int | None = None
+    ) -> tuple[Embedder, BatchingEmbedder]:
+        """(the embedder for writes, the query batcher) for `model`, loading it the first time (blocking: call it
+        in a thread). Two callers asking for a model not loaded yet load it once. A server model is reached at
+        SEEKR_EMBED_URL, else at `endpoint` (its index's); `dimension` is the one its index holds."""
         key = canonical_model_id(model)
+        server = self._settings.server_options(model, endpoint)
+        if server is not None:
+            key = f"{key} at {server.url}"
         with self._guard:
             if key in self._loaded:
                 return self._loaded[key]
@@ -46,9 +55,15 @@ class Models:
                 if key in self._loaded:
                     return self._loaded[key]
             settings = self._settings
-            embedder = self._factory(settings.model_copy(update={"model": model}))
+            if server is not None:
+                remote = load_server_embedder(server, dimension=dimension)
+                # Passages go through the vector cache (a folder build that stopped goes on); queries never do.
+                embedder: Embedder = CachedEmbedder(remote, self._vector_cache())
+                queries: Embedder = remote
+            else:
+                embedder = queries = self._factory(settings.model_copy(update={"model": model}))
             batching = BatchingEmbedder(
-                embedder,
+                queries,
                 max_batch=settings.query_batch_size,
                 window_seconds=settings.query_batch_window_ms / 1000,
                 on_batch=self._on_batch,
@@ -56,6 +71,12 @@ class Models:
             with self._guard:
                 self._loaded[key] = (embedder, batching)
             return embedder, batching
+
+    def _vector_cache(self) -> VectorCache:
+        with self._guard:
+            if self._cache is None:
+                self._cache = VectorCache(self._settings.embed_cache)
+            return self._cache
 
     def reranker(self) -> Reranker | None:
         """The reranker SEEKR_RERANKER (a folder) or SEEKR_RERANK_API (a server) names, made the first time (None:
@@ -83,5 +104,8 @@ class Models:
         """Stop every query batcher (searches still running finish)."""
         with self._guard:
             loaded, self._loaded = list(self._loaded.values()), {}
+            cache, self._cache = self._cache, None
         for _, batching in loaded:
             batching.close()
+        if cache is not None:
+            cache.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from indexer.building.watch import DEFAULT_SETTLE_MS
 from indexer.embed.base import DEFAULT_MODEL
 from indexer.embed.runtime import Runtime
+from indexer.embed.settings import EmbedServerSettings
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
 from indexer.ingest.ocr.base import (
@@ -33,7 +34,7 @@ from indexer.types import PassageContext
 ENV_PREFIX = "SEEKR_"
 
 
-class Settings(StorageSettings):
+class Settings(StorageSettings, EmbedServerSettings):
     """Service configuration. Every field is also an environment variable `SEEKR_<NAME>`.
 
     Where the index lives (backend, index_dir, milvus_*) comes from `StorageSettings`, shared with the CLI.
@@ -213,6 +214,15 @@ class Settings(StorageSettings):
             threads=self.ocr_threads,
             cache_dir=self.ocr_cache,
         )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _server_model(cls, data: Any) -> Any:
+        """SEEKR_EMBED_API and SEEKR_EMBED_MODEL name the default collection's model (`api:model`) unless
+        SEEKR_MODEL names one."""
+        if isinstance(data, dict) and not data.get("model") and data.get("embed_api") and data.get("embed_model"):
+            return {**data, "model": f"{data['embed_api']}:{data['embed_model']}"}
+        return data
 
     @model_validator(mode="after")
     def _one_reranker(self) -> Settings:

@@ -40,6 +40,10 @@ class FakeEmbedder:
         return "fake"
 
     @property
+    def endpoint(self) -> str | None:
+        return None
+
+    @property
     def dimension(self) -> int:
         return self._dimension
 

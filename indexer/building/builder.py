@@ -53,6 +53,7 @@ class BuildReport:
     pages: int = 0  # pages and slides read from paged formats
     ocr_pages: int = 0  # of them, pages whose text was recognised from their image (OCR)
     reused_chunks: int = 0  # chunks of documents whose metadata alone changed: their vectors were kept
+    embed_seconds: float = 0.0  # spent chunking and embedding the embedded chunks (the model's or server's rate)
 
     @property
     def skipped_by_kind(self) -> dict[str, int]:
@@ -75,6 +76,7 @@ class BuildReport:
             "deleted": self.deleted,
             "embedded_chunks": self.embedded_chunks,
             "reused_chunks": self.reused_chunks,
+            "embed_seconds": round(self.embed_seconds, 3),
             "seconds": round(self.seconds, 3),
             "skipped_by_kind": self.skipped_by_kind,
             "skipped": [{"path": s.path, "kind": s.kind.value, "reason": s.reason} for s in self.skipped],
@@ -95,6 +97,7 @@ def model_info(embedder: Embedder) -> ModelInfo:
         runtime=embedder.runtime,
         query_prompt=embedder.prompts.query,
         passage_prompt=embedder.prompts.passage,
+        endpoint=embedder.endpoint,
     )
 
 
@@ -194,7 +197,7 @@ def _fit(text: str, chunk: Chunk, embedder: Embedder) -> str:
 
 
 def _compatibility_problem(base: Snapshot, model: ModelInfo, chunking: ChunkingInfo) -> str | None:
-    old = base.manifest.model
+    old = base.manifest.model.model_copy(update={"endpoint": model.endpoint})  # a server moved: same vectors
     if old != model:
         if (old.id, old.dimension) != (model.id, model.dimension):
             return f"model changed ({old.id} -> {model.id})"
@@ -318,7 +321,9 @@ def sync_index(
         reused = [] if rebuild_reason or base is None else reuse_vectors(base, to_embed, origins)
         kept = {u.document.doc_id for u in reused}
         to_embed = [d for d in to_embed if d.doc_id not in kept]
+        embedding = time.perf_counter()
         updates = prepare_updates(to_embed, origins, embedder, config, batch_size=batch_size, progress=progress)
+        report.embed_seconds = time.perf_counter() - embedding
         report.embedded_chunks = sum(len(u.chunks) for u in updates)
         report.reused_chunks = sum(len(u.chunks) for u in reused)
         tx = backend.transaction(None if rebuild_reason else base, model, chunking)

@@ -49,6 +49,10 @@ class Embedder(Protocol):
         """What computes the vectors (e.g. `torch`, `onnx`, `onnx-int8`), recorded in the index manifest."""
 
     @property
+    def endpoint(self) -> str | None:
+        """Where a server model is reached (its base URL, recorded in the manifest); None: in process."""
+
+    @property
     def dimension(self) -> int:
         """Length of each vector."""
 
@@ -83,6 +87,10 @@ class WrappedEmbedder:
     @property
     def runtime(self) -> str:
         return self._inner.runtime
+
+    @property
+    def endpoint(self) -> str | None:
+        return self._inner.endpoint
 
     @property
     def dimension(self) -> int:

@@ -77,6 +77,10 @@ class OnnxEmbedder:
         return self._runtime
 
     @property
+    def endpoint(self) -> str | None:
+        return None
+
+    @property
     def dimension(self) -> int:
         return self._meta.dimension
 

@@ -33,10 +33,13 @@ class _Family:
 
 # Models whose folders do not record their prompts; matched on the model's name (hub id or folder name).
 KNOWN_FAMILIES = (
-    _Family(re.compile(r"(^|/)(multilingual-)?e5-(small|base|large)(-v2)?$", re.I), Prompts("query: ", "passage: ")),
-    _Family(re.compile(r"(^|/)bge-(small|base|large)-en(-v1\.5)?$", re.I), Prompts(BGE_QUERY, "")),
-    _Family(re.compile(r"(^|/)nomic-embed-text-v1(\.5)?$", re.I), Prompts("search_query: ", "search_document: ")),
-    _Family(re.compile(r"(^|/)snowflake-arctic-embed-(xs|s|m|l)$", re.I), Prompts(BGE_QUERY, "")),
+    _Family(re.compile(r"(^|[/:])(multilingual-)?e5-(small|base|large)(-v2)?$", re.I), Prompts("query: ", "passage: ")),
+    _Family(re.compile(r"(^|[/:])bge-(small|base|large)-en(-v1\.5)?$", re.I), Prompts(BGE_QUERY, "")),
+    _Family(
+        re.compile(r"(^|[/:])nomic-embed-text(-v1(\.5)?)?(:latest)?$", re.I),
+        Prompts("search_query: ", "search_document: "),
+    ),
+    _Family(re.compile(r"(^|[/:])snowflake-arctic-embed-(xs|s|m|l)$", re.I), Prompts(BGE_QUERY, "")),
 )
 
 

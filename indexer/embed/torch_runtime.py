@@ -72,6 +72,10 @@ class SentenceTransformerEmbedder:
         return "torch"
 
     @property
+    def endpoint(self) -> str | None:
+        return None
+
+    @property
     def dimension(self) -> int:
         return self._dimension
 

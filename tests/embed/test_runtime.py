@@ -21,6 +21,10 @@ class _OtherRuntime(FakeEmbedder):
     def runtime(self) -> str:
         return "other"
 
+    @property
+    def endpoint(self) -> str | None:
+        return None
+
 
 @pytest.mark.parametrize(("fast_int8", "expected"), [(True, Runtime.onnx_int8), (False, Runtime.onnx)])
 def test_auto_picks_onnx_by_cpu_for_the_bundled_model(

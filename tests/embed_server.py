@@ -1,0 +1,122 @@
+"""An embedding server on loopback for the tests, speaking each provider's published contract and embedding with
+a model run in process: OpenAI's `POST /v1/embeddings`, TEI's `POST /embed` and Ollama's `POST /api/embed`.
+
+`fault` makes it misbehave: `401`, `notjson`, `fewer` (a vector short), `nan`, `dim` (one component short),
+`slow` (answers after `slow_seconds`), `flaky` (503 for the next `flaky` requests, then well), `fail_after`
+(500 once `fail_after` requests were answered). `texts` counts the texts it embedded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from indexer.embed.base import Embedder
+
+KEY = "emb3d-s3cret"
+MODEL = "minilm"
+
+
+class _Quiet(ThreadingHTTPServer):
+    """Clients that gave up (the timeout tests) are not errors worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
+class EmbedServer:
+    """OpenAI at `base/v1`, TEI and Ollama at `base`."""
+
+    def __init__(self, model: Embedder) -> None:
+        self.model = model
+        self.fault = ""
+        self.flaky = 0
+        self.fail_after = 0
+        self.slow_seconds = 2.0
+        self.texts = 0
+        self.requests = 0
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.headers.get("Authorization") != f"Bearer {KEY}" or server.fault == "401":
+                    return self._send(401, b'{"error": "invalid api key"}')
+                with server._lock:
+                    server.requests += 1
+                    if server.fault == "flaky" and server.flaky > 0:
+                        server.flaky -= 1
+                        return self._send(503, b'{"error": "overloaded"}', retry_after="0")
+                    if server.fault == "fail_after":
+                        if server.fail_after <= 0:
+                            return self._send(500, b'{"error": "out of memory"}')
+                        server.fail_after -= 1
+                if server.fault == "slow":
+                    time.sleep(server.slow_seconds)
+                    # The client gave up long ago: answer nothing it could count (nor count it here).
+                    return self._send(504, b'{"error": "too slow"}')
+                if server.fault == "notjson":
+                    return self._send(200, b"<html>502 Bad Gateway</html>")
+                if self.path == "/v1/embeddings":
+                    texts = body["input"]
+                elif self.path == "/embed":
+                    texts = body["inputs"]
+                elif self.path == "/api/embed":
+                    texts = body["input"]
+                else:
+                    return self._send(404, b"{}")
+                rows = server.model.encode(texts).tolist()
+                with server._lock:
+                    server.texts += len(texts)
+                if server.fault == "fewer":
+                    rows = rows[:-1]
+                elif server.fault == "nan":
+                    rows[0][0] = float("nan")
+                elif server.fault == "dim":
+                    rows = [r[:-1] for r in rows]
+                out: Any
+                if self.path == "/v1/embeddings":
+                    # Served out of order, as the contract allows: `index` says where each belongs.
+                    data = [{"object": "embedding", "index": i, "embedding": r} for i, r in enumerate(rows)]
+                    out = {"object": "list", "data": data[::-1], "model": body["model"], "usage": {}}
+                elif self.path == "/embed":
+                    out = rows
+                else:
+                    out = {"model": body["model"], "embeddings": rows}
+                return self._send(200, json.dumps(out, allow_nan=True).encode())
+
+            def _send(self, status: int, payload: bytes, retry_after: str | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = _Quiet(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, api: str) -> str:
+        """The base URL a client of `api` is given (OpenAI's ends in /v1)."""
+        return f"{self.base}/v1" if api == "openai" else self.base
+
+    def reset(self) -> None:
+        """Well again, counters at zero."""
+        with self._lock:
+            self.fault, self.flaky, self.fail_after, self.texts, self.requests = "", 0, 0, 0, 0
+
+    def stop(self) -> None:
+        """Stop answering (connections are refused from now on)."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
