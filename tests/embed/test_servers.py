@@ -5,9 +5,11 @@ that is briefly overloaded; a build that stopped goes on without paying again fo
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -47,12 +49,12 @@ def server(served: EmbedServer) -> EmbedServer:
     return served
 
 
-def _options(server: EmbedServer, api: EmbedApi, **changes: object) -> ServerOptions:
+def _options(server: EmbedServer, api: EmbedApi, **changes: Any) -> ServerOptions:
     options = ServerOptions(api=api, url=server.url(api.value), model=MODEL, key=KEY, backoff=0.01)
-    return ServerOptions(**{**options.__dict__, **changes})  # type: ignore[arg-type]
+    return dataclasses.replace(options, **changes)
 
 
-def _remote(server: EmbedServer, api: EmbedApi, **changes: object) -> ServerEmbedder:
+def _remote(server: EmbedServer, api: EmbedApi, **changes: Any) -> ServerEmbedder:
     return load_server_embedder(_options(server, api, **changes))
 
 
