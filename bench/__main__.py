@@ -73,6 +73,7 @@ _PROGRAMS = {
     "fusion-study": "bench.fusion_study",
     "page-cost": "bench.page_cost",
     "rerank": "bench.rerank_latency",
+    "servers": "bench.server_latency",
 }
 
 

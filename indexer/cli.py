@@ -269,7 +269,8 @@ def _embedder(
     """The model on `--runtime` (or its server: `endpoint` is the URL its index recorded) with `prompts` in front
     of texts. A build's passages from a server go through the vector cache, so a stopped build goes on."""
     servers = _servers(args)
-    server = servers.server_options(model, endpoint)
+    # A URL given here (--embed-url, SEEKR_EMBED_URL) wins over the one the index recorded: the server moved.
+    server = servers.server_options(model, None if servers.embed_url else endpoint)
     embedder = load_embedder(model, args.runtime, download=getattr(args, "allow_download", False), server=server)
     if build and server is not None:
         embedder = CachedEmbedder(embedder, VectorCache(servers.embed_cache))

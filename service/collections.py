@@ -247,13 +247,16 @@ class Collections:
         *,
         query_prompt: str | None = None,
         passage_prompt: str | None = None,
+        endpoint: str | None = None,
     ) -> tuple[bool, CollectionInfo]:
         """Create collection `name` (blocking): (True, its info) when created, (False, its info) when it exists
         with these settings; CollectionExistsError when it exists with others. A prompt left out is the model's
-        own."""
+        own. `endpoint`: where a server model is reached."""
         check_name(name)
         name_of_model = model or self.settings.model
-        embedder, _ = self.models.get(name_of_model)
+        if model is None and endpoint is None:
+            endpoint = self.settings.embed_url  # the service's own model, where it is served
+        embedder, _ = self.models.get(name_of_model, endpoint)
         embedder = with_prompts(embedder, build_prompts(None, name_of_model, query_prompt, passage_prompt))
         config.validate(embedder.max_tokens)
         created = self.catalog.create(name, model_info(embedder), chunking_info(config))

@@ -88,7 +88,12 @@ class Engine:
         try:
             snapshot = self._backend.open()
             recorded = snapshot.manifest.model
-            embedder, batching = self._models.get(self._model or recorded.id, recorded.endpoint, recorded.dimension)
+            # The default collection's server is where the settings say (it may have moved); others' where they
+            # were built.
+            endpoint = recorded.endpoint
+            if self.name == DEFAULT_COLLECTION and self._settings.embed_url:
+                endpoint = self._settings.embed_url
+            embedder, batching = self._models.get(self._model or recorded.id, endpoint, recorded.dimension)
             if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
                 log.warning(warning)
             # The model is shared by collections; the prompts are this collection's, as its manifest records.

@@ -29,7 +29,8 @@ class EmbedServerSettings(BaseSettings):
     embed_url: str | None = Field(
         None,
         description="The server's base URL: `http://gpu-host:8080` (tei), `http://host:11434` (ollama), the part "
-        "before /embeddings for openai (`http://host:8000/v1`). Wins over the URL a collection was built with.",
+        "before /embeddings for openai (`http://host:8000/v1`). The default collection (and the CLI) use it "
+        "rather than the URL recorded at build time.",
     )
     embed_model: str | None = Field(None, description="The model the server is asked for (and recorded as api:model).")
     embed_key: SecretStr | None = Field(None, description="The server's API key (never logged or shown).")
@@ -62,12 +63,12 @@ class EmbedServerSettings(BaseSettings):
         return f"{self.embed_api.value}:{self.embed_model}"
 
     def server_options(self, model: str, endpoint: str | None = None) -> ServerOptions | None:
-        """How to reach server model `model` (None: it is not one). The URL is `embed_url`, else `endpoint` (the
-        one its index recorded); ConfigError when neither is known."""
+        """How to reach server model `model` (None: it is not one): at `endpoint` (e.g. the URL a collection
+        recorded), else at `embed_url`; ConfigError when neither is known."""
         named = parse_server_model(model)
         if named is None:
             return None
-        url = self.embed_url or endpoint
+        url = endpoint or self.embed_url
         if not url:
             raise ConfigError(
                 f"model {model!r} is served by an embedding server, and no URL is known: set SEEKR_EMBED_URL "

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.catalog import CollectionInfo
+from indexer.embed.server import EmbedApi, server_model_id
 from indexer.errors import CollectionNotFoundError, ConfigError, ModelLoadError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
@@ -19,6 +20,7 @@ from service.collections import Collections
 from service.deps import CollectionsDep, SettingsDep, collection_path
 from service.errors import UnprocessableError, error_responses
 from service.keys import Caller, Right
+from service.settings import Settings
 
 router = APIRouter(tags=["collections"])
 
@@ -29,6 +31,9 @@ class CollectionOut(BaseModel):
     name: str
     engine: str = Field(description="The storage engine keeping it: local or milvus.")
     model: str = Field(description="The embedding model of its vectors (its queries are embedded with it too).")
+    embed_url: str | None = Field(
+        description="Where a server model (`api:name`) is reached, as recorded when it was made (null: in process)."
+    )
     dimension: int
     query_prompt: str = Field(description="Put in front of each query before embedding (empty: none).")
     passage_prompt: str = Field(description="Put in front of each passage before embedding (empty: none).")
@@ -50,6 +55,7 @@ class CollectionOut(BaseModel):
             name=info.name,
             engine=info.engine.value,
             model=m.model.id,
+            embed_url=m.model.endpoint,
             dimension=m.model.dimension,
             query_prompt=m.model.query_prompt,
             passage_prompt=m.model.passage_prompt,
@@ -96,7 +102,21 @@ class CollectionIn(BaseModel):
         None,
         min_length=1,
         max_length=500,
-        description="Embedding model name or local path (loaded offline; default: the service's SEEKR_MODEL).",
+        description="Embedding model name or local path (loaded offline; default: the service's SEEKR_MODEL), or a "
+        "server model `api:name` (e.g. `tei:BAAI/bge-large-en-v1.5`).",
+    )
+    embed_api: EmbedApi | None = Field(
+        None, description="Embed with a server speaking this contract (openai, tei, ollama) instead of in process."
+    )
+    embed_url: str | None = Field(
+        None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="The embedding server's base URL (default: SEEKR_EMBED_URL); the service's SEEKR_EMBED_KEY is "
+        "sent to it. Keys are never stored with a collection.",
+    )
+    embed_model: str | None = Field(
+        None, min_length=1, max_length=500, description="The model the server is asked for (default: `model`)."
     )
     query_prompt: str | None = Field(
         None, max_length=500, description="Put in front of each query (default: the model's own, e.g. e5's 'query: ')."
@@ -178,16 +198,40 @@ async def create_collection(
         overlap_tokens=body.overlap_tokens if body.overlap_tokens is not None else defaults.overlap_tokens,
         cleaning=body.cleaning if body.cleaning is not None else defaults.cleaning,
     )
+    model, endpoint = _model_of(body, settings)
     try:
         created, info = await to_thread.run_sync(
             lambda: collections.create(
-                grant.collection, body.model, config, query_prompt=body.query_prompt, passage_prompt=body.passage_prompt
+                grant.collection,
+                model,
+                config,
+                query_prompt=body.query_prompt,
+                passage_prompt=body.passage_prompt,
+                endpoint=endpoint,
             )
         )
     except (ConfigError, ModelLoadError) as exc:
         raise UnprocessableError(str(exc)) from exc
     response.status_code = 201 if created else 200
     return CollectionOut.of(info, collections.is_open(grant.collection), grant.caller)
+
+
+def _model_of(body: CollectionIn, settings: Settings) -> tuple[str | None, str | None]:
+    """(the model a new collection asks for, the embedding server's URL when it is a server model)."""
+    if body.embed_api is None:
+        if body.embed_url is not None or body.embed_model is not None:
+            raise UnprocessableError("embed_url and embed_model need embed_api: openai, tei or ollama")
+        return body.model, None
+    name = body.embed_model or body.model
+    if not name:
+        raise UnprocessableError(f"embed_api {body.embed_api.value} needs embed_model, the model to ask the server for")
+    endpoint = body.embed_url or settings.embed_url
+    if not endpoint:
+        raise UnprocessableError(
+            f"embed_api {body.embed_api.value} needs embed_url, the server's base URL (the service sets no "
+            "SEEKR_EMBED_URL)"
+        )
+    return server_model_id(body.embed_api, name), endpoint
 
 
 @router.delete(

@@ -81,6 +81,7 @@ def test_manifest_records_what_was_built(fake_seed_index: Path) -> None:
         "runtime": "fake",
         "query_prompt": "",
         "passage_prompt": "",
+        "endpoint": None,
     }
     assert data["chunking"]["chunk_tokens"] == ChunkingConfig().chunk_tokens
     assert data["counts"]["documents"] == 5 and data["counts"]["chunks"] > 5

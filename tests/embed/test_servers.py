@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench.model_servers import KEY, MODEL, EmbedServer
 from indexer.building.builder import build_index
 from indexer.embed.base import Embedder
 from indexer.embed.cache import CachedEmbedder, VectorCache
@@ -24,7 +25,6 @@ from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.settings import BackendName
 from tests.conftest import SEEDS, engine_backend
-from tests.embed_server import KEY, MODEL, EmbedServer
 
 QUESTIONS = ["Where did Wang Yi meet Lavrov", "storm damage and flooding", "what did the central bank decide"]
 

@@ -1,5 +1,8 @@
-"""An embedding server on loopback for the tests, speaking each provider's published contract and embedding with
-a model run in process: OpenAI's `POST /v1/embeddings`, TEI's `POST /embed` and Ollama's `POST /api/embed`.
+"""A stand-in embedding server on loopback, speaking each provider's published contract and embedding with a
+model run in process: OpenAI's `POST /v1/embeddings`, TEI's `POST /embed` and Ollama's `POST /api/embed`.
+
+The tests check seekr's clients against it (and its faults); `python -m bench servers` measures what a server
+adds to latency with it. Run alone: `python -m bench.model_servers --port 8089` (the bundled model).
 
 `fault` makes it misbehave: `401`, `notjson`, `fewer` (a vector short), `nan`, `dim` (one component short),
 `slow` (answers after `slow_seconds`), `flaky` (503 for the next `flaky` requests, then well), `fail_after`
@@ -32,7 +35,7 @@ class _Quiet(ThreadingHTTPServer):
 class EmbedServer:
     """OpenAI at `base/v1`, TEI and Ollama at `base`."""
 
-    def __init__(self, model: Embedder) -> None:
+    def __init__(self, model: Embedder, port: int = 0) -> None:
         self.model = model
         self.fault = ""
         self.flaky = 0
@@ -103,7 +106,7 @@ class EmbedServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.httpd = _Quiet(("127.0.0.1", 0), Handler)
+        self.httpd = _Quiet(("127.0.0.1", port), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -120,3 +123,25 @@ class EmbedServer:
         """Stop answering (connections are refused from now on)."""
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def main() -> None:
+    """Serve the bundled model on 127.0.0.1:PORT until interrupted."""
+    import argparse
+
+    from indexer.embed.runtime import Runtime, load_embedder
+
+    parser = argparse.ArgumentParser(prog="python -m bench.model_servers", description=__doc__)
+    parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--runtime", default=Runtime.onnx.value, choices=[r.value for r in Runtime])
+    args = parser.parse_args()
+    server = EmbedServer(load_embedder(runtime=args.runtime), port=args.port)
+    print(f"serving on {server.base} (key {KEY!r})", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
