@@ -23,12 +23,14 @@ from bench.corpus import SEED_QUESTIONS, load_corpus, write_jsonl
 from indexer.building.builder import build_index
 from indexer.embed.base import DEFAULT_MODEL, resolve_model_location
 from indexer.embed.runtime import load_embedder
+from indexer.rerank.base import RerankRuntime
 from indexer.rerank.factory import load_reranker
 from indexer.retrieval.rerank import RerankStage
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 
 DEPTHS = (10, 20, 50, 100)
+RUNTIMES = (RerankRuntime.torch, RerankRuntime.onnx, RerankRuntime.onnx_int8)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,16 +77,19 @@ def main(argv: list[str] | None = None) -> int:
 
         snapshot = as_backend(Path(tmp) / "index").open()
         folder = args.reranker or minilm_shaped_cross_encoder(Path(tmp))
-        reranker = load_reranker(folder)
         plain = Searcher(snapshot, embedder)
         _times(plain, 1)  # warm up
         base = _times(plain, args.rounds)
         rows: list[dict[str, Any]] = [{"depth": 0, "p50_ms": statistics.median(base), "p95_ms": _p95(base)}]
-        for depth in DEPTHS:
-            searcher = Searcher(snapshot, embedder, stages=[RerankStage(reranker, depth)])
-            _times(searcher, 1)
-            t = _times(searcher, args.rounds)
-            rows.append({"depth": depth, "p50_ms": statistics.median(t), "p95_ms": _p95(t)})
+        for runtime in RUNTIMES:
+            reranker = load_reranker(folder, runtime, cache_dir=Path(tmp) / "models")
+            for depth in DEPTHS:
+                searcher = Searcher(snapshot, embedder, stages=[RerankStage(reranker, depth)])
+                _times(searcher, 1)
+                t = _times(searcher, args.rounds)
+                rows.append(
+                    {"runtime": runtime.value, "depth": depth, "p50_ms": statistics.median(t), "p95_ms": _p95(t)}
+                )
     result: dict[str, Any] = {
         "reranker": str(args.reranker or "MiniLM-L6-shaped (random head)"),
         "runtime": embedder.runtime,
@@ -102,17 +107,21 @@ def _p95(times: list[float]) -> float:
 
 
 def format_results(r: dict[str, Any]) -> str:
-    """A Markdown table of latency per depth."""
+    """A Markdown table of what the reranker adds to a search (p50, p95 in brackets), per depth and runtime."""
     base = r["rows"][0]
     lines = [
-        f"reranker: {r['reranker']}; hybrid searches of the seed questions, k=10 ({r['runtime']} embedder)",
+        f"reranker: {r['reranker']}; hybrid searches of the seed questions, k=10 ({r['runtime']} embedder), "
+        f"{base['p50_ms']:.1f} ms p50 without it",
         "",
-        "| reranked units | p50 ms | p95 ms | added p50 ms |",
-        "| ---: | ---: | ---: | ---: |",
+        "| reranked units | " + " | ".join(f"{rt.value}: added p50 (p95) ms" for rt in RUNTIMES) + " |",
+        "| ---: |" + " ---: |" * len(RUNTIMES),
     ]
-    for row in r["rows"]:
-        added = row["p50_ms"] - base["p50_ms"]
-        lines.append(f"| {row['depth'] or 'none'} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {added:+.1f} |")
+    for depth in DEPTHS:
+        cells = []
+        for rt in RUNTIMES:
+            row = next(x for x in r["rows"] if x.get("runtime") == rt.value and x["depth"] == depth)
+            cells.append(f"+{row['p50_ms'] - base['p50_ms']:.0f} ({row['p95_ms'] - base['p95_ms']:+.0f})")
+        lines.append(f"| {depth} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

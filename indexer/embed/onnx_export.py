@@ -9,20 +9,18 @@ imports torch just to find out that the export is already there.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
-import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from indexer import model_cache
 from indexer.errors import ModelLoadError
+from indexer.model_cache import quantize_int8, weights_hash, write_entry
 
 # Everything that changes the exported files. Part of the cache key, so a change here re-exports.
 EXPORT_SETTINGS: dict[str, Any] = {
@@ -40,8 +38,6 @@ FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
 META_FILE = "seekr-onnx.json"
 TOKENIZER_FILE = "tokenizer.json"
-# Files of a model folder that do not change its vectors.
-_IGNORED = {"README.md", ".gitattributes"}
 _FUSABLE = {"bert", "roberta", "distilbert", "xlm-roberta", "mpnet", "electra"}
 
 
@@ -61,21 +57,9 @@ class ExportMeta(BaseModel):
     fused: bool
 
 
-def weights_hash(model_dir: Path) -> str:
-    """SHA-256 over every file of the model folder that affects its vectors (names and contents)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in model_dir.rglob("*") if p.is_file() and p.name not in _IGNORED):
-        digest.update(path.relative_to(model_dir).as_posix().encode() + b"\0")
-        with path.open("rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def cache_entry(model_dir: Path, cache_dir: Path) -> Path:
     """The cache folder for `model_dir` under the current export settings."""
-    key = hashlib.sha256((weights_hash(model_dir) + json.dumps(EXPORT_SETTINGS, sort_keys=True)).encode()).hexdigest()
-    return cache_dir / f"{model_dir.name}-{key[:16]}"
+    return model_cache.cache_entry(model_dir, cache_dir, EXPORT_SETTINGS)
 
 
 def find_export(cache_dir: Path, model_id: str) -> Path | None:
@@ -123,30 +107,16 @@ def ensure_exported(model_dir: Path, cache_dir: Path, model_id: str) -> Path:
 
 def export(model_dir: Path, cache_dir: Path, model_id: str) -> Path:
     """Export `model_dir` into its cache entry under `cache_dir` (atomically); returns the entry."""
-    entry = cache_entry(model_dir, cache_dir)
-    if (entry / META_FILE).is_file():
-        return entry
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=cache_dir))
-    try:
+
+    def fill(work: Path) -> None:
         meta = _export_into(model_dir, work, model_id)
         (work / META_FILE).write_text(meta.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        work.chmod(0o755)  # mkdtemp makes it private; the entry is shared (e.g. built as root, served as a user)
-        try:
-            work.rename(entry)
-        except OSError:
-            # Another process exported the same entry first; theirs is identical (the export is reproducible).
-            if not (entry / META_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return entry
+
+    return write_entry(cache_entry(model_dir, cache_dir), META_FILE, fill)
 
 
 def _export_into(model_dir: Path, work: Path, model_id: str) -> ExportMeta:
-    import onnx
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Normalize, Pooling, Transformer
 
@@ -201,20 +171,7 @@ def _export_into(model_dir: Path, work: Path, model_id: str) -> ExportMeta:
         raw.unlink()
     else:
         raw.rename(fp32)
-    int8 = EXPORT_SETTINGS["int8"]
-    quantize_dynamic(
-        fp32,
-        work / INT8_FILE,
-        weight_type=QuantType.QInt8,
-        per_channel=int8["per_channel"],
-        reduce_range=int8["reduce_range"],
-        extra_options={
-            "WeightSymmetric": int8["weight_symmetric"],
-            "ActivationSymmetric": False,
-            # Shape inference cannot type the outputs of the fused (com.microsoft) ops; they are all float.
-            "DefaultTensorType": onnx.TensorProto.FLOAT,
-        },
-    )
+    quantize_int8(fp32, work / INT8_FILE, EXPORT_SETTINGS["int8"])
     st.tokenizer.backend_tokenizer.save(str(work / TOKENIZER_FILE))
     dimension = st.get_embedding_dimension()
     if dimension is None or st.max_seq_length is None:

@@ -9,7 +9,6 @@ pooling model. torch is imported only by the `torch` runtime and by the one-time
 
 from __future__ import annotations
 
-import os
 import platform
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +19,7 @@ from indexer.embed.base import DEFAULT_MODEL, Embedder, Prompts, canonical_model
 from indexer.embed.prompts import model_prompts
 from indexer.embed.server import ServerEmbedder, ServerOptions, parse_server_model
 from indexer.errors import ConfigError, ModelLoadError
+from indexer.model_cache import default_cache_dir, usable_cores
 
 
 class Runtime(StrEnum):
@@ -29,22 +29,6 @@ class Runtime(StrEnum):
     torch = "torch"
     onnx = "onnx"
     onnx_int8 = "onnx-int8"
-
-
-def default_cache_dir() -> Path:
-    """Where exported models are kept unless SEEKR_MODEL_CACHE says otherwise."""
-    if configured := os.environ.get("SEEKR_MODEL_CACHE"):
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "seekr" / "models"
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, so a container's cpuset counts)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def cpu_has_fast_int8() -> bool:

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Protocol
 
 from indexer.errors import IndexerError
+
+
+class RerankRuntime(StrEnum):
+    """What runs a cross-encoder folder (`SEEKR_RERANK_RUNTIME`)."""
+
+    auto = "auto"  # ONNX: int8 where the export kept the scores within tolerance, else fp32
+    onnx = "onnx"  # ONNX fp32
+    onnx_int8 = "onnx-int8"  # ONNX int8 even where it moved the scores
+    torch = "torch"  # sentence-transformers on torch (the `torch` extra)
 
 
 class RerankerError(IndexerError):

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indexer.rerank.base import Reranker
+from indexer.model_cache import default_cache_dir, usable_cores
+from indexer.rerank.base import Reranker, RerankRuntime
+from indexer.rerank.cross_encoder import check_folder
 from indexer.rerank.server import RerankApi, ServerReranker
 
 
-def load_reranker(path: Path) -> Reranker:
-    """The cross-encoder in folder `path` (ConfigError if it is not one)."""
-    from indexer.rerank.cross_encoder import CrossEncoderReranker
+def load_reranker(
+    path: Path, runtime: RerankRuntime = RerankRuntime.auto, *, cache_dir: Path | None = None, threads: int = 0
+) -> Reranker:
+    """The cross-encoder in folder `path` on `runtime` (ConfigError if it is not one, or cannot be exported).
+    ONNX runtimes export it into `cache_dir` (default: the model cache) the first time; `threads` 0: every core."""
+    check_folder(path)
+    if runtime is RerankRuntime.torch:
+        from indexer.rerank.cross_encoder import CrossEncoderReranker
 
-    return CrossEncoderReranker(path)
+        return CrossEncoderReranker(path)
+    from indexer.rerank.onnx_export import ensure_exported
+    from indexer.rerank.onnx_runtime import OnnxCrossEncoder
+
+    entry = ensure_exported(path, cache_dir or default_cache_dir())
+    int8 = {RerankRuntime.onnx: False, RerankRuntime.onnx_int8: True}.get(runtime)
+    return OnnxCrossEncoder(entry, folder=path, int8=int8, threads=threads or usable_cores())
 
 
 def server_reranker(api: RerankApi, url: str, model: str | None = None, key: str | None = None) -> Reranker:

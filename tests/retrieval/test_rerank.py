@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from indexer.errors import ConfigError
+from indexer.rerank.base import RerankRuntime
 from indexer.rerank.cross_encoder import CrossEncoderReranker
+from indexer.rerank.factory import load_reranker
 from indexer.retrieval.rerank import RerankStage
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
@@ -26,14 +28,15 @@ def cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_cross_encoder(tmp_path_factory.mktemp("ce"))
 
 
+@pytest.mark.parametrize("runtime", [RerankRuntime.torch, RerankRuntime.onnx])
 def test_the_stage_orders_the_first_candidates_as_the_cross_encoder_scores_them(
-    seed_backend: Backend, cross_encoder: Path
+    seed_backend: Backend, cross_encoder: Path, runtime: RerankRuntime, model_cache: Path
 ) -> None:
     from sentence_transformers import CrossEncoder
 
     snapshot = seed_backend.open()
     plain = Searcher(snapshot, FakeEmbedder())
-    stage = RerankStage(CrossEncoderReranker(cross_encoder), candidates=8)
+    stage = RerankStage(load_reranker(cross_encoder, runtime, cache_dir=model_cache), candidates=8)
     reranked = Searcher(snapshot, FakeEmbedder(), stages=[stage])
     for mode in Mode:
         fused = plain.search(QUESTION, k=12, mode=mode).hits
