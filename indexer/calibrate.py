@@ -18,6 +18,7 @@ figure is what the rule gives on questions it did not see.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ from indexer.judgments import Qrels, per_query_ndcg, ranked_run
 from indexer.manifest import Calibration, CandidateScore
 from indexer.progress import progress_bar
 from indexer.retrieval.fusion import DEFAULT_DENSE_WEIGHT, Fusion
+from indexer.retrieval.rerank import RerankStage
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend, Snapshot
@@ -48,15 +50,18 @@ class Candidate:
     mode: Mode
     fusion: Fusion | None = None
     dense_weight: float | None = None
+    rerank: bool = False  # the collection's reranker re-scores the first units
 
     @property
     def name(self) -> str:
-        """How the setting is shown: `dense`, `lexical`, `hybrid rrf`, `hybrid dbsf w=0.70`."""
+        """How the setting is shown: `dense`, `lexical`, `hybrid rrf`, `hybrid dbsf w=0.70`, `+ reranker`."""
         if self.mode is not Mode.hybrid or self.fusion is None:
-            return self.mode.value
-        if self.fusion is Fusion.rrf:
-            return "hybrid rrf"
-        return f"hybrid dbsf w={self.dense_weight or DEFAULT_DENSE_WEIGHT:.2f}"
+            name = self.mode.value
+        elif self.fusion is Fusion.rrf:
+            name = "hybrid rrf"
+        else:
+            name = f"hybrid dbsf w={self.dense_weight or DEFAULT_DENSE_WEIGHT:.2f}"
+        return f"{name} + reranker" if self.rerank else name
 
     def rank(self, searcher: Searcher, question: str, depth: int = DEPTH) -> list[str]:
         """Document ids for `question` under this setting, best first (one passage per document)."""
@@ -68,6 +73,7 @@ class Candidate:
             dense_weight=self.dense_weight,
             max_per_doc=1,
             highlight=False,
+            rerank=self.rerank,
         )
         return [hit.doc_id for hit in result.hits]
 
@@ -80,6 +86,16 @@ CANDIDATES: tuple[Candidate, ...] = (
     *(Candidate(Mode.hybrid, Fusion.dbsf, w) for w in WEIGHTS),
 )
 CHOICES = (DEFAULT, Candidate(Mode.dense), Candidate(Mode.lexical))  # what `choose` picks from, default first
+# With a reranker, each choice again with it re-scoring (after the choices without it: a tie keeps them).
+RERANKED = tuple(dataclasses.replace(c, rerank=True) for c in CHOICES)
+
+
+def candidates_for(searcher: Searcher) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
+    """(the candidates judged, the ones a calibration chooses from) for `searcher`: with the reranked choices
+    where it has a reranker stage."""
+    if any(isinstance(stage, RerankStage) for stage in searcher.stages):
+        return (*CANDIDATES, *RERANKED), (*CHOICES, *RERANKED)
+    return CANDIDATES, CHOICES
 
 
 def judge(
@@ -155,14 +171,20 @@ def calibrate(
             f"{max(MIN_QUESTIONS, folds)} (and about 50 to beat the better single mode reliably, see "
             "docs/evaluation.md)"
         )
-    scores = judge(searcher, {q: queries[q] for q in questions}, qrels, progress=progress)
-    chosen = choose(scores, questions)
-    held_out = cross_validate(scores, folds_of(questions, folds))
-    candidate = next(c for c in CANDIDATES if c.name == chosen)
+    candidates, choices = candidates_for(searcher)
+    scores = judge(searcher, {q: queries[q] for q in questions}, qrels, candidates, progress=progress)
+
+    def rule(scores: Scores, questions: Sequence[str]) -> str:
+        return choose(scores, questions, choices)
+
+    chosen = rule(scores, questions)
+    held_out = cross_validate(scores, folds_of(questions, folds), rule)
+    candidate = next(c for c in candidates if c.name == chosen)
     return Calibration(
         mode=candidate.mode.value,
         fusion=candidate.fusion.value if candidate.fusion is not None else None,
         dense_weight=candidate.dense_weight,
+        rerank=candidate.rerank if choices != CHOICES else None,
         chosen=chosen,
         questions=len(questions),
         folds=folds,

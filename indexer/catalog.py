@@ -40,7 +40,11 @@ def _differences(manifest: Manifest, model: ModelInfo, chunking: ChunkingInfo) -
     want = model.id, model.query_prompt, model.passage_prompt, chunking.chunk_tokens, chunking.overlap_tokens
     names = ("model", "query_prompt", "passage_prompt", "chunk_tokens", "overlap_tokens", "cleaning")
     pairs = zip(names, (*have, manifest.chunking.cleaning), (*want, chunking.cleaning), strict=True)
-    return [f"{name} {old!r} (asked: {new!r})" for name, old, new in pairs if old != new]
+    differences = [f"{name} {old!r} (asked: {new!r})" for name, old, new in pairs if old != new]
+    if old.reranker != model.reranker:
+        describe = [r.describe() if r else None for r in (old.reranker, model.reranker)]
+        differences.append(f"reranker {describe[0]!r} (asked: {describe[1]!r})")
+    return differences
 
 
 class Catalog:

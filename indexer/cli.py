@@ -13,7 +13,7 @@ import textwrap
 from contextlib import closing
 from pathlib import Path
 
-from indexer.building.builder import BuildReport, build_index, build_prompts, sync_index
+from indexer.building.builder import KEEP, BuildReport, Keep, build_index, build_prompts, sync_index
 from indexer.building.watch import DEFAULT_SETTLE_MS, FolderWatcher
 from indexer.calibrate import DEFAULT_FOLDS, format_calibration
 from indexer.catalog import open_catalog
@@ -35,6 +35,7 @@ from indexer.ingest.ocr.base import (
     OcrSettings,
     default_cache_dir,
 )
+from indexer.manifest import RerankerInfo
 from indexer.page_eval import (
     PAGE_QUESTIONS,
     PAGE_SYSTEMS,
@@ -44,7 +45,8 @@ from indexer.page_eval import (
     read_page_questions,
 )
 from indexer.progress import log_progress_lines
-from indexer.rerank.factory import load_reranker
+from indexer.rerank.base import Reranker, RerankRuntime
+from indexer.rerank.factory import load_reranker_of, reranker_info
 from indexer.retrieval.defaults import DEFAULTS
 from indexer.retrieval.rerank import DEFAULT_RERANK_CANDIDATES, RerankStage
 from indexer.retrieval.results import Mode
@@ -80,6 +82,41 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="file holding the embedding server's API key (default: $SEEKR_EMBED_KEY or $SEEKR_EMBED_KEY_FILE)",
     )
+
+
+def _add_reranker(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--reranker",
+        metavar="SPEC",
+        help=f"{what}: a cross-encoder folder (sentence-transformers CrossEncoder), or a reranking server "
+        "tei:http://host:port or cohere:https://host/v1 (its key from $SEEKR_RERANK_KEY)",
+    )
+    parser.add_argument("--rerank-model", metavar="NAME", help="the model a cohere-style reranking server is asked for")
+    parser.add_argument(
+        "--rerank-runtime",
+        choices=[r.value for r in RerankRuntime],
+        default=os.environ.get("SEEKR_RERANK_RUNTIME", RerankRuntime.auto.value),
+        help="what runs a cross-encoder folder (default: $SEEKR_RERANK_RUNTIME or auto: ONNX, int8 where its "
+        "export kept the scores)",
+    )
+
+
+def _reranker(args: argparse.Namespace, info: RerankerInfo) -> Reranker:
+    """The reranker `info` records, loaded as the command line says."""
+    key = os.environ.get("SEEKR_RERANK_KEY") or None
+    return load_reranker_of(info, runtime=RerankRuntime(args.rerank_runtime), key=key)
+
+
+def _build_reranker(args: argparse.Namespace) -> RerankerInfo | Keep | None:
+    """What a build records as the collection's reranker: `--reranker` (loaded first, so a folder that is not one
+    stops the build before anything is read), `none` to remove it, or (not given) the one recorded."""
+    if args.reranker is None:
+        return KEEP
+    if args.reranker == "none":
+        return None
+    info = reranker_info(args.reranker, args.rerank_model)
+    _reranker(args, info)
+    return info
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -324,6 +361,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="embedding batch size (default: %(default)s)")
     _add_runtime(build)
     _add_model_options(build)
+    _add_reranker(build, "record a reranker for the collection's searches (none: remove it)")
     _add_cleaning(build)
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_reading(build)
@@ -346,6 +384,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_runtime(watch)
     _add_model_options(watch)
+    _add_reranker(watch, "record a reranker for the collection's searches (none: remove it)")
     _add_cleaning(watch)
     _add_reading(watch)
     _add_watching(watch)
@@ -368,12 +407,8 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--model", default=None, help="model name or path (default: the one in the index manifest)")
     _add_runtime(query)
     _add_server_options(query)
-    query.add_argument(
-        "--reranker",
-        type=Path,
-        metavar="FOLDER",
-        help="a cross-encoder folder (sentence-transformers CrossEncoder) that re-scores the first candidates",
-    )
+    _add_reranker(query, "a reranker for this query instead of the one the collection records")
+    query.add_argument("--no-rerank", action="store_true", help="no reranking, even where the collection has one")
     query.add_argument(
         "--rerank-candidates",
         type=int,
@@ -448,6 +483,18 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--json", type=Path, metavar="FILE", help="also write the calibration as JSON")
     _add_runtime(cal)
     _add_server_options(cal)
+    cal.add_argument(
+        "--rerank-runtime",
+        choices=[r.value for r in RerankRuntime],
+        default=os.environ.get("SEEKR_RERANK_RUNTIME", RerankRuntime.auto.value),
+        help="what runs the collection's cross-encoder, if it records one (default: $SEEKR_RERANK_RUNTIME or auto)",
+    )
+    cal.add_argument(
+        "--rerank-candidates",
+        type=int,
+        default=DEFAULT_RERANK_CANDIDATES,
+        help="units the collection's reranker re-scores (default: %(default)s)",
+    )
     uncal = sub.add_parser(
         "uncalibrate",
         help="remove a collection's calibration",
@@ -582,6 +629,8 @@ def _print_build(report: BuildReport) -> None:
         print(f"repaired: {repair}")
     if report.rebuild_reason:
         print(f"full rebuild: {report.rebuild_reason}")
+    if report.reranker_changed:
+        print(f"reranker: {report.reranker or 'none'} recorded for the collection's searches (nothing re-embedded)")
     if report.changed:
         print(f"committed version {report.version} at {report.location}")
     else:
@@ -623,6 +672,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         ocr=_ocr(args),
     )
     with closing(_backend(args, create=True)) as backend:
+        reranker = _build_reranker(args)
         embedder = _build_embedder(args, backend)
         report = build_index(
             args.source,
@@ -632,6 +682,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             progress=not args.quiet,
             max_file_bytes=int(args.max_file_mb * 2**20),
+            reranker=reranker,
         )
     _print_build(report)
     if args.report:
@@ -643,10 +694,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_watch(args: argparse.Namespace) -> int:
     config = ChunkingConfig(cleaning=Cleaning(args.cleaning), context=PassageContext(args.context), ocr=_ocr(args))
     with closing(_backend(args, create=True)) as backend:
+        reranker = _build_reranker(args)
         embedder = _build_embedder(args, backend)
         watcher = FolderWatcher(
             args.source,
-            lambda folder: sync_index(folder, backend, embedder, config),
+            lambda folder: sync_index(folder, backend, embedder, config, reranker=reranker),
             cleaning=config.cleaning,
             ocr=config.ocr,
             max_file_bytes=int(args.max_file_mb * 2**20),
@@ -674,7 +726,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
             logging.getLogger("indexer").warning(warning)
         defaults = DEFAULTS.calibrated(snapshot.manifest.calibration)
         mode = Mode(args.mode) if args.mode else None
-        stages = [RerankStage(load_reranker(args.reranker), args.rerank_candidates)] if args.reranker else []
+        info = reranker_info(args.reranker, args.rerank_model) if args.reranker else snapshot.manifest.model.reranker
+        use = info is not None and not args.no_rerank
+        stages = [RerankStage(_reranker(args, info), args.rerank_candidates)] if use and info else []
         result = Searcher(snapshot, embedder, defaults=defaults, stages=stages).search(question, k=args.k, mode=mode)
     reranked = f", {result.rerank}" if result.rerank else ""
     print(f"{len(result.hits)} results for {question!r} ({result.mode}{reranked}, {result.took_ms:.1f} ms)\n")
@@ -713,7 +767,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         snapshot = backend.open()
         recorded = snapshot.manifest.model
         embedder = _embedder(args, recorded.id, recorded_prompts(recorded), recorded.endpoint)
-        searcher = Searcher(snapshot, embedder)
+        # With the collection's reranker, "+ reranker" settings are candidates too.
+        info = snapshot.manifest.model.reranker
+        stages = [RerankStage(_reranker(args, info), args.rerank_candidates)] if info else []
+        searcher = Searcher(snapshot, embedder, stages=stages)
         calibration = calibrate(
             searcher, queries, qrels, judgments=str(judgments.resolve()), folds=args.folds, progress=True
         )

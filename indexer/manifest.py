@@ -22,8 +22,20 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class RerankerInfo(_Frozen):
+    """The reranker a collection's searches use: a cross-encoder folder, or a reranking server (never its key)."""
+
+    kind: Literal["cross-encoder", "tei", "cohere"]
+    location: str  # the folder, or the server's base URL (the part before /rerank)
+    model: str | None = None  # what a cohere-style server is asked for
+
+    def describe(self) -> str:
+        """`cross-encoder /models/ms-marco`, `tei http://gpu-host:8081`, `cohere https://... rerank-v3.5`."""
+        return " ".join(part for part in (self.kind, self.location, self.model) if part)
+
+
 class ModelInfo(_Frozen):
-    """The embedding model the vectors come from."""
+    """The embedding model the vectors come from (and the reranker its searches use)."""
 
     id: str
     dimension: int
@@ -37,6 +49,9 @@ class ModelInfo(_Frozen):
     # A server model's base URL when the vectors were made (None: in process). Not part of the model's identity:
     # the same model moved to another host gives the same vectors, and the service may be told another URL.
     endpoint: str | None = None
+    # The collection's reranker (None: the service's SEEKR_RERANKER / SEEKR_RERANK_API, if any). Not part of the
+    # vectors' identity: changing it re-embeds nothing.
+    reranker: RerankerInfo | None = None
 
 
 class ChunkingInfo(_Frozen):
@@ -133,6 +148,8 @@ class Calibration(_Frozen):
     mode: Literal["dense", "lexical", "hybrid"]
     fusion: Literal["dbsf", "rrf"] | None = None  # hybrid only
     dense_weight: float | None = None  # hybrid dbsf only
+    # Whether the collection's reranker re-scores (None: calibrated without one, or before this field).
+    rerank: bool | None = None
     chosen: str  # the candidate's name
     questions: int
     folds: int

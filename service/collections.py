@@ -21,7 +21,7 @@ from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
 from indexer.embed.prompts import with_prompts
 from indexer.errors import IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.manifest import Manifest
+from indexer.manifest import Manifest, RerankerInfo
 from indexer.storage.base import Snapshot
 from service.admission import Admission
 from service.engine import Engine, Status
@@ -248,10 +248,12 @@ class Collections:
         query_prompt: str | None = None,
         passage_prompt: str | None = None,
         endpoint: str | None = None,
+        reranker: RerankerInfo | None = None,
     ) -> tuple[bool, CollectionInfo]:
         """Create collection `name` (blocking): (True, its info) when created, (False, its info) when it exists
         with these settings; CollectionExistsError when it exists with others. A prompt left out is the model's
-        own. `endpoint`: where a server model is reached."""
+        own. `endpoint`: where a server model is reached; `reranker`: the collection's (loaded first, so a folder
+        that is not a cross-encoder is refused here, never at the first search)."""
         check_name(name)
         name_of_model = model or self.settings.model
         if model is None and endpoint is None:
@@ -259,7 +261,10 @@ class Collections:
         embedder, _ = self.models.get(name_of_model, endpoint)
         embedder = with_prompts(embedder, build_prompts(None, name_of_model, query_prompt, passage_prompt))
         config.validate(embedder.max_tokens)
-        created = self.catalog.create(name, model_info(embedder), chunking_info(config))
+        if reranker is not None:
+            self.models.reranker(reranker)
+        recorded = model_info(embedder).model_copy(update={"reranker": reranker})
+        created = self.catalog.create(name, recorded, chunking_info(config))
         if created:
             log.info("created collection %s (model %s)", name, embedder.model_id)
         return created, self.catalog.info(name)

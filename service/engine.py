@@ -128,7 +128,7 @@ class Engine:
 
     def _searcher_for(self, snapshot: Snapshot, embedder: Embedder) -> Searcher:
         settings = self._settings
-        reranker = self._models.reranker()
+        reranker = self._models.reranker(snapshot.manifest.model.reranker)
         stages = [RerankStage(reranker, settings.rerank_candidates, settings.rerank_budget_ms)] if reranker else []
         return Searcher(
             snapshot,

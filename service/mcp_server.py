@@ -173,7 +173,9 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
         page: Annotated[int, Field(ge=1, description="Page number, from 1.")] = 1,
         version: Annotated[int | None, Field(ge=1, description="Index version of the first page.")] = None,
         context: Annotated[int, Field(ge=0, le=MAX_CONTEXT)] = 0,
-        rerank: Annotated[bool, Field(description="false: skip the collection's reranker, if it has one.")] = True,
+        rerank: Annotated[
+            bool | None, Field(description="false: skip the collection's reranker, if it has one (default: yes).")
+        ] = None,
         rerank_candidates: Annotated[
             int | None,
             Field(

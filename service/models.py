@@ -14,8 +14,9 @@ from indexer.embed.base import Embedder, canonical_model_id
 from indexer.embed.batching import BatchingEmbedder
 from indexer.embed.cache import CachedEmbedder, VectorCache
 from indexer.embed.runtime import load_server_embedder
+from indexer.manifest import RerankerInfo
 from indexer.rerank.base import Reranker
-from indexer.rerank.factory import load_reranker, server_reranker
+from indexer.rerank.factory import load_reranker_of
 from service.settings import Settings
 
 EmbedderFactory = Callable[[Settings], Embedder]
@@ -33,7 +34,7 @@ class Models:
         self._loaded: dict[str, tuple[Embedder, BatchingEmbedder]] = {}
         self._guard = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
-        self._reranker: Reranker | None = None
+        self._rerankers: dict[RerankerInfo, Reranker] = {}
         self._cache: VectorCache | None = None
 
     def get(
@@ -78,22 +79,35 @@ class Models:
                 self._cache = VectorCache(self._settings.embed_cache)
             return self._cache
 
-    def reranker(self) -> Reranker | None:
-        """The reranker SEEKR_RERANKER (a folder) or SEEKR_RERANK_API (a server) names, made the first time (None:
-        none); ConfigError if the folder is not a cross-encoder."""
+    def reranker(self, info: RerankerInfo | None = None) -> Reranker | None:
+        """The reranker a collection records (`info`), else the one SEEKR_RERANKER (a folder) or SEEKR_RERANK_API
+        (a server) names, made the first time (None: none); ConfigError if a folder is not a cross-encoder or
+        cannot be exported (blocking: call it in a thread)."""
         settings = self._settings
-        if settings.reranker is None and settings.rerank_api is None:
-            return None
+        if info is None:
+            if settings.rerank_api is not None and settings.rerank_url:
+                info = RerankerInfo(kind=settings.rerank_api.value, location=settings.rerank_url,
+                                    model=settings.rerank_model)  # fmt: skip
+            elif settings.reranker is not None:
+                info = RerankerInfo(kind="cross-encoder", location=str(settings.reranker))
+            else:
+                return None
         with self._guard:
-            if self._reranker is None:
-                if settings.rerank_api is not None and settings.rerank_url:
-                    key = settings.rerank_key.get_secret_value() if settings.rerank_key else None
-                    self._reranker = server_reranker(
-                        settings.rerank_api, settings.rerank_url, settings.rerank_model, key
-                    )
-                elif settings.reranker is not None:
-                    self._reranker = load_reranker(settings.reranker)
-            return self._reranker
+            lock = self._loading.setdefault(f"reranker {info.describe()}", threading.Lock())
+        with lock:
+            with self._guard:
+                if info in self._rerankers:
+                    return self._rerankers[info]
+            reranker = load_reranker_of(
+                info,
+                runtime=settings.rerank_runtime,
+                cache_dir=settings.model_cache,
+                threads=settings.inference_threads,
+                key=settings.rerank_key.get_secret_value() if settings.rerank_key else None,
+            )
+            with self._guard:
+                self._rerankers[info] = reranker
+            return reranker
 
     def loaded(self) -> list[str]:
         """The ids of the models loaded so far."""

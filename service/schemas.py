@@ -361,8 +361,10 @@ class SearchRequest(BaseModel):
         description="Where passages of navigation pages (tables of contents, indexes, lists of figures) go: "
         "below (the default: after every content passage), exclude, or include (ranked as any passage).",
     )
-    rerank: bool = Field(
-        True, description="Whether the collection's reranker (SEEKR_RERANKER), if it has one, re-scores the hits."
+    rerank: bool | None = Field(
+        None,
+        description="Whether the collection's reranker, if it has one, re-scores the hits (default: yes, or what "
+        "the collection's calibration chose).",
     )
     rerank_candidates: Annotated[int, Field(ge=1, le=MAX_DEPTH), Number] | None = Field(
         None, description="How many of the first units the reranker re-scores (default SEEKR_RERANK_CANDIDATES)."

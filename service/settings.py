@@ -23,6 +23,7 @@ from indexer.ingest.ocr.base import (
     default_cache_dir,
     default_threads,
 )
+from indexer.rerank.base import RerankRuntime
 from indexer.rerank.server import RerankApi
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.rerank import DEFAULT_RERANK_CANDIDATES
@@ -123,6 +124,11 @@ class Settings(StorageSettings, EmbedServerSettings):
         None,
         description="A cross-encoder folder (sentence-transformers CrossEncoder) that re-scores the first candidates "
         "of every search; loaded at start (a folder that is not one stops the start with the reason).",
+    )
+    rerank_runtime: RerankRuntime = Field(
+        RerankRuntime.auto,
+        description="What runs a cross-encoder folder: auto (ONNX, int8 where its export kept the scores, else fp32), "
+        "onnx, onnx-int8 or torch (the torch extra). ONNX exports are made once into the model cache.",
     )
     rerank_api: RerankApi | None = Field(
         None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from unittest import mock
 
@@ -13,13 +14,24 @@ import pytest
 from indexer.building.builder import sync_index
 from indexer.building.transfer import export, import_into
 from indexer.building.writer import IndexWriter
-from indexer.calibrate import CANDIDATES, DEFAULT, calibrate, choose, cross_validate, folds_of, record
+from indexer.calibrate import (
+    CANDIDATES,
+    CHOICES,
+    DEFAULT,
+    RERANKED,
+    calibrate,
+    choose,
+    cross_validate,
+    folds_of,
+    record,
+)
 from indexer.cli import main
 from indexer.errors import ConfigError
 from indexer.evaluate import load_beir
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.judgments import read_judgments
 from indexer.retrieval.defaults import DEFAULTS
+from indexer.retrieval.rerank import RerankStage
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
@@ -200,3 +212,42 @@ def test_eval_reports_the_calibrated_choice_cross_validated(tmp_path: Path) -> N
     assert calibrated.per_query == rows["seekr dense"].per_query
     assert calibrated.metrics == rows["seekr dense"].metrics and calibrated.metrics["nDCG@10"] == 1.0
     assert "| seekr calibrated (5-fold cross-validated) | 1.0000 |" in format_table(report)
+
+
+class _Oracle:
+    """A reranker that knows the answers: a passage holding the question's made-up word (its first five letters
+    then `ary`) scores 1, any other 0. A test double behind the real interface, as the fake embedder is."""
+
+    model_id = "oracle"
+
+    def score(self, question: str, passages: Sequence[str]) -> list[float]:
+        return [float(f"{question[:5]}ary" in p) for p in passages]
+
+
+def test_with_a_reranker_the_reranked_settings_are_candidates_and_the_choice_says_whether_to_rerank(
+    judged: tuple[Backend, Path],
+) -> None:
+    backend, folder = judged
+    queries, qrels = read_judgments(folder)
+    snapshot = backend.open()
+    searcher = Searcher(snapshot, EMBEDDER, stages=[RerankStage(_Oracle(), 20)])
+    calibration = calibrate(searcher, queries, qrels, judgments=str(folder), folds=4)
+    scores = {c.name: c.ndcg_at_10 for c in calibration.candidates}
+    assert list(scores) == [c.name for c in (*CANDIDATES, *RERANKED)]
+    # The oracle lifts the default's answers to the top; BM25's ten hold none, so reranking them cannot help.
+    assert scores[DEFAULT.name] < scores[f"{DEFAULT.name} + reranker"] == 1.0
+    assert scores["lexical + reranker"] == scores["lexical"] == 0.0
+    # Dense alone already ranks every answer first: a tie keeps the setting without the reranker (cheaper).
+    assert calibration.chosen == "dense" and calibration.rerank is False
+    calibrated = Searcher(snapshot, EMBEDDER, defaults=DEFAULTS.calibrated(calibration), stages=searcher.stages)
+    assert calibrated.search("anything", k=3).rerank == "off"
+    assert (calibrated.search("anything", k=3, rerank=True).rerank or "").startswith("reranked")
+    # Where dense and lexical are worse than the reranked default, the rule takes it, and searches then rerank.
+    names = [c.name for c in (*CHOICES, *RERANKED)]
+    made_up = {n: dict.fromkeys(queries, 0.5) for n in scores}
+    made_up[f"{DEFAULT.name} + reranker"] = dict.fromkeys(queries, 0.9)
+    assert choose(made_up, list(queries), (*CHOICES, *RERANKED)) == f"{DEFAULT.name} + reranker"
+    assert names[0] == DEFAULT.name
+    # Without a reranker, nothing reranked is judged and the record says so.
+    plain = calibrate(Searcher(snapshot, EMBEDDER), queries, qrels, judgments=str(folder), folds=4)
+    assert plain.rerank is None and not any("reranker" in c.name for c in plain.candidates)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig, chunk_document
 from indexer.ingest.clean import RULES_VERSION, Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, Skipped, count_by_kind, read_folder
-from indexer.manifest import ChunkingInfo, ModelInfo, SourceInfo
+from indexer.manifest import ChunkingInfo, ModelInfo, RerankerInfo, SourceInfo
 from indexer.progress import progress_bar
 from indexer.storage.base import Backend, Snapshot, commit
 from indexer.storage.factory import as_backend
@@ -26,6 +27,15 @@ from indexer.types import PROVENANCE, Chunk, Document, DocumentUpdate, matched_t
 log = logging.getLogger(__name__)
 
 ORIGIN_BUILD = "build"
+
+
+class Keep(Enum):
+    """A build that keeps what the index records (the reranker) unless told otherwise."""
+
+    keep = "keep"
+
+
+KEEP = Keep.keep
 
 
 @dataclass
@@ -54,6 +64,8 @@ class BuildReport:
     ocr_pages: int = 0  # of them, pages whose text was recognised from their image (OCR)
     reused_chunks: int = 0  # chunks of documents whose metadata alone changed: their vectors were kept
     embed_seconds: float = 0.0  # spent chunking and embedding the embedded chunks (the model's or server's rate)
+    reranker_changed: bool = False  # the build recorded another reranker (nothing is re-embedded for it)
+    reranker: str | None = None  # the reranker the index records after the build
 
     @property
     def skipped_by_kind(self) -> dict[str, int]:
@@ -85,7 +97,7 @@ class BuildReport:
     @property
     def changed(self) -> bool:
         """Whether a new version was committed."""
-        return bool(self.added or self.updated or self.deleted or self.rebuild_reason)
+        return bool(self.added or self.updated or self.deleted or self.rebuild_reason or self.reranker_changed)
 
 
 def model_info(embedder: Embedder) -> ModelInfo:
@@ -197,7 +209,8 @@ def _fit(text: str, chunk: Chunk, embedder: Embedder) -> str:
 
 
 def _compatibility_problem(base: Snapshot, model: ModelInfo, chunking: ChunkingInfo) -> str | None:
-    old = base.manifest.model.model_copy(update={"endpoint": model.endpoint})  # a server moved: same vectors
+    # A server moved, or another reranker: the same vectors.
+    old = base.manifest.model.model_copy(update={"endpoint": model.endpoint, "reranker": model.reranker})
     if old != model:
         if (old.id, old.dimension) != (model.id, model.dimension):
             return f"model changed ({old.id} -> {model.id})"
@@ -226,6 +239,7 @@ def build_index(
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    reranker: RerankerInfo | Keep | None = KEEP,
 ) -> BuildReport:
     """Index every supported file under `source` into `index` (a directory: the local engine), re-embedding
     only changed documents (files over `max_file_bytes` are skipped).
@@ -238,7 +252,7 @@ def build_index(
         raise ConfigError(f"source folder {source} does not exist or is not a directory")
     config = config or ChunkingConfig()
     folder = read_folder(source, config.cleaning, max_file_bytes=max_file_bytes, progress=progress, ocr=config.ocr)
-    return sync_index(folder, index, embedder, config, batch_size=batch_size, progress=progress)
+    return sync_index(folder, index, embedder, config, batch_size=batch_size, progress=progress, reranker=reranker)
 
 
 def sync_index(
@@ -250,9 +264,11 @@ def sync_index(
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
     merge: bool = True,
+    reranker: RerankerInfo | Keep | None = KEEP,
 ) -> BuildReport:
     """Make the build-origin documents of `index` exactly `folder.documents` (see `build_index`); then merge
-    segments if the policy asks (`merge=False`: the caller merges, e.g. a server in the background)."""
+    segments if the policy asks (`merge=False`: the caller merges, e.g. a server in the background).
+    `reranker`: the one the index records from now on (None: none; KEEP: the one it records already)."""
     started = time.perf_counter()
     config = config or ChunkingConfig()
     config.validate(embedder.max_tokens)
@@ -271,6 +287,8 @@ def sync_index(
             # An unreadable or older-format version is replaced by a complete new one; nothing is lost
             # that the source folder does not hold (it stays on disk until pruned after the commit).
             base, rebuild_reason = None, f"existing index unusable ({exc})"
+        recorded = base.manifest.model.reranker if base is not None else None
+        model = model.model_copy(update={"reranker": recorded if isinstance(reranker, Keep) else reranker})
         if base is not None:
             rebuild_reason = _compatibility_problem(base, model, chunking)
         existing = base.store.hashes() if base and not rebuild_reason else {}
@@ -313,6 +331,8 @@ def sync_index(
         source = SourceInfo(
             files=folder.files, pages=folder.pages, ocr_pages=folder.ocr_pages, skipped=folder.skipped_by_kind()
         )
+        report.reranker_changed = recorded != model.reranker
+        report.reranker = model.reranker.describe() if model.reranker else None
         if base is not None and not report.changed and base.manifest.source == source:
             report.documents, report.chunks = base.manifest.counts.documents, base.manifest.counts.chunks
             report.seconds = time.perf_counter() - started

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from indexer.errors import ConfigError
+from indexer.manifest import RerankerInfo
 from indexer.model_cache import default_cache_dir, usable_cores
 from indexer.rerank.base import Reranker, RerankRuntime
 from indexer.rerank.cross_encoder import check_folder
@@ -31,3 +33,31 @@ def load_reranker(
 def server_reranker(api: RerankApi, url: str, model: str | None = None, key: str | None = None) -> Reranker:
     """A reranking server speaking `api` at `url` (the part before `/rerank`)."""
     return ServerReranker(api, url, model, key)
+
+
+def reranker_info(spec: str, model: str | None = None) -> RerankerInfo:
+    """What `spec` names: `tei:URL` or `cohere:URL` a reranking server (`model`: what a cohere-style one is asked
+    for), anything else a cross-encoder folder (recorded by its absolute path)."""
+    kind, sep, rest = spec.partition(":")
+    if sep and kind in RerankApi.__members__ and rest.startswith(("http://", "https://")):
+        return RerankerInfo(kind=RerankApi(kind).value, location=rest.rstrip("/"), model=model)
+    folder = Path(spec).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(
+            f"reranker {spec!r} is neither a folder nor a server (tei:http://host:port or cohere:https://host/v1)"
+        )
+    return RerankerInfo(kind="cross-encoder", location=str(folder.resolve()))
+
+
+def load_reranker_of(
+    info: RerankerInfo,
+    *,
+    runtime: RerankRuntime = RerankRuntime.auto,
+    cache_dir: Path | None = None,
+    threads: int = 0,
+    key: str | None = None,
+) -> Reranker:
+    """The reranker `info` records (a server is sent `key`)."""
+    if info.kind == "cross-encoder":
+        return load_reranker(Path(info.location), runtime, cache_dir=cache_dir, threads=threads)
+    return server_reranker(RerankApi(info.kind), info.location, info.model, key)

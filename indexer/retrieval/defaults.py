@@ -22,6 +22,7 @@ class SearchDefaults:
     dense_weight: float = DEFAULT_DENSE_WEIGHT
     group: Group = Group.page  # one hit per page where passages have pages (others are their own unit)
     document_weight: float = 1.0  # hierarchical scoring: a unit's score plus this times its document's
+    rerank: bool = True  # whether a reranker stage, where the searcher has one, re-scores the first units
 
     def calibrated(self, calibration: Calibration | None) -> SearchDefaults:
         """These defaults with a collection's calibrated choice in their place (unchanged without one)."""
@@ -33,6 +34,7 @@ class SearchDefaults:
             dense_weight=calibration.dense_weight if calibration.dense_weight is not None else self.dense_weight,
             group=self.group,
             document_weight=self.document_weight,
+            rerank=calibration.rerank if calibration.rerank is not None else self.rerank,
         )
 
 

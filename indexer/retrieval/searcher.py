@@ -84,7 +84,7 @@ class Searcher:
         group: Group | None = None,
         navigation: Navigation | None = None,
         document_weight: float | None = None,
-        rerank: bool = True,
+        rerank: bool | None = None,
         rerank_candidates: int | None = None,
         rerank_budget_ms: float | None = None,
     ) -> SearchResult:
@@ -98,7 +98,8 @@ class Searcher:
         passages before and after it in its document. `group=page`: one hit per page (its best passage, its
         score fused from all its passages among the candidates; the default); `navigation`: where tables of
         contents and indexes go (below content by default). `rerank`, `rerank_candidates`, `rerank_budget_ms`:
-        whether a reranker stage runs, over how many units, within how long (see `indexer.retrieval.rerank`).
+        whether a reranker stage runs (default: the searcher's `defaults`, yes unless a calibration chose without),
+        over how many units, within how long (see `indexer.retrieval.rerank`).
         """
         started = time.perf_counter()
         request = SearchRequest(
@@ -118,7 +119,7 @@ class Searcher:
             group=group or self.defaults.group,
             navigation=navigation or Navigation.below,
             document_weight=self.defaults.document_weight if document_weight is None else document_weight,
-            rerank=rerank,
+            rerank=self.defaults.rerank if rerank is None else rerank,
             rerank_candidates=rerank_candidates,
             rerank_budget_ms=rerank_budget_ms,
         )

@@ -15,6 +15,7 @@ from indexer.embed.server import EmbedApi, server_model_id
 from indexer.errors import CollectionNotFoundError, ConfigError, ModelLoadError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
+from indexer.rerank.factory import reranker_info
 from service.auth import AdminAccess, GrantDep, KeysDep, ReadAccess, identify
 from service.collections import Collections
 from service.deps import CollectionsDep, SettingsDep, collection_path
@@ -35,6 +36,10 @@ class CollectionOut(BaseModel):
         description="Where a server model (`api:name`) is reached, as recorded when it was made (null: in process)."
     )
     dimension: int
+    reranker: str | None = Field(
+        description="The reranker its searches use, as recorded (null: the service's SEEKR_RERANKER or "
+        "SEEKR_RERANK_API, if any)."
+    )
     query_prompt: str = Field(description="Put in front of each query before embedding (empty: none).")
     passage_prompt: str = Field(description="Put in front of each passage before embedding (empty: none).")
     documents: int
@@ -57,6 +62,7 @@ class CollectionOut(BaseModel):
             model=m.model.id,
             embed_url=m.model.endpoint,
             dimension=m.model.dimension,
+            reranker=m.model.reranker.describe() if m.model.reranker else None,
             query_prompt=m.model.query_prompt,
             passage_prompt=m.model.passage_prompt,
             documents=m.counts.documents,
@@ -117,6 +123,16 @@ class CollectionIn(BaseModel):
     )
     embed_model: str | None = Field(
         None, min_length=1, max_length=500, description="The model the server is asked for (default: `model`)."
+    )
+    reranker: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description="A reranker for its searches: a cross-encoder folder on the service's machine, or a reranking "
+        "server `tei:http://host:port` / `cohere:https://host/v1` (sent SEEKR_RERANK_KEY). Default: the service's.",
+    )
+    rerank_model: str | None = Field(
+        None, min_length=1, max_length=500, description="The model a cohere-style reranking server is asked for."
     )
     query_prompt: str | None = Field(
         None, max_length=500, description="Put in front of each query (default: the model's own, e.g. e5's 'query: ')."
@@ -200,6 +216,7 @@ async def create_collection(
     )
     model, endpoint = _model_of(body, settings)
     try:
+        reranker = reranker_info(body.reranker, body.rerank_model) if body.reranker else None
         created, info = await to_thread.run_sync(
             lambda: collections.create(
                 grant.collection,
@@ -208,6 +225,7 @@ async def create_collection(
                 query_prompt=body.query_prompt,
                 passage_prompt=body.passage_prompt,
                 endpoint=endpoint,
+                reranker=reranker,
             )
         )
     except (ConfigError, ModelLoadError) as exc:

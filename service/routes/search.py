@@ -150,7 +150,13 @@ async def search_get(
             description="Weight of a hit's document score in its score (default 1; 0: pages alone).",
         ),
     ] = None,
-    rerank: Annotated[bool, Query(description="false: skip the collection's reranker for this search.")] = True,
+    rerank: Annotated[
+        bool | None,
+        Query(
+            description="false: skip the collection's reranker for this search (default: its calibration's choice, "
+            "else true)."
+        ),
+    ] = None,
     rerank_candidates: Annotated[
         int | None,
         Query(ge=1, le=MAX_DEPTH, description="Units the reranker re-scores (default SEEKR_RERANK_CANDIDATES, 20)."),
