@@ -82,6 +82,7 @@ def test_manifest_records_what_was_built(fake_seed_index: Path) -> None:
         "query_prompt": "",
         "passage_prompt": "",
         "endpoint": None,
+        "reranker": None,
     }
     assert data["chunking"]["chunk_tokens"] == ChunkingConfig().chunk_tokens
     assert data["counts"]["documents"] == 5 and data["counts"]["chunks"] > 5
