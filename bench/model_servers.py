@@ -1,5 +1,6 @@
-"""A stand-in embedding server on loopback, speaking each provider's published contract and embedding with a
-model run in process: OpenAI's `POST /v1/embeddings`, TEI's `POST /embed` and Ollama's `POST /api/embed`.
+"""A stand-in model server on loopback, speaking each provider's published contract with models run in process:
+embedding at OpenAI's `POST /v1/embeddings`, TEI's `POST /embed` and Ollama's `POST /api/embed`; reranking at
+TEI's `POST /rerank` and the Cohere-style `POST /v1/rerank`.
 
 The tests check seekr's clients against it (and its faults); `python -m bench servers` measures what a server
 adds to latency with it. Run alone: `python -m bench.model_servers --port 8089` (the bundled model).
@@ -18,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from indexer.embed.base import Embedder
+from indexer.rerank.base import Reranker
 
 KEY = "emb3d-s3cret"
 MODEL = "minilm"
@@ -32,11 +34,12 @@ class _Quiet(ThreadingHTTPServer):
         pass
 
 
-class EmbedServer:
-    """OpenAI at `base/v1`, TEI and Ollama at `base`."""
+class ModelServer:
+    """OpenAI and Cohere-style at `base/v1`, TEI and Ollama at `base`: `embedder` embeds, `reranker` scores."""
 
-    def __init__(self, model: Embedder, port: int = 0) -> None:
-        self.model = model
+    def __init__(self, embedder: Embedder | None = None, reranker: Reranker | None = None, port: int = 0) -> None:
+        self.embedder = embedder
+        self.reranker = reranker
         self.fault = ""
         self.flaky = 0
         self.fail_after = 0
@@ -69,6 +72,10 @@ class EmbedServer:
                     return self._send(504, b'{"error": "too slow"}')
                 if server.fault == "notjson":
                     return self._send(200, b"<html>502 Bad Gateway</html>")
+                if self.path in ("/rerank", "/v1/rerank") and server.reranker is not None:
+                    return self._rerank(server.reranker, body)
+                if server.embedder is None:
+                    return self._send(404, b"{}")
                 if self.path == "/v1/embeddings":
                     texts = body["input"]
                 elif self.path == "/embed":
@@ -77,7 +84,7 @@ class EmbedServer:
                     texts = body["input"]
                 else:
                     return self._send(404, b"{}")
-                rows = server.model.encode(texts).tolist()
+                rows = server.embedder.encode(texts).tolist()
                 with server._lock:
                     server.texts += len(texts)
                 if server.fault == "fewer":
@@ -96,6 +103,18 @@ class EmbedServer:
                 else:
                     out = {"model": body["model"], "embeddings": rows}
                 return self._send(200, json.dumps(out, allow_nan=True).encode())
+
+            def _rerank(self, reranker: Reranker, body: dict[str, Any]) -> None:
+                out: Any
+                if self.path == "/rerank":  # TEI: best first
+                    scores = reranker.score(body["query"], body["texts"])
+                    out = [{"index": i, "score": s} for i, s in sorted(enumerate(scores), key=lambda t: -t[1])]
+                else:
+                    scores = reranker.score(body["query"], body["documents"])
+                    out = {"results": [{"index": i, "relevance_score": s} for i, s in enumerate(scores)]}
+                if server.fault == "fewer":
+                    out = out[:-1] if isinstance(out, list) else {"results": out["results"][:-1]}
+                return self._send(200, json.dumps(out).encode())
 
             def _send(self, status: int, payload: bytes, retry_after: str | None = None) -> None:
                 self.send_response(status)
@@ -135,7 +154,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--runtime", default=Runtime.onnx.value, choices=[r.value for r in Runtime])
     args = parser.parse_args()
-    server = EmbedServer(load_embedder(runtime=args.runtime), port=args.port)
+    server = ModelServer(load_embedder(runtime=args.runtime), port=args.port)
     print(f"serving on {server.base} (key {KEY!r})", flush=True)
     try:
         threading.Event().wait()

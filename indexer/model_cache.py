@@ -8,9 +8,12 @@ into place, so a reader never sees half an export and two processes exporting at
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +67,20 @@ def write_entry(entry: Path, marker: str, fill: Callable[[Path], None]) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return entry
+
+
+def can_export() -> bool:
+    """Whether exports can be made here: torch and onnx are installed (the `torch` extra)."""
+    return importlib.util.find_spec("torch") is not None and importlib.util.find_spec("onnx") is not None
+
+
+def export_in_child(module: str, args: list[str], entry: Path, marker: str) -> str | None:
+    """Make `entry` by running `python -m module args` (torch stays out of this process); None when the entry is
+    there after, else why not (the child's last words)."""
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0 or not (entry / marker).is_file():
+        return proc.stderr.strip()[-2000:] or f"exit status {proc.returncode}"
+    return None
 
 
 def usable_cores() -> int:

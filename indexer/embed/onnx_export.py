@@ -9,9 +9,7 @@ imports torch just to find out that the export is already there.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from indexer import model_cache
 from indexer.errors import ModelLoadError
-from indexer.model_cache import quantize_int8, weights_hash, write_entry
+from indexer.model_cache import can_export, export_in_child, quantize_int8, weights_hash, write_entry
 
 # Everything that changes the exported files. Part of the cache key, so a change here re-exports.
 EXPORT_SETTINGS: dict[str, Any] = {
@@ -88,20 +86,15 @@ def ensure_exported(model_dir: Path, cache_dir: Path, model_id: str) -> Path:
     entry = cache_entry(model_dir, cache_dir)
     if (entry / META_FILE).is_file():
         return entry
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("onnx") is None:
+    if not can_export():
         raise ModelLoadError(
             f"no ONNX export of {model_dir} in {cache_dir}, and exporting one needs torch and onnx, which are not "
             "installed. Install the export extra (`pip install 'seekr[torch]'`), point SEEKR_MODEL_CACHE at a "
             "cache made where it is installed, or use SEEKR_RUNTIME=torch."
         )
-    proc = subprocess.run(
-        [sys.executable, "-m", "indexer.embed.onnx_export", str(model_dir), str(cache_dir), "--model-id", model_id],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0 or not (entry / META_FILE).is_file():
-        raise ModelLoadError(f"exporting {model_dir} to ONNX failed:\n{proc.stderr.strip()[-2000:]}")
+    args = [str(model_dir), str(cache_dir), "--model-id", model_id]
+    if (failure := export_in_child("indexer.embed.onnx_export", args, entry, META_FILE)) is not None:
+        raise ModelLoadError(f"exporting {model_dir} to ONNX failed:\n{failure}")
     return entry
 
 

@@ -13,9 +13,7 @@ must itself match the torch model within `FP32_TOLERANCE`, or the export fails.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tokenizers import Tokenizer
 
 from indexer.errors import ConfigError
-from indexer.model_cache import cache_entry, quantize_int8, weights_hash, write_entry
+from indexer.model_cache import cache_entry, can_export, export_in_child, quantize_int8, weights_hash, write_entry
 
 EXPORT_SETTINGS: dict[str, Any] = {
     "format": 1,
@@ -107,20 +105,15 @@ def ensure_exported(folder: Path, cache_dir: Path) -> Path:
     entry = entry_for(folder, cache_dir)
     if (entry / META_FILE).is_file():
         return entry
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("onnx") is None:
+    if not can_export():
         raise ConfigError(
             f"reranker {folder}: no ONNX export of it in {cache_dir}, and exporting needs torch and onnx, which are "
             "not installed. Export it where they are (`pip install 'seekr[torch]'`, then `python -m "
             "indexer.rerank.onnx_export FOLDER CACHE_DIR`) and point SEEKR_MODEL_CACHE at that cache."
         )
-    proc = subprocess.run(
-        [sys.executable, "-m", "indexer.rerank.onnx_export", str(folder), str(cache_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0 or not (entry / META_FILE).is_file():
-        raise ConfigError(f"reranker {folder}: exporting it to ONNX failed:\n{proc.stderr.strip()[-2000:]}")
+    args = [str(folder), str(cache_dir)]
+    if (failure := export_in_child("indexer.rerank.onnx_export", args, entry, META_FILE)) is not None:
+        raise ConfigError(f"reranker {folder}: exporting it to ONNX failed:\n{failure}")
     return entry
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.model_servers import KEY, MODEL, EmbedServer
+from bench.model_servers import KEY, MODEL, ModelServer
 from indexer.building.builder import build_index
 from indexer.embed.base import Embedder
 from indexer.embed.cache import CachedEmbedder, VectorCache
@@ -37,30 +37,30 @@ def model(model_cache: Path) -> Embedder:
 
 
 @pytest.fixture(scope="module")
-def served(model: Embedder) -> Iterator[EmbedServer]:
-    running = EmbedServer(model)
+def served(model: Embedder) -> Iterator[ModelServer]:
+    running = ModelServer(model)
     yield running
     running.stop()
 
 
 @pytest.fixture
-def server(served: EmbedServer) -> EmbedServer:
+def server(served: ModelServer) -> ModelServer:
     served.reset()
     return served
 
 
-def _options(server: EmbedServer, api: EmbedApi, **changes: Any) -> ServerOptions:
+def _options(server: ModelServer, api: EmbedApi, **changes: Any) -> ServerOptions:
     options = ServerOptions(api=api, url=server.url(api.value), model=MODEL, key=KEY, backoff=0.01)
     return dataclasses.replace(options, **changes)
 
 
-def _remote(server: EmbedServer, api: EmbedApi, **changes: Any) -> ServerEmbedder:
+def _remote(server: ModelServer, api: EmbedApi, **changes: Any) -> ServerEmbedder:
     return load_server_embedder(_options(server, api, **changes))
 
 
 @pytest.mark.parametrize("api", list(EmbedApi))
 def test_the_server_gives_the_vectors_of_the_model_in_process(
-    server: EmbedServer, model: Embedder, api: EmbedApi
+    server: ModelServer, model: Embedder, api: EmbedApi
 ) -> None:
     texts = [f"passage number {i} about {w}" for i, w in enumerate(["rivers", "taxes", "the moon"] * 30)]
     remote = _remote(server, api, batch_size=7, concurrency=3)
@@ -77,7 +77,7 @@ def test_the_server_gives_the_vectors_of_the_model_in_process(
 @pytest.mark.parametrize("engine", [BackendName.local, pytest.param(BackendName.milvus, marks=pytest.mark.milvus)])
 @pytest.mark.parametrize("api", list(EmbedApi))
 def test_an_index_built_through_a_server_ranks_as_the_model_in_process(
-    server: EmbedServer, model: Embedder, api: EmbedApi, engine: BackendName, tmp_path: Path
+    server: ModelServer, model: Embedder, api: EmbedApi, engine: BackendName, tmp_path: Path
 ) -> None:
     here_backend = engine_backend(engine, tmp_path / "here")
     there_backend = engine_backend(engine, tmp_path / "there")
@@ -114,7 +114,7 @@ FAULTS = {
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 @pytest.mark.parametrize("api", list(EmbedApi))
 def test_a_fault_stops_the_build_naming_the_server_and_keeps_the_index(
-    server: EmbedServer, api: EmbedApi, fault: str, tmp_path: Path
+    server: ModelServer, api: EmbedApi, fault: str, tmp_path: Path
 ) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(SEEDS, docs)
@@ -136,7 +136,7 @@ def test_a_fault_stops_the_build_naming_the_server_and_keeps_the_index(
 
 
 def test_a_server_that_is_down_is_named(model: Embedder) -> None:
-    gone = EmbedServer(model)
+    gone = ModelServer(model)
     url = gone.base
     gone.stop()
     remote = load_server_embedder(ServerOptions(api=EmbedApi.tei, url=url, model=MODEL, retries=2, backoff=0.01))
@@ -144,7 +144,7 @@ def test_a_server_that_is_down_is_named(model: Embedder) -> None:
         remote.encode(["anything"])
 
 
-def test_retries_ride_out_a_briefly_overloaded_server(server: EmbedServer, model: Embedder) -> None:
+def test_retries_ride_out_a_briefly_overloaded_server(server: ModelServer, model: Embedder) -> None:
     server.fault, server.flaky = "flaky", 3
     remote = _remote(server, EmbedApi.openai, retries=3)
     vectors = remote.encode(["a question about rivers"])
@@ -152,7 +152,7 @@ def test_retries_ride_out_a_briefly_overloaded_server(server: EmbedServer, model
     assert server.requests == 5  # three 503s, the probe and the batch
 
 
-def test_a_stopped_build_goes_on_without_embedding_again(server: EmbedServer, tmp_path: Path) -> None:
+def test_a_stopped_build_goes_on_without_embedding_again(server: ModelServer, tmp_path: Path) -> None:
     cache = VectorCache(tmp_path / "cache")
     remote = _remote(server, EmbedApi.tei, batch_size=4, concurrency=1)
     # Fails once 6 requests were answered: the probe, then 5 batches of 4 (two slices of 8 were stored).

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bench.model_servers import KEY, EmbedServer
+from bench.model_servers import KEY, ModelServer
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import AUTH, ROOT, SEEDS, wait_ready
@@ -31,8 +31,8 @@ PUTS = [line for block in BLOCKS for line in block.splitlines() if line.startswi
 
 
 @pytest.fixture(scope="module")
-def stand_in() -> Iterator[EmbedServer]:
-    running = EmbedServer(FakeEmbedder())
+def stand_in() -> Iterator[ModelServer]:
+    running = ModelServer(FakeEmbedder())
     yield running
     running.stop()
 
@@ -44,7 +44,7 @@ def test_the_page_has_examples_of_each_contract() -> None:
 
 
 @pytest.mark.parametrize("line", BUILDS)
-def test_build_examples_run(line: str, stand_in: EmbedServer, tmp_path: Path) -> None:
+def test_build_examples_run(line: str, stand_in: ModelServer, tmp_path: Path) -> None:
     shutil.copytree(SEEDS, tmp_path / "docs")
     (tmp_path / "secret").write_text(KEY, encoding="utf-8")
     words = shlex.split(HOST.sub(stand_in.base, line).replace("/run/secrets/embed-key", str(tmp_path / "secret")))
@@ -65,7 +65,7 @@ def test_build_examples_run(line: str, stand_in: EmbedServer, tmp_path: Path) ->
     assert KEY not in proc.stdout + proc.stderr and KEY not in json.dumps(manifest)
 
 
-def test_the_put_example_makes_the_collection(stand_in: EmbedServer, fake_seed_index: Path, tmp_path: Path) -> None:
+def test_the_put_example_makes_the_collection(stand_in: ModelServer, fake_seed_index: Path, tmp_path: Path) -> None:
     (line,) = PUTS
     body = json.loads(HOST.sub(stand_in.base, shlex.split(line)[shlex.split(line).index("-d") + 1]))
     name = re.search(r"/collections/([\w-]+)", line)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.model_servers import KEY, ModelServer
 from indexer.rerank.base import RerankerError
 from indexer.rerank.cross_encoder import CrossEncoderReranker
 from indexer.rerank.server import RerankApi, ServerReranker
@@ -15,7 +16,6 @@ from indexer.retrieval.rerank import RerankStage
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
 from tests.fakes import FakeEmbedder
-from tests.rerank_server import KEY, RerankServer
 from tests.tiny_models import make_tiny_cross_encoder
 
 QUESTION = "Where did Wang Yi meet Lavrov"
@@ -27,20 +27,20 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> CrossEncoderReranker:
 
 
 @pytest.fixture(scope="module")
-def server(local: CrossEncoderReranker) -> Iterator[RerankServer]:
-    running = RerankServer(local)
+def server(local: CrossEncoderReranker) -> Iterator[ModelServer]:
+    running = ModelServer(reranker=local)
     yield running
-    running.httpd.shutdown()
+    running.stop()
 
 
-def _remote(server: RerankServer, api: RerankApi) -> ServerReranker:
+def _remote(server: ModelServer, api: RerankApi) -> ServerReranker:
     base = server.base if api is RerankApi.tei else f"{server.base}/v1"
     return ServerReranker(api, base, model="tiny", key=KEY)
 
 
 @pytest.mark.parametrize("api", list(RerankApi))
 def test_a_server_reranks_exactly_as_the_model_in_process(
-    seed_backend: Backend, local: CrossEncoderReranker, server: RerankServer, api: RerankApi
+    seed_backend: Backend, local: CrossEncoderReranker, server: ModelServer, api: RerankApi
 ) -> None:
     server.fault = ""
     snapshot = seed_backend.open()
@@ -55,7 +55,7 @@ def test_a_server_reranks_exactly_as_the_model_in_process(
 @pytest.mark.parametrize("fault", ["401", "notjson", "fewer", "down"])
 @pytest.mark.parametrize("api", list(RerankApi))
 def test_a_failing_server_leaves_the_fused_order_and_says_why(
-    seed_backend: Backend, server: RerankServer, api: RerankApi, fault: str
+    seed_backend: Backend, server: ModelServer, api: RerankApi, fault: str
 ) -> None:
     server.fault = fault
     remote = ServerReranker(api, "http://127.0.0.1:9", key=KEY) if fault == "down" else _remote(server, api)

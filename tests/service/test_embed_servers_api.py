@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bench.model_servers import KEY as SERVER_KEY
-from bench.model_servers import MODEL, EmbedServer
+from bench.model_servers import MODEL, ModelServer
 from indexer.building.builder import build_index
 from indexer.embed.runtime import load_server_embedder
 from indexer.embed.server import EmbedApi, ServerOptions
@@ -28,19 +28,19 @@ QUESTION = "Where did Wang Yi meet Lavrov"
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[EmbedServer]:
-    running = EmbedServer(FakeEmbedder())
+def served() -> Iterator[ModelServer]:
+    running = ModelServer(FakeEmbedder())
     yield running
     running.stop()
 
 
 @pytest.fixture
-def server(served: EmbedServer) -> EmbedServer:
+def server(served: ModelServer) -> ModelServer:
     served.reset()
     return served
 
 
-def _settings(server: EmbedServer, root: Path, engine: BackendName, **more: object) -> Settings:
+def _settings(server: ModelServer, root: Path, engine: BackendName, **more: object) -> Settings:
     base = storage(engine, root)
     return Settings(
         backend=engine,
@@ -56,7 +56,7 @@ def _settings(server: EmbedServer, root: Path, engine: BackendName, **more: obje
 
 
 @pytest.fixture
-def built(server: EmbedServer, engine: BackendName, tmp_path: Path, seeds_copy: Path) -> Settings:
+def built(server: ModelServer, engine: BackendName, tmp_path: Path, seeds_copy: Path) -> Settings:
     settings = _settings(server, tmp_path, engine)
     assert settings.model == f"tei:{MODEL}"
     options = settings.server_options(settings.model)
@@ -84,7 +84,7 @@ def test_the_default_collection_searches_through_the_server(
 
 @pytest.mark.parametrize("fault", ["401", "notjson", "nan"])
 def test_a_failing_server_gives_503_with_the_reason_and_lexical_search_goes_on(
-    built: Settings, server: EmbedServer, fault: str, caplog: pytest.LogCaptureFixture
+    built: Settings, server: ModelServer, fault: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings = built.model_copy(update={"embed_retries": 0})
@@ -102,7 +102,7 @@ def test_a_failing_server_gives_503_with_the_reason_and_lexical_search_goes_on(
     assert SERVER_KEY not in caplog.text
 
 
-def test_a_server_down_at_start_still_serves_lexical_searches(built: Settings, server: EmbedServer) -> None:
+def test_a_server_down_at_start_still_serves_lexical_searches(built: Settings, server: ModelServer) -> None:
     server.fault = "401"
     with TestClient(create_app(built.model_copy(update={"embed_retries": 0}))) as client:
         wait_ready(client)
@@ -113,7 +113,7 @@ def test_a_server_down_at_start_still_serves_lexical_searches(built: Settings, s
 
 
 def test_put_collections_makes_a_collection_of_a_server_model(
-    server: EmbedServer, engine: BackendName, tmp_path: Path, seed_backend: object
+    server: ModelServer, engine: BackendName, tmp_path: Path, seed_backend: object
 ) -> None:
     base = storage(engine, tmp_path)
     settings = Settings(

@@ -54,10 +54,10 @@ def test_a_folder_that_is_not_a_cross_encoder_fails_the_load_with_its_reason(
 def test_a_reranking_server_is_named_by_settings_and_its_key_stays_secret(
     fake_seed_index: Path, cross_encoder: Path
 ) -> None:
+    from bench.model_servers import KEY, ModelServer
     from indexer.rerank.cross_encoder import CrossEncoderReranker
-    from tests.rerank_server import KEY, RerankServer
 
-    server = RerankServer(CrossEncoderReranker(cross_encoder))
+    server = ModelServer(reranker=CrossEncoderReranker(cross_encoder))
     try:
         settings = Settings(
             index_dir=fake_seed_index, model="fake-hash", rerank_api="tei", rerank_url=server.base, rerank_key=KEY
@@ -72,7 +72,7 @@ def test_a_reranking_server_is_named_by_settings_and_its_key_stays_secret(
             assert failed["rerank"].startswith("failed (reranking server") and KEY not in failed["rerank"]
             assert KEY not in client.get("/stats").text
     finally:
-        server.httpd.shutdown()
+        server.stop()
 
 
 def test_a_reranking_server_needs_its_url() -> None:
