@@ -11,7 +11,7 @@ NAME=seekr-smoke-$$
 WORK=$(mktemp -d)
 VOLUME=seekr-smoke-index-$$
 cleanup() {
-  docker rm -f "$NAME" "$NAME-docs" >/dev/null 2>&1 || true
+  docker rm -f "$NAME" "$NAME-docs" "$NAME-rerank" >/dev/null 2>&1 || true
   docker volume rm -f "$VOLUME" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -106,6 +106,26 @@ assert hit["doc_id"] == "stations.csv" and hit["rows"][0] <= 3 <= hit["rows"][1]
   docker stop -t 20 "$NAME-docs" >/dev/null
   docker rm "$NAME-docs" >/dev/null
 done
+
+echo "== a reranker in the image (no torch): a cross-encoder exported here to ONNX, mounted into its model cache"
+"$PY" -c 'import sys; from pathlib import Path; from tests.tiny_models import make_tiny_cross_encoder
+print(make_tiny_cross_encoder(Path(sys.argv[1])))' "$WORK/rerank" >"$WORK/ce.log" 2>&1 || { tail -20 "$WORK/ce.log"; exit 1; }
+"$PY" -m indexer.rerank.onnx_export "$WORK/rerank/cross-encoder" "$WORK/rerank/cache" >"$WORK/export.log" 2>&1 \
+  || { tail -20 "$WORK/export.log"; exit 1; }
+ENTRY=$(basename "$(ls -d "$WORK"/rerank/cache/cross-encoder-*)")
+chmod -R a+rX "$WORK"
+docker run -d --name "$NAME-rerank" --network host -e PORT="$PORT" -e HOST=127.0.0.1 \
+  -e SEEKR_RERANKER=/models/cross-encoder -v "$WORK/rerank/cross-encoder:/models/cross-encoder:ro" \
+  -v "$WORK/rerank/cache/$ENTRY:/opt/seekr/models/$ENTRY:ro" "$IMAGE" >/dev/null
+wait_ready "$BASE" "$NAME-rerank" >/dev/null
+curl -fs "$BASE/search?q=Where+did+Wang+Yi+meet+Lavrov&k=3" | "$PY" -c '
+import json, sys
+body = json.load(sys.stdin)
+assert body["rerank"].startswith("reranked"), body["rerank"]
+assert all(h["scores"]["rerank"] is not None for h in body["results"]), body["results"]
+print("reranked in the image:", body["rerank"])'
+docker exec "$NAME-rerank" python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is not None)'
+docker stop -t 20 "$NAME-rerank" >/dev/null
 
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 echo "== image size: $((size / 1024 / 1024)) MB ($IMAGE); ready $ready s after docker run"
