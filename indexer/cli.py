@@ -13,6 +13,8 @@ import textwrap
 from contextlib import closing
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from indexer.building.builder import KEEP, BuildReport, Keep, build_index, build_prompts, sync_index
 from indexer.building.watch import DEFAULT_SETTLE_MS, FolderWatcher
 from indexer.calibrate import DEFAULT_FOLDS, format_calibration
@@ -292,7 +294,13 @@ def _backend(args: argparse.Namespace, *, create: bool, index: Path | None = Non
 def _servers(args: argparse.Namespace) -> EmbedServerSettings:
     """The embedding-server settings: the command line's, then SEEKR_EMBED_* variables."""
     given = {"embed_url": getattr(args, "embed_url", None), "embed_key_file": getattr(args, "embed_key_file", None)}
-    return EmbedServerSettings(**{k: v for k, v in given.items() if v is not None})
+    try:
+        return EmbedServerSettings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SEEKR_{'_'.join(str(p) for p in e['loc']).upper() or 'EMBED_*'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"embedding server settings: {problems}") from exc
 
 
 def _model(args: argparse.Namespace) -> str:

@@ -183,3 +183,20 @@ def test_server_models_are_named_api_colon_model() -> None:
     assert parse_server_model("/models/e5:v2") is None
     with pytest.raises(ConfigError, match="SEEKR_EMBED_URL"):
         load_embedder("ollama:nomic-embed-text")
+
+
+def test_the_cli_names_a_bad_server_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from indexer.cli import main
+
+    monkeypatch.setenv("SEEKR_EMBED_BATCH_SIZE", "lots")
+    assert main(["build", str(SEEDS), "--index", str(tmp_path / "i"), "--quiet", "--model", "tei:m"]) == 2
+    assert "SEEKR_EMBED_BATCH_SIZE: Input should be a valid integer" in capsys.readouterr().err
+    monkeypatch.delenv("SEEKR_EMBED_BATCH_SIZE")
+    monkeypatch.setenv("SEEKR_EMBED_API", "tei")
+    assert main(["build", str(SEEDS), "--index", str(tmp_path / "i"), "--quiet"]) == 2
+    assert "needs SEEKR_EMBED_MODEL" in capsys.readouterr().err
+    monkeypatch.setenv("SEEKR_EMBED_MODEL", "m")
+    assert main(["build", str(SEEDS), "--index", str(tmp_path / "i"), "--quiet"]) == 2
+    assert "SEEKR_EMBED_URL" in capsys.readouterr().err
