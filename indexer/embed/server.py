@@ -116,8 +116,6 @@ class ServerEmbedder:
         self._tokenizer = tokenizer
         self._dimension = dimension
         self._dimension_lock = threading.Lock()
-        self.texts = 0  # passages and queries embedded, and the seconds spent (the server's rate)
-        self.seconds = 0.0
 
     @property
     def endpoint(self) -> str:
@@ -161,7 +159,6 @@ class ServerEmbedder:
             return np.zeros((0, dimension), dtype=np.float32)
         size = self._options.batch_size
         batches = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
-        started = time.perf_counter()
         out = np.empty((len(texts), dimension), dtype=np.float32)
         with progress_bar(total=len(texts), desc="embedding (server)", unit="chunk", enabled=progress) as bar:
             futures = [self._pool.submit(self._post, batch, dimension) for batch in batches]
@@ -172,8 +169,6 @@ class ServerEmbedder:
             finally:
                 for future in futures:
                     future.cancel()  # after a failure, batches not started yet are not sent
-        self.texts += len(texts)
-        self.seconds += time.perf_counter() - started
         return out
 
     def close(self) -> None:
