@@ -94,12 +94,25 @@ def _add_reranker(parser: argparse.ArgumentParser, what: str) -> None:
         "tei:http://host:port or cohere:https://host/v1 (its key from $SEEKR_RERANK_KEY)",
     )
     parser.add_argument("--rerank-model", metavar="NAME", help="the model a cohere-style reranking server is asked for")
+    _add_rerank_runtime(parser)
+
+
+def _add_rerank_runtime(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rerank-runtime",
         choices=[r.value for r in RerankRuntime],
         default=os.environ.get("SEEKR_RERANK_RUNTIME", RerankRuntime.auto.value),
         help="what runs a cross-encoder folder (default: $SEEKR_RERANK_RUNTIME or auto: ONNX, int8 where its "
         "export kept the scores)",
+    )
+
+
+def _add_rerank_candidates(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rerank-candidates",
+        type=int,
+        default=DEFAULT_RERANK_CANDIDATES,
+        help="units the reranker re-scores (default: %(default)s)",
     )
 
 
@@ -417,12 +430,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_server_options(query)
     _add_reranker(query, "a reranker for this query instead of the one the collection records")
     query.add_argument("--no-rerank", action="store_true", help="no reranking, even where the collection has one")
-    query.add_argument(
-        "--rerank-candidates",
-        type=int,
-        default=DEFAULT_RERANK_CANDIDATES,
-        help="units the reranker re-scores (default: %(default)s)",
-    )
+    _add_rerank_candidates(query)
 
     merge_cmd = sub.add_parser(
         "merge",
@@ -491,18 +499,8 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--json", type=Path, metavar="FILE", help="also write the calibration as JSON")
     _add_runtime(cal)
     _add_server_options(cal)
-    cal.add_argument(
-        "--rerank-runtime",
-        choices=[r.value for r in RerankRuntime],
-        default=os.environ.get("SEEKR_RERANK_RUNTIME", RerankRuntime.auto.value),
-        help="what runs the collection's cross-encoder, if it records one (default: $SEEKR_RERANK_RUNTIME or auto)",
-    )
-    cal.add_argument(
-        "--rerank-candidates",
-        type=int,
-        default=DEFAULT_RERANK_CANDIDATES,
-        help="units the collection's reranker re-scores (default: %(default)s)",
-    )
+    _add_rerank_runtime(cal)  # for the collection's own reranker, if it records one
+    _add_rerank_candidates(cal)
     uncal = sub.add_parser(
         "uncalibrate",
         help="remove a collection's calibration",
@@ -735,8 +733,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
         defaults = DEFAULTS.calibrated(snapshot.manifest.calibration)
         mode = Mode(args.mode) if args.mode else None
         info = reranker_info(args.reranker, args.rerank_model) if args.reranker else snapshot.manifest.model.reranker
-        use = info is not None and not args.no_rerank
-        stages = [RerankStage(_reranker(args, info), args.rerank_candidates)] if use and info else []
+        stages = []
+        if info is not None and not args.no_rerank:
+            stages.append(RerankStage(_reranker(args, info), args.rerank_candidates))
         result = Searcher(snapshot, embedder, defaults=defaults, stages=stages).search(question, k=args.k, mode=mode)
     reranked = f", {result.rerank}" if result.rerank else ""
     print(f"{len(result.hits)} results for {question!r} ({result.mode}{reranked}, {result.took_ms:.1f} ms)\n")

@@ -42,7 +42,8 @@ class Models:
     ) -> tuple[Embedder, BatchingEmbedder]:
         """(the embedder for writes, the query batcher) for `model`, loading it the first time (blocking: call it
         in a thread). Two callers asking for a model not loaded yet load it once. A server model is reached at
-        SEEKR_EMBED_URL, else at `endpoint` (its index's); `dimension` is the one its index holds."""
+        `endpoint` (the caller's choice: its index's, or SEEKR_EMBED_URL), else at SEEKR_EMBED_URL; `dimension` is
+        the one its index holds."""
         key = canonical_model_id(model)
         server = self._settings.server_options(model, endpoint)
         if server is not None:

@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from indexer.building.watch import DEFAULT_SETTLE_MS
 from indexer.embed.base import DEFAULT_MODEL
 from indexer.embed.runtime import Runtime
+from indexer.embed.server import EmbedApi, server_model_id
 from indexer.embed.settings import EmbedServerSettings
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
@@ -226,8 +227,10 @@ class Settings(StorageSettings, EmbedServerSettings):
     def _server_model(cls, data: Any) -> Any:
         """SEEKR_EMBED_API and SEEKR_EMBED_MODEL name the default collection's model (`api:model`) unless
         SEEKR_MODEL names one."""
-        if isinstance(data, dict) and not data.get("model") and data.get("embed_api") and data.get("embed_model"):
-            return {**data, "model": f"{data['embed_api']}:{data['embed_model']}"}
+        if not isinstance(data, dict) or data.get("model") or not data.get("embed_model"):
+            return data
+        if data.get("embed_api") in list(EmbedApi):  # an unknown one is refused by its field, with the choices
+            return {**data, "model": server_model_id(EmbedApi(data["embed_api"]), data["embed_model"])}
         return data
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -52,9 +53,12 @@ def fake_seed_index(tmp_path: Path, seeds_copy: Path, fake_embedder: FakeEmbedde
 ENGINES = [BackendName.local, pytest.param(BackendName.milvus, marks=pytest.mark.milvus)]
 
 
-def storage(engine: BackendName, root: Path) -> Settings:
-    """Settings placing an index of `engine` under `root` (a directory, or a Milvus Lite file)."""
-    return Settings(backend=engine, index_dir=root / "index", milvus_uri=str(root / "milvus.db"), model="fake-hash")
+def storage(engine: BackendName, root: Path, **more: Any) -> Settings:
+    """Settings placing an index of `engine` under `root` (a directory, or a Milvus Lite file); `more` are other
+    settings (the model is the fake's unless they name one)."""
+    return Settings(
+        backend=engine, index_dir=root / "index", milvus_uri=str(root / "milvus.db"), **{"model": "fake-hash", **more}
+    )
 
 
 def engine_backend(engine: BackendName, root: Path) -> Backend:

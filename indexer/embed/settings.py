@@ -8,7 +8,14 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from indexer.embed.server import DEFAULT_MAX_TOKENS, EmbedApi, ServerOptions, parse_server_model, read_key
+from indexer.embed.server import (
+    DEFAULT_MAX_TOKENS,
+    EmbedApi,
+    ServerOptions,
+    parse_server_model,
+    read_key,
+    server_model_id,
+)
 from indexer.errors import ConfigError
 
 
@@ -60,7 +67,7 @@ class EmbedServerSettings(BaseSettings):
         """The model id the settings name (`api:model`), None when they name no server."""
         if self.embed_api is None or not self.embed_model:
             return None
-        return f"{self.embed_api.value}:{self.embed_model}"
+        return server_model_id(self.embed_api, self.embed_model)
 
     def server_options(self, model: str, endpoint: str | None = None) -> ServerOptions | None:
         """How to reach server model `model` (None: it is not one): at `endpoint` (e.g. the URL a collection

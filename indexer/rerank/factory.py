@@ -17,22 +17,17 @@ def load_reranker(
 ) -> Reranker:
     """The cross-encoder in folder `path` on `runtime` (ConfigError if it is not one, or cannot be exported).
     ONNX runtimes export it into `cache_dir` (default: the model cache) the first time; `threads` 0: every core."""
-    check_folder(path)
     if runtime is RerankRuntime.torch:
         from indexer.rerank.cross_encoder import CrossEncoderReranker
 
-        return CrossEncoderReranker(path)
+        return CrossEncoderReranker(path)  # checks the folder itself
+    check_folder(path)
     from indexer.rerank.onnx_export import ensure_exported
     from indexer.rerank.onnx_runtime import OnnxCrossEncoder
 
     entry = ensure_exported(path, cache_dir or default_cache_dir())
     int8 = {RerankRuntime.onnx: False, RerankRuntime.onnx_int8: True}.get(runtime)
     return OnnxCrossEncoder(entry, folder=path, int8=int8, threads=threads or usable_cores())
-
-
-def server_reranker(api: RerankApi, url: str, model: str | None = None, key: str | None = None) -> Reranker:
-    """A reranking server speaking `api` at `url` (the part before `/rerank`)."""
-    return ServerReranker(api, url, model, key)
 
 
 def reranker_info(spec: str, model: str | None = None) -> RerankerInfo:
@@ -60,4 +55,4 @@ def load_reranker_of(
     """The reranker `info` records (a server is sent `key`)."""
     if info.kind == "cross-encoder":
         return load_reranker(Path(info.location), runtime, cache_dir=cache_dir, threads=threads)
-    return server_reranker(RerankApi(info.kind), info.location, info.model, key)
+    return ServerReranker(RerankApi(info.kind), info.location, info.model, key)

@@ -16,7 +16,6 @@ from indexer.rerank.factory import reranker_info
 from indexer.storage.base import Backend
 from indexer.storage.settings import BackendName
 from service.app import create_app
-from service.settings import Settings
 from tests.conftest import AUTH, KEY, SEEDS, storage, wait_ready
 from tests.fakes import FakeEmbedder
 from tests.tiny_models import make_tiny_cross_encoder
@@ -66,10 +65,7 @@ def test_the_cli_records_it_and_queries_with_it(
 def test_put_collections_takes_a_reranker(
     engine: BackendName, tmp_path: Path, seed_backend: Backend, cross_encoder: Path, model_cache: Path
 ) -> None:
-    base = storage(engine, tmp_path)
-    settings = Settings(
-        backend=engine, index_dir=base.index_dir, milvus_uri=base.milvus_uri, model=base.model, api_key=KEY
-    )
+    settings = storage(engine, tmp_path, api_key=KEY)
     with TestClient(create_app(settings, embedder_factory=lambda s: FakeEmbedder())) as client:
         wait_ready(client)
         made = client.put("/collections/ranked", json={"reranker": str(cross_encoder)}, headers=AUTH)

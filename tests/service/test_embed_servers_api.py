@@ -40,19 +40,12 @@ def server(served: ModelServer) -> ModelServer:
     return served
 
 
-def _settings(server: ModelServer, root: Path, engine: BackendName, **more: object) -> Settings:
-    base = storage(engine, root)
-    return Settings(
-        backend=engine,
-        index_dir=base.index_dir,
-        milvus_uri=base.milvus_uri,
-        embed_api=EmbedApi.tei,
-        embed_url=server.base,
-        embed_model=MODEL,
-        embed_key=SERVER_KEY,
-        embed_cache=root / "vectors",
-        **more,  # type: ignore[arg-type]
-    )
+def _settings(server: ModelServer, root: Path, engine: BackendName) -> Settings:
+    # No model named: SEEKR_EMBED_API and SEEKR_EMBED_MODEL name it.
+    return storage(
+        engine, root, model=None, embed_api=EmbedApi.tei, embed_url=server.base, embed_model=MODEL,
+        embed_key=SERVER_KEY, embed_cache=root / "vectors",
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -115,16 +108,7 @@ def test_a_server_down_at_start_still_serves_lexical_searches(built: Settings, s
 def test_put_collections_makes_a_collection_of_a_server_model(
     server: ModelServer, engine: BackendName, tmp_path: Path, seed_backend: object
 ) -> None:
-    base = storage(engine, tmp_path)
-    settings = Settings(
-        backend=engine,
-        index_dir=base.index_dir,
-        milvus_uri=base.milvus_uri,
-        model=base.model,
-        api_key=KEY,
-        embed_key=SERVER_KEY,
-        embed_cache=tmp_path / "vectors",
-    )
+    settings = storage(engine, tmp_path, api_key=KEY, embed_key=SERVER_KEY, embed_cache=tmp_path / "vectors")
     app = create_app(settings, embedder_factory=lambda s: FakeEmbedder())
     with TestClient(app) as client:
         wait_ready(client)
