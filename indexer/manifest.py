@@ -96,10 +96,28 @@ class VectorInfo(_Frozen):
 
 
 class LexicalInfo(_Frozen):
-    """The BM25 scoring."""
+    """The BM25 scoring, and how text was analysed into terms (`indexer.analysis`). An index is always searched
+    with the analyzer and language that built it; manifests written before this was recorded name
+    `english-1`, the analyzer every index had then."""
 
     variant: str = "lucene k1=1.5 b=0.75, statistics of the whole live collection"
     tokens: str = "words of 2+ characters, lower-cased, English stop words removed, Snowball English stems"
+    analyzer: str = "english-1"
+    # The collection's language: `auto` (each passage's own, detected) or a language code.
+    language: str = "en"
+    # Passages per language as analysed, counted as they were written (a document replaced or deleted is still
+    # counted until its segment is merged, or the next full build); what questions are matched against.
+    languages: dict[str, int] = {}
+
+    def same_analysis(self, other: LexicalInfo) -> bool:
+        """Whether `other` analyses text exactly as this does (same analyzer and language)."""
+        return (self.analyzer, self.language) == (other.analyzer, other.language)
+
+    def main_languages(self, share: float = 0.5) -> list[str]:
+        """The languages holding at least `share` of the counted passages, most first."""
+        total = sum(self.languages.values())
+        ranked = sorted(self.languages, key=lambda code: -self.languages[code])
+        return [code for code in ranked if total and self.languages[code] / total >= share]
 
 
 class SegmentInfo(_Frozen):
@@ -114,6 +132,8 @@ class SegmentInfo(_Frozen):
     deleted_documents: int = 0
     deleted_chunks: int = 0
     deleted_tokens: int = 0
+    # Chunks per language as the analyzer found them (deleted ones included until a merge).
+    languages: dict[str, int] = {}
 
     @property
     def live_chunks(self) -> int:
@@ -196,6 +216,7 @@ class Manifest(_Frozen):
         build_seconds: float | None,
         source: SourceInfo | None = None,
         calibration: Calibration | None = None,
+        lexical: LexicalInfo | None = None,
     ) -> Manifest:
         """The manifest of a version committed now by this package."""
         return cls(
@@ -211,6 +232,7 @@ class Manifest(_Frozen):
             build_seconds=build_seconds,
             source=source,
             calibration=calibration,
+            lexical=lexical or LexicalInfo(),
         )
 
     def save(self, directory: Path) -> Path:

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from indexer.manifest import Calibration, ChunkingInfo, Manifest, ModelInfo, SourceInfo
+from indexer.analysis import AUTO, CURRENT, Analyzer, Term, analyzer
+from indexer.manifest import Calibration, ChunkingInfo, LexicalInfo, Manifest, ModelInfo, SourceInfo
 from indexer.storage.settings import BackendName
 from indexer.types import ChunkRecord, DocumentUpdate, Filter, Place, StoredDocument
 
@@ -62,15 +63,35 @@ class VectorSearch(Protocol):
         ...
 
 
+def new_lexical(language: str = AUTO) -> LexicalInfo:
+    """The lexical record of a new index: this version's analyzer, set to `language`."""
+    return LexicalInfo(
+        tokens="Unicode words (ICU, with dictionaries for scripts without spaces), NFKC, case-folded, Hangul "
+        "bigrams, each language's Snowball stems; English stop words removed from English passages",
+        analyzer=CURRENT,
+        language=language,
+    )
+
+
+def lexical_analyzer(lexical: LexicalInfo) -> Analyzer:
+    """The analyzer a manifest's lexical record names, set to its language and languages."""
+    return analyzer(lexical.analyzer, lexical.language, lexical.languages)
+
+
 class LexicalSearch(Protocol):
     """BM25 over the live chunks, with the collection's statistics."""
+
+    @property
+    def analyzer(self) -> Analyzer:
+        """How the collection's text was analysed (and questions are)."""
+        ...
 
     def query(self, query: str) -> LexicalScores | None:
         """The query's scores; None when it has no indexed term."""
         ...
 
-    def stems(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, end, stem) of each indexed term in `text`."""
+    def stems(self, text: str, language: str | None = None) -> list[Term]:
+        """(start, end, stem) of each indexed term in `text`, analysed as `language` (None: as a passage)."""
         ...
 
     def terms(self, query: str) -> list[str]:
@@ -235,8 +256,11 @@ class Backend(Protocol):
         """Hold the index's single-writer lock."""
         ...
 
-    def transaction(self, base: Snapshot | None, model: ModelInfo, chunking: ChunkingInfo) -> Transaction:
-        """A write on top of `base` (None: an empty index). The caller holds `write_lock`."""
+    def transaction(
+        self, base: Snapshot | None, model: ModelInfo, chunking: ChunkingInfo, lexical: LexicalInfo | None = None
+    ) -> Transaction:
+        """A write on top of `base` (None: an empty index). The caller holds `write_lock`. `lexical`: how text is
+        analysed (None: as `base` analyses it, or this version's analyzer with language `auto`)."""
         ...
 
     def needs_merge(self, snapshot: Snapshot) -> bool:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import bm25s
 import pytest
-import Stemmer
 
 from indexer.building.writer import IndexWriter
 from indexer.retrieval.results import Mode
@@ -46,11 +45,10 @@ def _bm25_reference(snapshot: IndexSnapshot, query: str) -> dict[int, float]:
     ids = snapshot.store.chunk_ids()
     records = snapshot.store.chunks(ids)
     texts = [records[i].matched(snapshot.manifest.chunking.passage_context) for i in ids]
-    stemmer = Stemmer.Stemmer("english")
+    analyzer = snapshot.lexical.analyzer
     reference = bm25s.BM25()
-    reference.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
-    (tokens,) = bm25s.tokenize([query], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
-    scores = reference.get_scores([t for t in tokens if t])
+    reference.index([[t for _, _, t in analyzer.passage(text).terms] for text in texts], show_progress=False)
+    scores = reference.get_scores(analyzer.terms(query))
     return {i: float(s) for i, s in zip(ids, scores, strict=True) if s > 0}
 
 

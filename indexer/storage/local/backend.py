@@ -10,7 +10,7 @@ from pathlib import Path
 import faiss
 
 from indexer.errors import IndexerError
-from indexer.manifest import ChunkingInfo, Manifest, ModelInfo
+from indexer.manifest import ChunkingInfo, LexicalInfo, Manifest, ModelInfo
 from indexer.storage.base import Snapshot
 from indexer.storage.local.merge import merge, merge_all, plan
 from indexer.storage.local.snapshot import IndexSnapshot
@@ -76,9 +76,11 @@ class LocalBackend:
         """The directory's flock."""
         return write_lock(self.index_dir)
 
-    def transaction(self, base: Snapshot | None, model: ModelInfo, chunking: ChunkingInfo) -> Transaction:
+    def transaction(
+        self, base: Snapshot | None, model: ModelInfo, chunking: ChunkingInfo, lexical: LexicalInfo | None = None
+    ) -> Transaction:
         """A write on top of `base`."""
-        return Transaction(self.index_dir, _local(base), model, chunking)
+        return Transaction(self.index_dir, _local(base), model, chunking, lexical)
 
     def needs_merge(self, snapshot: Snapshot) -> bool:
         """Whether the tiered policy has segments to merge."""

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from indexer.manifest import SegmentInfo
+from indexer.storage.base import lexical_analyzer
 from indexer.storage.local.segment import SegmentWriter, Tombstones
 from indexer.storage.local.snapshot import IndexSnapshot
 from indexer.storage.local.transaction import Transaction
@@ -70,7 +71,11 @@ def merge(
         live_chunks = sum(s.info.live_chunks for s in sources)
         directory = new_segment_dir(index_dir, base.version)
         writer = SegmentWriter(
-            directory, base.manifest.model.dimension, live_chunks, context=base.manifest.chunking.passage_context
+            directory,
+            base.manifest.model.dimension,
+            live_chunks,
+            context=base.manifest.chunking.passage_context,
+            analyzer=lexical_analyzer(base.manifest.lexical),
         )
         try:
             for source in sources:
@@ -88,11 +93,15 @@ def merge(
                 return None
             raise
         try:
-            segment, documents = writer.finish()
+            segment, documents, languages = writer.finish()
             with commit_lock or threading.Lock(), write_lock(index_dir):
                 current = open_index(index_dir, reuse=base)
                 now = {s.name: s for s in current.segments}
-                if not any(name in now for name in names) or current.manifest.model != base.manifest.model:
+                if (
+                    not any(name in now for name in names)
+                    or current.manifest.model != base.manifest.model
+                    or not current.manifest.lexical.same_analysis(base.manifest.lexical)
+                ):
                     shutil.rmtree(directory, ignore_errors=True)  # rebuilt meanwhile: nothing left to merge
                     return None
                 # Deleted or replaced since `base`: those documents live in the merged segment now. A source
@@ -109,7 +118,7 @@ def merge(
                         chunks = set(source.live_ids.tolist())
                     late = late.plus(docs, chunks)
                 tx = Transaction(index_dir, current, current.manifest.model, current.manifest.chunking)
-                tx.replace([n for n in names if n in now], segment, documents, late)
+                tx.replace([n for n in names if n in now], segment, documents, late, languages)
                 return tx.commit()
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)

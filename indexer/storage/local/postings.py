@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from indexer.analysis import tokenizer as analysis_tokenizer
+from indexer.analysis import Analyzer
 from indexer.errors import IndexCorruptError
 
 _ARRAYS = ("ids", "lengths", "starts", "rows", "tfs")
@@ -47,16 +47,21 @@ class Postings:
     vocab: dict[str, int]  # term -> t
 
     @classmethod
-    def build(cls, ids: Sequence[int], texts: Sequence[str], batch: int = 20_000) -> Postings:
-        """Tokenize `texts` (chunk `ids[i]` has text `texts[i]`; ids ascending)."""
-        return cls.build_batches(
-            (list(ids[i : i + batch]), list(texts[i : i + batch])) for i in range(0, len(ids), batch)
+    def build(cls, ids: Sequence[int], texts: Sequence[str], analyzer: Analyzer, batch: int = 20_000) -> Postings:
+        """Analyse `texts` (chunk `ids[i]` has text `texts[i]`; ids ascending)."""
+        postings, _ = cls.build_batches(
+            ((list(ids[i : i + batch]), list(texts[i : i + batch])) for i in range(0, len(ids), batch)), analyzer
         )
+        return postings
 
     @classmethod
-    def build_batches(cls, batches: Iterable[tuple[list[int], list[str]]]) -> Postings:
-        """`build` from (ids, texts) batches, ids ascending across them: only one batch of text is in memory."""
-        tokenizer = analysis_tokenizer()
+    def build_batches(
+        cls, batches: Iterable[tuple[list[int], list[str]]], analyzer: Analyzer
+    ) -> tuple[Postings, dict[str, int]]:
+        """`build` from (ids, texts) batches, ids ascending across them: only one batch of text is in memory.
+        Also how many chunks each language has (as `analyzer` analysed them)."""
+        vocab: dict[str, int] = {}
+        languages: dict[str, int] = {}
         rows: list[npt.NDArray[np.int32]] = []
         cols: list[npt.NDArray[np.int32]] = []
         lengths: list[npt.NDArray[np.int32]] = []
@@ -64,17 +69,16 @@ class Postings:
         for batch_ids, texts in batches:
             start = len(ids)
             ids.extend(batch_ids)
-            part = tokenizer.tokenize(texts, update_vocab=True, return_as="ids", show_progress=False)
-            empty = tokenizer.get_vocab_dict().get("")  # bm25s' placeholder for a text without terms
+            part: list[list[int]] = []
+            for text in texts:
+                analysed = analyzer.passage(text)
+                languages[analysed.language] = languages.get(analysed.language, 0) + 1
+                part.append([vocab.setdefault(term, len(vocab)) for _, _, term in analysed.terms])
             counts = np.asarray([len(row) for row in part], dtype=np.int64)
-            flat = np.fromiter((t for row in part for t in row), dtype=np.int32, count=int(counts.sum()))
-            row_of = np.repeat(np.arange(start, start + len(part), dtype=np.int32), counts)
-            keep = flat != (-1 if empty is None else empty)
-            rows.append(row_of[keep])
-            cols.append(flat[keep])
-            lengths.append(np.bincount(row_of[keep] - start, minlength=len(part)).astype(np.int32))
-        vocab = {t: i for t, i in tokenizer.get_vocab_dict().items() if t}
-        n_terms = max(vocab.values(), default=-1) + 1
+            cols.append(np.fromiter((t for row in part for t in row), dtype=np.int32, count=int(counts.sum())))
+            rows.append(np.repeat(np.arange(start, start + len(part), dtype=np.int32), counts))
+            lengths.append(counts.astype(np.int32))
+        n_terms = len(vocab)
         row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int32)
         col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
         del rows, cols
@@ -89,7 +93,7 @@ class Postings:
         starts = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(term, minlength=n_terms), out=starts[1:])
         length = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int32)
-        return cls(
+        postings = cls(
             np.asarray(ids, dtype=np.int64),
             length,
             starts,
@@ -97,6 +101,7 @@ class Postings:
             counts.astype(np.float32),
             vocab,
         )
+        return postings, languages
 
     def save(self, directory: Path) -> None:
         """Write into `directory` (created); `load` reads it back."""

@@ -23,6 +23,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from indexer.analysis import Analyzer
 from indexer.errors import IndexCorruptError
 from indexer.storage.hnsw import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 from indexer.storage.local.postings import Postings
@@ -146,10 +147,13 @@ class Segment:
 class SegmentWriter:
     """Writes one new segment into an unpublished directory; `finish` makes it durable and opens it."""
 
-    def __init__(self, directory: Path, dimension: int, expected_chunks: int, *, context: PassageContext) -> None:
+    def __init__(
+        self, directory: Path, dimension: int, expected_chunks: int, *, context: PassageContext, analyzer: Analyzer
+    ) -> None:
         directory.mkdir(parents=True)
         self._dir = directory
         self._context = context
+        self._analyzer = analyzer
         self._store = StoreWriter(directory / STORE_FILE)
         self._vectors = new_vector_index(dimension, expected_chunks)
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
@@ -185,8 +189,8 @@ class SegmentWriter:
         """Copy another segment's live rows (for merges; its vectors are added with `add_vectors`)."""
         self._store.copy_live(source, deleted_docs)
 
-    def finish(self) -> tuple[Segment, int]:
-        """Write every part, make it durable; (the open segment, its documents).
+    def finish(self) -> tuple[Segment, int, dict[str, int]]:
+        """Write every part, make it durable; (the open segment, its documents, its chunks per language).
 
         The vectors are written and freed before the postings are built, and the texts are tokenized a batch
         at a time, so a large segment never holds its vectors and its texts in memory together.
@@ -199,7 +203,7 @@ class SegmentWriter:
             faiss.write_index(self._vectors, str(self._dir / VECTORS_FILE))
             # Freed, not reset: reset() clears FAISS's buffers but keeps their memory reserved.
             self._vectors = new_vector_index(self._vectors.d, 0)
-            postings = Postings.build_batches(self._store.chunk_texts(self._context))
+            postings, languages = Postings.build_batches(self._store.chunk_texts(self._context), self._analyzer)
         except BaseException:
             self._store.abort()
             raise
@@ -210,7 +214,7 @@ class SegmentWriter:
             fsync_path(child)
         fsync_path(self._dir)
         # Opened from disk like any committed segment: the vectors become a shared, file-backed mapping.
-        return Segment.open(self._dir), n_docs
+        return Segment.open(self._dir), n_docs, languages
 
     def abort(self) -> None:
         """Drop what was written (the caller removes the directory)."""

@@ -18,10 +18,10 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from indexer.analysis import Analyzer
+from indexer.analysis import Analyzer, Term
 from indexer.errors import IndexCorruptError
 from indexer.manifest import Manifest, SegmentInfo
-from indexer.storage.base import Restriction
+from indexer.storage.base import Restriction, lexical_analyzer
 from indexer.storage.hnsw import HNSW_EF_SEARCH
 from indexer.storage.local.bm25 import Allowed, LexicalQuery, SegmentPostings, as_allowed
 from indexer.storage.local.postings import find_sorted
@@ -31,9 +31,6 @@ from indexer.types import ChunkRecord, Filter, Place, StoredDocument
 # Below this many allowed chunks a filtered search scores them all exactly instead of walking the graph:
 # exact is cheap there, and a graph search with most nodes filtered out loses recall.
 EXACT_FILTER_MAX = 20_000
-
-
-_ANALYZER = Analyzer()
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,6 +168,7 @@ class SnapshotLexical:
         self._segments = segments
         self._postings = [SegmentPostings(s.name, s.segment.postings, s.deleted_rows) for s in segments]
         self._chunks = manifest.counts.chunks
+        self._analyzer = lexical_analyzer(manifest.lexical)
         tokens = sum(s.info.tokens - s.info.deleted_tokens for s in segments)
         self._avg_length = tokens / self._chunks if self._chunks else 0.0
 
@@ -179,15 +177,18 @@ class SnapshotLexical:
         """Every live chunk id, ascending."""
         return _live_ids(self._segments)
 
-    @staticmethod
-    def stems(text: str) -> list[tuple[int, int, str]]:
-        """(start, end, stem) of each indexed term in `text` (see `Analyzer.stems`)."""
-        return _ANALYZER.stems(text)
+    @property
+    def analyzer(self) -> Analyzer:
+        """How this index's text was analysed (and questions are)."""
+        return self._analyzer
 
-    @staticmethod
-    def terms(query: str) -> list[str]:
+    def stems(self, text: str, language: str | None = None) -> list[Term]:
+        """(start, end, stem) of each indexed term in `text` (see `Analyzer.stems`)."""
+        return self._analyzer.stems(text, language)
+
+    def terms(self, query: str) -> list[str]:
         """The terms `query` is matched on (see `Analyzer.terms`)."""
-        return _ANALYZER.terms(query)
+        return self._analyzer.terms(query)
 
     def query(self, query: str) -> LexicalQuery | None:
         """The query's scores; None when none of its terms occurs in a live chunk."""

@@ -10,7 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.manifest import Calibration, ChunkingInfo, Counts, Manifest, ModelInfo, SegmentInfo, SourceInfo
+from indexer.analysis import Analyzer
+from indexer.manifest import (
+    Calibration,
+    ChunkingInfo,
+    Counts,
+    LexicalInfo,
+    Manifest,
+    ModelInfo,
+    SegmentInfo,
+    SourceInfo,
+)
+from indexer.storage.base import lexical_analyzer, new_lexical
 from indexer.storage.local.segment import Segment, SegmentWriter, Tombstones, fsync_path
 from indexer.storage.local.snapshot import IndexSnapshot, LiveSegment
 from indexer.storage.local.versions import (
@@ -30,7 +41,14 @@ class Transaction:
     The caller holds `write_lock(index_dir)`. `base` None starts from an empty index.
     """
 
-    def __init__(self, index_dir: Path, base: IndexSnapshot | None, model: ModelInfo, chunking: ChunkingInfo) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        base: IndexSnapshot | None,
+        model: ModelInfo,
+        chunking: ChunkingInfo,
+        lexical: LexicalInfo | None = None,
+    ) -> None:
         numbers = version_numbers(index_dir) if index_dir.is_dir() else []
         self.number = (numbers[-1] if numbers else 0) + 1
         self._index_dir = index_dir
@@ -38,10 +56,14 @@ class Transaction:
         self._model = model
         self._chunking = chunking
         self._calibration = base.manifest.calibration if base else None
+        self._lexical = lexical or (base.manifest.lexical if base else new_lexical())
+        if base is not None and not base.manifest.lexical.same_analysis(self._lexical):
+            raise ValueError("a write analyses text as its base does; another analysis is a new index (base None)")
+        self._analyzer = lexical_analyzer(self._lexical)
         self._segments: dict[str, LiveSegment] = {s.name: s for s in base.segments} if base else {}
         self._next_id = base.manifest.next_chunk_id if base else 1
         self._tombstones: dict[str, tuple[set[str], list[int]]] = {}
-        self._new: list[tuple[Segment, int]] = []  # (segment, documents)
+        self._new: list[tuple[Segment, int, dict[str, int]]] = []  # (segment, documents, chunks per language)
 
     def delete(self, doc_ids: Sequence[str]) -> set[str]:
         """Mark live documents deleted; returns those that were live."""
@@ -62,7 +84,11 @@ class Transaction:
         """`add` for a stream of batches written into one segment, so a bulk load holds one batch at a time."""
         directory = new_segment_dir(self._index_dir, self.number)
         writer = SegmentWriter(
-            directory, self._model.dimension, expected_chunks, context=self._chunking.passage_context
+            directory,
+            self._model.dimension,
+            expected_chunks,
+            context=self._chunking.passage_context,
+            analyzer=self._analyzer,
         )
         try:
             for batch in batches:
@@ -74,25 +100,38 @@ class Transaction:
         except BaseException:
             writer.abort()
             raise
-        segment, n_docs = writer.finish()
+        segment, n_docs, languages = writer.finish()
         if n_docs:
-            self._new.append((segment, n_docs))
+            self._new.append((segment, n_docs, languages))
 
-    def replace(self, merged: Sequence[str], segment: Segment, documents: int, tombstones: Tombstones) -> None:
+    @property
+    def analyzer(self) -> Analyzer:
+        """How this write analyses text (a merge builds its segment's postings with it)."""
+        return self._analyzer
+
+    def replace(
+        self,
+        merged: Sequence[str],
+        segment: Segment,
+        documents: int,
+        tombstones: Tombstones,
+        languages: dict[str, int],
+    ) -> None:
         """Swap segments `merged` for `segment`, which holds their live documents (a merge's commit)."""
         for name in merged:
             self._segments.pop(name)
         if len(tombstones.chunk_ids) or tombstones.doc_ids:
             self._tombstones[segment.name] = (set(tombstones.doc_ids), tombstones.chunk_ids.tolist())
-        self._new.append((segment, documents))
+        self._new.append((segment, documents, languages))
 
-    def _segment_info(self, segment: Segment, documents: int) -> SegmentInfo:
+    def _segment_info(self, segment: Segment, documents: int, languages: dict[str, int]) -> SegmentInfo:
         return SegmentInfo(
             name=segment.name,
             documents=documents,
             chunks=segment.chunks,
             tokens=int(segment.postings.lengths.sum()),
             hnsw=segment.hnsw,
+            languages=languages,
         )
 
     def _with_tombstones(self, live: LiveSegment) -> LiveSegment:
@@ -122,9 +161,9 @@ class Transaction:
         index_dir = self._index_dir
         tmp = index_dir / f".tmp-v{self.number:06d}-{uuid.uuid4().hex[:8]}"
         try:
-            for segment, documents in self._new:
+            for segment, documents, languages in self._new:
                 self._segments[segment.name] = LiveSegment(
-                    segment, self._segment_info(segment, documents), Tombstones.none()
+                    segment, self._segment_info(segment, documents, languages), Tombstones.none()
                 )
             for name in self._tombstones:
                 self._segments[name] = self._with_tombstones(self._segments[name])
@@ -144,6 +183,7 @@ class Transaction:
                 build_seconds=build_seconds,
                 source=source if source is not None else self._base.manifest.source if self._base else None,
                 calibration=self._calibration,
+                lexical=self._lexical.model_copy(update={"languages": _languages(s.info for s in kept)}),
             )
             tmp.mkdir(parents=True)
             if (index_dir / SEGMENTS_DIR).is_dir():
@@ -160,3 +200,12 @@ class Transaction:
         point_current(index_dir, final.name)
         prune(index_dir, keep=final.name)
         return IndexSnapshot(final, manifest, kept)
+
+
+def _languages(segments: Iterable[SegmentInfo]) -> dict[str, int]:
+    """Chunks per language over `segments`, most first."""
+    total: dict[str, int] = {}
+    for info in segments:
+        for code, n in info.languages.items():
+            total[code] = total.get(code, 0) + n
+    return dict(sorted(total.items(), key=lambda item: -item[1]))

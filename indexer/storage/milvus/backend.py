@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from indexer.errors import IndexCorruptError, IndexNotFoundError, VersionNotKeptError
-from indexer.manifest import ChunkingInfo, Manifest, ModelInfo
+from indexer.manifest import ChunkingInfo, LexicalInfo, Manifest, ModelInfo
 from indexer.storage.base import Snapshot
 from indexer.storage.milvus.connection import Connection
 from indexer.storage.milvus.schema import Names
@@ -155,11 +155,13 @@ class MilvusBackend:
         with self._lock:
             yield
 
-    def transaction(self, base: Snapshot | None, model: ModelInfo, chunking: ChunkingInfo) -> MilvusTransaction:
+    def transaction(
+        self, base: Snapshot | None, model: ModelInfo, chunking: ChunkingInfo, lexical: LexicalInfo | None = None
+    ) -> MilvusTransaction:
         """A write on top of `base` (None: a new generation)."""
         if base is not None and not isinstance(base, MilvusSnapshot):
             raise TypeError(f"the milvus engine cannot use a snapshot of another engine ({type(base).__name__})")
-        return MilvusTransaction(self.versions, base, model, chunking)
+        return MilvusTransaction(self.versions, base, model, chunking, lexical)
 
     def needs_merge(self, snapshot: Snapshot) -> bool:
         """Never: Milvus compacts its segments itself."""

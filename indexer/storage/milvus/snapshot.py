@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from indexer.analysis import K1, Analyzer
+from indexer.analysis import K1, Analyzer, Term
 from indexer.errors import IndexCorruptError
 from indexer.filters import matches, negation_normal_form
 from indexer.manifest import Manifest
-from indexer.storage.base import Restriction
+from indexer.storage.base import Restriction, lexical_analyzer
 from indexer.storage.hnsw import HNSW_EF_SEARCH
 from indexer.storage.milvus.connection import IN_BATCH, LIMIT, Connection
 from indexer.storage.milvus.expressions import condition_expr, in_list, literal, visible
@@ -22,7 +22,6 @@ from indexer.storage.milvus.schema import DOC_FIELDS, FIRST, KIND, OPTIONAL, PAG
 from indexer.storage.settings import is_lite
 from indexer.types import All, Any_, ChunkRecord, Condition, Expr, Filter, Not, Place, StoredDocument, slices
 
-_ANALYZER = Analyzer()
 _WILDCARDS = re.compile(r"[%_]")
 _DOC_OF_MAX = 200_000  # chunk ids whose doc id a snapshot keeps
 
@@ -135,16 +134,20 @@ class MilvusLexical:
 
     def __init__(self, snapshot: MilvusSnapshot) -> None:
         self._s = snapshot
+        self._analyzer = lexical_analyzer(snapshot.manifest.lexical)
 
-    @staticmethod
-    def stems(text: str) -> list[tuple[int, int, str]]:
-        """(start, end, stem) of each indexed term (the same analyzer as the local engine's)."""
-        return _ANALYZER.stems(text)
+    @property
+    def analyzer(self) -> Analyzer:
+        """How this index's text was analysed (the same analyzers as the local engine's)."""
+        return self._analyzer
 
-    @staticmethod
-    def terms(query: str) -> list[str]:
-        """The terms `query` is matched on (the same analyzer as the local engine's)."""
-        return _ANALYZER.terms(query)
+    def stems(self, text: str, language: str | None = None) -> list[Term]:
+        """(start, end, stem) of each indexed term (see `Analyzer.stems`)."""
+        return self._analyzer.stems(text, language)
+
+    def terms(self, query: str) -> list[str]:
+        """The terms `query` is matched on (see `Analyzer.terms`)."""
+        return self._analyzer.terms(query)
 
     def query(self, query: str) -> MilvusBM25 | None:
         """The query's scores; None when it has no indexed term."""

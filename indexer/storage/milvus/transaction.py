@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from indexer.analysis import Analyzer
 from indexer.errors import ConfigError
-from indexer.manifest import Calibration, ChunkingInfo, Counts, Manifest, ModelInfo, SourceInfo
+from indexer.manifest import Calibration, ChunkingInfo, Counts, LexicalInfo, Manifest, ModelInfo, SourceInfo
+from indexer.storage.base import lexical_analyzer, new_lexical
 from indexer.storage.milvus.connection import IN_BATCH
 from indexer.storage.milvus.expressions import in_list, visible
 from indexer.storage.milvus.schema import (
@@ -27,14 +27,17 @@ from indexer.storage.milvus.snapshot import MilvusSnapshot
 from indexer.storage.milvus.versions import MilvusVersions
 from indexer.types import DocumentUpdate, matched_text, slices
 
-_ANALYZER = Analyzer()
-
 
 class MilvusTransaction:
     """One write to a Milvus index: rows of version N, made visible by the manifest row (see the module doc)."""
 
     def __init__(
-        self, versions: MilvusVersions, base: MilvusSnapshot | None, model: ModelInfo, chunking: ChunkingInfo
+        self,
+        versions: MilvusVersions,
+        base: MilvusSnapshot | None,
+        model: ModelInfo,
+        chunking: ChunkingInfo,
+        lexical: LexicalInfo | None = None,
     ) -> None:
         self._versions = versions
         self._conn = versions.conn
@@ -44,6 +47,12 @@ class MilvusTransaction:
         self._model = model
         self._chunking = chunking
         self._calibration = base.manifest.calibration if base else None
+        self._lexical = lexical or (base.manifest.lexical if base else new_lexical())
+        if base is not None and not base.manifest.lexical.same_analysis(self._lexical):
+            raise ValueError("a write analyses text as its base does; another analysis is a new index (base None)")
+        self._analyzer = lexical_analyzer(self._lexical)
+        # Passages per language, counted as written (see `LexicalInfo.languages`).
+        self._languages = dict(self._lexical.languages) if base is not None else {}
         if base is None:  # a new generation, switched to at commit; the old one is dropped afterwards
             self._names = Names(versions.prefix, (committed[0] if committed else 0) + 1)
             versions.drop_generation(self._names.generation)  # leftovers of a rebuild that never committed
@@ -121,7 +130,9 @@ class MilvusTransaction:
                         source=doc.source,
                         heading=chunk.heading,
                     )
-                    terms = " ".join(stem for _, _, stem in _ANALYZER.stems(matched))
+                    analysed = self._analyzer.passage(matched)
+                    self._languages[analysed.language] = self._languages.get(analysed.language, 0) + 1
+                    terms = " ".join(term for _, _, term in analysed.terms)
                     for name, value in (
                         ("text", chunk.text),
                         ("terms", terms),
@@ -173,6 +184,9 @@ class MilvusTransaction:
             build_seconds=build_seconds,
             source=source if source is not None else self._base.manifest.source if self._base else None,
             calibration=self._calibration,
+            lexical=self._lexical.model_copy(
+                update={"languages": dict(sorted(self._languages.items(), key=lambda item: -item[1]))}
+            ),
         )
         self._versions.write_meta(self._names.generation, manifest)
         self._versions.purge(self._names, self.number, keep_previous=self._base is None)

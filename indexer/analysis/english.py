@@ -1,4 +1,4 @@
-"""Text analysis for BM25: the terms a passage is indexed under and a query is matched on, for both engines.
+"""The analyzer of indexes built before languages were analysed (manifest analyzer `english-1`).
 
 Tokens are runs of two or more word characters, lower-cased, English stop words removed and Snowball
 (Porter 2) stemmed (bm25s' tokenizer with PyStemmer). A query also loses a question's function words (see
@@ -13,11 +13,11 @@ import re
 import Stemmer
 from bm25s.tokenization import Tokenizer
 
+from indexer.analysis.base import AnalyzedPassage, AnalyzedQuery, Analyzer, Term
+
 # bm25s sets its own logger to DEBUG, which floods any application log handler with per-build messages.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-K1 = 1.5
-B = 0.75
 STOPWORDS = "en"
 # A question's function words: NLTK's English list as bm25s ships it (interrogatives, pronouns, auxiliaries).
 QUERY_STOPWORDS = "en_plus"
@@ -30,19 +30,30 @@ def tokenizer(stopwords: str = STOPWORDS) -> Tokenizer:
     return Tokenizer(lower=True, splitter=_TOKEN.pattern, stopwords=stopwords, stemmer=Stemmer.Stemmer("english"))
 
 
-class Analyzer:
-    """Turns text into the terms BM25 matches on. One instance is safe to share between threads."""
+class EnglishAnalyzer(Analyzer):
+    """Every text as English: what every index was analysed with before `UnicodeAnalyzer`. Kept so such an index
+    is searched exactly as it was built until it is rebuilt."""
+
+    name = "english-1"
 
     def __init__(self) -> None:
         self._stop = frozenset(tokenizer().stopwords)
         self._query_stop = frozenset(tokenizer(QUERY_STOPWORDS).stopwords)
         self._stemmer = Stemmer.Stemmer("english")
 
-    def stems(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, end, stem) of each indexed term in `text`, stop words left out, as queries see them."""
+    def passage(self, text: str) -> AnalyzedPassage:
+        """A passage as it is indexed: English."""
+        return AnalyzedPassage("en", self.stems(text))
+
+    def stems(self, text: str, language: str | None = None) -> list[Term]:
+        """(start, end, stem) of each indexed term in `text`, stop words left out; every text is English."""
         spans = [(m.start(), m.end(), w) for m in _TOKEN.finditer(text) if (w := m.group().lower()) not in self._stop]
         stems = self._stemmer.stemWords([w for _, _, w in spans])  # one call: a passage has hundreds of words
         return [(start, end, stem) for (start, end, _), stem in zip(spans, stems, strict=True)]
+
+    def query(self, query: str) -> AnalyzedQuery:
+        """A question as it is matched (see `terms`)."""
+        return AnalyzedQuery("en", self.terms(query))
 
     def terms(self, query: str) -> list[str]:
         """The query's distinct terms, in order of first occurrence, a question's function words left out.

@@ -1,0 +1,183 @@
+"""The analyzer for every language (manifest analyzer `unicode-1`).
+
+1. Words by Unicode rules, with dictionaries for scripts written without spaces (`segment`); a word is split at
+   apostrophes ("l'homme", "can't": elision and contractions, as before for English).
+2. Each word normalised (`normalize`: NFKC, case folding, Arabic and Devanagari spelling variants).
+3. Hangul words become overlapping syllable pairs (Elasticsearch's `cjk_bigram`): Korean writes particles onto
+   the word ("서울에서" holds "서울"), and pairs match the word inside.
+4. A word in its language's own script is stemmed with that language's Snowball stemmer; words of other scripts
+   (an English name in a Chinese passage) are matched as written. Letters alone are no word: a single letter or
+   digit is left out, as it always was; a single ideograph, kana or Hangul syllable is kept (it is a word).
+5. English passages leave out English stop words; a question leaves out its language's function words (where
+   a list exists) unless nothing else is left.
+
+A passage's language is the collection's language, or detected per passage (`auto`). A question is analysed as
+the passages of its language were: its language is chosen among those the collection holds in its script (one
+such language: that one; several: the detector's likeliest of them), so an English question is stemmed as
+English passages were even where the detector would have hesitated.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+
+import Stemmer
+from bm25s import stopwords as bm25s_stopwords
+
+from indexer.analysis.base import AnalyzedPassage, AnalyzedQuery, Analyzer, Term
+from indexer.analysis.languages import (
+    AUTO,
+    LANGUAGES,
+    SCRIPT_DEFAULT,
+    UNDETERMINED,
+    Detector,
+    dominant_script,
+    script_of,
+)
+from indexer.analysis.normalize import normalize
+from indexer.analysis.segment import WORD_KANA, words
+
+_APOSTROPHES = re.compile("[^'\u2019]+")
+_PARTS = re.compile(r"[^\W\d_]{2,}|\d{2,}")  # the letter and digit runs of a word that mixes them
+_HANGUL = "Hang"
+# Stop words of passages (English only, as before) and function words of questions (bm25s' lists).
+_INDEX_STOP = {"en": frozenset(bm25s_stopwords.STOPWORDS_EN)}
+_QUERY_STOP = {
+    "en": frozenset(bm25s_stopwords.STOPWORDS_EN_PLUS),
+    "de": frozenset(bm25s_stopwords.STOPWORDS_GERMAN),
+    "nl": frozenset(bm25s_stopwords.STOPWORDS_DUTCH),
+    "fr": frozenset(bm25s_stopwords.STOPWORDS_FRENCH),
+    "es": frozenset(bm25s_stopwords.STOPWORDS_SPANISH),
+    "pt": frozenset(bm25s_stopwords.STOPWORDS_PORTUGUESE),
+    "it": frozenset(bm25s_stopwords.STOPWORDS_ITALIAN),
+    "ru": frozenset(bm25s_stopwords.STOPWORDS_RUSSIAN),
+    "sv": frozenset(bm25s_stopwords.STOPWORDS_SWEDISH),
+}
+_NONE: frozenset[str] = frozenset()
+
+
+class _Stemmers(threading.local):
+    """Snowball stemmers by algorithm, one set per thread (a PyStemmer object keeps state between calls)."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, Stemmer.Stemmer] = {}
+
+    def get(self, name: str) -> Stemmer.Stemmer:
+        stemmer = self.by_name.get(name)
+        if stemmer is None:
+            stemmer = self.by_name[name] = Stemmer.Stemmer(name)
+        return stemmer
+
+
+_STEMMERS = _Stemmers()
+_DETECTOR: Detector | None = None
+_DETECTOR_LOCK = threading.Lock()
+
+
+def _detector() -> Detector:
+    """The language detector, loaded on first use (its model is read once per process)."""
+    global _DETECTOR
+    with _DETECTOR_LOCK:
+        if _DETECTOR is None:
+            _DETECTOR = Detector()
+        return _DETECTOR
+
+
+class UnicodeAnalyzer(Analyzer):
+    """Every script and language (see the module doc). `language` is `auto` or a code of `LANGUAGES`;
+    `languages` counts the collection's passages per language (what questions are matched against)."""
+
+    name = "unicode-1"
+
+    def __init__(self, language: str = AUTO, languages: Mapping[str, int] | None = None) -> None:
+        if language != AUTO and language not in LANGUAGES:
+            raise ValueError(f"unknown language {language!r}")
+        self.language = language
+        self._languages = dict(languages or {})
+
+    def passage(self, text: str) -> AnalyzedPassage:
+        """A passage as it is indexed: in the collection's language, or its own detected one."""
+        language = self.language if self.language != AUTO else _detector().language(text)
+        return AnalyzedPassage(language, self._analyse(text, language, _INDEX_STOP.get(language, _NONE)))
+
+    def stems(self, text: str, language: str | None = None) -> list[Term]:
+        """The indexed terms of `text` analysed as `language` (None: as a passage of the collection is)."""
+        if language is None:
+            return self.passage(text).terms
+        return self._analyse(text, language, _INDEX_STOP.get(language, _NONE))
+
+    def query(self, query: str) -> AnalyzedQuery:
+        """A question as it is matched; a word joining letters and digits ("FY2018") also by its runs."""
+        language = self.query_language(query)
+        stems = self._analyse(query, language, _INDEX_STOP.get(language, _NONE))
+        function_words = _QUERY_STOP.get(language, _NONE)
+        content: list[str] = []
+        for start, end, stem in stems:
+            word = query[start:end].casefold()
+            if word in function_words:
+                continue
+            content.append(stem)
+            if any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+                parts = [p for p in _PARTS.findall(word) if p != word]
+                content.extend(
+                    t for p in parts for _, _, t in self._analyse(p, language, _INDEX_STOP.get(language, _NONE))
+                )
+        return AnalyzedQuery(language, list(dict.fromkeys(content or [stem for _, _, stem in stems])))
+
+    def query_language(self, query: str) -> str:
+        """The language a question is analysed in (see the module doc)."""
+        if self.language != AUTO:
+            return self.language
+        script = dominant_script(query)
+        if script is None:
+            return UNDETERMINED
+        held = sorted(
+            (code for code, n in self._languages.items() if n > 0 and _writes(code, script)),
+            key=lambda code: -self._languages[code],
+        )
+        if len({LANGUAGES[code].stemmer for code in held}) == 1:
+            return held[0]  # every candidate analyses this script alike (or there is one)
+        if not held:
+            return _detector().language(query)
+        for code, _ in _detector().ranked(query, k=10):
+            if code in held:
+                return code
+        return held[0]
+
+    def _analyse(self, text: str, language: str, stop: frozenset[str]) -> list[Term]:
+        lang = LANGUAGES.get(language)
+        stemmer = lang.stemmer if lang is not None else None
+        spans: list[Term] = []
+        to_stem: list[int] = []  # positions in `spans` of words the language's stemmer takes
+        for word in words(text):
+            piece = text[word.start : word.end]
+            for part in _APOSTROPHES.finditer(piece):
+                start, end = word.start + part.start(), word.start + part.end()
+                char = next((c for c in part.group() if c.isalpha()), part.group()[0])
+                script = script_of(char)
+                if end - start < 2 and word.status < WORD_KANA and script != _HANGUL:
+                    continue
+                term = normalize(part.group(), script)
+                if not term or term in stop:
+                    continue
+                if script == _HANGUL and len(term) > 2:
+                    spans.extend((start, end, term[i : i + 2]) for i in range(len(term) - 1))
+                    continue
+                if stemmer is not None and lang is not None and script in lang.scripts:
+                    to_stem.append(len(spans))
+                spans.append((start, end, term))
+        if to_stem and stemmer is not None:
+            stems = _STEMMERS.get(stemmer).stemWords([spans[i][2] for i in to_stem])
+            for i, stem in zip(to_stem, stems, strict=True):
+                spans[i] = (spans[i][0], spans[i][1], stem)
+        return spans
+
+
+def _writes(code: str, script: str) -> bool:
+    """Whether language `code` is written in `script` (kana counted as Han, as `dominant_script` does)."""
+    lang = LANGUAGES.get(code)
+    if lang is None:
+        return SCRIPT_DEFAULT.get(script) == code
+    return script in lang.scripts
