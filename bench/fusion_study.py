@@ -28,11 +28,12 @@ import faiss
 import numpy as np
 
 from bench.studies import header, index_dataset, study_main
+from indexer.analysis import Analyzer
 from indexer.calibrate import DEFAULT, DEFAULT_FOLDS, choose, cross_validate, folds_of, judge
 from indexer.embed.base import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
 from indexer.evaluate import BeirDataset
 from indexer.retrieval.searcher import Searcher
-from indexer.storage.base import LexicalScores, LexicalSearch
+from indexer.storage.base import LexicalScores, LexicalSearch, lexical_analyzer
 from indexer.storage.local.postings import Postings
 from indexer.storage.local.segment import Segment
 from indexer.storage.local.snapshot import IndexSnapshot, LiveSegment
@@ -49,11 +50,15 @@ class _HalfQuestionLexical:
     def __init__(self, inner: LexicalSearch) -> None:
         self._inner = inner
 
+    @property
+    def analyzer(self) -> Analyzer:
+        return self._inner.analyzer
+
     def query(self, query: str) -> LexicalScores | None:
         return self._inner.query(_first_half(query))
 
-    def stems(self, text: str) -> list[tuple[int, int, str]]:
-        return self._inner.stems(text)
+    def stems(self, text: str, language: str | None = None) -> list[tuple[int, int, str]]:
+        return self._inner.stems(text, language)
 
     def terms(self, query: str) -> list[str]:
         return self._inner.terms(_first_half(query))
@@ -114,7 +119,8 @@ def _weak_lexical(snapshot: IndexSnapshot) -> IndexSnapshot:
     def titles(segment: Segment) -> Segment:
         ids = segment.postings.ids.tolist()
         records = segment.store.chunks(ids)
-        return dataclasses.replace(segment, postings=Postings.build(ids, [records[i].title for i in ids]))
+        analyzer = lexical_analyzer(snapshot.manifest.lexical)
+        return dataclasses.replace(segment, postings=Postings.build(ids, [records[i].title for i in ids], analyzer))
 
     return _replace_segments(snapshot, titles)
 

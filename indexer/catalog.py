@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from indexer.analysis import AUTO
 from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
 from indexer.errors import CollectionExistsError, IndexNotFoundError, LastCollectionError
 from indexer.manifest import ChunkingInfo, Manifest, ModelInfo
-from indexer.storage.base import Backend, Layout
+from indexer.storage.base import Backend, Layout, new_lexical
 from indexer.storage.factory import open_layout
 from indexer.storage.settings import BackendName, StorageSettings
 
@@ -92,9 +93,9 @@ class Catalog:
         finally:
             backend.close()
 
-    def create(self, name: str, model: ModelInfo, chunking: ChunkingInfo) -> bool:
-        """Create an empty collection made with `model` and `chunking`: True when created, False when it exists
-        with these settings already; CollectionExistsError when it exists with others."""
+    def create(self, name: str, model: ModelInfo, chunking: ChunkingInfo, language: str = AUTO) -> bool:
+        """Create an empty collection made with `model`, `chunking` and analysed in `language`: True when created,
+        False when it exists with these settings already; CollectionExistsError when it exists with others."""
         check_name(name)
         with self.layout.lock():
             if name in self.names():
@@ -103,7 +104,10 @@ class Catalog:
                     manifest = backend.read_manifest()
                 finally:
                     backend.close()
-                if diff := _differences(manifest, model, chunking):
+                diff = _differences(manifest, model, chunking)
+                if manifest.lexical.language != language:
+                    diff.append(f"language {manifest.lexical.language} (asked: {language})")
+                if diff:
                     raise CollectionExistsError(
                         f"collection {name!r} exists with other settings: {', '.join(diff)}. Use it as it is, pick "
                         "another name, or drop it first (DELETE /collections/{name})"
@@ -113,7 +117,7 @@ class Catalog:
             try:
                 with backend.write_lock():
                     # Its first version, empty: from this commit on the collection exists (see Layout).
-                    backend.transaction(None, model, chunking).commit()
+                    backend.transaction(None, model, chunking, new_lexical(language)).commit()
             finally:
                 backend.close()
             return True

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from indexer.analysis import supported
 from indexer.building.builder import KEEP, BuildReport, Keep, build_index, build_prompts, sync_index
 from indexer.building.watch import DEFAULT_SETTLE_MS, FolderWatcher
 from indexer.calibrate import DEFAULT_FOLDS, format_calibration
@@ -383,6 +384,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_runtime(build)
     _add_model_options(build)
     _add_reranker(build, "record a reranker for the collection's searches (none: remove it)")
+    build.add_argument(
+        "--language",
+        choices=supported(),
+        metavar="LANG",
+        help="the collection's language: auto (each passage's own, detected) or a code (zh, ja, de, ...); another "
+        "one than recorded rebuilds the keyword index and re-embeds nothing (default: as recorded; auto for a new "
+        "index)",
+    )
     _add_cleaning(build)
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_reading(build)
@@ -661,6 +670,10 @@ def _print_build(report: BuildReport) -> None:
         print(f"  {scans} scanned file(s) need OCR, which is off: build with --ocr auto")
     if report.ocr_pages:
         print(f"ocr: {report.ocr_pages} pages read from their image")
+    shown = ", ".join(f"{code} {n}" for code, n in list(report.languages.items())[:8])
+    print(f"languages ({report.language}): {shown or 'none'}")
+    if report.language_warning:
+        print(f"warning: {report.language_warning}")
     if report.reused_chunks:
         print(f"metadata-only changes kept the vectors of {report.reused_chunks} chunks")
     if report.embedded_chunks and report.embed_seconds > 0:
@@ -689,6 +702,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             max_file_bytes=int(args.max_file_mb * 2**20),
             reranker=reranker,
+            language=args.language,
         )
     _print_build(report)
     if args.report:

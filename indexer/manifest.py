@@ -52,6 +52,13 @@ class ModelInfo(_Frozen):
     # The collection's reranker (None: the service's SEEKR_RERANKER / SEEKR_RERANK_API, if any). Not part of the
     # vectors' identity: changing it re-embeds nothing.
     reranker: RerankerInfo | None = None
+    # The languages the model was trained on, from its model card (None: many, or unknown). Not part of the
+    # vectors' identity: what a search does with a question in another language (see `reads`).
+    languages: tuple[str, ...] | None = None
+
+    def reads(self, language: str) -> bool:
+        """Whether the model was trained on `language` (`und`, text without letters, it reads)."""
+        return self.languages is None or language == "und" or language in self.languages
 
 
 class ChunkingInfo(_Frozen):
@@ -262,6 +269,24 @@ class Manifest(_Frozen):
             return cls.model_validate(raw)
         except ValidationError as exc:
             raise IndexCorruptError(f"{path} is not a valid manifest: {exc.errors()[0]['msg']}") from exc
+
+    def language_warning(self) -> str | None:
+        """A warning when most passages are in languages the model was not trained on, naming the fix."""
+        model, counted = self.model, self.lexical.languages
+        total = sum(counted.values())
+        if model.languages is None or not total:
+            return None
+        unread = {code: n for code, n in counted.items() if not model.reads(code)}
+        if sum(unread.values()) * 2 <= total:
+            return None
+        named = ", ".join(f"{code} {n * 100 // total}%" for code, n in sorted(unread.items(), key=lambda i: -i[1]))
+        return (
+            f"most passages are in languages model {model.id} was not trained on ({named}; it reads "
+            f"{', '.join(model.languages)}): its dense scores mean little there, and searches of questions in "
+            "those languages rank by keywords. Use a multilingual model: a folder such as "
+            "intfloat/multilingual-e5-small or paraphrase-multilingual-MiniLM-L12-v2 (--model PATH), or an "
+            "embedding server serving one (see docs/models.md)."
+        )
 
     def runtime_warning(self, runtime: str) -> str | None:
         """A warning if queries are embedded by another runtime than the index's vectors (close, not equal)."""

@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
+from indexer.analysis import AUTO
 from indexer.building.builder import build_prompts, chunking_info, model_info
 from indexer.catalog import Catalog, CollectionInfo, open_catalog
 from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
@@ -249,6 +250,7 @@ class Collections:
         passage_prompt: str | None = None,
         endpoint: str | None = None,
         reranker: RerankerInfo | None = None,
+        language: str = AUTO,
     ) -> tuple[bool, CollectionInfo]:
         """Create collection `name` (blocking): (True, its info) when created, (False, its info) when it exists
         with these settings; CollectionExistsError when it exists with others. A prompt left out is the model's
@@ -264,7 +266,7 @@ class Collections:
         if reranker is not None:
             self.models.reranker(reranker)
         recorded = model_info(embedder).model_copy(update={"reranker": reranker})
-        created = self.catalog.create(name, recorded, chunking_info(config))
+        created = self.catalog.create(name, recorded, chunking_info(config), language)
         if created:
             log.info("created collection %s (model %s)", name, embedder.model_id)
         return created, self.catalog.info(name)

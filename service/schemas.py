@@ -526,6 +526,11 @@ class SearchResponse(BaseModel):
         description="What the reranker did: 'reranked N', 'off', or 'over budget (B ms): fused order'; null when the "
         "collection has no reranker.",
     )
+    mode_reason: str | None = Field(
+        None,
+        description="Why the mode is not the collection's default, when it is not: a question in a language the "
+        "collection's model was not trained on is ranked by keywords (name a mode to override).",
+    )
     results: list[SearchHit]
 
     @classmethod
@@ -539,6 +544,7 @@ class SearchResponse(BaseModel):
             index_version=result.index_version,
             offset=result.offset,
             rerank=result.rerank,
+            mode_reason=result.mode_reason,
             results=[SearchHit.from_hit(h, with_context) for h in result.hits],
         )
 
@@ -593,6 +599,19 @@ class Stats(BaseModel):
         default_factory=dict,
         description="Files the last build skipped, by reason: unsupported, too_large, empty, binary, not_utf8, "
         "unreadable, encrypted, corrupt, no_text_layer (scans needing OCR), no_text, malformed, duplicate_id.",
+    )
+    analyzer: str = Field(description="How its text is analysed into keyword terms (unicode-1; english-1: older).")
+    language: str = Field(description="Its language: auto (each passage's own, detected) or a language code.")
+    languages: dict[str, int] = Field(
+        default_factory=dict,
+        description="Passages per language as analysed, most first (counted as written: replaced or deleted "
+        "documents count until their segment is merged or the collection rebuilt).",
+    )
+    model_languages: list[str] | None = Field(
+        None, description="The languages the model was trained on, from its model card (null: many, or unknown)."
+    )
+    language_warning: str | None = Field(
+        None, description="Set when most passages are in languages the model was not trained on, with the fix."
     )
     search_defaults: SearchDefaultsOut
 

@@ -11,16 +11,18 @@ from typing import Any
 
 import numpy as np
 
+from indexer.analysis import AUTO, CURRENT, LANGUAGES, supported
 from indexer.embed.base import BATCH_SIZE, Embedder, Prompts, canonical_model_id
+from indexer.embed.languages import model_languages
 from indexer.embed.prompts import recorded_prompts
 from indexer.embed.runtime import default_prompts
 from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig, chunk_document
 from indexer.ingest.clean import RULES_VERSION, Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, Skipped, count_by_kind, read_folder
-from indexer.manifest import ChunkingInfo, ModelInfo, RerankerInfo, SourceInfo
+from indexer.manifest import ChunkingInfo, Manifest, ModelInfo, RerankerInfo, SourceInfo
 from indexer.progress import progress_bar
-from indexer.storage.base import Backend, Snapshot, commit
+from indexer.storage.base import Backend, Snapshot, commit, new_lexical
 from indexer.storage.factory import as_backend
 from indexer.types import PROVENANCE, Chunk, Document, DocumentUpdate, matched_text
 
@@ -66,6 +68,9 @@ class BuildReport:
     embed_seconds: float = 0.0  # spent chunking and embedding the embedded chunks (the model's or server's rate)
     reranker_changed: bool = False  # the build recorded another reranker (nothing is re-embedded for it)
     reranker: str | None = None  # the reranker the index records after the build
+    language: str = "auto"  # the collection's language setting
+    languages: dict[str, int] = field(default_factory=dict)  # passages per language, as analysed
+    language_warning: str | None = None  # most passages in languages the model was not trained on
 
     @property
     def skipped_by_kind(self) -> dict[str, int]:
@@ -90,6 +95,9 @@ class BuildReport:
             "reused_chunks": self.reused_chunks,
             "embed_seconds": round(self.embed_seconds, 3),
             "seconds": round(self.seconds, 3),
+            "language": self.language,
+            "languages": self.languages,
+            "language_warning": self.language_warning,
             "skipped_by_kind": self.skipped_by_kind,
             "skipped": [{"path": s.path, "kind": s.kind.value, "reason": s.reason} for s in self.skipped],
         }
@@ -110,6 +118,7 @@ def model_info(embedder: Embedder) -> ModelInfo:
         query_prompt=embedder.prompts.query,
         passage_prompt=embedder.prompts.passage,
         endpoint=embedder.endpoint,
+        languages=model_languages(embedder.model_id),
     )
 
 
@@ -210,7 +219,9 @@ def _fit(text: str, chunk: Chunk, embedder: Embedder) -> str:
 
 def _compatibility_problem(base: Snapshot, model: ModelInfo, chunking: ChunkingInfo) -> str | None:
     # A server moved, or another reranker: the same vectors.
-    old = base.manifest.model.model_copy(update={"endpoint": model.endpoint, "reranker": model.reranker})
+    old = base.manifest.model.model_copy(
+        update={"endpoint": model.endpoint, "reranker": model.reranker, "languages": model.languages}
+    )
     if old != model:
         if (old.id, old.dimension) != (model.id, model.dimension):
             return f"model changed ({old.id} -> {model.id})"
@@ -240,6 +251,7 @@ def build_index(
     progress: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     reranker: RerankerInfo | Keep | None = KEEP,
+    language: str | None = None,
 ) -> BuildReport:
     """Index every supported file under `source` into `index` (a directory: the local engine), re-embedding
     only changed documents (files over `max_file_bytes` are skipped).
@@ -252,7 +264,16 @@ def build_index(
         raise ConfigError(f"source folder {source} does not exist or is not a directory")
     config = config or ChunkingConfig()
     folder = read_folder(source, config.cleaning, max_file_bytes=max_file_bytes, progress=progress, ocr=config.ocr)
-    return sync_index(folder, index, embedder, config, batch_size=batch_size, progress=progress, reranker=reranker)
+    return sync_index(
+        folder,
+        index,
+        embedder,
+        config,
+        batch_size=batch_size,
+        progress=progress,
+        reranker=reranker,
+        language=language,
+    )
 
 
 def sync_index(
@@ -265,10 +286,15 @@ def sync_index(
     progress: bool = False,
     merge: bool = True,
     reranker: RerankerInfo | Keep | None = KEEP,
+    language: str | None = None,
 ) -> BuildReport:
     """Make the build-origin documents of `index` exactly `folder.documents` (see `build_index`); then merge
     segments if the policy asks (`merge=False`: the caller merges, e.g. a server in the background).
-    `reranker`: the one the index records from now on (None: none; KEEP: the one it records already)."""
+    `reranker`: the one the index records from now on (None: none; KEEP: the one it records already).
+    `language`: the collection's (`auto` or a code; None: the one it records, `auto` for a new index). Another
+    language, or an index analysed by an earlier analyzer, gets a new lexical index; no vector is re-embedded."""
+    if language is not None and language != AUTO and language not in LANGUAGES:
+        raise ConfigError(f"unknown language {language!r}; supported: {', '.join(supported())}")
     started = time.perf_counter()
     config = config or ChunkingConfig()
     config.validate(embedder.max_tokens)
@@ -291,6 +317,22 @@ def sync_index(
         model = model.model_copy(update={"reranker": recorded if isinstance(reranker, Keep) else reranker})
         if base is not None:
             rebuild_reason = _compatibility_problem(base, model, chunking)
+        lexical = None  # the base's analysis
+        relex = False  # only the analysis changed: every vector is kept
+        if base is not None:
+            recorded_lexical = base.manifest.lexical
+            keep_language = recorded_lexical.language if recorded_lexical.analyzer == CURRENT else AUTO
+            wanted_lexical = new_lexical(language or keep_language)
+            if not recorded_lexical.same_analysis(wanted_lexical):
+                lexical = wanted_lexical
+                if rebuild_reason is None:
+                    relex = True
+                    rebuild_reason = (
+                        f"analysis changed ({recorded_lexical.analyzer} {recorded_lexical.language} -> "
+                        f"{wanted_lexical.analyzer} {wanted_lexical.language}); vectors kept"
+                    )
+        elif language is not None:
+            lexical = new_lexical(language)
         existing = base.store.hashes() if base and not rebuild_reason else {}
         # Without a usable base, API documents an index of the old format held are carried over (read once).
         legacy = backend.legacy_api_documents() if base is None else []
@@ -335,10 +377,11 @@ def sync_index(
         report.reranker = model.reranker.describe() if model.reranker else None
         if base is not None and not report.changed and base.manifest.source == source:
             report.documents, report.chunks = base.manifest.counts.documents, base.manifest.counts.chunks
+            _report_languages(report, base.manifest)
             report.seconds = time.perf_counter() - started
             return report
 
-        reused = [] if rebuild_reason or base is None else reuse_vectors(base, to_embed, origins)
+        reused = [] if (rebuild_reason and not relex) or base is None else reuse_vectors(base, to_embed, origins)
         kept = {u.document.doc_id for u in reused}
         to_embed = [d for d in to_embed if d.doc_id not in kept]
         embedding = time.perf_counter()
@@ -346,7 +389,7 @@ def sync_index(
         report.embed_seconds = time.perf_counter() - embedding
         report.embedded_chunks = sum(len(u.chunks) for u in updates)
         report.reused_chunks = sum(len(u.chunks) for u in reused)
-        tx = backend.transaction(None if rebuild_reason else base, model, chunking)
+        tx = backend.transaction(None if rebuild_reason else base, model, chunking, lexical)
         snapshot = commit(
             tx,
             upserts=reused + updates,
@@ -359,5 +402,14 @@ def sync_index(
         snapshot = backend.merge(snapshot)
     report.version = snapshot.version
     report.documents, report.chunks = snapshot.manifest.counts.documents, snapshot.manifest.counts.chunks
+    _report_languages(report, snapshot.manifest)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _report_languages(report: BuildReport, manifest: Manifest) -> None:
+    report.language = manifest.lexical.language
+    report.languages = dict(manifest.lexical.languages)
+    report.language_warning = manifest.language_warning()
+    if report.language_warning:
+        log.warning("%s", report.language_warning)

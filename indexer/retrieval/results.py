@@ -100,3 +100,5 @@ class SearchResult:
     fusion: Fusion | None = None
     offset: int = 0  # hits skipped before these (pages): the first hit's rank is offset + 1
     rerank: str | None = None  # what the reranker did: "reranked N", "off", "over budget ...: fused order"
+    # Why the mode is not the searcher's default, when it is not (a question in a language the model does not read)
+    mode_reason: str | None = None

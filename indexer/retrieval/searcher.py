@@ -102,10 +102,13 @@ class Searcher:
         over how many units, within how long (see `indexer.retrieval.rerank`).
         """
         started = time.perf_counter()
+        reason = None
+        if mode is None:
+            mode, reason = self._default_mode(query)
         request = SearchRequest(
             text=query,
             k=k,
-            mode=mode or self.defaults.mode,
+            mode=mode,
             fusion=fusion or self.defaults.fusion,
             dense_weight=self.defaults.dense_weight if dense_weight is None else dense_weight,
             rrf_k=self._rrf_k,
@@ -133,5 +136,33 @@ class Searcher:
         took_ms = (time.perf_counter() - started) * 1000
         used = request.fusion if request.mode == Mode.hybrid else None
         return SearchResult(
-            query, request.mode, hits, took_ms, self.snapshot.version, used, offset, rerank=ctx.rerank_outcome
+            query,
+            request.mode,
+            hits,
+            took_ms,
+            self.snapshot.version,
+            used,
+            offset,
+            rerank=ctx.rerank_outcome,
+            mode_reason=reason,
+        )
+
+    def _default_mode(self, query: str) -> tuple[Mode, str | None]:
+        """The mode of a search that names none, and why when it is not the defaults' mode.
+
+        A model gives scores without meaning on a language it was not trained on (the bundled English model on
+        Chinese text ranks below keyword search, and drags a fusion below it too), so an uncalibrated search of
+        a question in such a language ranks by keywords alone. A calibrated collection keeps its measured choice.
+        """
+        mode = self.defaults.mode
+        manifest = self.snapshot.manifest
+        if mode == Mode.lexical or manifest.calibration is not None or manifest.model.languages is None:
+            return mode, None
+        language = self.snapshot.lexical.analyzer.query(query).language
+        if manifest.model.reads(language):
+            return mode, None
+        return Mode.lexical, (
+            f"the question is in {language!r}, which model {manifest.model.id} was not trained on "
+            f"(it reads {', '.join(manifest.model.languages)}): ranked by keywords. Use a multilingual model, "
+            "or calibrate the collection, or ask for mode=hybrid"
         )

@@ -8,8 +8,9 @@ from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, Body, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from indexer.analysis import AUTO, supported
 from indexer.catalog import CollectionInfo
 from indexer.embed.server import EmbedApi, server_model_id
 from indexer.errors import CollectionNotFoundError, ConfigError, ModelLoadError
@@ -48,6 +49,7 @@ class CollectionOut(BaseModel):
     chunk_tokens: int
     overlap_tokens: int
     cleaning: str = Field(description="Where the scraped-page rules apply to its files: auto, web or none.")
+    language: str = Field(description="Its language: auto (each passage's own, detected) or a language code.")
     built_at: datetime = Field(description="When its current version was committed.")
     open: bool = Field(description="Whether its index is loaded in this process (it opens on first use).")
     rights: list[Right] = Field(description="What the caller's key may do in it: read, write, admin.")
@@ -71,6 +73,7 @@ class CollectionOut(BaseModel):
             chunk_tokens=m.chunking.chunk_tokens,
             overlap_tokens=m.chunking.overlap_tokens,
             cleaning=m.chunking.cleaning,
+            language=m.lexical.language,
             built_at=m.created_at,
             open=is_open,
             rights=[r for r in Right if caller.may(r, info.name)],
@@ -147,6 +150,19 @@ class CollectionIn(BaseModel):
     cleaning: Cleaning | None = Field(
         None, description="Where the scraped-page rules apply to uploaded files: auto, web or none (default auto)."
     )
+    language: str | None = Field(
+        None,
+        max_length=10,
+        description="Its language: auto (each passage's own, detected; the default) or a code such as zh, ja, ko, "
+        "th, ar, hi, ru, de (GET /openapi.json lists none; a 422 names every supported one).",
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        if value is not None and value not in supported():
+            raise ValueError(f"unknown language {value!r}; supported: {', '.join(supported())}")
+        return value
 
 
 class Dropped(BaseModel):
@@ -226,6 +242,7 @@ async def create_collection(
                 passage_prompt=body.passage_prompt,
                 endpoint=endpoint,
                 reranker=reranker,
+                language=body.language or AUTO,
             )
         )
     except (ConfigError, ModelLoadError) as exc:

@@ -44,6 +44,11 @@ async def stats(grant: GrantDep, _: ReadAccess, searcher: SearcherDep, engine: E
         source_pages=m.source.pages if m.source else None,
         source_ocr_pages=m.source.ocr_pages if m.source else None,
         skipped=dict(m.source.skipped) if m.source else {},
+        analyzer=m.lexical.analyzer,
+        language=m.lexical.language,
+        languages=dict(m.lexical.languages),
+        model_languages=list(m.model.languages) if m.model.languages is not None else None,
+        language_warning=m.language_warning(),
         search_defaults=SearchDefaultsOut(
             mode=defaults.mode,
             fusion=defaults.fusion,

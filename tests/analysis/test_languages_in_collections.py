@@ -1,0 +1,131 @@
+"""Collections in many languages, on both engines: each question finds the passages of its language, a language
+change rebuilds the keyword index without embedding anything, and a model that cannot read a question's language
+does not rank it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bm25s
+import pytest
+
+from indexer.building import builder as builder_module
+from indexer.building.builder import build_index
+from indexer.embed.languages import model_languages
+from indexer.errors import ConfigError
+from indexer.retrieval.results import Mode
+from indexer.retrieval.searcher import Searcher
+from indexer.storage.base import Snapshot
+from indexer.storage.settings import BackendName
+from tests.conftest import engine_backend
+from tests.fakes import PASSAGES_ALONE, FakeEmbedder
+
+DOCS = {
+    "tides.txt": "High tide at the harbour is at 06:10 and 18:34 today. Barges wait for the evening tide.",
+    "luogu.txt": "锣鼓经是中国传统戏曲中打击乐器演奏的节奏型的总称。锣鼓经常用于京剧的开场和武打场面。",
+    "tokyo.txt": "東京は日本の首都であり、世界最大級の都市圏を形成している。東京湾に面している。",
+    "thai.txt": "ภาษาไทยเป็นภาษาราชการของประเทศไทย มีผู้พูดมากกว่ายี่สิบล้านคน",
+    "seoul.txt": "서울에서 열린 회의는 경제 협력에 관한 것이었다. 서울은 한국의 수도이다.",
+    "moscow.txt": "Москва является столицей России и крупнейшим городом страны по численности населения.",
+}
+QUESTIONS = {
+    "When is high tide at the harbour?": "tides.txt",
+    "锣鼓经是什么？": "luogu.txt",
+    "日本の首都はどこですか": "tokyo.txt",
+    "ภาษาราชการของประเทศไทยคืออะไร": "thai.txt",
+    "서울은 어느 나라의 수도입니까": "seoul.txt",
+    "Какой город является столицей России?": "moscow.txt",
+}
+
+
+@pytest.fixture
+def languages_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in DOCS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _reference(snapshot: Snapshot, query: str) -> dict[int, float]:
+    """bm25s over the live chunks, tokenised by the collection's analyzer: one unsegmented index's scores."""
+    ids = snapshot.store.chunk_ids()
+    records = snapshot.store.chunks(ids)
+    analyzer = snapshot.lexical.analyzer
+    texts = [records[i].matched(snapshot.manifest.chunking.passage_context) for i in ids]
+    reference = bm25s.BM25()
+    reference.index([[t for _, _, t in analyzer.passage(text).terms] for text in texts], show_progress=False)
+    scores = reference.get_scores(analyzer.terms(query))
+    return {i: float(s) for i, s in zip(ids, scores, strict=True) if s > 0}
+
+
+def test_each_question_finds_its_language_on_both_engines(
+    engine: BackendName, tmp_path: Path, languages_folder: Path, fake_embedder: FakeEmbedder
+) -> None:
+    backend = engine_backend(engine, tmp_path)
+    try:
+        report = build_index(languages_folder, backend, fake_embedder)
+        assert report.language == "auto"
+        assert set(report.languages) == {"en", "zh", "ja", "th", "ko", "ru"}
+        snapshot = backend.open()
+        assert snapshot.manifest.lexical.analyzer == "unicode-1"
+        searcher = Searcher(snapshot, fake_embedder, defaults=PASSAGES_ALONE)
+        for question, source in QUESTIONS.items():
+            hits = searcher.search(question, k=3, mode=Mode.lexical).hits
+            assert hits and hits[0].source == source, question
+            expected = _reference(snapshot, question)
+            assert [h.chunk_id for h in hits] == sorted(expected, key=lambda c: (-expected[c], c))[:3]
+            assert [h.score for h in hits] == pytest.approx([expected[h.chunk_id] for h in hits], rel=1e-5)
+            for hit in hits:  # highlights are offsets into the passage, in every script
+                assert hit.highlight is not None and hit.highlight.method == "lexical"
+                ((start, end),) = hit.highlight.spans
+                assert 0 <= start < end <= len(hit.text)
+    finally:
+        backend.close()
+
+
+def test_a_language_change_rebuilds_the_keyword_index_and_embeds_nothing(
+    engine: BackendName, tmp_path: Path, languages_folder: Path, fake_embedder: FakeEmbedder
+) -> None:
+    backend = engine_backend(engine, tmp_path)
+    try:
+        first = build_index(languages_folder, backend, fake_embedder)
+        assert first.embedded_chunks > 0
+        changed = build_index(languages_folder, backend, fake_embedder, language="zh")
+        assert changed.rebuild_reason is not None and "analysis changed" in changed.rebuild_reason
+        assert changed.embedded_chunks == 0 and changed.reused_chunks == first.chunks
+        snapshot = backend.open()
+        assert snapshot.manifest.lexical.language == "zh"
+        assert set(snapshot.manifest.lexical.languages) == {"zh"}
+        same = build_index(languages_folder, backend, fake_embedder)  # no --language: the recorded one is kept
+        assert not same.changed and same.language == "zh"
+        with pytest.raises(ConfigError, match="supported: auto"):
+            build_index(languages_folder, backend, fake_embedder, language="xx")
+    finally:
+        backend.close()
+
+
+def test_a_question_the_model_cannot_read_is_ranked_by_keywords(
+    tmp_path: Path, languages_folder: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fake model's card is made to say what the bundled model's says (tested below): English only.
+    monkeypatch.setattr(builder_module, "model_languages", lambda _model: ("en",))
+    report = build_index(languages_folder, tmp_path / "index", fake_embedder)
+    assert report.language_warning is not None and "multilingual" in report.language_warning
+    snapshot = engine_backend(BackendName.local, tmp_path).open()
+    searcher = Searcher(snapshot, fake_embedder, defaults=PASSAGES_ALONE)
+    chinese = searcher.search("锣鼓经是什么？", k=3)
+    assert chinese.mode == Mode.lexical and chinese.mode_reason is not None and "'zh'" in chinese.mode_reason
+    english = searcher.search("When is high tide at the harbour?", k=3)
+    assert english.mode == Mode.hybrid and english.mode_reason is None
+    asked = searcher.search("锣鼓经是什么？", k=3, mode=Mode.hybrid)  # a mode asked for is a mode given
+    assert asked.mode == Mode.hybrid and asked.mode_reason is None
+
+
+def test_a_model_card_says_what_the_model_reads(tmp_path: Path) -> None:
+    assert model_languages("sentence-transformers/all-MiniLM-L6-v2") == ("en",)
+    (tmp_path / "README.md").write_text("---\nlanguage:\n- multilingual\n- zh\n- en\n---\n# card\n", encoding="utf-8")
+    assert model_languages(str(tmp_path)) is None
+    (tmp_path / "README.md").write_text("---\nlanguage: [de, en]\n---\n", encoding="utf-8")
+    assert model_languages(str(tmp_path)) == ("de", "en")
+    assert model_languages("tei:BAAI/bge-m3") is None  # a server's model: unknown, taken to read every language
