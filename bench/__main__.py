@@ -74,6 +74,8 @@ _PROGRAMS = {
     "page-cost": "bench.page_cost",
     "rerank": "bench.rerank_latency",
     "servers": "bench.server_latency",
+    "languages": "bench.languages",
+    "segmenters": "bench.segmenters",
 }
 
 

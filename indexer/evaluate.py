@@ -12,6 +12,7 @@ import contextlib
 import statistics
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -177,16 +178,22 @@ def evaluate(
             baseline_encode_seconds=0.0,
             backend=backend.name.value,
         )
-        systems = [(Mode.dense, None), (Mode.lexical, None), (Mode.hybrid, searcher.defaults.fusion)]
+        systems: list[tuple[Mode | None, Fusion | None]] = [
+            (Mode.dense, None),
+            (Mode.lexical, None),
+            (Mode.hybrid, searcher.defaults.fusion),
+        ]
         systems += [(Mode.hybrid, f) for f in Fusion if f is not searcher.defaults.fusion]
+        # What a request naming no mode gets: hybrid, or keywords for a question the model cannot read.
+        systems.append((None, None))
         runs: list[tuple[Run, list[float]]] = []
         for mode, fusion in systems:
 
-            def rank(text: str, mode: Mode = mode, fusion: Fusion | None = fusion) -> list[str]:
+            def rank(text: str, mode: Mode | None = mode, fusion: Fusion | None = fusion) -> list[str]:
                 result = searcher.search(text, k=DEPTH, mode=mode, max_per_doc=1, highlight=False, fusion=fusion)
                 return [h.doc_id for h in result.hits]
 
-            name = f"seekr {mode.value}"
+            name = f"seekr {mode.value}" if mode is not None else "seekr default (no mode named)"
             if fusion is not None:
                 name += f" ({fusion.value}{', default' if fusion is searcher.defaults.fusion else ''})"
             run, times = _timed_run(dataset.queries, rank, name, progress)
@@ -204,6 +211,7 @@ def _baselines(dataset: BeirDataset, embedder: Embedder, report: Report, progres
     """Plain baselines: whole-document dense (encode + IndexFlatIP) and BM25 (bm25s) over whole documents."""
     import bm25s
     import faiss
+    import icu
 
     ids = list(dataset.raw)
     texts = [dataset.raw[i] for i in ids]
@@ -227,10 +235,35 @@ def _baselines(dataset: BeirDataset, embedder: Embedder, report: Report, progres
         docs, _ = bm25.retrieve(tokens, k=min(DEPTH, len(ids)), show_progress=False)
         return [ids[i] for i in docs[0]]
 
+    # An outside BM25 for any language, as Elasticsearch's icu_tokenizer indexes: ICU's words (dictionaries for
+    # scripts without spaces), NFKC and case folding, no stemming. Written apart from `indexer.analysis`.
+    breaker = icu.BreakIterator.createWordInstance(icu.Locale.getRoot())
+
+    def icu_words(text: str) -> list[str]:
+        breaker.setText(text)
+        words, start = [], breaker.first()
+        for end in breaker:
+            if breaker.getRuleStatus() >= 100:  # numbers, letters, kana, ideographs
+                words.append(unicodedata.normalize("NFKC", text[start:end]).casefold())
+            start = end
+        return words
+
+    icu_bm25 = bm25s.BM25()
+    icu_bm25.index([icu_words(t) for t in texts], show_progress=False)
+    icu_vocab = icu_bm25.vocab_dict
+
+    def icu_lexical(text: str) -> list[str]:
+        tokens = [w for w in icu_words(text) if w in icu_vocab]
+        if not tokens:
+            return []
+        docs, _ = icu_bm25.retrieve([tokens], k=min(DEPTH, len(ids)), show_progress=False, n_threads=1)
+        return [ids[i] for i in docs[0]]
+
     rows = []
     for name, fn in (
         ("baseline dense (whole docs, IndexFlatIP)", dense),
         ("baseline BM25 (bm25s, whole docs)", lexical),
+        ("baseline BM25 (ICU words, bm25s, whole docs)", icu_lexical),
     ):
         run, times = _timed_run(dataset.queries, fn, name, progress)
         rows.append(_row(name, dataset.qrels, run, times))

@@ -60,8 +60,10 @@ def test_evaluate_fixture_end_to_end(tmp_path: Path) -> None:
         "seekr lexical",
         "seekr hybrid (dbsf, default)",
         "seekr hybrid (rrf)",
+        "seekr default (no mode named)",
         "baseline dense (whole docs, IndexFlatIP)",
         "baseline BM25 (bm25s, whole docs)",
+        "baseline BM25 (ICU words, bm25s, whole docs)",
     ]
     assert report.chunks > report.documents  # the long document was split
     for row in report.rows:

@@ -13,8 +13,9 @@
 
 A passage's language is the collection's language, or detected per passage (`auto`). A question is analysed as
 the passages of its language were: its language is chosen among those the collection holds in its script (one
-such language: that one; several: the detector's likeliest of them), so an English question is stemmed as
-English passages were even where the detector would have hesitated.
+such language: that one; several: the likeliest by the detector's probabilities weighed by each language's share
+of the collection), so an English question is stemmed as English passages were even where the detector would
+have hesitated.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ _QUERY_STOP = {
     "sv": frozenset(bm25s_stopwords.STOPWORDS_SWEDISH),
 }
 _NONE: frozenset[str] = frozenset()
+QUERY_CANDIDATES = 20  # languages the detector ranks for a question
 
 
 class _Stemmers(threading.local):
@@ -137,14 +139,16 @@ class UnicodeAnalyzer(Analyzer):
             (code for code, n in self._languages.items() if n > 0 and _writes(code, script)),
             key=lambda code: -self._languages[code],
         )
-        if len({LANGUAGES[code].stemmer for code in held}) == 1:
+        if len({LANGUAGES[code].stemmer if code in LANGUAGES else None for code in held}) == 1:
             return held[0]  # every candidate analyses this script alike (or there is one)
         if not held:
             return _detector().language(query)
-        for code, _ in _detector().ranked(query, k=10):
-            if code in held:
-                return code
-        return held[0]
+        # The detector's probabilities weighed by how much of the collection each language is (its prior): a
+        # short English question in a mostly English collection with a few French passages stays English.
+        total = sum(self._languages[code] for code in held)
+        ranked = dict(_detector().ranked(query, k=QUERY_CANDIDATES))
+        best = max(held, key=lambda code: ranked.get(code, 0.0) * self._languages[code] / total)
+        return best if ranked.get(best, 0.0) > 0 else held[0]
 
     def _analyse(self, text: str, language: str, stop: frozenset[str]) -> list[Term]:
         lang = LANGUAGES.get(language)

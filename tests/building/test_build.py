@@ -83,7 +83,10 @@ def test_manifest_records_what_was_built(fake_seed_index: Path) -> None:
         "passage_prompt": "",
         "endpoint": None,
         "reranker": None,
+        "languages": None,  # the fake model has no card: it is taken to read every language
     }
+    assert data["lexical"]["analyzer"] == "unicode-1" and data["lexical"]["language"] == "auto"
+    assert data["lexical"]["languages"] == {"en": data["counts"]["chunks"]}
     assert data["chunking"]["chunk_tokens"] == ChunkingConfig().chunk_tokens
     assert data["counts"]["documents"] == 5 and data["counts"]["chunks"] > 5
     # One line per segment, none per document: a commit costs what it changes.

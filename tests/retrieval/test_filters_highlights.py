@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.building.builder import build_index
+from indexer.retrieval.highlight import DENSE_SENTENCES, best_dense
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
@@ -124,11 +125,27 @@ def test_stemmed_terms_highlight(fake_snapshot: Snapshot) -> None:
 
 
 def test_dense_highlight_when_no_query_term_occurs(fake_snapshot: Snapshot) -> None:
-    for hit in Searcher(fake_snapshot, FakeEmbedder()).search("quixotic zeppelins", k=5, mode=Mode.dense).hits:
+    hits = Searcher(fake_snapshot, FakeEmbedder()).search("quixotic zeppelins", k=5, mode=Mode.dense).hits
+    marked = [h for h in hits if h.highlight is not None]
+    assert marked and hits[: len(marked)] == marked  # the best-ranked passages first, while the budget lasts
+    for hit in marked:
         assert hit.highlight is not None and hit.highlight.method == "dense"
         start, end = hit.highlight.spans[0]
         assert 0 <= start < end <= len(hit.text)
         assert hit.text[start:end].strip() == hit.text[start:end]
+        assert best_dense([hit.text], FakeEmbedder().encode_queries(["quixotic zeppelins"]), FakeEmbedder()) == [
+            hit.highlight
+        ]  # the same sentence as the passage alone would get
+
+
+def test_dense_highlights_cost_a_fixed_budget_whatever_k(fake_snapshot: Snapshot) -> None:
+    embedder = FakeEmbedder()
+    searcher = Searcher(fake_snapshot, embedder)
+    without = searcher.search("quixotic zeppelins", k=50, mode=Mode.dense, highlight=False)
+    before = embedder.encoded
+    searcher.search("quixotic zeppelins", k=50, mode=Mode.dense)
+    assert len(without.hits) > 10
+    assert embedder.encoded - before <= 1 + DENSE_SENTENCES  # the question, and the budget's sentences at most
 
 
 @pytest.mark.parametrize("mode", list(Mode))

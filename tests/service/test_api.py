@@ -21,8 +21,18 @@ def test_get_search_shape(client: TestClient) -> None:
     r = client.get("/search", params={"q": "Where did Wang Yi meet Lavrov", "k": 3})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"query", "mode", "fusion", "took_ms", "index_version", "offset", "rerank", "results"}
-    assert body["rerank"] is None  # no reranker
+    assert set(body) == {
+        "query",
+        "mode",
+        "fusion",
+        "took_ms",
+        "index_version",
+        "offset",
+        "rerank",
+        "mode_reason",
+        "results",
+    }
+    assert body["rerank"] is None and body["mode_reason"] is None  # no reranker; the collection's default mode
     assert body["mode"] == "hybrid" and body["query"] == "Where did Wang Yi meet Lavrov"
     assert body["fusion"] == "dbsf"
     assert len(body["results"]) == 3

@@ -268,3 +268,23 @@ def test_a_drop_during_an_open_leaves_nothing_open(index: Settings) -> None:
         assert _names(api) == ["b", "default"]
         assert api.get("/collections/a/search", params={"q": "note"}).status_code == 404
         assert metric(api, "seekr_open_collections", {}) == 1  # the default; nothing of `a` was left open
+
+
+def test_a_collection_in_a_language(api: TestClient) -> None:
+    r = api.put("/collections/zh-notes", json={"language": "klingon"}, headers=AUTH)
+    assert r.status_code == 422 and "unknown language 'klingon'; supported: auto, " in r.json()["detail"], r.text
+    assert "zh" in r.json()["detail"] and "zh-notes" not in _names(api)  # nothing was half-made
+    r = api.put("/collections/zh-notes", json={"language": "zh"}, headers=AUTH)
+    assert r.status_code == 201 and r.json()["language"] == "zh", r.text
+    conflict = api.put("/collections/zh-notes", headers=AUTH)  # the default: auto
+    assert conflict.status_code == 409 and "language zh (asked: auto)" in conflict.json()["detail"]
+    text = "锣鼓经是中国传统戏曲中打击乐器演奏的节奏型的总称。"
+    assert api.put("/collections/zh-notes/documents/d", json={"text": text}, headers=AUTH).status_code == 200
+    found = api.get("/collections/zh-notes/search", params={"q": "锣鼓经是什么", "mode": "lexical"}).json()
+    assert [h["doc_id"] for h in found["results"]] == ["d"]
+    highlight = found["results"][0]["highlight"]
+    assert highlight["method"] == "lexical" and highlight["spans"][0]["start"] == 0
+    stats = api.get("/collections/zh-notes/stats").json()
+    assert (stats["analyzer"], stats["language"], stats["languages"]) == ("unicode-1", "zh", {"zh": 1})
+    assert stats["language_warning"] is None  # the fake model's card is unknown: it is taken to read every language
+    assert api.get("/stats").json()["language"] == "auto"
