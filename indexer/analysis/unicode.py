@@ -4,7 +4,9 @@
    apostrophes ("l'homme", "can't": elision and contractions, as before for English).
 2. Each word normalised (`normalize`: NFKC, case folding, Arabic and Devanagari spelling variants).
 3. Hangul words become overlapping syllable pairs (Elasticsearch's `cjk_bigram`): Korean writes particles onto
-   the word ("서울에서" holds "서울"), and pairs match the word inside.
+   the word ("서울에서" holds "서울"), and pairs match the word inside. Runs of ideographs and kana give their
+   overlapping character pairs besides their dictionary words: a name or term the dictionary splits wrongly is
+   still matched by its pairs (measured: `python -m bench segmenters`, docs/languages.md).
 4. A word in its language's own script is stemmed with that language's Snowball stemmer; words of other scripts
    (an English name in a Chinese passage) are matched as written. Letters alone are no word: a single letter or
    digit is left out, as it always was; a single ideograph, kana or Hangul syllable is kept (it is a word).
@@ -155,15 +157,33 @@ class UnicodeAnalyzer(Analyzer):
         stemmer = lang.stemmer if lang is not None else None
         spans: list[Term] = []
         to_stem: list[int] = []  # positions in `spans` of words the language's stemmer takes
+        latin_stemmed = stemmer is not None and lang is not None and "Latn" in lang.scripts
+        run: list[int] = []  # start offsets of the characters of the current run of ideographs and kana
+        run_end = -1
         for word in words(text):
             piece = text[word.start : word.end]
-            for part in _APOSTROPHES.finditer(piece):
-                start, end = word.start + part.start(), word.start + part.end()
-                char = next((c for c in part.group() if c.isalpha()), part.group()[0])
-                script = script_of(char)
+            if piece.isascii() and piece.isalnum():  # the common case, kept fast: a plain ASCII word
+                if len(piece) < 2:
+                    continue
+                term = piece.lower()  # NFKC changes no ASCII, and case folding is lower-casing there
+                if term in stop:
+                    continue
+                if latin_stemmed:
+                    to_stem.append(len(spans))
+                spans.append((word.start, word.end, term))
+                continue
+            if word.status >= WORD_KANA:
+                if word.start != run_end:
+                    spans.extend(_pairs(text, run, run_end))
+                    run = []
+                run.extend(range(word.start, word.end))
+                run_end = word.end
+            for start, end in _parts(piece, word.start):
+                part = text[start:end]
+                script = script_of(next((c for c in part if c.isalpha()), part[0]))
                 if end - start < 2 and word.status < WORD_KANA and script != _HANGUL:
                     continue
-                term = normalize(part.group(), script)
+                term = normalize(part, script)
                 if not term or term in stop:
                     continue
                 if script == _HANGUL and len(term) > 2:
@@ -172,11 +192,29 @@ class UnicodeAnalyzer(Analyzer):
                 if stemmer is not None and lang is not None and script in lang.scripts:
                     to_stem.append(len(spans))
                 spans.append((start, end, term))
+        spans.extend(_pairs(text, run, run_end))
         if to_stem and stemmer is not None:
             stems = _STEMMERS.get(stemmer).stemWords([spans[i][2] for i in to_stem])
             for i, stem in zip(to_stem, stems, strict=True):
                 spans[i] = (spans[i][0], spans[i][1], stem)
         return spans
+
+
+def _parts(piece: str, offset: int) -> list[tuple[int, int]]:
+    """The spans of `piece` (at `offset`) between apostrophes: elision and contractions are split."""
+    if "'" not in piece and "\u2019" not in piece:
+        return [(offset, offset + len(piece))]
+    return [(offset + m.start(), offset + m.end()) for m in _APOSTROPHES.finditer(piece)]
+
+
+def _pairs(text: str, run: list[int], end: int) -> list[Term]:
+    """Overlapping pairs of the characters starting at `run` (adjacent; the last one ends at `end`)."""
+    bounds = [*run[1:], end]
+    return [
+        (run[i], bounds[i + 1], pair)
+        for i in range(len(run) - 1)
+        if (pair := normalize(text[run[i] : bounds[i + 1]], "Hani"))
+    ]
 
 
 def _writes(code: str, script: str) -> bool:

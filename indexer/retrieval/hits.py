@@ -30,7 +30,12 @@ def hydrate(
     records = known | ctx.records([i for i in ids if i not in known])
     marked = (
         highlights(
-            ctx.snapshot.lexical, ctx.request.text, ctx.query_vec, ctx.embedder, {i: records[i].text for i in ids}
+            ctx.snapshot.lexical,
+            ctx.request.text,
+            ctx.query_vec,
+            ctx.embedder,
+            {i: records[i].text for i in ids},
+            matching=lexical_scores,
         )
         if ctx.request.highlight
         else {}

@@ -19,8 +19,13 @@ def _terms(text: str, a: UnicodeAnalyzer = AUTO) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "language", "expected"),
     [
-        ("锣鼓经是什么？", "zh", ["锣鼓", "经", "是", "什么"]),  # dictionary words, not one run of characters
-        ("東京は日本の首都です", "ja", ["東京", "は", "日本", "の", "首都", "です"]),
+        # Dictionary words, not one run of characters; then the run's overlapping pairs.
+        ("锣鼓经是什么？", "zh", ["锣鼓", "经", "是", "什么", "锣鼓", "鼓经", "经是", "是什", "什么"]),
+        (
+            "東京は日本の首都",
+            "ja",
+            ["東京", "は", "日本", "の", "首都", "東京", "京は", "は日", "日本", "本の", "の首", "首都"],
+        ),
         ("ภาษาไทยง่ายนิดเดียว", "th", ["ภาษา", "ไทย", "ง่าย", "นิด", "เดียว"]),
         ("서울에서 만나요", "ko", ["서울", "울에", "에서", "만나", "나요"]),  # Hangul pairs match "서울"
         ("Die Katzen sitzen auf der Matte", "de", ["die", "katz", "sitz", "auf", "der", "matt"]),
