@@ -5,7 +5,8 @@
   engine makes them), and characters per second. The bundled model reads one token per Chinese character and
   about one per four English characters, so embedding dominates the difference.
 - **Question analysis**: p50 and p95 of analysing each question (language, words, stems) on each index.
-- **Highlights**: p50 of k=100 dense searches with and without highlights, in process, on each index.
+- **Highlights**: p50 of k=100 dense searches with and without highlights, in process and through HTTP (a
+  service started on each index; the response carries the 100 hits either way), on each index.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from bench.harness import serve
 from indexer.building.builder import build_index
+from indexer.embed.base import DEFAULT_MODEL
 from indexer.embed.runtime import load_embedder
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
@@ -75,6 +80,7 @@ def _measure(name: str, docs: list[str], questions: list[str], tmp: Path) -> dic
             started = time.perf_counter()
             searcher.search(question, k=100, mode=Mode.dense, highlight=highlight)
             runs[highlight].append((time.perf_counter() - started) * 1000)
+    http = _http_highlights(tmp / f"{name}-index", questions[:20])
     chars = sum(len(d) for d in docs)
     return {
         "documents": len(docs),
@@ -89,7 +95,29 @@ def _measure(name: str, docs: list[str], questions: list[str], tmp: Path) -> dic
         "question_analysis_ms_p95": round(statistics.quantiles(timings, n=20)[-1], 3),
         "dense_k100_ms_p50": round(statistics.median(runs[False]), 1),
         "dense_k100_highlights_ms_p50": round(statistics.median(runs[True]), 1),
+        "http_dense_k100_ms_p50": http[False],
+        "http_dense_k100_highlights_ms_p50": http[True],
     }
+
+
+def _http_highlights(index: Path, questions: list[str]) -> dict[bool, float]:
+    """p50 ms of k=100 dense searches through HTTP, without and with highlights, each question both ways."""
+    process, base, _ = serve(index, DEFAULT_MODEL, "auto", None, "bench-key")
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            client.get("/search", params={"q": questions[0], "k": 100, "mode": "dense"})  # warm
+            runs: dict[bool, list[float]] = {True: [], False: []}
+            for question in questions:
+                for highlight in (False, True):
+                    params: dict[str, str | int] = {"q": question, "k": 100, "mode": "dense"}
+                    params["highlight"] = str(highlight).lower()
+                    started = time.perf_counter()
+                    client.get("/search", params=params).raise_for_status()
+                    runs[highlight].append((time.perf_counter() - started) * 1000)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return {h: round(statistics.median(times), 1) for h, times in runs.items()}
 
 
 def main(argv: list[str]) -> int:

@@ -14,10 +14,10 @@
    a list exists) unless nothing else is left.
 
 A passage's language is the collection's language, or detected per passage (`auto`). A question is analysed as
-the passages of its language were: its language is chosen among those the collection holds in its script (one
-such language: that one; several: the likeliest by the detector's probabilities weighed by each language's share
-of the collection), so an English question is stemmed as English passages were even where the detector would
-have hesitated.
+the passages of its language were: its language is chosen among those holding at least 5% of the collection's
+passages in its script (one such language: that one; several: the likeliest by the detector's probabilities
+weighed by each language's share, and the question is matched on the terms of the others too), so an English
+question is stemmed as English passages were even where the detector would have misread it.
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ _QUERY_STOP = {
 }
 _NONE: frozenset[str] = frozenset()
 QUERY_CANDIDATES = 20  # languages the detector ranks for a question
+# A language with fewer of a script's passages is no candidate for questions in that script: mostly passages the
+# detector misread (names, lists), whose stemmer would take an English question away from English passages.
+MIN_SHARE = 0.05
 
 
 class _Stemmers(threading.local):
@@ -113,44 +116,66 @@ class UnicodeAnalyzer(Analyzer):
         return self._analyse(text, language, _INDEX_STOP.get(language, _NONE))
 
     def query(self, query: str) -> AnalyzedQuery:
-        """A question as it is matched; a word joining letters and digits ("FY2018") also by its runs."""
-        language = self.query_language(query)
-        stems = self._analyse(query, language, _INDEX_STOP.get(language, _NONE))
-        function_words = _QUERY_STOP.get(language, _NONE)
+        """A question as it is matched; a word joining letters and digits ("FY2018") also by its runs.
+
+        Where the collection holds several languages of the question's script that stem differently, the
+        question is analysed in each of them and matched on all their terms, so a question the detector
+        misreads still meets the passages of its language; the language reported is the likeliest.
+        """
+        languages = self.query_languages(query)
+        language = languages[0]
+        function_words = frozenset().union(*(_QUERY_STOP.get(code, _NONE) for code in languages))
         content: list[str] = []
-        for start, end, stem in stems:
-            word = query[start:end].casefold()
-            if word in function_words:
-                continue
-            content.append(stem)
-            if any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
-                parts = [p for p in _PARTS.findall(word) if p != word]
-                content.extend(
-                    t for p in parts for _, _, t in self._analyse(p, language, _INDEX_STOP.get(language, _NONE))
-                )
-        return AnalyzedQuery(language, list(dict.fromkeys(content or [stem for _, _, stem in stems])))
+        first: list[str] = []
+        for code in languages:
+            stop = _INDEX_STOP.get(code, _NONE)
+            stems = self._analyse(query, code, stop)
+            first = first or [stem for _, _, stem in stems]
+            for start, end, stem in stems:
+                word = query[start:end].casefold()
+                if word in function_words:
+                    continue
+                content.append(stem)
+                if any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+                    parts = [p for p in _PARTS.findall(word) if p != word]
+                    content.extend(t for p in parts for _, _, t in self._analyse(p, code, stop))
+        return AnalyzedQuery(language, list(dict.fromkeys(content or first)))
 
     def query_language(self, query: str) -> str:
-        """The language a question is analysed in (see the module doc)."""
+        """The language a question is analysed in first (see `query_languages`)."""
+        return self.query_languages(query)[0]
+
+    def query_languages(self, query: str) -> list[str]:
+        """The languages a question is analysed in, likeliest first: the collection's language; else, among the
+        languages holding at least `MIN_SHARE` of the collection's passages in the question's script, the
+        likeliest by the detector's probabilities weighed by their shares, then the others that stem otherwise."""
         if self.language != AUTO:
-            return self.language
+            return [self.language]
         script = dominant_script(query)
         if script is None:
-            return UNDETERMINED
+            return [UNDETERMINED]
+        in_script = {code: n for code, n in self._languages.items() if n > 0 and _writes(code, script)}
+        total = sum(in_script.values())
         held = sorted(
-            (code for code, n in self._languages.items() if n > 0 and _writes(code, script)),
-            key=lambda code: -self._languages[code],
+            (code for code, n in in_script.items() if n >= MIN_SHARE * total),
+            key=lambda code: -in_script[code],
         )
-        if len({LANGUAGES[code].stemmer if code in LANGUAGES else None for code in held}) == 1:
-            return held[0]  # every candidate analyses this script alike (or there is one)
         if not held:
-            return _detector().language(query)
-        # The detector's probabilities weighed by how much of the collection each language is (its prior): a
-        # short English question in a mostly English collection with a few French passages stays English.
-        total = sum(self._languages[code] for code in held)
+            return [_detector().language(query)]
+        if len({_stemmer(code) for code in held}) == 1:
+            return held[:1]  # every candidate analyses this script alike (or there is one)
+        # A short English question in a collection that is also German stays English: the prior counts.
         ranked = dict(_detector().ranked(query, k=QUERY_CANDIDATES))
-        best = max(held, key=lambda code: ranked.get(code, 0.0) * self._languages[code] / total)
-        return best if ranked.get(best, 0.0) > 0 else held[0]
+        best = max(held, key=lambda code: ranked.get(code, 0.0) * in_script[code])
+        if ranked.get(best, 0.0) <= 0:
+            best = held[0]
+        others = {_stemmer(best)}
+        rest = []
+        for code in held:
+            if _stemmer(code) not in others:
+                others.add(_stemmer(code))
+                rest.append(code)
+        return [best, *rest]
 
     def _analyse(self, text: str, language: str, stop: frozenset[str]) -> list[Term]:
         lang = LANGUAGES.get(language)
@@ -215,6 +240,12 @@ def _pairs(text: str, run: list[int], end: int) -> list[Term]:
         for i in range(len(run) - 1)
         if (pair := normalize(text[run[i] : bounds[i + 1]], "Hani"))
     ]
+
+
+def _stemmer(code: str) -> str | None:
+    """The Snowball stemmer of language `code` (None: none)."""
+    known = LANGUAGES.get(code)
+    return known.stemmer if known is not None else None
 
 
 def _writes(code: str, script: str) -> bool:
