@@ -1,7 +1,8 @@
 """The analyzer for every language (manifest analyzer `unicode-1`).
 
 1. Words by Unicode rules, with dictionaries for scripts written without spaces (`segment`); a word is split at
-   apostrophes ("l'homme", "can't": elision and contractions, as before for English).
+   the marks Unicode lets stand inside it (apostrophes, periods, commas: "l'homme", "U.S.", "1,000"), as every
+   index was before, so English rankings stay where they were.
 2. Each word normalised (`normalize`: NFKC, case folding, Arabic and Devanagari spelling variants).
 3. Hangul words become overlapping syllable pairs (Elasticsearch's `cjk_bigram`): Korean writes particles onto
    the word ("서울에서" holds "서울"), and pairs match the word inside. Runs of ideographs and kana give their
@@ -42,7 +43,15 @@ from indexer.analysis.languages import (
 from indexer.analysis.normalize import normalize
 from indexer.analysis.segment import WORD_KANA, words
 
-_APOSTROPHES = re.compile("[^'\u2019]+")
+# A word's pieces between the marks Unicode lets stand inside a word (apostrophes, periods, colons, commas,
+# middle dots, and their full-width and other forms): "l'homme", "can't", "U.S.", "1,000" and "3.14" are matched
+# by their pieces, as every index was before this analyzer (so English rankings did not move).
+_INSIDE_MARKS = (
+    "'\u2019\u2018.,:;\u00b7\u0387\u055f\u05f3\u05f4\u066b\u066c\u2024\u2027"
+    "\ufe50\ufe52\ufe54\ufe55\uff07\uff0c\uff0e\uff1a\uff1b"
+)
+_PIECES = re.compile(f"[^{_INSIDE_MARKS}]+")
+_MARKS = frozenset(_INSIDE_MARKS)
 _PARTS = re.compile(r"[^\W\d_]{2,}|\d{2,}")  # the letter and digit runs of a word that mixes them
 _HANGUL = "Hang"
 # Stop words of passages (English only, as before) and function words of questions (bm25s' lists).
@@ -161,7 +170,10 @@ class UnicodeAnalyzer(Analyzer):
             key=lambda code: -in_script[code],
         )
         if not held:
-            return [_detector().language(query)]
+            # No passage is in a language of this script: its words stand in passages of other languages, where
+            # they were not stemmed. Matched as written too, then.
+            detected = _detector().language(query)
+            return [detected] if _stemmer(detected) is None else [detected, UNDETERMINED]
         if len({_stemmer(code) for code in held}) == 1:
             return held[:1]  # every candidate analyses this script alike (or there is one)
         # A short English question in a collection that is also German stays English: the prior counts.
@@ -226,10 +238,10 @@ class UnicodeAnalyzer(Analyzer):
 
 
 def _parts(piece: str, offset: int) -> list[tuple[int, int]]:
-    """The spans of `piece` (at `offset`) between apostrophes: elision and contractions are split."""
-    if "'" not in piece and "\u2019" not in piece:
+    """The spans of `piece` (at `offset`) between the marks inside words (see `_INSIDE_MARKS`)."""
+    if _MARKS.isdisjoint(piece):
         return [(offset, offset + len(piece))]
-    return [(offset + m.start(), offset + m.end()) for m in _APOSTROPHES.finditer(piece)]
+    return [(offset + m.start(), offset + m.end()) for m in _PIECES.finditer(piece)]
 
 
 def _pairs(text: str, run: list[int], end: int) -> list[Term]:

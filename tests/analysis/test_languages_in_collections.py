@@ -129,3 +129,43 @@ def test_a_model_card_says_what_the_model_reads(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("---\nlanguage: [de, en]\n---\n", encoding="utf-8")
     assert model_languages(str(tmp_path)) == ("de", "en")
     assert model_languages("tei:BAAI/bge-m3") is None  # a server's model: unknown, taken to read every language
+
+
+BAD_INPUT = {
+    "mixed.txt": "The Tōkyō office (東京事務所) opened in 2019; Москва next. 서울에서 too!",
+    "emoji.txt": "🎉🎉 Launch day 🚀 — la fête 🥳",
+    "rtl.txt": "السعر 250 دولار في عام 2024، والخصم ١٥٪",
+    "marks.txt": "e\u0301te\u0301 cafe\u0301 Zu\u0308rich na\u0303o",
+    "unknown.txt": "ᏣᎳᎩ ᎦᏬᏂᎯᏍᏗ ᏗᏕᎶᏆᏍᏗ",  # Cherokee: a script no analyzer here stems
+    "punctuation.txt": "... !!! ??? --- ((( ))) ///",
+}
+
+
+def test_bad_input_is_indexed_never_dropped_and_found_by_its_words(
+    engine: BackendName, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for name, text in BAD_INPUT.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    backend = engine_backend(engine, tmp_path)
+    try:
+        report = build_index(folder, backend, fake_embedder)
+        assert report.documents == len(BAD_INPUT) and not report.skipped
+        snapshot = backend.open()
+        searcher = Searcher(snapshot, fake_embedder, defaults=PASSAGES_ALONE)
+        for question, source in {
+            "東京事務所": "mixed.txt",
+            "Москва": "mixed.txt",
+            "launch day": "emoji.txt",
+            "دولار 2024": "rtl.txt",
+            "Zürich café": "marks.txt",  # composed forms match the decomposed ones (NFKC)
+            "ᏣᎳᎩ": "unknown.txt",
+        }.items():
+            hits = searcher.search(question, k=1, mode=Mode.lexical).hits
+            assert hits and hits[0].source == source, question
+            hit = hits[0]
+            document = snapshot.store.document(hit.doc_id)
+            assert document is not None and document.text[hit.start : hit.end] == hit.text
+    finally:
+        backend.close()
