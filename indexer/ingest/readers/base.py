@@ -31,7 +31,7 @@ class SkipKind(StrEnum):
     unreadable = "unreadable"  # the file system refused (permissions, vanished while read)
     encrypted = "encrypted"  # password-protected (PDF, Office)
     corrupt = "corrupt"  # truncated or damaged: the format's reader could not parse it
-    no_text_layer = "no_text_layer"  # a PDF whose pages are images only: it needs OCR, which seekr does not do
+    no_text_layer = "no_text_layer"  # a PDF whose pages are images only, read with OCR off (`--ocr auto` reads it)
     no_text = "no_text"  # parsed, but no text in it
     malformed = "malformed"  # a bad line of a .jsonl file
     duplicate_id = "duplicate_id"  # a document id seen earlier in the same build
