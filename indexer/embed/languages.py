@@ -13,15 +13,20 @@ from pathlib import Path
 import frontmatter
 import yaml
 
-from indexer.embed.base import resolve_model_location
+from indexer.embed.base import DEFAULT_MODEL, canonical_model_id, resolve_model_location
 
 CARD = "README.md"
+# What the bundled model's card says (`language: en`; a test reads the card to keep the two equal). The Docker image
+# serves the bundled model from its ONNX export, without the package that carries the card.
+BUNDLED_LANGUAGES = ("en",)
 # A card listing more languages than this is a multilingual model: it is taken to read every language.
 MAX_LISTED = 10
 
 
 def model_languages(model: str) -> tuple[str, ...] | None:
     """The languages `model`'s card names (None: a multilingual model, no card, or a server's model)."""
+    if canonical_model_id(model) == DEFAULT_MODEL:
+        return BUNDLED_LANGUAGES
     card = Path(resolve_model_location(model)) / CARD
     try:
         meta = frontmatter.loads(card.read_text(encoding="utf-8")).metadata

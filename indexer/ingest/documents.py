@@ -3,9 +3,9 @@ PowerPoint, OpenDocument, EPUB, RTF, e-mail, spreadsheets, CSV and images throug
 (`indexer.ingest.readers`).
 
 Every file that cannot be used (unsupported, too large, empty, binary, not UTF-8, unreadable, encrypted,
-damaged, a scan without a text layer while OCR is off, a malformed JSON line) becomes a `Skipped` record naming the file, a
-reason code (`SkipKind`) and a message; reading never raises for a bad file, so one bad file never stops a
-build. Each file-backed document carries file metadata (`file_type`, `file_size`, `file_modified`) and what
+damaged, a scan without a text layer while OCR is off, a malformed JSON line) becomes a `Skipped` record naming
+the file, a reason code (`SkipKind`) and a message; reading never raises for a bad file, so one bad file never
+stops a build. Each file-backed document carries file metadata (`file_type`, `file_size`, `file_modified`) and what
 its format records (`author`, `created`, `modified`, `pages`, `slides`, Markdown front matter, ...).
 """
 

