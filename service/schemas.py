@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.results import Group, Hit, Mode, Navigation, Passage, SearchResult
+from indexer.retrieval.results import Group, Hit, Mode, Navigation, Passage, SearchResult, StageScore
 from indexer.types import All, Any_, Condition, Expr, Filter, Not, Scalar
 from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_DEPTH, MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 
@@ -499,9 +499,9 @@ class SearchHit(BaseModel):
                 dense_rank=hit.dense_rank,
                 lexical_rank=hit.lexical_rank,
                 introduces=hit.introduces,
-                document=hit.stage_scores.get("document"),
-                rerank=hit.stage_scores.get("rerank"),
-                fused=hit.stage_scores.get("fused"),
+                document=hit.stage_scores.get(StageScore.document),
+                rerank=hit.stage_scores.get(StageScore.rerank),
+                fused=hit.stage_scores.get(StageScore.fused),
             ),
             highlight=None
             if hit.highlight is None

@@ -9,7 +9,7 @@ import numpy as np
 from indexer.retrieval.candidates import Candidates, retrieve
 from indexer.retrieval.fusion import Fusion, dbsf, dbsf_bounds, rrf
 from indexer.retrieval.query import QueryContext, Ranked
-from indexer.retrieval.results import Group, Mode, Navigation
+from indexer.retrieval.results import Group, Mode, Navigation, StageScore
 from indexer.types import NAVIGATION, Place
 
 
@@ -107,7 +107,7 @@ def with_document_scores(ctx: QueryContext, head: Ranked) -> Ranked:
     rescored: dict[int, float] = {}
     for cid, score in head:
         doc_score = document[places[cid].doc_id]
-        ctx.stage_scores.setdefault(cid, {})["document"] = doc_score
+        ctx.stage_scores.setdefault(cid, {})[StageScore.document] = doc_score
         rescored[cid] = (score + weight * doc_score) / (1 + weight)
     return best_first(rescored)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from indexer.rerank.base import Reranker, RerankerError
 from indexer.retrieval.query import QueryContext, Ranked
+from indexer.retrieval.results import StageScore
 
 # 20: the depth of the best published pipeline without fine-tuning on long real filings (a zero-shot reranker
 # over 20 candidates); a MiniLM-L6-sized cross-encoder on torch adds about 0.7 s per search at 20 on 2 cores and
@@ -33,7 +34,7 @@ class RerankStage:
     reranker: Reranker
     candidates: int = DEFAULT_RERANK_CANDIDATES
     budget_ms: float | None = None
-    name: str = "rerank"
+    name: str = StageScore.rerank
     records_own_scores: bool = True  # only the re-scored units get a rerank score (see `apply_stages`)
 
     def __call__(self, ctx: QueryContext, ranked: Ranked) -> Ranked:
@@ -67,6 +68,6 @@ class RerankStage:
         ctx.rerank_ms = (time.perf_counter() - started) * 1000
         ctx.rerank_outcome = f"reranked {len(head)}"
         for (cid, fused), score in zip(head, scores, strict=True):
-            ctx.stage_scores.setdefault(cid, {}).update({"fused": fused, self.name: score})
+            ctx.stage_scores.setdefault(cid, {}).update({StageScore.fused: fused, self.name: score})
         order = sorted(range(len(head)), key=lambda i: -scores[i])
         return [(head[i][0], scores[i]) for i in order] + tail

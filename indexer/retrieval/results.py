@@ -31,6 +31,14 @@ class LongQuestions(StrEnum):
     mean = "mean"  # the normalised mean of the vectors of pieces the model reads whole
 
 
+class StageScore(StrEnum):
+    """The scores a stage leaves on a hit (`Hit.stage_scores`), by name: one definition for every module."""
+
+    document = "document"  # its document's score, from hierarchical scoring (`ranking.with_document_scores`)
+    rerank = "rerank"  # the reranker's score (`rerank.RerankStage`)
+    fused = "fused"  # the fused score it had before the reranker re-scored it
+
+
 class Mode(StrEnum):
     """Retrieval mode."""
 
