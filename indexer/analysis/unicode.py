@@ -150,10 +150,6 @@ class UnicodeAnalyzer(Analyzer):
                     content.extend(t for p in parts for _, _, t in self._analyse(p, code, stop))
         return AnalyzedQuery(language, list(dict.fromkeys(content or first)))
 
-    def query_language(self, query: str) -> str:
-        """The language a question is analysed in first (see `query_languages`)."""
-        return self.query_languages(query)[0]
-
     def query_languages(self, query: str) -> list[str]:
         """The languages a question is analysed in, likeliest first: the collection's language; else, among the
         languages holding at least `MIN_SHARE` of the collection's passages in the question's script, the

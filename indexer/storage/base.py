@@ -78,6 +78,26 @@ def lexical_analyzer(lexical: LexicalInfo) -> Analyzer:
     return analyzer(lexical.analyzer, lexical.language, lexical.languages)
 
 
+class AnalyzedLexical:
+    """What every engine's `LexicalSearch` shares: the analyzer its manifest names, and the terms it makes."""
+
+    def __init__(self, lexical: LexicalInfo) -> None:
+        self._analyzer = lexical_analyzer(lexical)
+
+    @property
+    def analyzer(self) -> Analyzer:
+        """How the collection's text was analysed (and questions are)."""
+        return self._analyzer
+
+    def stems(self, text: str, language: str | None = None) -> list[Term]:
+        """(start, end, stem) of each indexed term in `text` (see `Analyzer.stems`)."""
+        return self._analyzer.stems(text, language)
+
+    def terms(self, query: str) -> list[str]:
+        """The terms `query` is matched on (see `Analyzer.terms`)."""
+        return self._analyzer.terms(query)
+
+
 class LexicalSearch(Protocol):
     """BM25 over the live chunks, with the collection's statistics."""
 

@@ -18,10 +18,9 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from indexer.analysis import Analyzer, Term
 from indexer.errors import IndexCorruptError
 from indexer.manifest import Manifest, SegmentInfo
-from indexer.storage.base import Restriction, lexical_analyzer
+from indexer.storage.base import AnalyzedLexical, Restriction
 from indexer.storage.hnsw import HNSW_EF_SEARCH
 from indexer.storage.local.bm25 import Allowed, LexicalQuery, SegmentPostings, as_allowed
 from indexer.storage.local.postings import find_sorted
@@ -161,14 +160,14 @@ class SnapshotVectors:
         return row
 
 
-class SnapshotLexical:
+class SnapshotLexical(AnalyzedLexical):
     """BM25 over every live chunk of a snapshot, with the whole collection's statistics."""
 
     def __init__(self, segments: Sequence[LiveSegment], manifest: Manifest) -> None:
         self._segments = segments
         self._postings = [SegmentPostings(s.name, s.segment.postings, s.deleted_rows) for s in segments]
         self._chunks = manifest.counts.chunks
-        self._analyzer = lexical_analyzer(manifest.lexical)
+        super().__init__(manifest.lexical)
         tokens = sum(s.info.tokens - s.info.deleted_tokens for s in segments)
         self._avg_length = tokens / self._chunks if self._chunks else 0.0
 
@@ -176,19 +175,6 @@ class SnapshotLexical:
     def ids(self) -> npt.NDArray[np.int64]:
         """Every live chunk id, ascending."""
         return _live_ids(self._segments)
-
-    @property
-    def analyzer(self) -> Analyzer:
-        """How this index's text was analysed (and questions are)."""
-        return self._analyzer
-
-    def stems(self, text: str, language: str | None = None) -> list[Term]:
-        """(start, end, stem) of each indexed term in `text` (see `Analyzer.stems`)."""
-        return self._analyzer.stems(text, language)
-
-    def terms(self, query: str) -> list[str]:
-        """The terms `query` is matched on (see `Analyzer.terms`)."""
-        return self._analyzer.terms(query)
 
     def query(self, query: str) -> LexicalQuery | None:
         """The query's scores; None when none of its terms occurs in a live chunk."""

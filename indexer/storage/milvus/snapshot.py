@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from indexer.analysis import K1, Analyzer, Term
+from indexer.analysis import K1
 from indexer.errors import IndexCorruptError
 from indexer.filters import matches, negation_normal_form
 from indexer.manifest import Manifest
-from indexer.storage.base import Restriction, lexical_analyzer
+from indexer.storage.base import AnalyzedLexical, Restriction
 from indexer.storage.hnsw import HNSW_EF_SEARCH
 from indexer.storage.milvus.connection import IN_BATCH, LIMIT, Connection
 from indexer.storage.milvus.expressions import condition_expr, in_list, literal, visible
@@ -129,25 +129,12 @@ class MilvusBM25:
         return out
 
 
-class MilvusLexical:
+class MilvusLexical(AnalyzedLexical):
     """BM25 in one version."""
 
     def __init__(self, snapshot: MilvusSnapshot) -> None:
+        super().__init__(snapshot.manifest.lexical)
         self._s = snapshot
-        self._analyzer = lexical_analyzer(snapshot.manifest.lexical)
-
-    @property
-    def analyzer(self) -> Analyzer:
-        """How this index's text was analysed (the same analyzers as the local engine's)."""
-        return self._analyzer
-
-    def stems(self, text: str, language: str | None = None) -> list[Term]:
-        """(start, end, stem) of each indexed term (see `Analyzer.stems`)."""
-        return self._analyzer.stems(text, language)
-
-    def terms(self, query: str) -> list[str]:
-        """The terms `query` is matched on (see `Analyzer.terms`)."""
-        return self._analyzer.terms(query)
 
     def query(self, query: str) -> MilvusBM25 | None:
         """The query's scores; None when it has no indexed term."""
