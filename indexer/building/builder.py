@@ -204,13 +204,21 @@ def reuse_vectors(base: Snapshot, docs: list[Document], origins: dict[str, str])
     return updates
 
 
+# Most model tokens of context (title, heading) embedded in front of a passage. The context is cut at
+# TITLE_CHARS characters, about 50 tokens of English; in Chinese or Japanese, one token per character, the same
+# characters made a 200-token prefix, repeated in every passage of the document: it outweighed the passage in
+# its vector and doubled the tokens embedded (python -m bench languages).
+CONTEXT_TOKENS = 64
+
+
 def _fit(text: str, chunk: Chunk, embedder: Embedder) -> str:
-    """`text` (title + passage) cut in its title so that the model never truncates the passage."""
+    """`text` (context + passage) with its context cut to `CONTEXT_TOKENS` model tokens, and further so that the
+    model never truncates the passage."""
     extra = len(text) - len(chunk.text)
     if extra == 0:
         return text
     spans = embedder.token_spans(text[:extra])
-    budget = embedder.max_tokens - chunk.n_tokens
+    budget = min(CONTEXT_TOKENS, embedder.max_tokens - chunk.n_tokens)
     if len(spans) <= budget:
         return text
     title = text[: spans[budget - 1][1]] if budget > 0 else ""

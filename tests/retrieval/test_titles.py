@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from indexer.building.builder import build_index
+from indexer.building.builder import CONTEXT_TOKENS, build_index
 from indexer.embed.base import BATCH_SIZE, Vectors
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.retrieval.results import Mode
@@ -64,3 +64,16 @@ def test_a_long_title_is_cut_so_the_model_never_truncates_the_passage(tmp_path: 
         assert len(embedder.token_spans(text)) <= 40
     later = [t for t in embedder.seen if not t.startswith(title)]
     assert later and all(t.startswith("word0") for t in later)
+
+
+def test_the_context_embedded_in_front_is_bounded_in_model_tokens(tmp_path: Path) -> None:
+    # TITLE_CHARS characters of words the model reads one token each (as it reads Chinese characters) would
+    # outweigh a short passage in its vector: the context is cut to CONTEXT_TOKENS tokens, every passage whole.
+    embedder = _Recording()
+    title = " ".join("abcdefghij" * 15)  # 200 characters, 100 tokens
+    build_index(_corpus(tmp_path, title), tmp_path / "index", embedder, ChunkingConfig(32, 8))
+    later = [t for t in embedder.seen if not t.startswith(title)]
+    assert len(later) > 3
+    for text in later:
+        context = text.split("\n", 1)[0]
+        assert title.startswith(context) and len(embedder.token_spans(context)) == CONTEXT_TOKENS
