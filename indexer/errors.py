@@ -59,3 +59,15 @@ class LastCollectionError(IndexerError):
 
 class EmbeddingServerError(IndexerError):
     """An embedding server did not answer, refused, or answered something unusable (names it, never the key)."""
+
+
+class SourceUnavailableError(IndexerError):
+    """A document has no original file to show: sent as text, missing from its folder, or outside it."""
+
+
+class SourceChangedError(IndexerError):
+    """A document's file changed since it was indexed: what it shows is not what was indexed."""
+
+
+class PageNotFoundError(IndexerError):
+    """A page that a document does not have, or a document without page images."""

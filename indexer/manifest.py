@@ -152,6 +152,7 @@ class SourceInfo(_Frozen):
     """What the last build read from its source folder: files looked at, pages read, files skipped by reason."""
 
     files: int
+    folder: str | None = None  # the folder's absolute path, where its files are served from (None: not recorded)
     pages: int = 0
     ocr_pages: int = 0  # of the pages, those read by OCR
     skipped: dict[str, int] = {}

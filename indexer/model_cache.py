@@ -23,6 +23,11 @@ from typing import Any
 _IGNORED = {"README.md", ".gitattributes"}
 
 
+def cache_root() -> Path:
+    """The folder seekr keeps its caches under: `$XDG_CACHE_HOME/seekr` (`~/.cache/seekr`)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seekr"
+
+
 def default_cache_dir() -> Path:
     """Where exported models are kept unless SEEKR_MODEL_CACHE says otherwise."""
     if configured := os.environ.get("SEEKR_MODEL_CACHE"):

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from indexer import __version__
 from indexer.building.watch import FolderWatcher
 from indexer.errors import IndexerError
+from indexer.viewer.cache import PageCache
 from service.admission import admission_for
 from service.collections import Collections
 from service.deps import collection_path, load_embedder
@@ -29,7 +30,8 @@ from service.memory import limit_arenas
 from service.metrics import Metrics, install_metrics
 from service.models import EmbedderFactory, Models
 from service.routes import collections as collections_routes
-from service.routes import documents, health, page, search, stats
+from service.routes import documents, health, page, search, stats, view
+from service.routes.view import Viewer
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     app.state.settings = settings
     app.state.keys = keys
     app.state.collections = collections
+    app.state.viewer = Viewer(PageCache(settings.page_cache, settings.page_cache_mb * 2**20), settings.page_renders)
     app.state.metrics = registry_metrics
     install_metrics(app, registry_metrics)
     # Every response carries X-Request-ID (the client's, if it sent a valid one); logs carry it too.
@@ -155,7 +158,7 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     # A collection's routes: unprefixed for the default collection (as before collections), and under
     # /collections/{collection} for any.
-    scoped = (search.router, documents.router, stats.router)
+    scoped = (search.router, view.router, documents.router, stats.router)  # view's paths before documents' ids
     unscoped = (collections_routes.router, health.router, page.router)
     for router in (*scoped, *unscoped):
         app.include_router(router)

@@ -26,6 +26,9 @@ from indexer.errors import (
     IndexerError,
     IndexLockedError,
     LastCollectionError,
+    PageNotFoundError,
+    SourceChangedError,
+    SourceUnavailableError,
 )
 from indexer.retrieval.results import Mode
 
@@ -246,6 +249,9 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
 # Indexer errors a client caused; every other indexer error is the server's (500).
 _INDEXER_STATUS: dict[type[IndexerError], int] = {
     DocumentNotFoundError: 404,
+    SourceUnavailableError: 404,
+    PageNotFoundError: 404,
+    SourceChangedError: 409,
     CollectionNotFoundError: 404,
     CollectionExistsError: 409,
     LastCollectionError: 409,

@@ -24,6 +24,7 @@ from indexer.ingest.ocr.base import (
     default_cache_dir,
     default_threads,
 )
+from indexer.model_cache import cache_root
 from indexer.rerank.base import RerankRuntime
 from indexer.rerank.server import RerankApi
 from indexer.retrieval.fusion import Fusion
@@ -121,6 +122,13 @@ class Settings(StorageSettings, EmbedServerSettings):
         default_factory=default_cache_dir,
         description="Folder where recognised pages are kept by content (default: $XDG_CACHE_HOME/seekr/ocr).",
     )
+    page_cache: Path = Field(
+        default_factory=lambda: cache_root() / "pages",
+        description="Folder where rendered page images are kept by what they show (default: "
+        "$XDG_CACHE_HOME/seekr/pages).",
+    )
+    page_cache_mb: int = Field(256, ge=0, description="Most megabytes of page images kept (0: none kept).")
+    page_renders: int = Field(2, ge=1, le=64, description="Page images rendered at once (more wait their turn).")
     reranker: Path | None = Field(
         None,
         description="A cross-encoder folder (sentence-transformers CrossEncoder) that re-scores the first candidates "

@@ -379,7 +379,11 @@ def sync_index(
             ocr_pages=folder.ocr_pages,
         )
         source = SourceInfo(
-            files=folder.files, pages=folder.pages, ocr_pages=folder.ocr_pages, skipped=folder.skipped_by_kind()
+            files=folder.files,
+            folder=str(folder.root) if folder.root is not None else None,
+            pages=folder.pages,
+            ocr_pages=folder.ocr_pages,
+            skipped=folder.skipped_by_kind(),
         )
         report.reranker_changed = recorded != model.reranker
         report.reranker = model.reranker.describe() if model.reranker else None

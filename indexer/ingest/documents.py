@@ -28,6 +28,7 @@ import yaml
 from lxml import etree
 
 from indexer.ingest.clean import Cleaning, clean_report, looks_scraped, normalise_text, split_title
+from indexer.ingest.fingerprint import HASH_KEY, file_sha256
 from indexer.ingest.ocr.base import OcrSettings
 from indexer.ingest.ocr.recognizer import recognizer_for
 from indexer.ingest.pages import paged_blocks
@@ -69,6 +70,7 @@ class FolderReport:
     documents: list[Document] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     cleaning: Cleaning = Cleaning.auto
+    root: Path | None = None  # the folder read, resolved
     cleaned: int = 0  # documents the scraped-page rules were applied to
     removed: Counter[str] = field(default_factory=Counter)  # lines removed, per rule
     files: int = 0  # files looked at
@@ -122,7 +124,7 @@ def read_folder(
     text and images are recognised (None: the defaults, `OcrSettings()`).
     """
     ocr = ocr if ocr is not None else OcrSettings()
-    report = FolderReport(cleaning=cleaning)
+    report = FolderReport(cleaning=cleaning, root=root.resolve())
     seen: dict[str, str] = {}
     # hidden files and folders (.git, .DS_Store) are never documents
     paths = sorted(
@@ -241,6 +243,7 @@ def read_file(
         if meta["file_size"] == 0:
             yield Skipped(rel, "empty file", SkipKind.empty)
             return
+        meta[HASH_KEY] = file_sha256(path)  # what the file served later must still be (indexer.viewer.source)
         if suffix in READERS or suffix in OCR_READERS:
             clean_pages = cleaning is not Cleaning.none if pages is None else pages
             yield from _read_structured(path, rel, meta, clean_pages, ocr if ocr is not None else OcrSettings())
@@ -294,7 +297,8 @@ def read_upload(doc_id: str, filename: str, data: bytes, source: str, ocr: OcrSe
     if isinstance(item, Skipped):
         return Skipped(filename, item.reason, item.kind)
     doc, outcome = item
-    metadata = {k: v for k, v in doc.metadata.items() if k != "file_modified"} | {"filename": filename}
+    # No modification time, and no file hash: the bytes are not kept, so there is no file to serve.
+    metadata = {k: v for k, v in doc.metadata.items() if k not in ("file_modified", HASH_KEY)} | {"filename": filename}
     return replace(doc, source=source, metadata=metadata), outcome
 
 

@@ -68,6 +68,7 @@ class CleanedPages:
     running: list[str] = field(default_factory=list)  # each running header or footer once, as first seen
     removed: Counter[str] = field(default_factory=Counter)  # lines removed per rule
     navigation: set[int] = field(default_factory=set)  # 1-based numbers of navigation pages
+    dropped: dict[int, set[int]] = field(default_factory=dict)  # 0-based page -> positions of its lines removed
 
 
 def shape(line: str) -> str:
@@ -149,6 +150,7 @@ def clean_pages(pages: Sequence[Sequence[str]]) -> CleanedPages:
                 result.removed["running_header" if i <= len(lines) // 2 else "running_footer"] += 1
         if drop:
             result.pages[index] = [line for i, line in enumerate(lines) if i not in drop]
+            result.dropped[index] = drop
     result.running = list(first_seen.values())
     return result
 
@@ -181,18 +183,23 @@ def paragraphs(lines: Sequence[str]) -> list[str]:
     that one ended a paragraph, which a blank line, a line ending a sentence or a short line marks (a heading,
     a table row, the last line of a paragraph are all much shorter than the page's full lines)."""
     lines = [line.strip() for line in lines]
+    return [" ".join(lines[i] for i in group) for group in paragraph_lines(lines)]
+
+
+def paragraph_lines(lines: Sequence[str]) -> list[list[int]]:
+    """The positions of the lines each paragraph of `paragraphs(lines)` is made of (lines already stripped)."""
     widths = sorted(len(line) for line in lines if line)
     full = widths[int(len(widths) * 0.8)] if widths else 0  # a typical full line's length
-    out: list[str] = []
-    current: list[str] = []
-    for line in lines:
+    out: list[list[int]] = []
+    current: list[int] = []
+    for i, line in enumerate(lines):
         if line:
-            current.append(line)
+            current.append(i)
         if current and (not line or len(line) < _SHORT * full or line.endswith(_ENDS)):
-            out.append(" ".join(current))
+            out.append(current)
             current = []
     if current:
-        out.append(" ".join(current))
+        out.append(current)
     return out
 
 

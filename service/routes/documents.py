@@ -325,10 +325,11 @@ def _meta(raw: object) -> object:
 
 
 class DocumentPath(Convertor[str]):
-    """A document id in a path: any characters (ids from folders hold '/'), but not ending in `/similar`, the
-    route of similar documents, so that PUT or DELETE there is a 405 rather than a write to another id."""
+    """A document id in a path: any characters (ids from folders hold '/'), but not ending in `/similar`,
+    `/source` or `/pages/N.png`, the routes of similar documents and of the viewer, so that PUT or DELETE there
+    is a 405 rather than a write to another id."""
 
-    regex = r"(?!.*/similar$).*"
+    regex = r"(?!.*/(?:similar|source|pages/\d+\.png)$).*"
 
     def convert(self, value: str) -> str:
         return value

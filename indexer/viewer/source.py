@@ -1,0 +1,95 @@
+"""The file a document was read from, found in its folder only if it is the very file that was indexed.
+
+A document read from a folder records its path relative to the folder (`source`) and the SHA-256 of its bytes
+(`file_sha256` in its metadata). The file is served only when that path, resolved, stays inside the folder (no
+`..`, no absolute path, no symlink leading out) and its bytes still hash to the recorded value: a file changed
+since it was indexed would show something other than what search found. Text sent as JSON, lines of a JSONL
+file and uploads have no file of their own.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from indexer.errors import SourceChangedError, SourceUnavailableError
+from indexer.ingest.fingerprint import HASH_KEY, file_sha256
+from indexer.types import StoredDocument
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A document's file, checked: where it is, its hash (the ETag), size, modification time and media type."""
+
+    path: Path
+    sha256: str
+    size: int
+    modified: float
+    media_type: str
+
+
+def source_file(doc: StoredDocument, folder: Path | None) -> SourceFile:
+    """The checked file of `doc` inside `folder`; raises SourceUnavailableError (no file, not in the folder,
+    outside it) or SourceChangedError (its bytes differ from those indexed), each saying why."""
+    recorded = doc.metadata.get(HASH_KEY)
+    if not isinstance(recorded, str):
+        if "filename" in doc.metadata:
+            raise SourceUnavailableError(
+                f"document {doc.doc_id!r} was sent over HTTP as a file; its bytes are not kept"
+            )
+        if "file_type" in doc.metadata:
+            raise SourceUnavailableError(
+                f"document {doc.doc_id!r} was indexed before files were hashed; build the index again to serve it"
+            )
+        raise SourceUnavailableError(
+            f"document {doc.doc_id!r} was sent as text (JSON, or a line of a JSONL file): it has no file of its own"
+        )
+    if folder is None:
+        raise SourceUnavailableError(
+            "the index does not record the folder its files came from; set SEEKR_SOURCE_DIR to that folder"
+        )
+    relative = PurePosixPath(doc.source)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise SourceUnavailableError(f"document {doc.doc_id!r} names a path outside its folder: {doc.source!r}")
+    root = folder.resolve()
+    path = root.joinpath(*relative.parts).resolve()
+    if not path.is_relative_to(root):
+        raise SourceUnavailableError(f"the file of {doc.doc_id!r} is a link leading out of the folder; not served")
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise SourceUnavailableError(
+            f"the file of {doc.doc_id!r} ({doc.source}) is no longer in the folder; build the index again"
+        ) from exc
+    if not path.is_file():
+        raise SourceUnavailableError(f"{doc.source} is not a file")
+    if _hash(path, stat.st_size, stat.st_mtime_ns, stat.st_ino) != recorded:
+        raise SourceChangedError(
+            f"the file of {doc.doc_id!r} ({doc.source}) changed since it was indexed; re-index it (build again, "
+            "or let the watcher catch up) to see it"
+        )
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return SourceFile(path, recorded, stat.st_size, stat.st_mtime, media_type)
+
+
+# Hashes of files by (path, size, modification time, inode): a 10 MB file is hashed once, not per range request.
+_HASHES: OrderedDict[tuple[Path, int, int, int], str] = OrderedDict()
+_HASHES_KEPT = 1024
+_lock = threading.Lock()
+
+
+def _hash(path: Path, size: int, mtime_ns: int, inode: int) -> str:
+    key = (path, size, mtime_ns, inode)
+    with _lock:
+        if (found := _HASHES.get(key)) is not None:
+            _HASHES.move_to_end(key)
+            return found
+    digest = file_sha256(path)
+    with _lock:
+        _HASHES[key] = digest
+        while len(_HASHES) > _HASHES_KEPT:
+            _HASHES.popitem(last=False)
+    return digest

@@ -1,0 +1,149 @@
+"""Where a hit is: the document's original file, and its pages as images with the passage marked."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from anyio import CapacityLimiter, to_thread
+from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
+from starlette.responses import FileResponse
+
+from indexer.collections import DEFAULT_COLLECTION
+from indexer.retrieval.searcher import Searcher
+from indexer.types import StoredDocument
+from indexer.viewer.cache import PageCache
+from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, render_page
+from indexer.viewer.source import SourceFile, source_file
+from service.auth import GrantDep, ReadAccess
+from service.deps import SearcherDep, SettingsDep
+from service.errors import NotFoundError, UnprocessableError, error_responses
+
+router = APIRouter(tags=["documents"])
+
+_MARK = re.compile(r"^(\d{1,10})-(\d{1,10})$")
+_ERRORS = error_responses(401, 403, 404, 409, 422, 503)
+DocId = Annotated[str, PathParam(min_length=1, description="The document's id.")]
+
+
+class Viewer:
+    """The service's page images: their disk cache and how many are rendered at once."""
+
+    def __init__(self, cache: PageCache, renders: int) -> None:
+        self.cache = cache
+        self.limiter = CapacityLimiter(renders)
+
+
+def _document(searcher: Searcher, doc_id: str) -> StoredDocument:
+    stored = searcher.snapshot.store.document(doc_id)
+    if stored is None:
+        raise NotFoundError(f"no document with id {doc_id!r}; GET /documents lists them")
+    return stored
+
+
+def _folder(searcher: Searcher, configured: Path | None, collection: str) -> Path | None:
+    """Where the collection's files are: SEEKR_SOURCE_DIR for the default collection, else the folder its last
+    build recorded."""
+    if configured is not None and collection == DEFAULT_COLLECTION:
+        return configured
+    source = searcher.snapshot.manifest.source
+    return Path(source.folder) if source is not None and source.folder else None
+
+
+async def _source(
+    searcher: Searcher, doc_id: str, settings: SettingsDep, grant: GrantDep
+) -> tuple[StoredDocument, SourceFile]:
+    stored = _document(searcher, doc_id)
+    folder = _folder(searcher, settings.source_dir, grant.collection)
+    found = await to_thread.run_sync(source_file, stored, folder)
+    return stored, found
+
+
+def _matches(request: Request, etag: str) -> bool:
+    sent = request.headers.get("if-none-match", "")
+    return any(tag.strip().removeprefix("W/") in (etag, "*") for tag in sent.split(","))
+
+
+@router.get(
+    "/documents/{doc_id:path}/source",
+    responses=_ERRORS | {200: {"description": "The file, whole or the ranges asked for (206)."}},
+    summary="The original file of a document",
+    response_class=FileResponse,
+)
+async def get_source(
+    doc_id: DocId, request: Request, searcher: SearcherDep, settings: SettingsDep, grant: GrantDep, _: ReadAccess
+) -> Response:
+    """The file the document was read from, byte for byte, with its media type, `ETag` (its SHA-256, as
+    indexed), `Last-Modified` and range requests. 404 when the document has no file (sent as text) or it left
+    the folder, 409 when the file changed since it was indexed."""
+    found = (await _source(searcher, doc_id, settings, grant))[1]
+    etag = f'"{found.sha256}"'
+    if _matches(request, etag):
+        return Response(status_code=304, headers={"etag": etag})
+    return FileResponse(
+        found.path,
+        media_type=found.media_type,
+        filename=found.path.name,
+        content_disposition_type="inline",
+        headers={"etag": etag, "cache-control": "private, no-cache"},
+    )
+
+
+@router.get(
+    "/documents/{doc_id:path}/pages/{number:int}.png",
+    responses=_ERRORS | {200: {"content": {"image/png": {}}, "description": "The page as a PNG."}},
+    summary="A page of a document as an image, a passage marked",
+    response_class=Response,
+)
+async def get_page_image(
+    doc_id: DocId,
+    number: int,
+    request: Request,
+    searcher: SearcherDep,
+    settings: SettingsDep,
+    grant: GrantDep,
+    _: ReadAccess,
+    width: Annotated[
+        int, Query(ge=MIN_WIDTH, le=MAX_WIDTH, description=f"Image width in pixels ({MIN_WIDTH}..{MAX_WIDTH}).")
+    ] = 1000,
+    mark: Annotated[
+        str | None,
+        Query(
+            max_length=21,
+            description="Characters START-END of the document's text to mark (a hit's start and end), e.g. 120-480.",
+        ),
+    ] = None,
+) -> Response:
+    """Page `number` (1-based) of a PDF or an image file, `width` pixels wide, the characters `mark` boxed where
+    the page's text layer has them. `X-Seekr-Marks` says what was marked; `X-Seekr-Pages` the page count."""
+    span = _mark(mark)
+    stored, found = await _source(searcher, doc_id, settings, grant)
+    viewer: Viewer = request.app.state.viewer
+    key = viewer.cache.key(found.sha256, stored.content_hash, number, width, span)
+    etag = f'"{key[:32]}"'
+    headers = {"etag": etag, "cache-control": "private, max-age=3600"}
+    if _matches(request, etag):
+        return Response(status_code=304, headers=headers)
+    cached = await to_thread.run_sync(viewer.cache.get, key)
+    if cached is not None:
+        return Response(cached, media_type="image/png", headers=headers | {"x-seekr-cache": "hit"})
+    image = await to_thread.run_sync(
+        lambda: render_page(found, stored.text, number, width, span), limiter=viewer.limiter
+    )
+    await to_thread.run_sync(viewer.cache.put, key, image.png)
+    headers |= {"x-seekr-pages": str(image.pages), "x-seekr-marks": image.marks, "x-seekr-cache": "miss"}
+    return Response(image.png, media_type="image/png", headers=headers)
+
+
+def _mark(mark: str | None) -> tuple[int, int] | None:
+    if mark is None:
+        return None
+    found = _MARK.match(mark)
+    if found is None or int(found.group(1)) >= int(found.group(2)):
+        raise UnprocessableError(
+            f"mark must be START-END, two whole numbers with START below END (a hit's start and end), e.g. "
+            f"mark=120-480; got {mark!r}"
+        )
+    return int(found.group(1)), int(found.group(2))
