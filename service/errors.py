@@ -31,6 +31,7 @@ from indexer.errors import (
     SourceUnavailableError,
 )
 from indexer.retrieval.results import Mode
+from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,8 @@ _FIELD_HELP = {
     "query": f'"query" must be a non-empty string of at most {MAX_BODY_QUERY_CHARS} characters, '
     'e.g. {"query": "Where did Wang Yi meet Lavrov"}',
     "k": f"k must be a whole number from 1 to {MAX_K}",
+    "width": f"width must be a whole number of pixels from {MIN_WIDTH} to {MAX_WIDTH}, e.g. width=1000",
+    "mark": "mark must be START-END (a hit's start and end), e.g. mark=120-480",
     "context": f"context must be a whole number from 0 to {MAX_CONTEXT} (passages before and after each hit)",
     "version": "version must be a whole number, 1 or more: the index_version a first page named",
     "mode": "mode must be one of: " + ", ".join(m.value for m in Mode),
