@@ -138,7 +138,7 @@ def test_page_images_mark_the_passage_and_are_cached(client: TestClient) -> None
     ],
 )
 def test_bad_page_requests_say_what_to_do(
-    client: TestClient, path: str, params: dict[str, object], status: int, says: str
+    client: TestClient, path: str, params: dict[str, str | int], status: int, says: str
 ) -> None:
     r = client.get(f"/documents/{path}", params=params)
     assert r.status_code == status and says in r.json()["detail"], r.text
