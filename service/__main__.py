@@ -101,6 +101,7 @@ def serve_stdio(settings: Settings) -> int:
     import anyio
 
     from service.mcp_server import build_mcp, local_rights
+    from service.routes.view import viewer_for
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     collections = _collections(settings)
@@ -116,7 +117,7 @@ def serve_stdio(settings: Settings) -> int:
         collections.close()
         print(f"error: {default.error}", file=sys.stderr)
         return 2
-    mcp = build_mcp(collections, settings)
+    mcp = build_mcp(collections, settings, viewer_for(settings))
 
     async def run() -> None:
         async with local_rights(settings):

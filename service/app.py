@@ -17,7 +17,6 @@ from starlette.routing import Route
 from indexer import __version__
 from indexer.building.watch import FolderWatcher
 from indexer.errors import IndexerError
-from indexer.viewer.cache import PageCache
 from service.admission import admission_for
 from service.collections import Collections
 from service.deps import collection_path, load_embedder
@@ -31,7 +30,7 @@ from service.metrics import Metrics, install_metrics
 from service.models import EmbedderFactory, Models
 from service.routes import collections as collections_routes
 from service.routes import documents, health, page, search, stats, view
-from service.routes.view import Viewer
+from service.routes.view import viewer_for
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -150,7 +149,7 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     app.state.settings = settings
     app.state.keys = keys
     app.state.collections = collections
-    app.state.viewer = Viewer(PageCache(settings.page_cache, settings.page_cache_mb * 2**20), settings.page_renders)
+    app.state.viewer = viewer_for(settings)
     app.state.metrics = registry_metrics
     install_metrics(app, registry_metrics)
     # Every response carries X-Request-ID (the client's, if it sent a valid one); logs carry it too.
@@ -165,7 +164,7 @@ def create_app(settings: Settings | None = None, embedder_factory: EmbedderFacto
     for router in scoped:
         app.include_router(router, prefix=COLLECTION_PREFIX, dependencies=[Depends(collection_path)])
     # MCP at /mcp: the same keys (McpAuth), admission gates, body limit and metrics as the routes above.
-    mcp = build_mcp(collections, settings, registry_metrics)
+    mcp = build_mcp(collections, settings, app.state.viewer, registry_metrics)
     transport = mcp.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=True,

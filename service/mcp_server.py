@@ -7,6 +7,7 @@ provenance as the REST API (document id, source, offsets, page, scores), in the 
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import functools
 import json
@@ -17,6 +18,7 @@ from typing import Annotated, Any, TypeVar, cast
 from anyio import to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.types import ImageContent, TextContent
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -27,6 +29,8 @@ from indexer.retrieval.context import passages_around
 from indexer.retrieval.results import Mode
 from indexer.retrieval.similar import similar_documents as find_similar
 from indexer.types import Filter, StoredDocument
+from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, PageImage
+from indexer.viewer.source import source_file
 from service.auth import identify
 from service.collections import Collections
 from service.engine import Engine
@@ -41,6 +45,7 @@ from service.routes.documents import (
     WriteOut,
     document_from,
 )
+from service.routes.view import Viewer, folder_of, page_text, parse_mark
 from service.schemas import Filters, PassageOut, SearchResponse
 from service.settings import Settings
 
@@ -90,7 +95,9 @@ def _out(p: Any) -> PassageOut:
     return PassageOut(chunk_id=p.chunk_id, start=p.start, end=p.end, page=p.page, text=p.text)
 
 
-def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | None = None) -> MCPServer:
+def build_mcp(
+    collections: Collections, settings: Settings, viewer: Viewer, metrics: Metrics | None = None
+) -> MCPServer:
     """The MCP server over `collections`; calls pass each collection's admission gates, and count in `metrics`
     when given (the HTTP app's)."""
     mcp: MCPServer = MCPServer("seekr", version=__version__, instructions=INSTRUCTIONS)
@@ -232,6 +239,41 @@ def build_mcp(collections: Collections, settings: Settings, metrics: Metrics | N
             total_chars=len(stored.text),
             text=stored.text[start:stop],
         )
+
+    @mcp.tool(
+        description="A page of a document as an image, with its text: to read a table or a figure where a hit is. "
+        "`page` is a hit's page; `mark` (`START-END`, a hit's start and end) boxes the passage on the image. "
+        "PDFs and image files have pages; other documents answer with the reason.",
+        structured_output=False,
+    )
+    @counted
+    async def get_page(
+        doc_id: Annotated[str, Field(min_length=1)],
+        page: Annotated[int, Field(ge=1)],
+        mark: Annotated[str | None, Field(description="START-END, e.g. 120-480")] = None,
+        width: Annotated[int, Field(ge=MIN_WIDTH, le=MAX_WIDTH)] = 1000,
+        collection: Collection = DEFAULT_COLLECTION,
+    ) -> list[TextContent | ImageContent]:
+        try:
+            span = parse_mark(mark)
+        except ServiceError as exc:
+            raise ToolError(exc.message) from exc
+
+        def read(engine: Engine) -> tuple[str, PageImage]:
+            searcher = engine.searcher
+            stored = searcher.snapshot.store.document(doc_id)
+            if stored is None:
+                raise ToolError(f"no document with id {doc_id!r}; search or list_documents gives the ids")
+            found = source_file(stored, folder_of(searcher, settings.source_dir, collection))
+            image = viewer.render(found, stored, page, width, span)
+            return page_text(searcher.snapshot, stored, page), image
+
+        text, image = await run(Right.read, collection, read)
+        about = f"{doc_id}, page {page} of {image.pages}; marks: {image.marks}\n\n{text}"
+        return [
+            TextContent(type="text", text=about),
+            ImageContent(type="image", data=base64.b64encode(image.png).decode(), mimeType="image/png"),
+        ]
 
     @mcp.tool(description="List the documents (id, title, source, passages), ordered by id, a page at a time.")
     @counted

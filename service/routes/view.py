@@ -13,13 +13,15 @@ from starlette.responses import FileResponse
 
 from indexer.collections import DEFAULT_COLLECTION
 from indexer.retrieval.searcher import Searcher
+from indexer.storage.base import Snapshot
 from indexer.types import StoredDocument
 from indexer.viewer.cache import PageCache
-from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, render_page
+from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, PageImage, render_page
 from indexer.viewer.source import SourceFile, source_file
 from service.auth import GrantDep, ReadAccess
 from service.deps import SearcherDep, SettingsDep
 from service.errors import NotFoundError, UnprocessableError, error_responses
+from service.settings import Settings
 
 router = APIRouter(tags=["documents"])
 
@@ -35,6 +37,19 @@ class Viewer:
         self.cache = cache
         self.limiter = CapacityLimiter(renders)
 
+    def render(
+        self, found: SourceFile, stored: StoredDocument, number: int, width: int, span: tuple[int, int] | None
+    ) -> PageImage:
+        """Render a page (blocking: call it in a worker thread, within `limiter`) and keep it in the cache."""
+        image = render_page(found, stored.text, number, width, span)
+        self.cache.put(self.cache.key(found.sha256, stored.content_hash, number, width, span), image.png)
+        return image
+
+
+def viewer_for(settings: Settings) -> Viewer:
+    """The viewer a service with `settings` uses."""
+    return Viewer(PageCache(settings.page_cache, settings.page_cache_mb * 2**20), settings.page_renders)
+
 
 def _document(searcher: Searcher, doc_id: str) -> StoredDocument:
     stored = searcher.snapshot.store.document(doc_id)
@@ -43,7 +58,7 @@ def _document(searcher: Searcher, doc_id: str) -> StoredDocument:
     return stored
 
 
-def _folder(searcher: Searcher, configured: Path | None, collection: str) -> Path | None:
+def folder_of(searcher: Searcher, configured: Path | None, collection: str) -> Path | None:
     """Where the collection's files are: SEEKR_SOURCE_DIR for the default collection, else the folder its last
     build recorded."""
     if configured is not None and collection == DEFAULT_COLLECTION:
@@ -56,7 +71,7 @@ async def _source(
     searcher: Searcher, doc_id: str, settings: SettingsDep, grant: GrantDep
 ) -> tuple[StoredDocument, SourceFile]:
     stored = _document(searcher, doc_id)
-    folder = _folder(searcher, settings.source_dir, grant.collection)
+    folder = folder_of(searcher, settings.source_dir, grant.collection)
     found = await to_thread.run_sync(source_file, stored, folder)
     return stored, found
 
@@ -118,7 +133,7 @@ async def get_page_image(
 ) -> Response:
     """Page `number` (1-based) of a PDF or an image file, `width` pixels wide, the characters `mark` boxed where
     the page's text layer has them. `X-Seekr-Marks` says what was marked; `X-Seekr-Pages` the page count."""
-    span = _mark(mark)
+    span = parse_mark(mark)
     stored, found = await _source(searcher, doc_id, settings, grant)
     viewer: Viewer = request.app.state.viewer
     key = viewer.cache.key(found.sha256, stored.content_hash, number, width, span)
@@ -129,15 +144,12 @@ async def get_page_image(
     cached = await to_thread.run_sync(viewer.cache.get, key)
     if cached is not None:
         return Response(cached, media_type="image/png", headers=headers | {"x-seekr-cache": "hit"})
-    image = await to_thread.run_sync(
-        lambda: render_page(found, stored.text, number, width, span), limiter=viewer.limiter
-    )
-    await to_thread.run_sync(viewer.cache.put, key, image.png)
+    image = await to_thread.run_sync(lambda: viewer.render(found, stored, number, width, span), limiter=viewer.limiter)
     headers |= {"x-seekr-pages": str(image.pages), "x-seekr-marks": image.marks, "x-seekr-cache": "miss"}
     return Response(image.png, media_type="image/png", headers=headers)
 
 
-def _mark(mark: str | None) -> tuple[int, int] | None:
+def parse_mark(mark: str | None) -> tuple[int, int] | None:
     if mark is None:
         return None
     found = _MARK.match(mark)
@@ -147,3 +159,13 @@ def _mark(mark: str | None) -> tuple[int, int] | None:
             f"mark=120-480; got {mark!r}"
         )
     return int(found.group(1)), int(found.group(2))
+
+
+def page_text(snapshot: Snapshot, stored: StoredDocument, number: int) -> str:
+    """The text of page `number` of a document as indexed: from its first passage on that page to its last
+    (empty when no passage is on it)."""
+    ids = snapshot.store.chunk_ids_of([stored.doc_id]).get(stored.doc_id, [])
+    on_page = [r for r in snapshot.store.chunks(ids).values() if r.page == number]
+    if not on_page:
+        return ""
+    return stored.text[min(r.start for r in on_page) : max(r.end for r in on_page)]

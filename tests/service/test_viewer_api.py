@@ -147,3 +147,37 @@ def test_bad_page_requests_say_what_to_do(
 def test_writes_to_the_viewer_paths_are_refused(client: TestClient) -> None:
     r = client.put("/documents/notes.txt/source", json={"text": "x"}, headers=AUTH)
     assert r.status_code == 405
+
+
+def test_an_agent_gets_the_page_as_text_and_image_over_mcp(tmp_path: Path, folder: Path) -> None:
+    import asyncio
+    import base64
+    import signal
+
+    from mcp.types import ImageContent, TextContent
+
+    from tests.conftest import start_fake_server
+    from tests.service.test_mcp import connect
+
+    build_index(folder, tmp_path / "index", FakeEmbedder())
+    proc, base = start_fake_server(tmp_path / "index", tmp_path / "server.log", SEEKR_PAGE_CACHE=str(tmp_path / "c"))
+
+    async def go() -> list[object]:
+        async with connect(base, KEY) as client:
+            page = await client.call_tool("get_page", {"doc_id": "sub/handbook.pdf", "page": 2, "mark": "0-5"})
+            text = await client.call_tool("get_page", {"doc_id": "notes.txt", "page": 1})
+            far = await client.call_tool("get_page", {"doc_id": "sub/handbook.pdf", "page": 9})
+            return [page, text, far]
+
+    try:
+        page, text, far = asyncio.run(go())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert not page.is_error  # type: ignore[attr-defined]
+    said, image = page.content  # type: ignore[attr-defined]
+    assert isinstance(said, TextContent) and "harbour keeper logbook entries" in said.text and "of 3" in said.text
+    assert isinstance(image, ImageContent) and image.mime_type == "image/png"
+    assert base64.b64decode(image.data)[:4] == b"\x89PNG"
+    assert text.is_error and "no page images" in text.content[0].text  # type: ignore[attr-defined]
+    assert far.is_error and "has 3 pages" in far.content[0].text  # type: ignore[attr-defined]
