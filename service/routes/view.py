@@ -127,6 +127,7 @@ async def get_page_image(
         str | None,
         Query(
             max_length=21,
+            pattern=r"^\d{1,10}-\d{1,10}$",
             description="Characters START-END of the document's text to mark (a hit's start and end), e.g. 120-480.",
         ),
     ] = None,

@@ -61,7 +61,7 @@ def test_the_http_configuration(served: str) -> None:
             return written, await client.list_tools()
 
     written, tools = asyncio.run(go())
-    assert not written.is_error and len(tools.tools) == 8
+    assert not written.is_error and len(tools.tools) == 9
 
 
 def test_the_python_example(served: str, capsys: pytest.CaptureFixture[str]) -> None:
