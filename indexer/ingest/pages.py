@@ -6,7 +6,9 @@ they would open every passage. The rules, on each page's lines:
 
 1. **Running lines.** A line among the first or last `EDGE` lines of a page whose *shape* (lower case, digits
    as `#`, punctuation as spaces) appears in that zone on at least `MIN_PAGES` pages and on `MIN_SHARE` of the
-   pages is a running header or footer: removed, and kept once as the document's `running_headers`.
+   pages is a running header or footer: removed, and kept once as the document's `running_headers`. When the
+   lines of a shape differ in their numbers, they run only if a number follows the page numbering ("Annual
+   Report - 12", "- 13"); otherwise each page says something of its own ("Certificate number 4471") and stays.
 2. **Page numbers.** A line of the edge zone that is only a page number ("12", "- 12 -", "Page 12", "xii")
    is removed when its number minus the page's position agrees with at least `MIN_PAGES` other pages (the
    document's own numbering, which may restart in front matter or appendices). A number that does not follow
@@ -40,6 +42,7 @@ NAV_ORDERED = 0.7  # a contents page's page numbers mostly ascend (index entries
 _SHORT = 0.6  # a line under this share of a full line's length ends its paragraph
 _ENDS = (".", "!", "?", ":")  # a line ending a sentence may end its paragraph: splitting there loses nothing
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")  # a number, with its thousands separators and decimals
+_NUMBER = re.compile(r"\d+")  # a run of digits: a page number is one
 _NOT_WORD = re.compile(r"[^\w#]+")
 _ROMAN = re.compile(r"^[ivxlcdm]{1,7}$", re.IGNORECASE)
 _PAGE_NUMBER = re.compile(
@@ -134,6 +137,7 @@ def clean_pages(pages: Sequence[Sequence[str]]) -> CleanedPages:
         seen.update(shapes)
     needed = max(MIN_PAGES, MIN_SHARE * len(pages))
     running = {s for s, n in seen.items() if n >= needed}
+    running -= _numbered_not_by_page(pages, edges, running)
     numbering = {offset for offset, n in offsets.items() if n >= MIN_PAGES}
     first_seen: dict[str, str] = {}
     for index, (lines, zone) in enumerate(zip(pages, edges, strict=True)):
@@ -153,6 +157,30 @@ def clean_pages(pages: Sequence[Sequence[str]]) -> CleanedPages:
             result.dropped[index] = drop
     result.running = list(first_seen.values())
     return result
+
+
+def _numbered_not_by_page(pages: Sequence[Sequence[str]], edges: list[list[int]], running: set[str]) -> set[str]:
+    """The shapes of `running` whose lines differ in their numbers without following the page numbering
+    ("Certificate number 4471", "... 4472" on a scan of certificates): each page says something of its own,
+    so they are text. A shape whose lines are all the same, or whose changing number minus the page's position
+    agrees on `MIN_PAGES` pages or more ("Annual Report - 12", "- 13", ...), still runs."""
+    seen: dict[str, list[tuple[int, str]]] = {}
+    for index, (lines, zone) in enumerate(zip(pages, edges, strict=True)):
+        for i in zone:
+            if "#" in (s := shape(lines[i])) and s in running:
+                seen.setdefault(s, []).append((index, " ".join(lines[i].split())))
+    text: set[str] = set()
+    for s, found in seen.items():
+        if len({line for _, line in found}) == 1:
+            continue
+        numbers = [(index, [int(n) for n in _NUMBER.findall(line)]) for index, line in found]
+        positions = min(len(ns) for _, ns in numbers)
+        follows = any(
+            max(Counter(ns[k] - index for index, ns in numbers).values()) >= MIN_PAGES for k in range(positions)
+        )
+        if not follows:
+            text.add(s)
+    return text
 
 
 def is_navigation(lines: Sequence[str]) -> bool:

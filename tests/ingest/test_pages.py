@@ -3,6 +3,7 @@ generated PDF with all of them is indexed and searched in both engines."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,30 @@ def test_document_scores_match_brute_force(tmp_path: Path, engine: BackendName) 
             assert [(h.chunk_id, h.score) for p in pages for h in p] == [(h.chunk_id, h.score) for h in whole]
     finally:
         backend.close()
+
+
+def test_a_recurring_line_whose_number_is_not_the_page_number_stays() -> None:
+    def pages(first: Callable[[int], str]) -> list[list[str]]:
+        return [[first(i), f"{_word(i)} {BODY[i % 5]}", BODY[(i + 1) % 5]] for i in range(5)]
+
+    certificates = clean_pages(pages(lambda i: f"Certificate number {4471 + i * 7}"))
+    assert [page[0] for page in certificates.pages] == [f"Certificate number {4471 + i * 7}" for i in range(5)]
+    assert certificates.removed == {}
+    numbered = clean_pages(pages(lambda i: f"Annual Report - {i + 12}"))  # numbered with the pages: runs
+    assert numbered.removed == {"running_header": 5} and all(not p[0].startswith("Annual") for p in numbered.pages)
+    same = clean_pages(pages(lambda i: "Annual Report 2018"))  # the same line with a number on every page: runs
+    assert same.removed == {"running_header": 5}
+
+
+def test_a_scanned_certificate_keeps_its_numbers(tmp_path: Path) -> None:
+    from bench.samples import make_scan_pdf, render_scan
+    from indexer.ingest.documents import read_file
+    from indexer.ingest.ocr.base import OcrSettings
+
+    texts = [f"Certificate number {4471 + n * 13}\n\n{BODY[n]} {WORDS[n]}." for n in range(4)]
+    path = make_scan_pdf(tmp_path / "certificates.pdf", [render_scan(t, 150) for t in texts], dpi=150)
+    ocr = OcrSettings(cache_dir=tmp_path / "ocr", threads=2)
+    doc, outcome = next(iter(read_file(path, path.name, ocr=ocr)))  # type: ignore[misc]
+    for n in range(4):
+        assert f"Certificate number {4471 + n * 13}" in doc.text
+    assert sum(outcome.removed.values()) == 0
