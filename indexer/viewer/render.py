@@ -93,7 +93,7 @@ def _render_pdf(file: SourceFile, document: str, number: int, width: int, mark: 
                 found = _mark_boxes(file, pdf, document, number, mark)
                 boxes, marks = (found, "text layer") if found is not None else ([], _NO_MATCH)
         if boxes:
-            left, _, _, top = page.get_cropbox()
+            left, _, _, top = page.get_bbox()  # the visible box (get_cropbox falls back to US letter)
             overlay = Image.new("RGBA", picture.size, (0, 0, 0, 0))
             draw = ImageDraw.Draw(overlay)
             for b_left, b_bottom, b_right, b_top in boxes:
