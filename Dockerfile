@@ -46,8 +46,9 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # Export, then keep only the variant this image runs.
 RUN python -c "from indexer.embed.runtime import load_embedder; load_embedder()" \
     && if [ "$RUNTIME" = onnx-int8 ]; then rm /opt/seekr/models/*/model.onnx; else rm /opt/seekr/models/*/model-int8.onnx; fi
-COPY seeds ./seeds
-RUN python -m indexer build seeds --index /opt/seekr/index/seeds --quiet
+# The seeds stay in the image beside their index: the index records their folder, and serves their files.
+COPY seeds /opt/seekr/seeds
+RUN python -m indexer build /opt/seekr/seeds --index /opt/seekr/index/seeds --quiet
 
 # Stage 3: the run-time environment without what nothing uses at run time: pip and setuptools, the packages'
 # own test suites, and onnxruntime's export-time tools (transformer optimizer, quantization). 27 MB.

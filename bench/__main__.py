@@ -76,6 +76,7 @@ _PROGRAMS = {
     "servers": "bench.server_latency",
     "languages": "bench.languages",
     "segmenters": "bench.segmenters",
+    "viewer": "bench.viewer",
 }
 
 

@@ -80,6 +80,10 @@ printf 'Lighthouse keepers\n\nThe lighthouse on Skerry Rock was kept by three ke
 "$PY" -c 'import sys; from bench.samples import render_scan, scan_text; render_scan(scan_text(3), 200).save(sys.argv[1])' \
   "$WORK/docs/certificate.png"
 printf 'Station,Birds counted,Keeper\nNorth cape,41,Ada Moss\nSouth spit,17,Ivo Lund\n' > "$WORK/docs/stations.csv"
+# A PDF of three pages, to see one of them with a hit's passage marked.
+"$PY" -c 'import sys; from pathlib import Path; from tests.viewer.pdfs import write_pdf
+write_pdf(Path(sys.argv[1]), [["tide gauge datum"], ["harbour keeper logbook entries"], ["silt surge ferry"]])' \
+  "$WORK/docs/handbook.pdf"
 chmod -R a+rX "$WORK"
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
@@ -99,6 +103,19 @@ assert hit["doc_id"] == "certificate.png" and hit["ocr"] and hit["page"] == 1, h
 import json, sys
 hit = json.load(sys.stdin)["results"][0]
 assert hit["doc_id"] == "stations.csv" and hit["rows"][0] <= 3 <= hit["rows"][1], hit'
+  # The viewer: the original file byte for byte, and a hit's page as an image with its passage marked.
+  curl -fs "$BASE/documents/lighthouse.txt/source" -o "$WORK/source.txt"
+  cmp -s "$WORK/source.txt" "$WORK/docs/lighthouse.txt" || { echo "/source differs from the file" >&2; exit 1; }
+  curl -fs "$BASE/search?q=harbour+keeper+logbook&k=1&mode=lexical" | "$PY" -c '
+import json, sys
+hit = json.load(sys.stdin)["results"][0]
+assert hit["doc_id"] == "handbook.pdf" and hit["page"] == 2, hit
+print("/documents/handbook.pdf/pages/2.png?width=600&mark=%d-%d" % (hit["start"], hit["end"]))' >"$WORK/page.url"
+  curl -fs -D "$WORK/page.headers" "$BASE$(cat "$WORK/page.url")" -o "$WORK/page.png"
+  grep -qi '^x-seekr-marks: text layer' "$WORK/page.headers" || { cat "$WORK/page.headers" >&2; exit 1; }
+  "$PY" -c 'import sys; from PIL import Image; assert Image.open(sys.argv[1]).size[0] == 600' "$WORK/page.png"
+  curl -fs "$BASE/documents/certificate.png/pages/1.png?width=300" -o "$WORK/scan.png"
+  echo "$attempt start: /source and page images served"
   docker logs "$NAME-docs" >"$WORK/docs.log" 2>&1
   embedded=$(grep -o -m1 'embedded [0-9]* chunks' "$WORK/docs.log")
   echo "$attempt start: $embedded"
