@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageSequence, UnidentifiedImageError
 
 from indexer.errors import PageNotFoundError, SourceUnavailableError
 from indexer.ingest.readers.images import IMAGE_SUFFIXES
+from indexer.ingest.readers.pdf import PDFIUM
 from indexer.viewer.marks import Box, PageText, align, document_pages, merge_boxes
 from indexer.viewer.source import SourceFile
 
@@ -43,11 +44,12 @@ def page_count(file: SourceFile) -> int:
     """How many page images the file has; raises PageNotFoundError for a format without pages to show."""
     suffix = file.path.suffix.lower()
     if suffix == ".pdf":
-        pdf = _open_pdf(file.path)
-        try:
-            return len(pdf)
-        finally:
-            pdf.close()
+        with PDFIUM:
+            pdf = _open_pdf(file.path)
+            try:
+                return len(pdf)
+            finally:
+                pdf.close()
     if suffix in IMAGE_SUFFIXES:
         with _open_image(file.path) as image:
             return sum(1 for _ in ImageSequence.Iterator(image))
@@ -63,7 +65,9 @@ def render_page(file: SourceFile, document: str, number: int, width: int, mark: 
         raise ValueError(f"width must be {MIN_WIDTH}..{MAX_WIDTH}")
     suffix = file.path.suffix.lower()
     if suffix == ".pdf":
-        return _render_pdf(file, document, number, width, mark)
+        with PDFIUM:  # PDFium is not thread-safe (indexer.ingest.readers.pdf); PNG encoding needs no lock
+            picture, pages, boxes, marks = _render_pdf(file, document, number, width, mark)
+        return PageImage(_png(picture), pages, boxes, marks)
     count = page_count(file)  # raises for formats without page images
     _check(number, count)
     with _open_image(file.path) as image:
@@ -75,7 +79,9 @@ def render_page(file: SourceFile, document: str, number: int, width: int, mark: 
     return PageImage(_png(picture), count, 0, marks)
 
 
-def _render_pdf(file: SourceFile, document: str, number: int, width: int, mark: tuple[int, int] | None) -> PageImage:
+def _render_pdf(
+    file: SourceFile, document: str, number: int, width: int, mark: tuple[int, int] | None
+) -> tuple[Image.Image, int, int, str]:
     pdf = _open_pdf(file.path)
     try:
         _check(number, len(pdf))
@@ -101,7 +107,7 @@ def _render_pdf(file: SourceFile, document: str, number: int, width: int, mark: 
                 y0, y1 = (top - b_top - PAD) * scale, (top - b_bottom + PAD) * scale
                 draw.rectangle((x0, y0, x1, y1), fill=MARK_FILL, outline=MARK_EDGE)
             picture = Image.alpha_composite(picture.convert("RGBA"), overlay).convert("RGB")
-        return PageImage(_png(picture), len(pdf), len(boxes), marks)
+        return picture, len(pdf), len(boxes), marks
     finally:
         pdf.close()
 
@@ -112,12 +118,13 @@ _NO_MATCH = "none: this page's text was not read from its text layer (OCR), or t
 def mark_boxes(file: SourceFile, document: str, number: int, mark: tuple[int, int]) -> list[Box] | None:
     """The boxes (PDF points, one per run on a line) of characters `mark` of `document` on page `number` of a
     PDF; None when the page's text cannot be matched to its text layer."""
-    pdf = _open_pdf(file.path)
-    try:
-        _check(number, len(pdf))
-        return _mark_boxes(file, pdf, document, number, mark)
-    finally:
-        pdf.close()
+    with PDFIUM:
+        pdf = _open_pdf(file.path)
+        try:
+            _check(number, len(pdf))
+            return _mark_boxes(file, pdf, document, number, mark)
+        finally:
+            pdf.close()
 
 
 def _mark_boxes(

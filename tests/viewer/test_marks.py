@@ -83,3 +83,20 @@ def test_a_page_renders_at_the_asked_width_with_its_marks(tmp_path: Path) -> Non
     assert Image.open(BytesIO(image.png)).size[0] == 600
     plain = render_page(file, text, 2, 600, None)
     assert plain.boxes == 0 and plain.png != image.png
+
+
+def test_pages_render_from_many_threads_at_once(tmp_path: Path) -> None:
+    # PDFium is not thread-safe: the service renders pages in worker threads while builds read PDFs.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from indexer.ingest.readers.pdf import read_pdf
+
+    pages = [[f"line {i} of page {n} tide gauge" for i in range(12)] for n in range(8)]
+    path = write_pdf(tmp_path / "doc.pdf", pages)
+    text, _, file = _open(path)
+    alone = [render_page(file, text, n, 300, (0, 40)).png for n in range(1, 9)]
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(lambda n: render_page(file, text, n % 8 + 1, 300, (0, 40)).png, range(48)))
+        reads = [pool.submit(read_pdf, path) for _ in range(6)]
+        assert all(len(r.result().page_lines or []) == 8 for r in reads)
+    assert together == [alone[n % 8] for n in range(48)]

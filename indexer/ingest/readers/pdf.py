@@ -10,6 +10,7 @@ text pages costs one page of OCR; `ocr=force` recognises every page.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,10 +32,16 @@ SCAN_COVERAGE = 0.5  # images covering this share of a page make it a scan while
 SCAN_TEXT_CHARS = 200  # "short": a stamped line or a file name over a scanned page
 
 
+# PDFium is not thread-safe: every call into it in this process holds this lock (the viewer renders pages while
+# a build or an upload may be reading another PDF in another thread). Held per page, never across OCR.
+PDFIUM = threading.RLock()
+
+
 def read_pdf(path: Path, ocr: Recognizer | None = None) -> Extracted:
     """The lines of every page (recognised where a page has no text layer), the metadata title, author and date."""
     try:
-        pdf = pdfium.PdfDocument(path)
+        with PDFIUM:
+            pdf = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
         if _PASSWORD in str(exc).lower():
             raise Unreadable(SkipKind.encrypted, "encrypted PDF (needs a password); save a copy without one") from exc
@@ -43,45 +50,50 @@ def read_pdf(path: Path, ocr: Recognizer | None = None) -> Extracted:
         lines: list[list[str]] = []
         scans: list[int] = []
         mode = ocr.mode if ocr is not None else OcrMode.off
-        for number in range(1, len(pdf) + 1):
-            page = pdf[number - 1]
-            try:
-                text = page.get_textpage().get_text_bounded()
-            except pdfium.PdfiumError as exc:
-                raise Unreadable(SkipKind.corrupt, f"page {number} cannot be read ({exc})") from exc
-            # PDFium ends lines with \r\n. Lines stay lines here: page-aware cleaning works on them before
-            # they are joined into paragraphs (`indexer.ingest.pages`).
-            lines.append([line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")])
-            if mode is OcrMode.force or (mode is OcrMode.auto and needs_ocr(page, text)):
-                scans.append(number)
-        extracted = Extracted([], pages=len(pdf), page_lines=lines)
+        with PDFIUM:
+            count = len(pdf)
+            for number in range(1, count + 1):
+                page = pdf[number - 1]
+                try:
+                    text = page.get_textpage().get_text_bounded()
+                except pdfium.PdfiumError as exc:
+                    raise Unreadable(SkipKind.corrupt, f"page {number} cannot be read ({exc})") from exc
+                # PDFium ends lines with \r\n. Lines stay lines here: page-aware cleaning works on them before
+                # they are joined into paragraphs (`indexer.ingest.pages`).
+                lines.append([line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")])
+                if mode is OcrMode.force or (mode is OcrMode.auto and needs_ocr(page, text)):
+                    scans.append(number)
+        extracted = Extracted([], pages=count, page_lines=lines)
         if scans and ocr is not None:
             _recognize(pdf, scans, ocr, extracted)
         if not any(line for page_lines in lines for line in page_lines):
             if mode is OcrMode.off:
                 raise Unreadable(
                     SkipKind.no_text_layer,
-                    f"no text layer on any of its {len(pdf)} pages (a scanned document): it needs OCR "
+                    f"no text layer on any of its {count} pages (a scanned document): it needs OCR "
                     "(SEEKR_OCR=auto or --ocr auto)",
                 )
             reasons = "; ".join(sorted({p.reason for p in extracted.problems}))
-            raise Unreadable(SkipKind.no_text, f"none of its {len(pdf)} pages has text, and OCR read none ({reasons})")
-        meta = pdf.get_metadata_dict(skip_empty=True)
+            raise Unreadable(SkipKind.no_text, f"none of its {count} pages has text, and OCR read none ({reasons})")
+        with PDFIUM:
+            meta = pdf.get_metadata_dict(skip_empty=True)
         extracted.title = meta.get("Title")
         extracted.metadata = {"author": meta.get("Author"), "created": _pdf_date(meta.get("CreationDate"))}
-        extracted.metadata["pages"] = len(pdf)
+        extracted.metadata["pages"] = count
         if extracted.ocr:
             extracted.metadata |= ocr_metadata(extracted.ocr)
         return extracted
     finally:
-        pdf.close()
+        with PDFIUM:
+            pdf.close()
 
 
 def _recognize(pdf: pdfium.PdfDocument, numbers: list[int], ocr: Recognizer, extracted: Extracted) -> None:
     scale = ocr.settings.dpi / 72  # PDF units are points
 
     def render(number: int) -> Image.Image:
-        image: Image.Image = pdf[number - 1].render(scale=scale, grayscale=True).to_pil()
+        with PDFIUM:
+            image: Image.Image = pdf[number - 1].render(scale=scale, grayscale=True).to_pil()
         return image
 
     def renders() -> Iterator[tuple[int, Callable[[], Image.Image]]]:
