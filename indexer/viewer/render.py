@@ -147,7 +147,10 @@ def _mark_boxes(
         index = to_index[position] if position is not None else None
         if index is None:
             continue
-        left, bottom, right, top = textpage.get_charbox(index, loose=True)
+        # Tight across (a loose box reaches into its neighbours), the font's full height up and down (so a
+        # run of small letters is marked as tall as the line).
+        left, _, right, _ = textpage.get_charbox(index)
+        _, bottom, _, top = textpage.get_charbox(index, loose=True)
         if right > left and top > bottom:
             boxes.append((left, bottom, right, top))
     return merge_boxes(boxes)
