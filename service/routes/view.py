@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -38,11 +41,11 @@ class Viewer:
         self.limiter = CapacityLimiter(renders)
 
     def render(
-        self, found: SourceFile, stored: StoredDocument, number: int, width: int, span: tuple[int, int] | None
+        self, found: SourceFile, text: str, content_hash: str, number: int, width: int, span: tuple[int, int] | None
     ) -> PageImage:
         """Render a page (blocking: call it in a worker thread, within `limiter`) and keep it in the cache."""
-        image = render_page(found, stored.text, number, width, span)
-        self.cache.put(self.cache.key(found.sha256, stored.content_hash, number, width, span), image.png)
+        image = render_page(found, text, number, width, span)
+        self.cache.put(self.cache.key(found.sha256, content_hash, number, width, span), image.png)
         return image
 
 
@@ -51,11 +54,35 @@ def viewer_for(settings: Settings) -> Viewer:
     return Viewer(PageCache(settings.page_cache, settings.page_cache_mb * 2**20), settings.page_renders)
 
 
-def _document(searcher: Searcher, doc_id: str) -> StoredDocument:
+@dataclass(frozen=True)
+class _Doc:
+    stored: StoredDocument
+    content_hash: str  # computed once: it hashes the whole text
+
+
+# Documents asked for by the viewer, by (collection, version, id): a browser reads a PDF in many range requests
+# and pages through a document, and reading a long document's row (and hashing its text) each time cost more
+# than serving the bytes (python -m bench viewer). A version never changes, so entries never go stale.
+_DOCS: OrderedDict[tuple[str, int, str], _Doc] = OrderedDict()
+_DOCS_KEPT = 32
+_docs_lock = threading.Lock()
+
+
+def _document(searcher: Searcher, collection: str, doc_id: str) -> _Doc:
+    key = (collection, searcher.snapshot.version, doc_id)
+    with _docs_lock:
+        if (found := _DOCS.get(key)) is not None:
+            _DOCS.move_to_end(key)
+            return found
     stored = searcher.snapshot.store.document(doc_id)
     if stored is None:
         raise NotFoundError(f"no document with id {doc_id!r}; GET /documents lists them")
-    return stored
+    doc = _Doc(stored, stored.content_hash)
+    with _docs_lock:
+        _DOCS[key] = doc
+        while len(_DOCS) > _DOCS_KEPT:
+            _DOCS.popitem(last=False)
+    return doc
 
 
 def folder_of(searcher: Searcher, configured: Path | None, collection: str) -> Path | None:
@@ -67,13 +94,11 @@ def folder_of(searcher: Searcher, configured: Path | None, collection: str) -> P
     return Path(source.folder) if source is not None and source.folder else None
 
 
-async def _source(
-    searcher: Searcher, doc_id: str, settings: SettingsDep, grant: GrantDep
-) -> tuple[StoredDocument, SourceFile]:
-    stored = _document(searcher, doc_id)
+async def _source(searcher: Searcher, doc_id: str, settings: SettingsDep, grant: GrantDep) -> tuple[_Doc, SourceFile]:
+    doc = await to_thread.run_sync(_document, searcher, grant.collection, doc_id)
     folder = folder_of(searcher, settings.source_dir, grant.collection)
-    found = await to_thread.run_sync(source_file, stored, folder)
-    return stored, found
+    found = await to_thread.run_sync(source_file, doc.stored, folder)
+    return doc, found
 
 
 def _matches(request: Request, etag: str) -> bool:
@@ -135,9 +160,9 @@ async def get_page_image(
     """Page `number` (1-based) of a PDF or an image file, `width` pixels wide, the characters `mark` boxed where
     the page's text layer has them. `X-Seekr-Marks` says what was marked; `X-Seekr-Pages` the page count."""
     span = parse_mark(mark)
-    stored, found = await _source(searcher, doc_id, settings, grant)
+    doc, found = await _source(searcher, doc_id, settings, grant)
     viewer: Viewer = request.app.state.viewer
-    key = viewer.cache.key(found.sha256, stored.content_hash, number, width, span)
+    key = viewer.cache.key(found.sha256, doc.content_hash, number, width, span)
     etag = f'"{key[:32]}"'
     headers = {"etag": etag, "cache-control": "private, max-age=3600"}
     if _matches(request, etag):
@@ -145,7 +170,9 @@ async def get_page_image(
     cached = await to_thread.run_sync(viewer.cache.get, key)
     if cached is not None:
         return Response(cached, media_type="image/png", headers=headers | {"x-seekr-cache": "hit"})
-    image = await to_thread.run_sync(lambda: viewer.render(found, stored, number, width, span), limiter=viewer.limiter)
+    image = await to_thread.run_sync(
+        lambda: viewer.render(found, doc.stored.text, doc.content_hash, number, width, span), limiter=viewer.limiter
+    )
     headers |= {"x-seekr-pages": str(image.pages), "x-seekr-marks": image.marks, "x-seekr-cache": "miss"}
     return Response(image.png, media_type="image/png", headers=headers)
 
