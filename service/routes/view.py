@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,26 +61,28 @@ class _Doc:
     content_hash: str  # computed once: it hashes the whole text
 
 
-# Documents asked for by the viewer, by (collection, version, id): a browser reads a PDF in many range requests
-# and pages through a document, and reading a long document's row (and hashing its text) each time cost more
-# than serving the bytes (python -m bench viewer). A version never changes, so entries never go stale.
-_DOCS: OrderedDict[tuple[str, int, str], _Doc] = OrderedDict()
+# Documents asked for by the viewer, by snapshot and id: a browser reads a PDF in many range requests and pages
+# through a document, and reading a long document's row (and hashing its text) each time cost more than serving
+# the bytes (python -m bench viewer). A snapshot never changes; the entry holds a weak reference to its snapshot,
+# so a later snapshot that happens to reuse the object's id is never taken for it.
+_DOCS: OrderedDict[tuple[int, str], tuple[weakref.ref[Snapshot], _Doc]] = OrderedDict()
 _DOCS_KEPT = 32
 _docs_lock = threading.Lock()
 
 
-def _document(searcher: Searcher, collection: str, doc_id: str) -> _Doc:
-    key = (collection, searcher.snapshot.version, doc_id)
+def _document(searcher: Searcher, doc_id: str) -> _Doc:
+    snapshot = searcher.snapshot
+    key = (id(snapshot), doc_id)
     with _docs_lock:
-        if (found := _DOCS.get(key)) is not None:
+        if (found := _DOCS.get(key)) is not None and found[0]() is snapshot:
             _DOCS.move_to_end(key)
-            return found
-    stored = searcher.snapshot.store.document(doc_id)
+            return found[1]
+    stored = snapshot.store.document(doc_id)
     if stored is None:
         raise NotFoundError(f"no document with id {doc_id!r}; GET /documents lists them")
     doc = _Doc(stored, stored.content_hash)
     with _docs_lock:
-        _DOCS[key] = doc
+        _DOCS[key] = (weakref.ref(snapshot), doc)
         while len(_DOCS) > _DOCS_KEPT:
             _DOCS.popitem(last=False)
     return doc
@@ -95,7 +98,7 @@ def folder_of(searcher: Searcher, configured: Path | None, collection: str) -> P
 
 
 async def _source(searcher: Searcher, doc_id: str, settings: SettingsDep, grant: GrantDep) -> tuple[_Doc, SourceFile]:
-    doc = await to_thread.run_sync(_document, searcher, grant.collection, doc_id)
+    doc = await to_thread.run_sync(_document, searcher, doc_id)
     folder = folder_of(searcher, settings.source_dir, grant.collection)
     found = await to_thread.run_sync(source_file, doc.stored, folder)
     return doc, found
