@@ -8,6 +8,7 @@ layer to mark: it is shown unmarked, and the result says so.
 
 from __future__ import annotations
 
+import bisect
 import io
 import threading
 from collections import OrderedDict
@@ -19,8 +20,10 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageDraw, ImageSequence, UnidentifiedImageError
 
 from indexer.errors import PageNotFoundError, SourceUnavailableError
-from indexer.ingest.readers.images import IMAGE_SUFFIXES
-from indexer.ingest.readers.pdf import PDFIUM
+from indexer.ingest.ocr.base import OcrMode, Recognized
+from indexer.ingest.ocr.recognizer import Recognizer
+from indexer.ingest.readers.images import IMAGE_SUFFIXES, page_image
+from indexer.ingest.readers.pdf import PDFIUM, needs_ocr, scan_image
 from indexer.viewer.marks import Box, PageText, align, document_pages, merge_boxes
 from indexer.viewer.source import SourceFile
 
@@ -58,81 +61,112 @@ def page_count(file: SourceFile) -> int:
     )
 
 
-def render_page(file: SourceFile, document: str, number: int, width: int, mark: tuple[int, int] | None) -> PageImage:
+def render_page(
+    file: SourceFile,
+    document: str,
+    number: int,
+    width: int,
+    mark: tuple[int, int] | None,
+    ocr: Recognizer | None = None,
+) -> PageImage:
     """Page `number` (1-based) of `file` at `width` pixels, characters `mark` of the stored text `document`
-    boxed. Raises PageNotFoundError for a page the file does not have or a format without page images."""
+    boxed. `ocr`: how the collection reads scans, to find a recognised page's words again in its cache (None: no
+    marks on such pages). Raises PageNotFoundError for a page the file does not have or a format without pages."""
     if not MIN_WIDTH <= width <= MAX_WIDTH:
         raise ValueError(f"width must be {MIN_WIDTH}..{MAX_WIDTH}")
-    suffix = file.path.suffix.lower()
-    if suffix == ".pdf":
+    if file.path.suffix.lower() == ".pdf":
         with PDFIUM:  # PDFium is not thread-safe (indexer.ingest.readers.pdf); PNG encoding needs no lock
-            picture, pages, boxes, marks = _render_pdf(file, document, number, width, mark)
-        return PageImage(_png(picture), pages, boxes, marks)
+            picture, pages, rects, marks = _render_pdf(file, document, number, width, mark, ocr)
+    else:
+        picture, pages, rects, marks = _render_image(file, document, number, width, mark, ocr)
+    return PageImage(_png(_draw(picture, rects)), pages, len(rects), marks)
+
+
+Rect = tuple[float, float, float, float]  # left, top, right, bottom as shares of the page's width and height
+
+
+def _render_pdf(
+    file: SourceFile, document: str, number: int, width: int, mark: tuple[int, int] | None, ocr: Recognizer | None
+) -> tuple[Image.Image, int, list[Rect], str]:
+    pdf = _open_pdf(file.path)
+    try:
+        _check(number, len(pdf))
+        page = pdf[number - 1]
+        picture = page.render(scale=width / float(page.get_width())).to_pil().convert("RGB")
+        if mark is None:
+            return picture, len(pdf), [], "none asked"
+        if rotation := page.get_rotation():
+            return picture, len(pdf), [], f"none: the page is rotated by {rotation} degrees"
+        found, recognized = _pdf_pages(file, pdf, document, ocr)[number - 1]
+        if found is None:
+            return picture, len(pdf), [], _NO_MATCH
+        if recognized is not None:
+            rects = _word_rects(found, recognized, mark)
+            return picture, len(pdf), rects or [], "OCR words" if rects is not None else _NO_WORDS
+        left, bottom, right, top = page.get_bbox()  # the visible box (get_cropbox falls back to US letter)
+        w, h = right - left, top - bottom
+        rects = [
+            ((b_left - left) / w, (top - b_top) / h, (b_right - left) / w, (top - b_bottom) / h)
+            for b_left, b_bottom, b_right, b_top in _text_boxes(pdf, found, number, mark)
+        ]
+        return picture, len(pdf), rects, "text layer"
+    finally:
+        pdf.close()
+
+
+def _render_image(
+    file: SourceFile, document: str, number: int, width: int, mark: tuple[int, int] | None, ocr: Recognizer | None
+) -> tuple[Image.Image, int, list[Rect], str]:
     count = page_count(file)  # raises for formats without page images
     _check(number, count)
     with _open_image(file.path) as image:
         frame = next(f for i, f in enumerate(ImageSequence.Iterator(image), start=1) if i == number)
         picture = frame.convert("RGB")
-    height = max(1, round(picture.height * width / picture.width))
-    picture = picture.resize((width, height), Image.Resampling.LANCZOS)
-    marks = "none asked" if mark is None else "none: the page's text was read by OCR, which keeps no boxes"
-    return PageImage(_png(picture), count, 0, marks)
+    picture = picture.resize((width, max(1, round(picture.height * width / picture.width))), Image.Resampling.LANCZOS)
+    if mark is None:
+        return picture, count, [], "none asked"
+    found, recognized = _image_pages(file, document, ocr)[number - 1]
+    if found is None or recognized is None:
+        return picture, count, [], _NO_MATCH
+    rects = _word_rects(found, recognized, mark)
+    return picture, count, rects or [], "OCR words" if rects is not None else _NO_WORDS
 
 
-def _render_pdf(
-    file: SourceFile, document: str, number: int, width: int, mark: tuple[int, int] | None
-) -> tuple[Image.Image, int, int, str]:
-    pdf = _open_pdf(file.path)
-    try:
-        _check(number, len(pdf))
-        page = pdf[number - 1]
-        page_width = float(page.get_width())
-        scale = width / page_width
-        picture = page.render(scale=scale).to_pil().convert("RGB")
-        boxes: list[Box] = []
-        marks = "none asked"
-        if mark is not None:
-            rotation = page.get_rotation()
-            if rotation:
-                marks = f"none: the page is rotated by {rotation} degrees"
-            else:
-                found = _mark_boxes(file, pdf, document, number, mark)
-                boxes, marks = (found, "text layer") if found is not None else ([], _NO_MATCH)
-        if boxes:
-            left, _, _, top = page.get_bbox()  # the visible box (get_cropbox falls back to US letter)
-            overlay = Image.new("RGBA", picture.size, (0, 0, 0, 0))
-            draw = ImageDraw.Draw(overlay)
-            for b_left, b_bottom, b_right, b_top in boxes:
-                x0, x1 = (b_left - PAD - left) * scale, (b_right + PAD - left) * scale
-                y0, y1 = (top - b_top - PAD) * scale, (top - b_bottom + PAD) * scale
-                draw.rectangle((x0, y0, x1, y1), fill=MARK_FILL, outline=MARK_EDGE)
-            picture = Image.alpha_composite(picture.convert("RGBA"), overlay).convert("RGB")
-        return picture, len(pdf), len(boxes), marks
-    finally:
-        pdf.close()
+_NO_MATCH = (
+    "none: the page's text could not be matched to the file (read by OCR with other settings or not cached, "
+    "or read by an earlier version)"
+)
+_NO_WORDS = "none: the page was recognised before word boxes were kept; build with a fresh OCR cache to mark it"
+_PAD = 2  # pixels around each mark, so that it covers ascenders and descenders
 
 
-_NO_MATCH = "none: this page's text was not read from its text layer (OCR), or the file reads differently now"
+def _draw(picture: Image.Image, rects: list[Rect]) -> Image.Image:
+    if not rects:
+        return picture
+    overlay = Image.new("RGBA", picture.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    w, h = picture.size
+    for left, top, right, bottom in rects:
+        draw.rectangle(
+            (left * w - _PAD, top * h - _PAD, right * w + _PAD, bottom * h + _PAD), fill=MARK_FILL, outline=MARK_EDGE
+        )
+    return Image.alpha_composite(picture.convert("RGBA"), overlay).convert("RGB")
 
 
 def mark_boxes(file: SourceFile, document: str, number: int, mark: tuple[int, int]) -> list[Box] | None:
     """The boxes (PDF points, one per run on a line) of characters `mark` of `document` on page `number` of a
-    PDF; None when the page's text cannot be matched to its text layer."""
+    PDF's text layer; None when the page's text cannot be matched to its text layer."""
     with PDFIUM:
         pdf = _open_pdf(file.path)
         try:
             _check(number, len(pdf))
-            return _mark_boxes(file, pdf, document, number, mark)
+            found, recognized = _pdf_pages(file, pdf, document, None)[number - 1]
+            return _text_boxes(pdf, found, number, mark) if found is not None and recognized is None else None
         finally:
             pdf.close()
 
 
-def _mark_boxes(
-    file: SourceFile, pdf: pdfium.PdfDocument, document: str, number: int, mark: tuple[int, int]
-) -> list[Box] | None:
-    found = _pages_of(file, pdf, document)[number - 1]
-    if found is None:
-        return None
+def _text_boxes(pdf: pdfium.PdfDocument, found: PageText, number: int, mark: tuple[int, int]) -> list[Box]:
     textpage = pdf[number - 1].get_textpage()
     count = textpage.count_chars()
     indexed = "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage, i)) for i in range(count))
@@ -156,26 +190,99 @@ def _mark_boxes(
     return merge_boxes(boxes)
 
 
-# Each PDF's pages matched to the stored text, by file hash: marking one page needs the whole document's text
+def _word_rects(found: PageText, recognized: Recognized, mark: tuple[int, int]) -> list[Rect] | None:
+    """The boxes of the recognised words holding characters `mark`, merged per line; None: no word boxes kept."""
+    if not recognized.words:
+        return None
+    starts: list[int] = []  # where each line starts in the page's text, its lines joined by newlines
+    position = 0
+    for text in recognized.lines:
+        starts.append(position)
+        position += len(text) + 1
+    word_at: dict[tuple[int, int], int] = {}
+    for i, (row, start, end, *_) in enumerate(recognized.words):
+        for col in range(start, end):
+            word_at[(row, col)] = i
+    marked: list[int] = []
+    first, last = max(mark[0], found.start), min(mark[1], found.start + len(found.text))
+    for offset in range(first, last):
+        at = found.origin[offset - found.start]
+        if at is None:
+            continue
+        row = bisect.bisect_right(starts, at) - 1
+        word = word_at.get((row, at - starts[row]))
+        if word is not None and (not marked or marked[-1] != word):
+            marked.append(word)
+    rects: list[Rect] = []
+    last_row = -1
+    for i in marked:
+        row, _, _, left, top, right, bottom = recognized.words[i]
+        if rects and row == last_row:
+            l0, t0, r0, b0 = rects[-1]
+            rects[-1] = (min(l0, left), min(t0, top), max(r0, right), max(b0, bottom))
+        else:
+            rects.append((left, top, right, bottom))
+        last_row = row
+    return rects
+
+
+# Each file's pages matched to the stored text, by file hash: marking one page needs the whole document's text
 # (page cleaning compares pages), read and matched once per file rather than once per page image.
-_PAGES: OrderedDict[tuple[str, int], list[PageText | None]] = OrderedDict()
+_Page = tuple[PageText | None, Recognized | None]
+_PAGES: OrderedDict[tuple[str, int], list[_Page]] = OrderedDict()
 _PAGES_KEPT = 16
 _lock = threading.Lock()
 
 
-def _pages_of(file: SourceFile, pdf: pdfium.PdfDocument, document: str) -> list[PageText | None]:
-    key = (file.sha256, hash(document))
+def _remembered(key: tuple[str, int]) -> list[_Page] | None:
     with _lock:
         if (found := _PAGES.get(key)) is not None:
             _PAGES.move_to_end(key)
-            return found
-    texts = [pdf[i].get_textpage().get_text_bounded() for i in range(len(pdf))]
-    pages = document_pages(document, texts)
+        return found
+
+
+def _remember(key: tuple[str, int], pages: list[_Page]) -> list[_Page]:
     with _lock:
         _PAGES[key] = pages
         while len(_PAGES) > _PAGES_KEPT:
             _PAGES.popitem(last=False)
     return pages
+
+
+def _pdf_pages(file: SourceFile, pdf: pdfium.PdfDocument, document: str, ocr: Recognizer | None) -> list[_Page]:
+    """Each page matched to the stored text, with what OCR read on it where it read the page (from its cache)."""
+    key = (file.sha256, hash((document, ocr is not None)))
+    if (found := _remembered(key)) is not None:
+        return found
+    texts: list[str] = []
+    recognized: list[Recognized | None] = []
+    for number in range(1, len(pdf) + 1):
+        page = pdf[number - 1]
+        text = page.get_textpage().get_text_bounded()
+        read = None
+        if ocr is not None and (ocr.mode is OcrMode.force or (ocr.mode is OcrMode.auto and needs_ocr(page, text))):
+            read = ocr.remembered(scan_image(pdf, number, ocr.settings.dpi))
+            if read is not None and not read.empty:
+                text = "\n".join(read.lines)
+            else:
+                read = None
+        texts.append(text)
+        recognized.append(read)
+    return _remember(key, list(zip(document_pages(document, texts), recognized, strict=True)))
+
+
+def _image_pages(file: SourceFile, document: str, ocr: Recognizer | None) -> list[_Page]:
+    """Each frame of an image file matched to the stored text, with what OCR read on it (from its cache)."""
+    key = (file.sha256, hash((document, ocr is not None)))
+    if (found := _remembered(key)) is not None:
+        return found
+    recognized: list[Recognized | None] = []
+    with _open_image(file.path) as image:
+        for frame in ImageSequence.Iterator(image):
+            read = ocr.remembered(page_image(frame)) if ocr is not None else None
+            recognized.append(read if read is not None and not read.empty else None)
+    texts = ["\n".join(r.lines) if r is not None else "" for r in recognized]
+    return _remember(key, list(zip(document_pages(document, texts), recognized, strict=True)))
 
 
 def _check(number: int, count: int) -> None:

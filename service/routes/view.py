@@ -16,6 +16,8 @@ from fastapi import Path as PathParam
 from starlette.responses import FileResponse
 
 from indexer.collections import DEFAULT_COLLECTION
+from indexer.ingest.ocr.base import OcrMode
+from indexer.ingest.ocr.recognizer import Recognizer, recognizer_for
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
 from indexer.types import StoredDocument
@@ -37,22 +39,25 @@ DocId = Annotated[str, PathParam(min_length=1, description="The document's id.")
 class Viewer:
     """The service's page images: their disk cache and how many are rendered at once."""
 
-    def __init__(self, cache: PageCache, renders: int) -> None:
+    def __init__(self, cache: PageCache, renders: int, ocr: Recognizer | None = None) -> None:
         self.cache = cache
         self.limiter = CapacityLimiter(renders)
+        self.ocr = ocr  # how scans are read, to find a recognised page's words in the OCR cache
 
     def render(
         self, found: SourceFile, text: str, content_hash: str, number: int, width: int, span: tuple[int, int] | None
     ) -> PageImage:
         """Render a page (blocking: call it in a worker thread, within `limiter`) and keep it in the cache."""
-        image = render_page(found, text, number, width, span)
+        image = render_page(found, text, number, width, span, self.ocr)
         self.cache.put(self.cache.key(found.sha256, content_hash, number, width, span), image.png)
         return image
 
 
 def viewer_for(settings: Settings) -> Viewer:
     """The viewer a service with `settings` uses."""
-    return Viewer(PageCache(settings.page_cache, settings.page_cache_mb * 2**20), settings.page_renders)
+    ocr = settings.ocr_settings()
+    recognizer = recognizer_for(ocr) if ocr.mode is not OcrMode.off else None
+    return Viewer(PageCache(settings.page_cache, settings.page_cache_mb * 2**20), settings.page_renders, recognizer)
 
 
 @dataclass(frozen=True)

@@ -59,12 +59,19 @@ class OcrSettings:
         return f"{self.mode.value} {self.engine.value} {self.languages} {self.dpi}dpi"
 
 
+# A recognised word: its line (in `Recognized.lines`), its characters in that line [start, end), and its box as
+# shares of the page image's width and height (left, top, right, bottom), so any rendering of the page can mark it.
+WordBox = tuple[int, int, int, float, float, float, float]
+
+
 @dataclass(frozen=True)
 class Recognized:
-    """A page's recognised text, as lines (blank lines between paragraphs), and the mean confidence (0-1)."""
+    """A page's recognised text, as lines (blank lines between paragraphs), the mean confidence (0-1), and where
+    each word is on the page (empty when the engine does not say)."""
 
     lines: list[str]
     confidence: float
+    words: tuple[WordBox, ...] = ()
 
     @property
     def empty(self) -> bool:

@@ -40,7 +40,11 @@ class OcrCache:
         """The page recognised under `key`, or None (also for an entry that cannot be read)."""
         try:
             data = json.loads(self._path(key).read_text(encoding="utf-8"))
-            return Recognized([str(line) for line in data["lines"]], float(data["confidence"]))
+            words = tuple(
+                (int(w[0]), int(w[1]), int(w[2]), float(w[3]), float(w[4]), float(w[5]), float(w[6]))
+                for w in data.get("words", [])  # entries written before words were kept have none
+            )
+            return Recognized([str(line) for line in data["lines"]], float(data["confidence"]), words)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -50,7 +54,7 @@ class OcrCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as fh:
-                json.dump({"lines": page.lines, "confidence": page.confidence}, fh)
+                json.dump({"lines": page.lines, "confidence": page.confidence, "words": page.words}, fh)
             os.replace(fh.name, path)
         except OSError:
             return

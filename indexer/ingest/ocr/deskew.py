@@ -42,9 +42,26 @@ def skew_angle(page: Image.Image) -> float:
     return -angle if abs(angle) >= _MIN_DEGREES else 0.0
 
 
-def straightened(page: Image.Image) -> Image.Image:
-    """`page` turned so that its text lines run level (unchanged when it already is)."""
+def turned(page: Image.Image) -> tuple[Image.Image, float]:
+    """`page` turned so that its text lines run level (unchanged when it already is), and the angle it was turned
+    by (`Image.rotate`'s degrees; 0: not turned)."""
     angle = skew_angle(page)
     if not angle:
-        return page
-    return page.rotate(-angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+        return page, 0.0
+    return page.rotate(-angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255), -angle
+
+
+def unturned(
+    x: float, y: float, degrees: float, original: tuple[int, int], rotated: tuple[int, int]
+) -> tuple[float, float]:
+    """Where the point (x, y) of a page turned by `Image.rotate(degrees, expand=True)` (size `rotated`) was on the
+    page before (size `original`)."""
+    if not degrees:
+        return x, y
+    theta = math.radians(degrees)
+    dx, dy = x - rotated[0] / 2, y - rotated[1] / 2
+    # rotate() turns the picture counter-clockwise on screen (y grows downwards); this turns it back.
+    return (
+        original[0] / 2 + math.cos(theta) * dx - math.sin(theta) * dy,
+        original[1] / 2 + math.sin(theta) * dx + math.cos(theta) * dy,
+    )

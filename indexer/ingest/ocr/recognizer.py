@@ -105,6 +105,14 @@ class Recognizer:
             for number_done, future in pending:
                 yield number_done, future.result()
 
+    def remembered(self, image: Image.Image) -> Recognized | None:
+        """What the cache holds for `image` as this engine reads it, without reading it (None: not there, no
+        cache, or no engine here)."""
+        engine = self.engine()
+        if isinstance(engine, str) or self._cache is None:
+            return None
+        return self._cache.get(page_key(engine.identity(), image))
+
     def _one(self, engine: OcrEngine, image: Image.Image) -> PageResult:
         key = page_key(engine.identity(), image) if self._cache is not None else ""
         if self._cache is not None and (hit := self._cache.get(key)) is not None:

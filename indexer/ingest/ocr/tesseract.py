@@ -11,6 +11,7 @@ language data comes from the system (Debian's `tesseract-ocr-eng`; more language
 
 from __future__ import annotations
 
+import bisect
 import glob
 import os
 import queue
@@ -20,8 +21,8 @@ from typing import TYPE_CHECKING
 import tesserocr
 from PIL import ImageFilter
 
-from indexer.ingest.ocr.base import OcrError, OcrUnavailableError, Recognized
-from indexer.ingest.ocr.deskew import straightened
+from indexer.ingest.ocr.base import OcrError, OcrUnavailableError, Recognized, WordBox
+from indexer.ingest.ocr.deskew import turned, unturned
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -78,11 +79,58 @@ class TesseractEngine:
         except queue.Empty:
             api = self._new()
         try:
-            api.SetImage(straightened(image.convert("L").filter(ImageFilter.MedianFilter(3))))
+            page, degrees = turned(image.convert("L").filter(ImageFilter.MedianFilter(3)))
+            api.SetImage(page)
             text = api.GetUTF8Text()
             confidence = api.MeanTextConf()
+            found = (  # on a blank page Tesseract has no words to iterate (it raises)
+                [
+                    (r.GetUTF8Text(tesserocr.RIL.WORD), r.BoundingBox(tesserocr.RIL.WORD))
+                    for r in tesserocr.iterate_level(api.GetIterator(), tesserocr.RIL.WORD)
+                ]
+                if text.strip()
+                else []
+            )
         except RuntimeError as exc:
             raise OcrError(f"Tesseract failed on the page ({exc})") from exc
         finally:
             self._pool.put(api)
-        return Recognized([line.strip() for line in text.splitlines()], max(confidence, 0) / 100)
+        lines = [line.strip() for line in text.splitlines()]
+        words = _word_boxes(text, found, degrees, image.size, page.size)
+        return Recognized(lines, max(confidence, 0) / 100, words)
+
+
+def _word_boxes(
+    text: str,
+    found: list[tuple[str | None, tuple[int, int, int, int] | None]],
+    degrees: float,
+    original: tuple[int, int],
+    turned_size: tuple[int, int],
+) -> tuple[WordBox, ...]:
+    """Each word Tesseract found, placed in the (stripped) lines of `text` it wrote, with its box on the page as
+    it was before being turned straight, as shares of its size. A word not found in the text is left out."""
+    starts: list[int] = []  # where each line of `text` starts, and how much white space opens it
+    opens: list[int] = []
+    position = 0
+    for raw in text.split("\n"):
+        starts.append(position)
+        opens.append(len(raw) - len(raw.lstrip()))
+        position += len(raw) + 1
+    width, height = original
+    out: list[WordBox] = []
+    cursor = 0
+    for word, box in found:
+        if not word or box is None:
+            continue
+        at = text.find(word, cursor)
+        if at < 0:
+            continue
+        cursor = at + len(word)
+        line = bisect.bisect_right(starts, at) - 1
+        start = at - starts[line] - opens[line]
+        corners = [unturned(x, y, degrees, original, turned_size) for x in box[::2] for y in box[1::2]]
+        xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+        out.append(
+            (line, start, start + len(word), min(xs) / width, min(ys) / height, max(xs) / width, max(ys) / height)
+        )
+    return tuple(out)

@@ -50,7 +50,7 @@ def read_image(path: Path, ocr: Recognizer | None = None) -> Extracted:
             for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
                 if number > frames:
                     return
-                yield number, functools.partial(_bounded, frame)
+                yield number, functools.partial(page_image, frame)
 
         try:
             for number, result in ocr.recognize(pages()):
@@ -64,7 +64,7 @@ def read_image(path: Path, ocr: Recognizer | None = None) -> Extracted:
     return extracted
 
 
-def _bounded(frame: PILImage) -> PILImage:
+def page_image(frame: PILImage) -> PILImage:
     """The frame, in memory, at most `MAX_PIXELS` (scaled down keeping its proportions)."""
     width, height = frame.size
     page = frame.convert("L")

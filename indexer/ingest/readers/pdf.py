@@ -89,12 +89,8 @@ def read_pdf(path: Path, ocr: Recognizer | None = None) -> Extracted:
 
 
 def _recognize(pdf: pdfium.PdfDocument, numbers: list[int], ocr: Recognizer, extracted: Extracted) -> None:
-    scale = ocr.settings.dpi / 72  # PDF units are points
-
     def render(number: int) -> Image.Image:
-        with PDFIUM:
-            image: Image.Image = pdf[number - 1].render(scale=scale, grayscale=True).to_pil()
-        return image
+        return scan_image(pdf, number, ocr.settings.dpi)
 
     def renders() -> Iterator[tuple[int, Callable[[], Image.Image]]]:
         for number in numbers:
@@ -102,6 +98,13 @@ def _recognize(pdf: pdfium.PdfDocument, numbers: list[int], ocr: Recognizer, ext
 
     for number, result in ocr.recognize(renders()):
         record(extracted, number, result)
+
+
+def scan_image(pdf: pdfium.PdfDocument, number: int, dpi: int) -> Image.Image:
+    """Page `number` as OCR reads it: grey, at `dpi` (the viewer renders it the same to find its words again)."""
+    with PDFIUM:
+        image: Image.Image = pdf[number - 1].render(scale=dpi / 72, grayscale=True).to_pil()  # points: 1/72 inch
+    return image
 
 
 def needs_ocr(page: pdfium.PdfPage, text: str) -> bool:
