@@ -136,7 +136,10 @@ _NO_MATCH = (
     "none: the page's text could not be matched to the file (read by OCR with other settings or not cached, "
     "or read by an earlier version)"
 )
-_NO_WORDS = "none: the page was recognised before word boxes were kept; build with a fresh OCR cache to mark it"
+_NO_WORDS = (
+    "none: no word boxes were kept for this page (recognised before they were kept: build with a fresh OCR cache; "
+    "or by an engine that gives none)"
+)
 _PAD = 2  # pixels around each mark, so that it covers ascenders and descenders
 
 

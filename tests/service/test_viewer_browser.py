@@ -14,7 +14,10 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
+from bench.samples import make_scan_pdf, render_scan
 from indexer.building.builder import build_index
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.ingest.ocr.base import OcrSettings
 from tests.conftest import start_fake_server
 from tests.fakes import FakeEmbedder
 from tests.service.test_browser import ARGS, CHROMIUM
@@ -26,6 +29,10 @@ PAGES = [
     ["tide gauge datum keeper", "the gauge is read at noon"],
     ["harbour keeper logbook entries", "each entry names the vessel"],
     ["silt surge ferry schedule", "ferries leave on the hour"],
+]
+SCANS = [
+    "Harbour survey, sheet one\n\nThe tide gauge at the north pier was read every hour by the keeper.",
+    "Harbour survey, sheet two\n\nThe inspector measured the silt in the channel and found it shallow.",
 ]
 FILLER = [f"Paragraph {i} says something about apples, pears and the weather." for i in range(80)]
 
@@ -48,8 +55,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     rows = ["Station,Opened,Height m"] + [f"Station {i},{1900 + i},{10 + i}" for i in range(40)]
     rows[25] = "Gannet Point,1924,31"
     (folder / "stations.csv").write_text("\n".join(rows) + "\n")
-    build_index(folder, root / "index", FakeEmbedder())
-    proc, base = start_fake_server(root / "index", root / "server.log", SEEKR_PAGE_CACHE=str(root / "pages"))
+    scans = [render_scan(text, 200) for text in SCANS]
+    make_scan_pdf(folder / "survey.pdf", scans, dpi=200)
+    ocr = OcrSettings(cache_dir=root / "ocr", dpi=200)
+    build_index(folder, root / "index", FakeEmbedder(), ChunkingConfig(ocr=ocr))
+    proc, base = start_fake_server(
+        root / "index",
+        root / "server.log",
+        SEEKR_PAGE_CACHE=str(root / "pages"),
+        SEEKR_OCR_CACHE=str(root / "ocr"),
+        SEEKR_OCR_DPI="200",
+    )
     try:
         yield base, folder
     finally:
@@ -203,5 +219,41 @@ def test_text_and_table_views(server: tuple[str, Path]) -> None:
             expect(table.locator("th")).to_have_text(["row", "Station", "Opened", "Height m"])
             expect(table.locator("td", has_text="Gannet Point")).to_have_count(1)
             page.screenshot(path=str(Path("test-artifacts") / "viewer-table.png"))
+        finally:
+            browser.close()
+
+
+def test_a_scanned_page_is_marked_where_ocr_read_the_words(server: tuple[str, Path]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, _ = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(base + "/?q=inspector+measured+the+silt&mode=lexical")
+            hit = page.locator("li.result", has_text="survey.pdf").first
+            expect(hit).to_be_visible(timeout=30_000)
+            expect(hit).to_contain_text("OCR")
+            hit.locator("img.thumb").click()
+            expect(page.locator("#viewer-page")).to_have_text("page 2 of 2", timeout=10_000)
+            page.wait_for_function("document.getElementById('viewer-img').naturalWidth > 0", timeout=10_000)
+            data = page.evaluate(
+                """async () => {
+                    const blob = await (await fetch(document.getElementById('viewer-img').src)).blob();
+                    const bytes = new Uint8Array(await blob.arrayBuffer());
+                    let s = ''; for (const b of bytes) s += String.fromCharCode(b);
+                    return btoa(s);
+                }"""
+            )
+            image = Image.open(BytesIO(base64.b64decode(data)))
+            lines = _ink_lines(image)
+            assert len(lines) >= 2, lines
+            # The passage is the whole sheet: both its lines are marked, and the paper below them is not.
+            for top, bottom in lines[:2]:
+                assert _tinted(image, (0, top, image.width, bottom)) > 0.1, (top, bottom)
+            below = lines[1][1] + 40
+            assert _tinted(image, (0, below, image.width, below + 200)) < 0.01
+            page.screenshot(path=str(Path("test-artifacts") / "viewer-scan.png"))
         finally:
             browser.close()

@@ -78,6 +78,6 @@ def test_pages_recognised_before_words_were_kept_say_so(tmp_path: Path) -> None:
         data = json.loads(entry.read_text())
         entry.write_text(json.dumps({"lines": data["lines"], "confidence": data["confidence"]}))
     image = render_page(file, text, 1, 600, (0, 10), Recognizer(settings))
-    assert image.boxes == 0 and "before word boxes were kept" in image.marks
+    assert image.boxes == 0 and "no word boxes were kept" in image.marks
     without = render_page(file, text, 1, 600, (0, 10), None)
     assert without.boxes == 0 and without.marks.startswith("none")
