@@ -197,3 +197,20 @@ def test_new_key_prints_a_key_and_its_entry(tmp_path: Path, capsys: pytest.Captu
     keys_file = tmp_path / "keys.toml"  # what it prints is a keys file as it stands
     keys_file.write_text(out, encoding="utf-8")
     assert [e.name for e in read_keys_file(keys_file)] == ["support-bot"]
+
+
+@pytest.mark.parametrize("tail", ["/documents/d/source", "/documents/d/pages/1.png"])
+def test_the_viewer_keeps_to_the_keys_scope(keyed: tuple[TestClient, Path], tail: str) -> None:
+    # The viewer's routes need the read right in the collection, as search does; a key scoped elsewhere gets
+    # the answer of a collection that does not exist. (The document was sent as text: it has no file.)
+    client, _ = keyed
+    for collection in ("a", "b"):
+        for caller in CALLERS:
+            r = client.get(f"/collections/{collection}{tail}", headers=_auth(caller))
+            want = _expected(caller, "read", collection)
+            if want == 200:
+                assert r.status_code == 404 and "sent as text" in r.json()["detail"], (caller, r.text)
+            else:
+                assert r.status_code == want, (caller, collection, r.status_code, r.text)
+                if want == 404:
+                    assert f"no collection '{collection}'" in r.json()["detail"]
