@@ -19,14 +19,15 @@ from anyio import to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.types import ImageContent, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indexer import __version__
 from indexer.collections import DEFAULT_COLLECTION, NAME_PATTERN
 from indexer.errors import IndexerError
 from indexer.retrieval.context import passages_around
-from indexer.retrieval.results import Mode
+from indexer.retrieval.fusion import Fusion
+from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.retrieval.similar import similar_documents as find_similar
 from indexer.types import Filter, StoredDocument
 from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, PageImage
@@ -45,8 +46,9 @@ from service.routes.documents import (
     WriteOut,
     document_from,
 )
+from service.routes.search import run_search
 from service.routes.view import Viewer, folder_of, page_text, parse_mark
-from service.schemas import Filters, PassageOut, SearchResponse
+from service.schemas import Filters, PassageOut, SearchRequest, SearchResponse
 from service.settings import Settings
 
 INSTRUCTIONS = """\
@@ -161,7 +163,8 @@ def build_mcp(
         '"year", "op": "gte", "value": 2020}} or {"source": "reports/"}. `max_per_doc`=1 gives one '
         "passage per document. `page` (1, 2, ...) pages through results of `k`; pass the first page's "
         "`index_version` as `version` to read later pages from the same version. `context`=N adds the N passages "
-        "before and after each hit."
+        "before and after each hit. Every option of the REST API's POST /search is here too (fusion, dense_weight, "
+        "min_score, highlight, offset, group, document_weight, navigation, rerank_budget_ms), with its meaning."
     )
     @counted
     async def search(
@@ -189,27 +192,41 @@ def build_mcp(
                 ge=1, le=MAX_DEPTH, description="Units the reranker re-scores (default SEEKR_RERANK_CANDIDATES, 20)."
             ),
         ] = None,
+        fusion: Fusion | None = None,
+        dense_weight: Annotated[float | None, Field(ge=0, le=1, description="Hybrid dbsf: the dense share.")] = None,
+        min_score: Annotated[float | None, Field(description="Drop hits below this score (the mode's scale).")] = None,
+        highlight: Annotated[bool, Field(description="Mark the best-matching sentence of each passage.")] = True,
+        offset: Annotated[
+            int | None, Field(ge=0, le=MAX_OFFSET, description="Results to skip (instead of `page`).")
+        ] = None,
+        group: Group | None = None,
+        document_weight: Annotated[
+            float | None, Field(ge=0, le=10, description="Weight of a hit's document score (default 1).")
+        ] = None,
+        navigation: Navigation | None = None,
+        rerank_budget_ms: Annotated[
+            float | None, Field(gt=0, le=60_000, description="Past this, the reranker is not waited for.")
+        ] = None,
         collection: Collection = DEFAULT_COLLECTION,
     ) -> SearchResponse:
-        offset = (page - 1) * k
-        if offset > MAX_OFFSET:
+        if offset is not None and page != 1:
+            raise ToolError("give `page` or `offset`, not both")
+        skip = offset if offset is not None else (page - 1) * k
+        if skip > MAX_OFFSET:
             raise ToolError(f"page {page} of {k} starts past result {MAX_OFFSET}; narrow the query or add filters")
-        where = filters.to_filter() if filters else None
-        result = await run(
-            Right.read,
-            collection,
-            lambda engine: engine.searcher_at(version).search(
-                query,
-                k=k,
-                mode=mode,
-                max_per_doc=max_per_doc,
-                where=where,
-                offset=offset,
-                context=context,
-                rerank=rerank,
-                rerank_candidates=rerank_candidates,
-            ),
-        )
+        options = {
+            "query": query, "k": k, "mode": mode, "filters": filters, "max_per_doc": max_per_doc, "offset": skip,
+            "version": version, "context": context, "rerank": rerank, "rerank_candidates": rerank_candidates,
+            "fusion": fusion, "dense_weight": dense_weight, "min_score": min_score, "highlight": highlight,
+            "group": group, "document_weight": document_weight, "navigation": navigation,
+            "rerank_budget_ms": rerank_budget_ms,
+        }  # fmt: skip
+        try:
+            req = SearchRequest.model_validate({k_: v for k_, v in options.items() if v is not None})
+        except ValidationError as exc:
+            raise ToolError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from exc
+        result = await run(Right.read, collection, lambda engine: run_search(engine, req))
+        context = req.context
         return SearchResponse.from_result(result, with_context=context > 0)
 
     @mcp.tool(

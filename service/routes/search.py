@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, ValidationError
 
 from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.results import Group, Mode, Navigation
+from indexer.retrieval.results import Group, Mode, Navigation, SearchResult
 from indexer.types import Expr, Filter
 from service.admission import Admission
 from service.auth import ReadAccess
@@ -33,35 +33,39 @@ from service.schemas import (
 router = APIRouter(tags=["search"])
 
 
+def run_search(engine: Engine, req: SearchRequest, extra: Expr | None = None) -> SearchResult:
+    """`req` on `engine` (blocking: call it in a worker thread), `extra` ANDed to its filters: the one call from
+    a request's options to the searcher, shared by GET, POST and the MCP tool."""
+    where = req.filters.to_filter(extra) if req.filters else Filter(where=extra) if extra else None
+    return engine.searcher_at(req.version).search(
+        req.query,
+        k=req.k,
+        mode=req.mode,
+        min_score=req.min_score,
+        max_per_doc=req.max_per_doc,
+        where=where,
+        highlight=req.highlight,
+        fusion=req.fusion,
+        dense_weight=req.dense_weight,
+        offset=req.offset,
+        context=req.context,
+        group=req.group,
+        navigation=req.navigation,
+        document_weight=req.document_weight,
+        rerank=req.rerank,
+        rerank_candidates=req.rerank_candidates,
+        rerank_budget_ms=req.rerank_budget_ms,
+    )
+
+
 async def _run(
     request: Request, engine: Engine, admission: Admission, req: SearchRequest, extra: Expr | None = None
 ) -> SearchResponse:
     # Encoding and FAISS/SQLite search are CPU-bound: run them in the thread pool, off the event loop, once
     # admission control grants a slot (429 at once when the queue is full). Opening a pinned older version
     # reads files too, so it is done there as well.
-    where = req.filters.to_filter(extra) if req.filters else Filter(where=extra) if extra else None
     async with admission.search.admit():
-        result = await to_thread.run_sync(
-            lambda: engine.searcher_at(req.version).search(
-                req.query,
-                k=req.k,
-                mode=req.mode,
-                min_score=req.min_score,
-                max_per_doc=req.max_per_doc,
-                where=where,
-                highlight=req.highlight,
-                fusion=req.fusion,
-                dense_weight=req.dense_weight,
-                offset=req.offset,
-                context=req.context,
-                group=req.group,
-                navigation=req.navigation,
-                document_weight=req.document_weight,
-                rerank=req.rerank,
-                rerank_candidates=req.rerank_candidates,
-                rerank_budget_ms=req.rerank_budget_ms,
-            )
-        )
+        result = await to_thread.run_sync(run_search, engine, req, extra)
     request.app.state.metrics.search_seconds.labels(collection=engine.name, mode=result.mode.value).observe(
         result.took_ms / 1000
     )
