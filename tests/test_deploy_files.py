@@ -35,7 +35,9 @@ def test_dockerfile_contract() -> None:
     assert re.search(r"^USER seekr$", text, re.M)
     assert re.search(r"^HEALTHCHECK .*\n.*/readyz", text, re.M)
     assert re.search(r'^CMD \["python", "-m", "service.container"\]$', text, re.M)  # exec form: signals reach it
-    assert "HF_HUB_OFFLINE=1" in text and "indexer build seeds" in text
+    # The seeds are indexed where the image keeps them, so that the index serves their files (/source).
+    assert "HF_HUB_OFFLINE=1" in text and "indexer build /opt/seekr/seeds" in text
+    assert "COPY seeds /opt/seekr/seeds" in text
     # Dependencies are installed before the code is copied, so a code change reuses that layer.
     assert text.index("pip install -r /tmp/runtime.txt") < text.index("COPY indexer ./indexer")
     ignored = (ROOT / ".dockerignore").read_text().split()
