@@ -32,8 +32,7 @@ def default_cache_dir() -> Path:
     """Where exported models are kept unless SEEKR_MODEL_CACHE says otherwise."""
     if configured := os.environ.get("SEEKR_MODEL_CACHE"):
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "seekr" / "models"
+    return cache_root() / "models"
 
 
 def weights_hash(model_dir: Path) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -17,12 +16,12 @@ from indexer.embed.server import (
     server_model_id,
 )
 from indexer.errors import ConfigError
+from indexer.model_cache import cache_root
 
 
 def default_vector_cache() -> Path:
     """Where passage vectors from embedding servers are kept unless SEEKR_EMBED_CACHE says otherwise."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "seekr" / "embeddings"
+    return cache_root() / "embeddings"
 
 
 class EmbedServerSettings(BaseSettings):

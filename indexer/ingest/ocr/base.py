@@ -8,6 +8,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from indexer.model_cache import cache_root
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -32,8 +34,7 @@ class OcrEngineName(StrEnum):
 
 def default_cache_dir() -> Path:
     """Where recognised pages are kept by default: `$XDG_CACHE_HOME/seekr/ocr` (`~/.cache/seekr/ocr`)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "seekr" / "ocr"
+    return cache_root() / "ocr"
 
 
 def default_threads() -> int:
