@@ -18,6 +18,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageDraw, ImageSequence, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
 from indexer.errors import PageNotFoundError, SourceUnavailableError
 from indexer.ingest.ocr.base import OcrMode, Recognized
@@ -79,7 +80,7 @@ def render_page(
             picture, pages, rects, marks = _render_pdf(file, document, number, width, mark, ocr)
     else:
         picture, pages, rects, marks = _render_image(file, document, number, width, mark, ocr)
-    return PageImage(_png(_draw(picture, rects)), pages, len(rects), marks)
+    return PageImage(_png(_draw(picture, rects), pages, marks), pages, len(rects), marks)
 
 
 Rect = tuple[float, float, float, float]  # left, top, right, bottom as shares of the page's width and height
@@ -309,7 +310,25 @@ def _open_image(path: Path) -> Image.Image:
         raise SourceUnavailableError(f"{path.name} cannot be opened as an image now ({exc})") from exc
 
 
-def _png(picture: Image.Image) -> bytes:
+PAGES_KEY, MARKS_KEY = "seekr-pages", "seekr-marks"  # what a page image says of itself, in its PNG text
+
+
+def _png(picture: Image.Image, pages: int, marks: str) -> bytes:
+    # The page count and what was marked go into the PNG itself, so that a kept image answers as the first did.
+    info = PngInfo()
+    info.add_text(PAGES_KEY, str(pages))
+    info.add_text(MARKS_KEY, marks)
     out = io.BytesIO()
-    picture.save(out, format="PNG", compress_level=3)  # level 3: about as small as 6, several times faster
+    picture.save(out, format="PNG", compress_level=3, pnginfo=info)  # level 3: about as small as 6, faster
     return out.getvalue()
+
+
+def described(png: bytes) -> tuple[int | None, str | None]:
+    """The page count and marks a page image made here says of itself (None: not said)."""
+    with Image.open(io.BytesIO(png)) as image:
+        info = image.info
+    pages = info.get(PAGES_KEY)
+    marks = info.get(MARKS_KEY)
+    return (int(pages) if isinstance(pages, str) and pages.isdigit() else None), (
+        marks if isinstance(marks, str) else None
+    )

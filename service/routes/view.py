@@ -22,7 +22,7 @@ from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
 from indexer.types import StoredDocument
 from indexer.viewer.cache import PageCache
-from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, PageImage, render_page
+from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, PageImage, described, render_page
 from indexer.viewer.source import SourceFile, source_file
 from service.auth import GrantDep, ReadAccess
 from service.deps import SearcherDep, SettingsDep
@@ -177,7 +177,9 @@ async def get_page_image(
         return Response(status_code=304, headers=headers)
     cached = await to_thread.run_sync(viewer.cache.get, key)
     if cached is not None:
-        return Response(cached, media_type="image/png", headers=headers | {"x-seekr-cache": "hit"})
+        pages, marks = described(cached)
+        said = {"x-seekr-pages": str(pages), "x-seekr-marks": marks} if pages is not None and marks else {}
+        return Response(cached, media_type="image/png", headers=headers | said | {"x-seekr-cache": "hit"})
     image = await to_thread.run_sync(
         lambda: viewer.render(found, doc.stored.text, doc.content_hash, number, width, span), limiter=viewer.limiter
     )

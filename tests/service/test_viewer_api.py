@@ -113,6 +113,8 @@ def test_page_images_mark_the_passage_and_are_cached(client: TestClient) -> None
     )
     again = client.get(url, params={"width": 400, "mark": f"{hit['start']}-{hit['end']}"})
     assert again.headers["x-seekr-cache"] == "hit" and again.content == r.content
+    # A kept image answers as the first did: the viewer disables "next" on the last page by its page count.
+    assert (again.headers["x-seekr-marks"], again.headers["x-seekr-pages"]) == ("text layer", "3")
     assert (
         client.get(
             url,
