@@ -282,7 +282,8 @@ def build_mcp(
             if stored is None:
                 raise ToolError(f"no document with id {doc_id!r}; search or list_documents gives the ids")
             found = source_file(stored, folder_of(searcher, settings.source_dir, collection))
-            image = viewer.render(found, stored.text, stored.content_hash, page, width, span)
+            key = viewer.key(found, stored.content_hash, page, width, span)
+            image = viewer.render(found, stored.text, key, page, width, span)
             return page_text(searcher.snapshot, stored, page), image
 
         text, image = await run(Right.read, collection, read)

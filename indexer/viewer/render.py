@@ -31,7 +31,6 @@ from indexer.viewer.source import SourceFile
 MIN_WIDTH, MAX_WIDTH = 200, 2000
 MARK_FILL = (255, 200, 0, 90)  # semi-transparent yellow over the passage's characters
 MARK_EDGE = (230, 120, 0, 200)
-PAD = 1.0  # points around each box, so that marks cover ascenders and descenders
 
 
 @dataclass(frozen=True)

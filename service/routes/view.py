@@ -44,12 +44,16 @@ class Viewer:
         self.limiter = CapacityLimiter(renders)
         self.ocr = ocr  # how scans are read, to find a recognised page's words in the OCR cache
 
+    def key(self, found: SourceFile, content_hash: str, number: int, width: int, span: tuple[int, int] | None) -> str:
+        """The cache key (and ETag) of a page image: what it shows."""
+        return self.cache.key(found.sha256, content_hash, number, width, span)
+
     def render(
-        self, found: SourceFile, text: str, content_hash: str, number: int, width: int, span: tuple[int, int] | None
+        self, found: SourceFile, text: str, key: str, number: int, width: int, span: tuple[int, int] | None
     ) -> PageImage:
-        """Render a page (blocking: call it in a worker thread, within `limiter`) and keep it in the cache."""
+        """Render a page (blocking: call it in a worker thread, within `limiter`) and keep it under `key`."""
         image = render_page(found, text, number, width, span, self.ocr)
-        self.cache.put(self.cache.key(found.sha256, content_hash, number, width, span), image.png)
+        self.cache.put(key, image.png)
         return image
 
 
@@ -103,10 +107,11 @@ def folder_of(searcher: Searcher, configured: Path | None, collection: str) -> P
 
 
 async def _source(searcher: Searcher, doc_id: str, settings: SettingsDep, grant: GrantDep) -> tuple[_Doc, SourceFile]:
-    doc = await to_thread.run_sync(_document, searcher, doc_id)
-    folder = folder_of(searcher, settings.source_dir, grant.collection)
-    found = await to_thread.run_sync(source_file, doc.stored, folder)
-    return doc, found
+    def locate() -> tuple[_Doc, SourceFile]:  # one worker-thread hop per request (a PDF is read in many ranges)
+        doc = _document(searcher, doc_id)
+        return doc, source_file(doc.stored, folder_of(searcher, settings.source_dir, grant.collection))
+
+    return await to_thread.run_sync(locate)
 
 
 def _matches(request: Request, etag: str) -> bool:
@@ -160,7 +165,7 @@ async def get_page_image(
         str | None,
         Query(
             max_length=21,
-            pattern=r"^\d{1,10}-\d{1,10}$",
+            pattern=_MARK.pattern,
             description="Characters START-END of the document's text to mark (a hit's start and end), e.g. 120-480.",
         ),
     ] = None,
@@ -170,7 +175,7 @@ async def get_page_image(
     span = parse_mark(mark)
     doc, found = await _source(searcher, doc_id, settings, grant)
     viewer: Viewer = request.app.state.viewer
-    key = viewer.cache.key(found.sha256, doc.content_hash, number, width, span)
+    key = viewer.key(found, doc.content_hash, number, width, span)
     etag = f'"{key[:32]}"'
     headers = {"etag": etag, "cache-control": "private, max-age=3600"}
     if _matches(request, etag):
@@ -181,7 +186,7 @@ async def get_page_image(
         said = {"x-seekr-pages": str(pages), "x-seekr-marks": marks} if pages is not None and marks else {}
         return Response(cached, media_type="image/png", headers=headers | said | {"x-seekr-cache": "hit"})
     image = await to_thread.run_sync(
-        lambda: viewer.render(found, doc.stored.text, doc.content_hash, number, width, span), limiter=viewer.limiter
+        lambda: viewer.render(found, doc.stored.text, key, number, width, span), limiter=viewer.limiter
     )
     headers |= {"x-seekr-pages": str(image.pages), "x-seekr-marks": image.marks, "x-seekr-cache": "miss"}
     return Response(image.png, media_type="image/png", headers=headers)
