@@ -1,9 +1,17 @@
-"""Generated PDFs for the viewer's tests: pages of words under a running header, page numbers at the foot."""
+"""For the viewer's tests: generated PDFs (pages of words under a running header, page numbers at the foot), and a
+file read as a build reads it, with its checked file beside it."""
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
+
+from indexer.ingest.documents import read_file
+from indexer.ingest.fingerprint import HASH_KEY
+from indexer.ingest.ocr.base import OcrSettings
+from indexer.types import Document
+from indexer.viewer.source import SourceFile
 
 
 def write_pdf(path: Path, pages: Sequence[Sequence[str]], header: str = "Harbour Handbook - Operations") -> Path:
@@ -23,3 +31,10 @@ def write_pdf(path: Path, pages: Sequence[Sequence[str]], header: str = "Harbour
         pdf.cell(0, 6, str(number), align="C")
     pdf.output(str(path))
     return path
+
+
+def indexed(path: Path, ocr: OcrSettings | None = None) -> tuple[Document, SourceFile]:
+    """The document a build reads from `path` (its first), and the file as the viewer finds it."""
+    doc, _ = next(iter(read_file(path, path.name, ocr=ocr)))  # type: ignore[misc]
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return doc, SourceFile(path, doc.metadata[HASH_KEY], 0, 0.0, media)

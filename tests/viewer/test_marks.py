@@ -11,12 +11,10 @@ import pypdfium2 as pdfium
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.ingest.documents import read_file
-from indexer.ingest.fingerprint import HASH_KEY
 from indexer.viewer.marks import align, merge_boxes, split_lines
 from indexer.viewer.render import mark_boxes, render_page
 from indexer.viewer.source import SourceFile
-from tests.viewer.pdfs import write_pdf
+from tests.viewer.pdfs import indexed, write_pdf
 
 WORDS = st.sampled_from(["tide", "gauge", "harbour", "keeper", "datum", "silt", "surge", "ferry", "1,204", "12.5%"])
 LINE = st.lists(WORDS, min_size=1, max_size=9).map(" ".join)
@@ -24,8 +22,8 @@ PAGE = st.lists(LINE, min_size=1, max_size=8)
 
 
 def _open(path: Path) -> tuple[str, tuple[int, ...], SourceFile]:
-    doc, _ = next(iter(read_file(path, path.name)))  # type: ignore[misc]
-    return doc.text, doc.pages, SourceFile(path, doc.metadata[HASH_KEY], 0, 0.0, "application/pdf")
+    doc, file = indexed(path)
+    return doc.text, doc.pages, file
 
 
 def test_split_lines_keeps_each_lines_start() -> None:

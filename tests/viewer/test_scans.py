@@ -11,12 +11,11 @@ import pytest
 from PIL import Image
 
 from bench.samples import make_scan_pdf, render_scan
-from indexer.ingest.documents import read_file
-from indexer.ingest.fingerprint import HASH_KEY
 from indexer.ingest.ocr.base import OcrSettings
 from indexer.ingest.ocr.recognizer import Recognizer
 from indexer.viewer.render import render_page
 from indexer.viewer.source import SourceFile
+from tests.viewer.pdfs import indexed
 
 TEXTS = [
     "Harbour survey, sheet one\n\nThe tide gauge at the north pier was read every hour by the keeper.",
@@ -26,8 +25,8 @@ PHRASE = "inspector measured the silt"
 
 
 def _read(path: Path, settings: OcrSettings) -> tuple[str, SourceFile]:
-    doc, _ = next(iter(read_file(path, path.name, ocr=settings)))  # type: ignore[misc]
-    return doc.text, SourceFile(path, doc.metadata[HASH_KEY], 0, 0.0, "application/octet-stream")
+    doc, file = indexed(path, settings)
+    return doc.text, file
 
 
 def _marked_region(png: bytes, plain: bytes) -> Image.Image:
