@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 
 from indexer.errors import SourceChangedError, SourceUnavailableError
 from indexer.ingest.fingerprint import HASH_KEY, file_sha256
@@ -64,7 +65,7 @@ def source_file(doc: StoredDocument, folder: Path | None) -> SourceFile:
         raise SourceUnavailableError(
             f"the file of {doc.doc_id!r} ({doc.source}) is no longer in the folder; build the index again"
         ) from exc
-    if not path.is_file():
+    if not S_ISREG(stat.st_mode):  # from the stat above: no second look at the file system per request
         raise SourceUnavailableError(f"{doc.source} is not a file")
     if _hash(path, stat.st_size, stat.st_mtime_ns, stat.st_ino) != recorded:
         raise SourceChangedError(
