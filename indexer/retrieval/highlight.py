@@ -5,8 +5,9 @@ Two ways to choose it, and the hit says which was used:
   ties broken by the number of matches, then by position;
 - dense: the sentence whose embedding is most similar to the query's (one batched encode).
 Every mode uses lexical when a query term occurs in the passage, and dense otherwise (lexical mode, which
-never runs the model, then has no highlight). The passage is analysed in the question's language, as the
-passages the question is matched against were.
+never runs the model, then has no highlight; nor has a question in a language the model was not trained on,
+whose similarities choose no better than chance: the bundled English model on Chinese text). The passage is
+analysed in the question's language, as the passages the question is matched against were.
 
 Dense highlights have a fixed budget per search: among the first `DENSE_RANKS` hits (those a person reads),
 the sentences of the passages without a lexical highlight, `DENSE_SENTENCES` of them at most, each cut to
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,12 +94,14 @@ def highlights(
     embedder: Embedder,
     texts: dict[int, str],
     matching: Collection[int] | None = None,
+    reads: Callable[[str], bool] = lambda _language: True,
 ) -> dict[int, Highlight]:
     """The highlight of each passage in `texts` (chunk id -> passage text).
 
     Lexical first in every mode: it needs no model call, and only passages in `matching` (those with a lexical
     score; None: all) can hold a query term. Dense only for passages sharing no query term, in the order of
-    `texts` (rank order), within the budget (see the module doc).
+    `texts` (rank order), within the budget (see the module doc), and only if the model `reads` the question's
+    language.
     """
     analysed = lexical.analyzer.query(query)
     query_terms = set(analysed.terms)
@@ -111,7 +114,7 @@ def highlights(
         if found is not None:
             out[cid] = found
     need = [cid for cid in list(texts)[:DENSE_RANKS] if cid not in out]
-    if need and query_vec is not None:
+    if need and query_vec is not None and reads(analysed.language):
         for cid, found in zip(need, best_dense([texts[c] for c in need], query_vec, embedder), strict=False):
             out[cid] = found
     return out

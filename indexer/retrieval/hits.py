@@ -36,6 +36,7 @@ def hydrate(
             ctx.embedder,
             {i: records[i].text for i in ids},
             matching=lexical_scores,
+            reads=ctx.snapshot.manifest.model.reads,
         )
         if ctx.request.highlight
         else {}

