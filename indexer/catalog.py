@@ -17,6 +17,7 @@ from indexer.errors import CollectionExistsError, IndexNotFoundError, LastCollec
 from indexer.manifest import ChunkingInfo, Manifest, ModelInfo
 from indexer.storage.base import Backend, Layout, new_lexical
 from indexer.storage.factory import open_layout
+from indexer.storage.originals import originals_at
 from indexer.storage.settings import BackendName, StorageSettings
 
 
@@ -93,9 +94,12 @@ class Catalog:
         finally:
             backend.close()
 
-    def create(self, name: str, model: ModelInfo, chunking: ChunkingInfo, language: str = AUTO) -> bool:
-        """Create an empty collection made with `model`, `chunking` and analysed in `language`: True when created,
-        False when it exists with these settings already; CollectionExistsError when it exists with others."""
+    def create(
+        self, name: str, model: ModelInfo, chunking: ChunkingInfo, language: str = AUTO, keep_originals: bool = False
+    ) -> bool:
+        """Create an empty collection made with `model`, `chunking`, analysed in `language` and keeping the files
+        sent over HTTP if `keep_originals`: True when created, False when it exists with these settings already;
+        CollectionExistsError when it exists with others (ConfigError: the engine has no folder for files)."""
         check_name(name)
         with self.layout.lock():
             if name in self.names():
@@ -107,6 +111,8 @@ class Catalog:
                 diff = _differences(manifest, model, chunking)
                 if manifest.lexical.language != language:
                     diff.append(f"language {manifest.lexical.language} (asked: {language})")
+                if manifest.keep_originals != keep_originals:
+                    diff.append(f"keep_originals {manifest.keep_originals} (asked: {keep_originals})")
                 if diff:
                     raise CollectionExistsError(
                         f"collection {name!r} exists with other settings: {', '.join(diff)}. Use it as it is, pick "
@@ -115,9 +121,13 @@ class Catalog:
                 return False
             backend = self.layout.backend(name)
             try:
+                if keep_originals:
+                    originals_at(backend.originals_root)  # refused before anything is made
                 with backend.write_lock():
                     # Its first version, empty: from this commit on the collection exists (see Layout).
-                    backend.transaction(None, model, chunking, new_lexical(language)).commit()
+                    tx = backend.transaction(None, model, chunking, new_lexical(language))
+                    tx.keep_originals(keep_originals)
+                    tx.commit()
             finally:
                 backend.close()
             return True

@@ -392,6 +392,12 @@ def _parser() -> argparse.ArgumentParser:
         "one than recorded rebuilds the keyword index and re-embeds nothing (default: as recorded; auto for a new "
         "index)",
     )
+    build.add_argument(
+        "--keep-originals",
+        action=argparse.BooleanOptionalAction,
+        help="keep the bytes of files later sent over HTTP, to serve them and their pages (default: as recorded; off "
+        "for a new index)",
+    )
     _add_cleaning(build)
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_reading(build)
@@ -703,6 +709,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             max_file_bytes=int(args.max_file_mb * 2**20),
             reranker=reranker,
             language=args.language,
+            keep_originals=args.keep_originals,
         )
     _print_build(report)
     if args.report:

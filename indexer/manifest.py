@@ -209,6 +209,8 @@ class Manifest(_Frozen):
     build_seconds: float | None = None
     source: SourceInfo | None = None  # None: never built from a folder (or built before this was recorded)
     calibration: Calibration | None = None  # None: the service's defaults (never calibrated, or cleared)
+    # Files sent over HTTP keep their bytes, served at /source and as page images (`indexer.storage.originals`).
+    keep_originals: bool = False
 
     @classmethod
     def create(
@@ -225,6 +227,7 @@ class Manifest(_Frozen):
         source: SourceInfo | None = None,
         calibration: Calibration | None = None,
         lexical: LexicalInfo | None = None,
+        keep_originals: bool = False,
     ) -> Manifest:
         """The manifest of a version committed now by this package."""
         return cls(
@@ -241,6 +244,7 @@ class Manifest(_Frozen):
             source=source,
             calibration=calibration,
             lexical=lexical or LexicalInfo(),
+            keep_originals=keep_originals,
         )
 
     def save(self, directory: Path) -> Path:

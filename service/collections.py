@@ -251,6 +251,7 @@ class Collections:
         endpoint: str | None = None,
         reranker: RerankerInfo | None = None,
         language: str = AUTO,
+        keep_originals: bool = False,
     ) -> tuple[bool, CollectionInfo]:
         """Create collection `name` (blocking): (True, its info) when created, (False, its info) when it exists
         with these settings; CollectionExistsError when it exists with others. A prompt left out is the model's
@@ -266,7 +267,7 @@ class Collections:
         if reranker is not None:
             self.models.reranker(reranker)
         recorded = model_info(embedder).model_copy(update={"reranker": reranker})
-        created = self.catalog.create(name, recorded, chunking_info(config), language)
+        created = self.catalog.create(name, recorded, chunking_info(config), language, keep_originals)
         if created:
             log.info("created collection %s (model %s)", name, embedder.model_id)
         return created, self.catalog.info(name)

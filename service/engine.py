@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 
 from indexer.building.builder import BuildReport
@@ -21,6 +21,7 @@ from indexer.retrieval.rerank import RerankStage
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend, Snapshot
+from indexer.storage.originals import Original, Originals
 from indexer.types import Document
 from service.errors import NotFoundError, NotReadyError
 from service.memory import release_free_memory
@@ -164,11 +165,17 @@ class Engine:
         if self.on_ready is not None:
             self.on_ready(snapshot)
 
-    def write(self, upserts: Sequence[Document] = (), deletes: Sequence[str] = ()) -> WriteResult:
-        """Apply a write and install its version before returning, so the caller's next search sees it."""
+    def write(
+        self,
+        upserts: Sequence[Document] = (),
+        deletes: Sequence[str] = (),
+        originals: Mapping[str, Original] | None = None,
+    ) -> WriteResult:
+        """Apply a write and install its version before returning, so the caller's next search sees it.
+        `originals`: the files documents were sent as, by id (kept if the collection keeps them)."""
         if self._writer is None:
             raise NotReadyError("the model and index are still loading; retry in a few seconds (see /readyz)")
-        result = self._writer.apply(upserts, deletes)
+        result = self._writer.apply(upserts, deletes, originals=originals)
         if result.committed:
             self._install(result.snapshot)
             release_free_memory()  # the previous version's buffers were just dropped
@@ -246,6 +253,11 @@ class Engine:
     def location(self) -> str:
         """Where the index is: its directory, or the Milvus URI and collection."""
         return self._backend.location
+
+    def originals(self, manifest: Manifest) -> Originals | None:
+        """The files the collection keeps, if the version `manifest` describes keeps them (None: it does not)."""
+        root = self._backend.originals_root
+        return Originals(root) if manifest.keep_originals and root is not None else None
 
     def searcher_at(self, version: int | None) -> Searcher:
         """The searcher of index version `version` (None or the current one: the current searcher). An older

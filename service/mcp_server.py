@@ -31,7 +31,6 @@ from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.retrieval.similar import similar_documents as find_similar
 from indexer.types import Filter, StoredDocument
 from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, PageImage
-from indexer.viewer.source import source_file
 from service.auth import identify
 from service.collections import Collections
 from service.engine import Engine
@@ -45,9 +44,10 @@ from service.routes.documents import (
     SimilarList,
     WriteOut,
     document_from,
+    originals_of,
 )
 from service.routes.search import run_search
-from service.routes.view import Viewer, folder_of, page_text, parse_mark
+from service.routes.view import Viewer, file_of, page_text, parse_mark
 from service.schemas import Filters, PassageOut, SearchRequest, SearchResponse
 from service.settings import Settings
 
@@ -281,7 +281,7 @@ def build_mcp(
             stored = searcher.snapshot.store.document(doc_id)
             if stored is None:
                 raise ToolError(f"no document with id {doc_id!r}; search or list_documents gives the ids")
-            found = source_file(stored, folder_of(searcher, settings.source_dir, collection))
+            found = file_of(engine, searcher, stored, settings.source_dir, collection)
             key = viewer.key(found, stored.content_hash, page, width, span)
             image = viewer.render(found, stored.text, key, page, width, span)
             return page_text(searcher.snapshot, stored, page), image
@@ -359,8 +359,12 @@ def build_mcp(
         collection: Collection = DEFAULT_COLLECTION,
     ) -> WriteOut:
         body = DocumentIn(text=text, title=title, metadata=metadata or {})
-        document = document_from(doc_id, body, settings)
-        result = await run(Right.write, collection, lambda engine: engine.write(upserts=[document]))
+        sent = document_from(doc_id, body, settings)
+        result = await run(
+            Right.write,
+            collection,
+            lambda engine: engine.write(upserts=[sent.document], originals=originals_of([sent])),
+        )
         return WriteOut.of(result)
 
     @mcp.tool(description="Delete a document and all its passages (needs the write key).")

@@ -613,6 +613,11 @@ class Stats(BaseModel):
     language_warning: str | None = Field(
         None, description="Set when most passages are in languages the model was not trained on, with the fix."
     )
+    keep_originals: bool = Field(False, description="Whether files sent over HTTP keep their bytes.")
+    original_files: int | None = Field(
+        None, description="Files sent over HTTP whose bytes are kept (null: the collection keeps none)."
+    )
+    original_bytes: int | None = Field(None, description="Their size in bytes (null: the collection keeps none).")
     search_defaults: SearchDefaultsOut
 
 

@@ -260,6 +260,7 @@ def build_index(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     reranker: RerankerInfo | Keep | None = KEEP,
     language: str | None = None,
+    keep_originals: bool | None = None,
 ) -> BuildReport:
     """Index every supported file under `source` into `index` (a directory: the local engine), re-embedding
     only changed documents (files over `max_file_bytes` are skipped).
@@ -281,6 +282,7 @@ def build_index(
         progress=progress,
         reranker=reranker,
         language=language,
+        keep_originals=keep_originals,
     )
 
 
@@ -295,12 +297,15 @@ def sync_index(
     merge: bool = True,
     reranker: RerankerInfo | Keep | None = KEEP,
     language: str | None = None,
+    keep_originals: bool | None = None,
 ) -> BuildReport:
     """Make the build-origin documents of `index` exactly `folder.documents` (see `build_index`); then merge
     segments if the policy asks (`merge=False`: the caller merges, e.g. a server in the background).
     `reranker`: the one the index records from now on (None: none; KEEP: the one it records already).
     `language`: the collection's (`auto` or a code; None: the one it records, `auto` for a new index). Another
-    language, or an index analysed by an earlier analyzer, gets a new lexical index; no vector is re-embedded."""
+    language, or an index analysed by an earlier analyzer, gets a new lexical index; no vector is re-embedded.
+    `keep_originals`: whether files sent over HTTP keep their bytes from now on (None: as recorded; off for a new
+    index)."""
     if language is not None and language != AUTO and language not in LANGUAGES:
         raise ConfigError(f"unknown language {language!r}; supported: {', '.join(supported())}")
     started = time.perf_counter()
@@ -387,7 +392,13 @@ def sync_index(
         )
         report.reranker_changed = recorded != model.reranker
         report.reranker = model.reranker.describe() if model.reranker else None
-        if base is not None and not report.changed and base.manifest.source == source:
+        keep = keep_originals if keep_originals is not None else base is not None and base.manifest.keep_originals
+        if (
+            base is not None
+            and not report.changed
+            and base.manifest.source == source
+            and keep == base.manifest.keep_originals
+        ):
             report.documents, report.chunks = base.manifest.counts.documents, base.manifest.counts.chunks
             _report_languages(report, base.manifest)
             report.seconds = time.perf_counter() - started
@@ -402,6 +413,7 @@ def sync_index(
         report.embedded_chunks = sum(len(u.chunks) for u in updates)
         report.reused_chunks = sum(len(u.chunks) for u in reused)
         tx = backend.transaction(None if rebuild_reason else base, model, chunking, lexical)
+        tx.keep_originals(keep)  # a rebuild starts from no version: the setting is carried over
         snapshot = commit(
             tx,
             upserts=reused + updates,

@@ -5,14 +5,16 @@ what it changes: readers holding the previous snapshot are never blocked and nev
 crash at any moment leaves the last committed version intact. `merge` compacts segments (see
 `indexer.storage.local.merge`); the service runs it in the background. Writers are serialised by a lock within the
 process and by the directory's flock across processes. Re-sending a document whose content hash is
-unchanged embeds nothing and commits nothing.
+unchanged embeds nothing and commits nothing. A collection that keeps originals (`keep_originals`) keeps the
+bytes of each file sent with its document (`indexer.storage.originals`): written before the commit, the
+document's older files removed after it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from indexer.building.builder import ORIGIN_BUILD, BuildReport, prepare_updates, sync_index
@@ -21,11 +23,19 @@ from indexer.errors import IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import FolderReport
+from indexer.ingest.fingerprint import HASH_KEY, kept_file, kept_suffix
 from indexer.storage.base import Backend, Snapshot, commit
 from indexer.storage.factory import as_backend
+from indexer.storage.originals import Original, Originals, originals_at
 from indexer.types import Document, PassageContext
 
 ORIGIN_API = "api"
+
+
+def _kept_name(doc: Document) -> str | None:
+    """The name of `doc`'s kept file (None: it has none)."""
+    found = kept_file(doc.metadata)
+    return f"{found[0]}{found[1]}" if found is not None else None
 
 
 class DocumentNotFoundError(IndexerError):
@@ -72,39 +82,78 @@ class IndexWriter:
         return self._last
 
     def apply(
-        self, upserts: Sequence[Document] = (), deletes: Sequence[str] = (), *, origin: str = ORIGIN_API
+        self,
+        upserts: Sequence[Document] = (),
+        deletes: Sequence[str] = (),
+        *,
+        origin: str = ORIGIN_API,
+        originals: Mapping[str, Original] | None = None,
     ) -> WriteResult:
         """Upsert `upserts` and delete `deletes` in one new version; DocumentNotFoundError for an unknown delete.
+        `originals`: the files some upserts were read from, by document id (kept if the collection keeps them).
 
         Nothing is written when every upsert is unchanged and there is nothing to delete.
         """
         with self._lock, self._backend.write_lock():
             base = self._open()
             base.manifest.check_model(self._embedder.model_id, self._embedder.dimension)
-            hashes = base.store.hashes([*(d.doc_id for d in upserts), *deletes])
-            missing = [d for d in deletes if d not in hashes]
-            if missing:
-                raise DocumentNotFoundError(f"no document with id {missing[0]!r}; nothing was changed")
-            status: dict[str, str] = {}
-            changed: list[Document] = []
-            for doc in upserts:
-                if hashes.get(doc.doc_id) == doc.content_hash:
-                    status[doc.doc_id] = "unchanged"
-                else:
-                    status[doc.doc_id] = "updated" if doc.doc_id in hashes else "created"
-                    changed.append(doc)
-            for doc_id in deletes:
-                status[doc_id] = "deleted"
-            if not changed and not deletes:
-                return WriteResult(base, status)
-            m = base.manifest.chunking
-            config = ChunkingConfig(
-                m.chunk_tokens, m.overlap_tokens, m.language, m.titles, PassageContext(m.context), Cleaning(m.cleaning)
-            )
-            updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
-            tx = self._backend.transaction(base, base.manifest.model, base.manifest.chunking)
-            self._last = commit(tx, upserts=updates, deletes=list(deletes))
-            return WriteResult(self._last, status, sum(len(u.chunks) for u in updates))
+            store = originals_at(self._backend.originals_root) if base.manifest.keep_originals else None
+            written: list[str] = []
+            try:
+                if store is not None:
+                    upserts = [self._keep(store, doc, (originals or {}).get(doc.doc_id), written) for doc in upserts]
+                result = self._apply(base, upserts, deletes, origin)
+            except BaseException:
+                for path in written:  # files no committed version names
+                    Path(path).unlink(missing_ok=True)
+                raise
+            if store is not None and result.committed:
+                for doc in upserts:
+                    if result.status[doc.doc_id] != "unchanged":
+                        store.keep(doc.doc_id, _kept_name(doc))
+                for doc_id in deletes:
+                    store.keep(doc_id, None)
+            return result
+
+    @staticmethod
+    def _keep(store: Originals, doc: Document, original: Original | None, written: list[str]) -> Document:
+        """`doc` naming its kept file (`file_sha256`), the file written first; `doc` as it is without a file."""
+        if original is None:
+            return doc
+        if kept_suffix(doc.metadata) != original.suffix.lower():
+            raise ValueError(f"the file of {doc.doc_id!r} is not named with extension {original.suffix!r}")
+        path = store.path(doc.doc_id, original.sha256, original.suffix)
+        existed = path.exists()
+        sha = store.put(doc.doc_id, original)
+        if not existed:
+            written.append(str(path))
+        return replace(doc, metadata=doc.metadata | {HASH_KEY: sha})
+
+    def _apply(self, base: Snapshot, upserts: Sequence[Document], deletes: Sequence[str], origin: str) -> WriteResult:
+        hashes = base.store.hashes([*(d.doc_id for d in upserts), *deletes])
+        missing = [d for d in deletes if d not in hashes]
+        if missing:
+            raise DocumentNotFoundError(f"no document with id {missing[0]!r}; nothing was changed")
+        status: dict[str, str] = {}
+        changed: list[Document] = []
+        for doc in upserts:
+            if hashes.get(doc.doc_id) == doc.content_hash:
+                status[doc.doc_id] = "unchanged"
+            else:
+                status[doc.doc_id] = "updated" if doc.doc_id in hashes else "created"
+                changed.append(doc)
+        for doc_id in deletes:
+            status[doc_id] = "deleted"
+        if not changed and not deletes:
+            return WriteResult(base, status)
+        m = base.manifest.chunking
+        config = ChunkingConfig(
+            m.chunk_tokens, m.overlap_tokens, m.language, m.titles, PassageContext(m.context), Cleaning(m.cleaning)
+        )
+        updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
+        tx = self._backend.transaction(base, base.manifest.model, base.manifest.chunking)
+        self._last = commit(tx, upserts=updates, deletes=list(deletes))
+        return WriteResult(self._last, status, sum(len(u.chunks) for u in updates))
 
     def sync_folder(self, folder: FolderReport, config: ChunkingConfig) -> BuildReport:
         """Make the build-origin documents equal to `folder` (an incremental build, see `sync_index`), serialised

@@ -28,7 +28,7 @@ import yaml
 from lxml import etree
 
 from indexer.ingest.clean import Cleaning, clean_report, looks_scraped, normalise_text, split_title
-from indexer.ingest.fingerprint import HASH_KEY, file_sha256
+from indexer.ingest.fingerprint import FILENAME_KEY, HASH_KEY, file_sha256
 from indexer.ingest.ocr.base import OcrSettings
 from indexer.ingest.ocr.recognizer import recognizer_for
 from indexer.ingest.pages import paged_blocks
@@ -297,8 +297,9 @@ def read_upload(doc_id: str, filename: str, data: bytes, source: str, ocr: OcrSe
     if isinstance(item, Skipped):
         return Skipped(filename, item.reason, item.kind)
     doc, outcome = item
-    # No modification time, and no file hash: the bytes are not kept, so there is no file to serve.
-    metadata = {k: v for k, v in doc.metadata.items() if k not in ("file_modified", HASH_KEY)} | {"filename": filename}
+    # No modification time, and no file hash: the writer records one if the collection keeps the bytes.
+    metadata = {k: v for k, v in doc.metadata.items() if k not in ("file_modified", HASH_KEY)}
+    metadata[FILENAME_KEY] = filename
     return replace(doc, source=source, metadata=metadata), outcome
 
 

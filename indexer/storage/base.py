@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -232,6 +233,11 @@ class Transaction(Protocol):
         version's are carried forward."""
         ...
 
+    def keep_originals(self, keep: bool) -> None:
+        """Record whether files sent over HTTP keep their bytes from the new version on (without this call: as
+        the base version records)."""
+        ...
+
     def commit(self, build_seconds: float | None = None, source: SourceInfo | None = None) -> Snapshot:
         """Make the new version current, all at once; the new snapshot. `source`: what the build read from its
         folder (None: the base version's record is kept)."""
@@ -249,6 +255,11 @@ class Backend(Protocol):
     @property
     def location(self) -> str:
         """Where the index is, for messages."""
+        ...
+
+    @property
+    def originals_root(self) -> Path | None:
+        """The folder kept original files go in (`indexer.storage.originals`; None: the engine has none)."""
         ...
 
     def open(self, reuse: Snapshot | None = None) -> Snapshot:

@@ -8,7 +8,7 @@ from indexer.collections import DEFAULT_COLLECTION
 from indexer.storage.base import Backend, Layout
 from indexer.storage.local import LocalBackend
 from indexer.storage.local.layout import LocalLayout
-from indexer.storage.settings import BackendName, StorageSettings
+from indexer.storage.settings import BackendName, StorageSettings, milvus_originals
 
 
 def open_layout(settings: StorageSettings) -> Layout:
@@ -23,6 +23,7 @@ def open_layout(settings: StorageSettings) -> Layout:
             token=token,
             timeout=settings.milvus_timeout,
             log_dir=settings.milvus_log_dir,
+            originals=milvus_originals(settings.milvus_uri, settings.originals_dir),
         )
     return LocalLayout(settings.root, search_threads=settings.faiss_threads)
 

@@ -24,6 +24,14 @@ def is_lite(uri: str) -> bool:
     return not uri.startswith(("http://", "https://", "tcp://", "unix:"))
 
 
+def milvus_originals(uri: str, configured: Path | None) -> Path | None:
+    """Where collections at Milvus `uri` keep original files: `configured`, else beside a Lite file (None: a
+    server, which keeps no files)."""
+    if configured is not None:
+        return configured
+    return Path(uri).parent / f"{Path(uri).name}.originals" if is_lite(uri) else None
+
+
 class StorageSettings(BaseSettings):
     """Where the index lives. Every field is also an environment variable `SEEKR_<NAME>`."""
 
@@ -66,6 +74,12 @@ class StorageSettings(BaseSettings):
         gt=0,
         description="milvus: seconds one call (search, query, insert, delete) may take before it fails, so a hung "
         "server costs a 503, not a request that never ends. Connecting has pymilvus' own 10 s.",
+    )
+    originals_dir: Path | None = Field(
+        None,
+        description="milvus: folder for the original files of collections that keep them (`keep_originals`; "
+        "unset: an `.originals` folder beside a Milvus Lite file; a Milvus server keeps none without it). The local "
+        "engine keeps them in each collection's index directory.",
     )
     milvus_log_dir: Path | None = Field(
         None,

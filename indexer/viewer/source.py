@@ -3,8 +3,9 @@
 A document read from a folder records its path relative to the folder (`source`) and the SHA-256 of its bytes
 (`file_sha256` in its metadata). The file is served only when that path, resolved, stays inside the folder (no
 `..`, no absolute path, no symlink leading out) and its bytes still hash to the recorded value: a file changed
-since it was indexed would show something other than what search found. Text sent as JSON, lines of a JSONL
-file and uploads have no file of their own.
+since it was indexed would show something other than what search found. A file sent over HTTP has a file only
+in a collection that keeps originals (`indexer.storage.originals`), checked the same way. Text sent as JSON and
+lines of a JSONL file have no file of their own.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 
 from indexer.errors import SourceChangedError, SourceUnavailableError
-from indexer.ingest.fingerprint import HASH_KEY, file_sha256
+from indexer.ingest.fingerprint import FILENAME_KEY, HASH_KEY, file_sha256
 from indexer.types import StoredDocument
 
 
@@ -26,21 +27,28 @@ class SourceFile:
     """A document's file, checked: where it is, its hash (the ETag), size, modification time and media type."""
 
     path: Path
+    name: str  # what the file is called for a download: its name in the folder, or the name it was sent with
     sha256: str
     size: int
     modified: float
     media_type: str
 
 
-def source_file(doc: StoredDocument, folder: Path | None) -> SourceFile:
-    """The checked file of `doc` inside `folder`; raises SourceUnavailableError (no file, not in the folder,
-    outside it) or SourceChangedError (its bytes differ from those indexed), each saying why."""
+def source_file(doc: StoredDocument, folder: Path | None, kept: Path | None = None) -> SourceFile:
+    """The checked file of `doc` inside `folder`, or at `kept` for a file sent over HTTP (None: its collection
+    keeps no files); raises SourceUnavailableError (no file, not in the folder, outside it) or
+    SourceChangedError (its bytes differ from those indexed), each saying why."""
     recorded = doc.metadata.get(HASH_KEY)
-    if not isinstance(recorded, str):
-        if "filename" in doc.metadata:
+    sent = doc.metadata.get(FILENAME_KEY)
+    if isinstance(sent, str):
+        if kept is None or not isinstance(recorded, str):
             raise SourceUnavailableError(
-                f"document {doc.doc_id!r} was sent over HTTP as a file; its bytes are not kept"
+                f"document {doc.doc_id!r} was sent over HTTP as a file, and its bytes were not kept: create the "
+                "collection with keep_originals (PUT /collections/{name}) and send the file again"
             )
+        gone = f"the kept file of {doc.doc_id!r} is gone (the document was replaced or deleted meanwhile)"
+        return _checked(doc, kept, PurePosixPath(sent).name, recorded, gone)
+    if not isinstance(recorded, str):
         if "file_type" in doc.metadata:
             raise SourceUnavailableError(
                 f"document {doc.doc_id!r} was indexed before files were hashed; build the index again to serve it"
@@ -59,12 +67,16 @@ def source_file(doc: StoredDocument, folder: Path | None) -> SourceFile:
     path = root.joinpath(*relative.parts).resolve()
     if not path.is_relative_to(root):
         raise SourceUnavailableError(f"the file of {doc.doc_id!r} is a link leading out of the folder; not served")
+    gone = f"the file of {doc.doc_id!r} ({doc.source}) is no longer in the folder; build the index again"
+    return _checked(doc, path, path.name, recorded, gone)
+
+
+def _checked(doc: StoredDocument, path: Path, name: str, recorded: str, gone: str) -> SourceFile:
+    """The file at `path`, if it is a regular file whose bytes hash to `recorded` (`gone`: why not, if absent)."""
     try:
         stat = path.stat()
     except OSError as exc:
-        raise SourceUnavailableError(
-            f"the file of {doc.doc_id!r} ({doc.source}) is no longer in the folder; build the index again"
-        ) from exc
+        raise SourceUnavailableError(gone) from exc
     if not S_ISREG(stat.st_mode):  # from the stat above: no second look at the file system per request
         raise SourceUnavailableError(f"{doc.source} is not a file")
     if _hash(path, stat.st_size, stat.st_mtime_ns, stat.st_ino) != recorded:
@@ -72,8 +84,8 @@ def source_file(doc: StoredDocument, folder: Path | None) -> SourceFile:
             f"the file of {doc.doc_id!r} ({doc.source}) changed since it was indexed; re-index it (build again, "
             "or let the watcher catch up) to see it"
         )
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return SourceFile(path, recorded, stat.st_size, stat.st_mtime, media_type)
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return SourceFile(path, name, recorded, stat.st_size, stat.st_mtime, media_type)
 
 
 # Hashes of files by (path, size, modification time, inode): a 10 MB file is hashed once, not per range request.

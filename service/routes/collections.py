@@ -50,6 +50,7 @@ class CollectionOut(BaseModel):
     overlap_tokens: int
     cleaning: str = Field(description="Where the scraped-page rules apply to its files: auto, web or none.")
     language: str = Field(description="Its language: auto (each passage's own, detected) or a language code.")
+    keep_originals: bool = Field(description="Whether files sent over HTTP keep their bytes (GET .../source).")
     built_at: datetime = Field(description="When its current version was committed.")
     open: bool = Field(description="Whether its index is loaded in this process (it opens on first use).")
     rights: list[Right] = Field(description="What the caller's key may do in it: read, write, admin.")
@@ -74,6 +75,7 @@ class CollectionOut(BaseModel):
             overlap_tokens=m.chunking.overlap_tokens,
             cleaning=m.chunking.cleaning,
             language=m.lexical.language,
+            keep_originals=m.keep_originals,
             built_at=m.created_at,
             open=is_open,
             rights=[r for r in Right if caller.may(r, info.name)],
@@ -155,6 +157,12 @@ class CollectionIn(BaseModel):
         max_length=10,
         description="Its language: auto (each passage's own, detected; the default) or a code such as zh, ja, ko, "
         "th, ar, hi, ru, de (GET /openapi.json lists none; a 422 names every supported one).",
+    )
+
+    keep_originals: bool = Field(
+        False,
+        description="Keep the bytes of files sent over HTTP, so GET .../documents/{id}/source serves them and their "
+        "pages show as images (default false: their text alone is kept).",
     )
 
     @field_validator("language")
@@ -243,6 +251,7 @@ async def create_collection(
                 endpoint=endpoint,
                 reranker=reranker,
                 language=body.language or AUTO,
+                keep_originals=body.keep_originals,
             )
         )
     except (ConfigError, ModelLoadError) as exc:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, TypeVar
 
 from anyio import to_thread
@@ -19,6 +20,7 @@ from indexer.building.writer import WriteResult
 from indexer.ingest.documents import Skipped, make_document, read_upload
 from indexer.retrieval.similar import SimilarDocument, similar_documents
 from indexer.storage.base import Snapshot
+from indexer.storage.originals import Original
 from indexer.types import Document, Filter
 from service.admission import Admission
 from service.auth import ReadAccess, WriteAccess
@@ -183,7 +185,20 @@ class DocumentList(BaseModel):
         )
 
 
-def document_from(doc_id: str, body: DocumentIn, settings: Settings) -> Document:
+@dataclass(frozen=True)
+class Incoming:
+    """A document as sent, and the file it was read from (None: sent as text), kept if the collection asks."""
+
+    document: Document
+    original: Original | None = None
+
+
+def originals_of(incoming: Sequence[Incoming]) -> dict[str, Original]:
+    """The files of the documents of `incoming` that were sent as files, by document id."""
+    return {i.document.doc_id: i.original for i in incoming if i.original is not None}
+
+
+def document_from(doc_id: str, body: DocumentIn, settings: Settings) -> Incoming:
     """The Document `body` describes (CPU-bound for a file: call it off the event loop)."""
     if body.file_base64 is not None and body.filename is not None:
         return uploaded(doc_id, body.filename, body.file_base64, body.title, body.metadata, settings)
@@ -203,12 +218,12 @@ def document_from(doc_id: str, body: DocumentIn, settings: Settings) -> Document
     )
     if doc is None:  # DocumentText has checked there is a character besides white space
         raise BadRequestError(f"document {doc_id!r} has no text; send its text")
-    return doc
+    return Incoming(doc)
 
 
 def uploaded(
     doc_id: str, filename: str, data: bytes, title: str | None, metadata: dict[str, Any], settings: Settings
-) -> Document:
+) -> Incoming:
     """The Document of an uploaded file, read like a folder's file; 422 saying why when it cannot be read."""
     read = read_upload(doc_id, filename, data, source=f"api:{doc_id}", ocr=settings.ocr_settings())
     if isinstance(read, Skipped):
@@ -218,15 +233,17 @@ def uploaded(
         raise PayloadTooLargeError(
             f"file {filename!r} holds {len(doc.text)} characters of text; the limit is {settings.max_document_chars}"
         )
-    return replace(doc, title=title or doc.title, metadata=doc.metadata | metadata)
+    doc = replace(doc, title=title or doc.title, metadata=doc.metadata | metadata)
+    return Incoming(doc, Original(data, PurePosixPath(filename).suffix))
 
 
 async def _write(
-    engine: Engine, admission: Admission, upserts: Sequence[Document] = (), deletes: Sequence[str] = ()
+    engine: Engine, admission: Admission, upserts: Sequence[Incoming] = (), deletes: Sequence[str] = ()
 ) -> WriteOut:
     # Embedding and committing are blocking: in the thread pool, once admission control grants a slot.
+    docs, originals = [i.document for i in upserts], originals_of(upserts)
     async with admission.write.admit():
-        result = await to_thread.run_sync(lambda: engine.write(upserts=upserts, deletes=deletes))
+        result = await to_thread.run_sync(lambda: engine.write(upserts=docs, deletes=deletes, originals=originals))
     return WriteOut.of(result)
 
 
@@ -263,7 +280,7 @@ _PUT_BODY = {
 }
 
 
-async def _put_body(request: Request, doc_id: str, settings: Settings) -> Document:
+async def _put_body(request: Request, doc_id: str, settings: Settings) -> Incoming:
     """The document a PUT sends: JSON (`text`, or `file_base64` and `filename`) or a multipart file upload."""
     try:
         return await _read_put_body(request, doc_id, settings)
@@ -272,7 +289,7 @@ async def _put_body(request: Request, doc_id: str, settings: Settings) -> Docume
         raise BadRequestError("the client went away before sending the whole body") from exc
 
 
-async def _read_put_body(request: Request, doc_id: str, settings: Settings) -> Document:
+async def _read_put_body(request: Request, doc_id: str, settings: Settings) -> Incoming:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media == "multipart/form-data":
         async with request.form(max_files=1, max_fields=3) as form:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from anyio import to_thread
 from fastapi import APIRouter
 
 from indexer import __version__
@@ -21,6 +22,8 @@ async def stats(grant: GrantDep, _: ReadAccess, searcher: SearcherDep, engine: E
     m = searcher.snapshot.manifest
     defaults = searcher.defaults
     calibration = m.calibration if engine.uses_calibration else None
+    originals = engine.originals(m)
+    kept = await to_thread.run_sync(originals.kept) if originals is not None else None
     return Stats(
         collection=grant.collection,
         model=m.model.id,
@@ -49,6 +52,9 @@ async def stats(grant: GrantDep, _: ReadAccess, searcher: SearcherDep, engine: E
         languages=dict(m.lexical.languages),
         model_languages=list(m.model.languages) if m.model.languages is not None else None,
         language_warning=m.language_warning(),
+        keep_originals=m.keep_originals,
+        original_files=kept.files if kept else None,
+        original_bytes=kept.bytes if kept else None,
         search_defaults=SearchDefaultsOut(
             mode=defaults.mode,
             fusion=defaults.fusion,

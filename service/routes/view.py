@@ -16,6 +16,7 @@ from fastapi import Path as PathParam
 from starlette.responses import FileResponse
 
 from indexer.collections import DEFAULT_COLLECTION
+from indexer.ingest.fingerprint import kept_file
 from indexer.ingest.ocr.base import OcrMode
 from indexer.ingest.ocr.recognizer import Recognizer, recognizer_for
 from indexer.retrieval.searcher import Searcher
@@ -25,7 +26,8 @@ from indexer.viewer.cache import PageCache
 from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, PageImage, described, render_page
 from indexer.viewer.source import SourceFile, source_file
 from service.auth import GrantDep, ReadAccess
-from service.deps import SearcherDep, SettingsDep
+from service.deps import EngineDep, SearcherDep, SettingsDep
+from service.engine import Engine
 from service.errors import NotFoundError, UnprocessableError, error_responses
 from service.settings import Settings
 
@@ -106,10 +108,23 @@ def folder_of(searcher: Searcher, configured: Path | None, collection: str) -> P
     return Path(source.folder) if source is not None and source.folder else None
 
 
-async def _source(searcher: Searcher, doc_id: str, settings: SettingsDep, grant: GrantDep) -> tuple[_Doc, SourceFile]:
+def file_of(
+    engine: Engine, searcher: Searcher, stored: StoredDocument, configured: Path | None, collection: str
+) -> SourceFile:
+    """The checked file of `stored`: in the collection's folder, or kept by the collection if it was sent over
+    HTTP (blocking)."""
+    originals = engine.originals(searcher.snapshot.manifest)
+    found = kept_file(stored.metadata)
+    kept = originals.path(stored.doc_id, *found) if originals is not None and found is not None else None
+    return source_file(stored, folder_of(searcher, configured, collection), kept)
+
+
+async def _source(
+    engine: Engine, searcher: Searcher, doc_id: str, settings: SettingsDep, grant: GrantDep
+) -> tuple[_Doc, SourceFile]:
     def locate() -> tuple[_Doc, SourceFile]:  # one worker-thread hop per request (a PDF is read in many ranges)
         doc = _document(searcher, doc_id)
-        return doc, source_file(doc.stored, folder_of(searcher, settings.source_dir, grant.collection))
+        return doc, file_of(engine, searcher, doc.stored, settings.source_dir, grant.collection)
 
     return await to_thread.run_sync(locate)
 
@@ -126,19 +141,25 @@ def _matches(request: Request, etag: str) -> bool:
     response_class=FileResponse,
 )
 async def get_source(
-    doc_id: DocId, request: Request, searcher: SearcherDep, settings: SettingsDep, grant: GrantDep, _: ReadAccess
+    doc_id: DocId,
+    request: Request,
+    engine: EngineDep,
+    searcher: SearcherDep,
+    settings: SettingsDep,
+    grant: GrantDep,
+    _: ReadAccess,
 ) -> Response:
     """The file the document was read from, byte for byte, with its media type, `ETag` (its SHA-256, as
     indexed), `Last-Modified` and range requests. 404 when the document has no file (sent as text) or it left
     the folder, 409 when the file changed since it was indexed."""
-    found = (await _source(searcher, doc_id, settings, grant))[1]
+    found = (await _source(engine, searcher, doc_id, settings, grant))[1]
     etag = f'"{found.sha256}"'
     if _matches(request, etag):
         return Response(status_code=304, headers={"etag": etag})
     return FileResponse(
         found.path,
         media_type=found.media_type,
-        filename=found.path.name,
+        filename=found.name,
         content_disposition_type="inline",
         headers={"etag": etag, "cache-control": "private, no-cache"},
     )
@@ -154,6 +175,7 @@ async def get_page_image(
     doc_id: DocId,
     number: int,
     request: Request,
+    engine: EngineDep,
     searcher: SearcherDep,
     settings: SettingsDep,
     grant: GrantDep,
@@ -173,7 +195,7 @@ async def get_page_image(
     """Page `number` (1-based) of a PDF or an image file, `width` pixels wide, the characters `mark` boxed where
     the page's text layer has them. `X-Seekr-Marks` says what was marked; `X-Seekr-Pages` the page count."""
     span = parse_mark(mark)
-    doc, found = await _source(searcher, doc_id, settings, grant)
+    doc, found = await _source(engine, searcher, doc_id, settings, grant)
     viewer: Viewer = request.app.state.viewer
     key = viewer.key(found, doc.content_hash, number, width, span)
     etag = f'"{key[:32]}"'

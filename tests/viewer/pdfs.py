@@ -37,4 +37,4 @@ def indexed(path: Path, ocr: OcrSettings | None = None) -> tuple[Document, Sourc
     """The document a build reads from `path` (its first), and the file as the viewer finds it."""
     doc, _ = next(iter(read_file(path, path.name, ocr=ocr)))  # type: ignore[misc]
     media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return doc, SourceFile(path, doc.metadata[HASH_KEY], 0, 0.0, media)
+    return doc, SourceFile(path, path.name, doc.metadata[HASH_KEY], 0, 0.0, media)

@@ -16,7 +16,7 @@ from indexer.storage.local.merge import merge, merge_all, plan
 from indexer.storage.local.snapshot import IndexSnapshot
 from indexer.storage.local.store import StoreReader
 from indexer.storage.local.transaction import Transaction
-from indexer.storage.local.versions import clear, current_version_dir, open_index, recover, write_lock
+from indexer.storage.local.versions import ORIGINALS_DIR, clear, current_version_dir, open_index, recover, write_lock
 from indexer.storage.settings import BackendName
 from indexer.types import StoredDocument
 
@@ -43,6 +43,11 @@ class LocalBackend:
     def location(self) -> str:
         """The index directory."""
         return str(self.index_dir)
+
+    @property
+    def originals_root(self) -> Path:
+        """Kept original files: a folder of the index directory, removed with it."""
+        return self.index_dir / ORIGINALS_DIR
 
     def open(self, reuse: Snapshot | None = None) -> IndexSnapshot:
         """The committed version; segments `reuse` holds are not read again."""

@@ -56,6 +56,7 @@ class Transaction:
         self._model = model
         self._chunking = chunking
         self._calibration = base.manifest.calibration if base else None
+        self._keep_originals = base.manifest.keep_originals if base else False
         self._lexical = lexical or (base.manifest.lexical if base else new_lexical())
         if base is not None and not base.manifest.lexical.same_analysis(self._lexical):
             raise ValueError("a write analyses text as its base does; another analysis is a new index (base None)")
@@ -156,6 +157,10 @@ class Transaction:
         """Record `calibration` as the new version's search defaults (None: none)."""
         self._calibration = calibration
 
+    def keep_originals(self, keep: bool) -> None:
+        """Record whether files sent over HTTP keep their bytes from the new version on."""
+        self._keep_originals = keep
+
     def commit(self, build_seconds: float | None = None, source: SourceInfo | None = None) -> IndexSnapshot:
         """Write the new version's manifest and make it current; the new snapshot."""
         index_dir = self._index_dir
@@ -183,6 +188,7 @@ class Transaction:
                 build_seconds=build_seconds,
                 source=source if source is not None else self._base.manifest.source if self._base else None,
                 calibration=self._calibration,
+                keep_originals=self._keep_originals,
                 lexical=self._lexical.model_copy(update={"languages": _languages(s.info for s in kept)}),
             )
             tmp.mkdir(parents=True)

@@ -45,6 +45,7 @@ CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
 MERGE_LOCK_FILE = ".merge.lock"
 SEGMENTS_DIR = "segments"
+ORIGINALS_DIR = "originals"  # files sent over HTTP, kept when the collection asks (`indexer.storage.originals`)
 KEEP_VERSIONS = 2  # the current one and the one before, for readers still holding it
 _VERSION_DIR = re.compile(r"^v(\d{6,})$")
 
@@ -251,7 +252,7 @@ def _index_entries(index_dir: Path) -> list[Path]:
     return [
         child
         for child in index_dir.iterdir()
-        if child.name in (CURRENT_FILE, SEGMENTS_DIR, MERGE_LOCK_FILE)
+        if child.name in (CURRENT_FILE, SEGMENTS_DIR, MERGE_LOCK_FILE, ORIGINALS_DIR)
         or _VERSION_DIR.match(child.name)
         or child.name.startswith((".tmp-", f".{CURRENT_FILE}."))
     ]

@@ -30,6 +30,7 @@ not yet removed (as Lucene's do until a merge), so scores can differ slightly ri
 from __future__ import annotations
 
 import contextlib
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,7 +63,9 @@ class MilvusBackend:
         timeout: float = MILVUS_TIMEOUT_SECONDS,
         keep_seconds: float = KEEP_SECONDS,
         log_dir: Path | None = None,
+        originals: Path | None = None,
     ) -> None:
+        """`originals`: the folder this index's kept files go in (None: it keeps none)."""
         self.uri = uri
         self.prefix = prefix
         self.keep_seconds = keep_seconds
@@ -71,6 +74,7 @@ class MilvusBackend:
         self._conn: Connection | None = None
         self._conn_lock = threading.Lock()
         self.log_dir = log_dir
+        self._originals = originals
         self.versions = MilvusVersions(lambda: self.conn, uri, prefix, keep_seconds)
         with self._locks_guard:
             self._lock = self._locks.setdefault((uri, prefix), threading.Lock())
@@ -79,6 +83,11 @@ class MilvusBackend:
     def name(self) -> BackendName:
         """Which engine this is."""
         return BackendName.milvus
+
+    @property
+    def originals_root(self) -> Path | None:
+        """Kept original files: Milvus keeps no files, so a folder on this machine (see `MilvusLayout`)."""
+        return self._originals
 
     @property
     def location(self) -> str:
@@ -185,6 +194,8 @@ class MilvusBackend:
         """Drop every collection of the index, the manifest's first (see `MilvusVersions.drop_all`)."""
         with self.write_lock():
             self.versions.drop_all()
+            if self._originals is not None:
+                shutil.rmtree(self._originals, ignore_errors=True)
 
     def close(self) -> None:
         """Release this backend's share of the connection."""

@@ -65,13 +65,16 @@ class MilvusLayout:
         timeout: float = MILVUS_TIMEOUT_SECONDS,
         keep_seconds: float = KEEP_SECONDS,
         log_dir: Path | None = None,
+        originals: Path | None = None,
     ) -> None:
+        """`originals`: the folder of every collection's kept files, one folder per prefix (None: none kept)."""
         self.uri = uri
         self.base = base
         self._token = token
         self._timeout = timeout
         self._keep_seconds = keep_seconds
         self._log_dir = log_dir
+        self._originals = originals
         self._conn: Connection | None = None
         self._conn_lock = threading.Lock()
         with self._locks_guard:
@@ -130,6 +133,7 @@ class MilvusLayout:
             timeout=self._timeout,
             keep_seconds=self._keep_seconds,
             log_dir=self._log_dir,
+            originals=self._originals / self.prefix(collection) if self._originals is not None else None,
         )
 
     def drop(self, collection: str) -> None:
