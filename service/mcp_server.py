@@ -35,21 +35,16 @@ from service.auth import identify
 from service.collections import Collections
 from service.engine import Engine
 from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_DEPTH, MAX_K, MAX_OFFSET, ServiceError
+from service.filters import Filters
 from service.keys import ALL, Caller, KeyRing, Right
 from service.metrics import Metrics
 from service.routes.collections import CollectionList
-from service.routes.documents import (
-    DocumentIn,
-    DocumentList,
-    SimilarList,
-    WriteOut,
-    document_from,
-    originals_of,
-)
+from service.routes.documents import DocumentList, SimilarList, WriteOut
 from service.routes.search import run_search
 from service.routes.view import Viewer, file_of, page_text, parse_mark
-from service.schemas import Filters, PassageOut, SearchRequest, SearchResponse
+from service.schemas import PassageOut, SearchRequest, SearchResponse
 from service.settings import Settings
+from service.writes import DocumentIn, document_from, originals_of
 
 INSTRUCTIONS = """\
 seekr searches a collection of documents (reports, papers, notes, e-mails, ...) by meaning and by keywords.

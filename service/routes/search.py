@@ -17,18 +17,9 @@ from service.auth import ReadAccess
 from service.deps import AdmissionDep, EngineDep
 from service.engine import Engine
 from service.errors import MAX_CONTEXT, MAX_DEPTH, MAX_OFFSET, error_responses
-from service.schemas import (
-    EXAMPLE_QUERY,
-    FilterParam,
-    MaxPerDoc,
-    MetaParam,
-    QueryText,
-    SearchRequest,
-    SearchResponse,
-    TopK,
-    parse_filters,
-    parse_meta,
-)
+from service.fields import MaxPerDoc, MetaParam, QueryText, TopK
+from service.filters import FilterParam, parse_filters, parse_meta
+from service.schemas import EXAMPLE_QUERY, SearchRequest, SearchResponse
 
 router = APIRouter(tags=["search"])
 
