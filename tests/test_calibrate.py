@@ -181,7 +181,7 @@ def test_cli_calibrate_dry_run_record_query_and_uncalibrate(tmp_path: Path, caps
     folder = make_judged_set(tmp_path / "judged")
     data = tmp_path / "data"
     sync_index(load_beir(folder).corpus, data, EMBEDDER, ChunkingConfig(32, 8))
-    with mock.patch("indexer.cli.load_embedder", lambda *a, **k: EMBEDDER):
+    with mock.patch("indexer.cli.options.load_embedder", lambda *a, **k: EMBEDDER):
         assert main(["calibrate", str(data), str(folder), "--dry-run", "--json", str(tmp_path / "c.json")]) == 0
         out = capsys.readouterr().out
         assert "| dense (chosen) | 1.0000 |" in out and "nothing recorded" in out

@@ -113,7 +113,7 @@ def test_cli_collections_build_copy_list_show_drop(
     src = tmp_path / "src"
     src.mkdir()
     (src / "gannets.txt").write_text("Gannets\n\nGannets dive for fish from thirty metres.")
-    with mock.patch("indexer.cli.load_embedder", lambda *a, **k: FakeEmbedder()):
+    with mock.patch("indexer.cli.options.load_embedder", lambda *a, **k: FakeEmbedder()):
         assert main(["build", str(src), *where, "--quiet"]) == 0  # the default collection
         assert main(["build", str(src), *where, "--collection", "birds", "--quiet", "--chunk-tokens", "64"]) == 0
         assert main(["export", str(tmp_path / "out"), *where, "--collection", "birds"]) == 0

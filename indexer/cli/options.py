@@ -1,0 +1,332 @@
+"""Command-line option groups the commands share, and their conversion to the settings and objects the
+commands use (storage, embedder, reranker, OCR)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from indexer.building.builder import KEEP, Keep, build_prompts
+from indexer.building.watch import DEFAULT_SETTLE_MS
+from indexer.catalog import open_catalog
+from indexer.collections import DEFAULT_COLLECTION
+from indexer.embed.base import DEFAULT_MODEL, Embedder, Prompts
+from indexer.embed.cache import CachedEmbedder, VectorCache
+from indexer.embed.prompts import with_prompts
+from indexer.embed.runtime import Runtime, load_embedder
+from indexer.embed.settings import EmbedServerSettings
+from indexer.errors import ConfigError
+from indexer.ingest.chunking import ChunkingConfig
+from indexer.ingest.clean import Cleaning
+from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
+from indexer.ingest.ocr.base import (
+    DEFAULT_DPI,
+    DEFAULT_LANGUAGES,
+    OcrEngineName,
+    OcrMode,
+    OcrSettings,
+    default_cache_dir,
+)
+from indexer.manifest import RerankerInfo
+from indexer.rerank.base import Reranker, RerankRuntime
+from indexer.rerank.factory import load_reranker_of, reranker_info
+from indexer.retrieval.rerank import DEFAULT_RERANK_CANDIDATES
+from indexer.storage.base import Backend
+from indexer.storage.settings import BackendName, StorageSettings
+from indexer.types import PassageContext
+
+CHUNK_DEFAULTS = ChunkingConfig()
+
+
+def add_runtime(parser: argparse.ArgumentParser) -> None:
+    """`--runtime`: what runs the embedding model."""
+    parser.add_argument(
+        "--runtime",
+        choices=[r.value for r in Runtime],
+        default=os.environ.get("SEEKR_RUNTIME", Runtime.auto.value),
+        help="inference runtime (default: $SEEKR_RUNTIME or auto: ONNX int8/fp32 by CPU for the bundled model, "
+        "torch for others)",
+    )
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """`--embed-url`, `--embed-key-file`: where an embedding server is, and its key."""
+    parser.add_argument(
+        "--embed-url",
+        metavar="URL",
+        help="base URL of the embedding server a server model is asked at (default: $SEEKR_EMBED_URL, else the "
+        "URL the index recorded)",
+    )
+    parser.add_argument(
+        "--embed-key-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the embedding server's API key (default: $SEEKR_EMBED_KEY or $SEEKR_EMBED_KEY_FILE)",
+    )
+
+
+def add_reranker(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--reranker`, `--rerank-model`, `--rerank-runtime`: a reranker, for `what`."""
+    parser.add_argument(
+        "--reranker",
+        metavar="SPEC",
+        help=f"{what}: a cross-encoder folder (sentence-transformers CrossEncoder), or a reranking server "
+        "tei:http://host:port or cohere:https://host/v1 (its key from $SEEKR_RERANK_KEY)",
+    )
+    parser.add_argument("--rerank-model", metavar="NAME", help="the model a cohere-style reranking server is asked for")
+    add_rerank_runtime(parser)
+
+
+def add_rerank_runtime(parser: argparse.ArgumentParser) -> None:
+    """`--rerank-runtime`: what runs a cross-encoder folder."""
+    parser.add_argument(
+        "--rerank-runtime",
+        choices=[r.value for r in RerankRuntime],
+        default=os.environ.get("SEEKR_RERANK_RUNTIME", RerankRuntime.auto.value),
+        help="what runs a cross-encoder folder (default: $SEEKR_RERANK_RUNTIME or auto: ONNX, int8 where its "
+        "export kept the scores)",
+    )
+
+
+def add_rerank_candidates(parser: argparse.ArgumentParser) -> None:
+    """`--rerank-candidates`: how many units the reranker re-scores."""
+    parser.add_argument(
+        "--rerank-candidates",
+        type=int,
+        default=DEFAULT_RERANK_CANDIDATES,
+        help="units the reranker re-scores (default: %(default)s)",
+    )
+
+
+def load_reranker_for(args: argparse.Namespace, info: RerankerInfo) -> Reranker:
+    """The reranker `info` records, loaded as the command line says."""
+    key = os.environ.get("SEEKR_RERANK_KEY") or None
+    return load_reranker_of(info, runtime=RerankRuntime(args.rerank_runtime), key=key)
+
+
+def build_reranker(args: argparse.Namespace) -> RerankerInfo | Keep | None:
+    """What a build records as the collection's reranker: `--reranker` (loaded first, so a folder that is not one
+    stops the build before anything is read), `none` to remove it, or (not given) the one recorded."""
+    if args.reranker is None:
+        return KEEP
+    if args.reranker == "none":
+        return None
+    info = reranker_info(args.reranker, args.rerank_model)
+    load_reranker_for(args, info)
+    return info
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The model options: its embedding server, its prompts, whether a missing one may be downloaded."""
+    add_server_options(parser)
+    parser.add_argument(
+        "--query-prompt",
+        metavar="TEXT",
+        help="text put in front of each query (default: the model's own, from its config or family; e5: 'query: ')",
+    )
+    parser.add_argument(
+        "--passage-prompt",
+        metavar="TEXT",
+        help="text put in front of each passage (default: the model's own; e5: 'passage: ')",
+    )
+    parser.add_argument(
+        "--allow-download",
+        action="store_true",
+        default=os.environ.get("SEEKR_ALLOW_DOWNLOAD", "").lower() in {"1", "true", "yes"},
+        help="download a hub model missing from the local cache (default: $SEEKR_ALLOW_DOWNLOAD or never)",
+    )
+
+
+def add_reading(parser: argparse.ArgumentParser) -> None:
+    """How files are read: OCR of scans and images, the largest file read."""
+    parser.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=DEFAULT_MAX_FILE_BYTES / 2**20,
+        help="skip files larger than this many MB (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--ocr",
+        choices=[m.value for m in OcrMode],
+        default=OcrMode.auto.value,
+        help="read scanned pages and images by OCR: auto (pages without a text layer, and images), off, or force "
+        "(every PDF page) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ocr-engine",
+        choices=[e.value for e in OcrEngineName],
+        default=OcrEngineName.tesseract.value,
+        help="OCR engine (default: %(default)s; rapidocr needs the seekr[rapidocr] extra)",
+    )
+    parser.add_argument(
+        "--ocr-languages",
+        default=DEFAULT_LANGUAGES,
+        help="Tesseract languages joined by + (eng+deu); each needs its tesseract-ocr-LANG package "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ocr-dpi",
+        type=int,
+        default=DEFAULT_DPI,
+        help="resolution scanned PDF pages are rendered at (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ocr-threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="pages recognised at once (default: every core, %(default)s; the service keeps one for searches)",
+    )
+    parser.add_argument(
+        "--ocr-cache",
+        type=Path,
+        default=default_cache_dir(),
+        help="folder where recognised pages are kept by content, so none is read twice (default: %(default)s)",
+    )
+
+
+def ocr_settings(args: argparse.Namespace) -> OcrSettings:
+    """The OCR settings of a build or watch command."""
+    if args.ocr_dpi < 50 or args.ocr_dpi > 1200:
+        raise ConfigError(f"--ocr-dpi {args.ocr_dpi} is out of range; use 50 to 1200 (300 reads small print)")
+    return OcrSettings(
+        mode=OcrMode(args.ocr),
+        engine=OcrEngineName(args.ocr_engine),
+        languages=args.ocr_languages,
+        dpi=args.ocr_dpi,
+        threads=max(1, args.ocr_threads),
+        cache_dir=args.ocr_cache,
+    )
+
+
+def add_watching(parser: argparse.ArgumentParser) -> None:
+    """How a watched folder's changes are gathered before they are applied."""
+    parser.add_argument(
+        "--settle-ms",
+        type=int,
+        default=DEFAULT_SETTLE_MS,
+        help="apply a burst of changes once no file changed for this long (default: %(default)s ms)",
+    )
+    parser.add_argument(
+        "--poll",
+        action="store_true",
+        help="poll the folder instead of waiting for file system events (network mounts, some containers)",
+    )
+
+
+def add_cleaning(parser: argparse.ArgumentParser) -> None:
+    """`--cleaning` and `--context`: where the scraped-page rules apply, what passages are matched with."""
+    parser.add_argument(
+        "--cleaning",
+        choices=[c.value for c in Cleaning],
+        default=Cleaning.auto.value,
+        help="where the scraped-page rules apply: auto (HTML, and text that looks like a saved web page), web "
+        "(every file) or none (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--context",
+        choices=[c.value for c in PassageContext],
+        default=PassageContext.headings.value,
+        help="what each passage is matched with in front of it: headings (the document's name, from its title and "
+        "file name, and the heading the passage stands under), document, title or none (default: %(default)s)",
+    )
+
+
+def add_storage(parser: argparse.ArgumentParser, index_flag: bool = True, collection_flag: bool = True) -> None:
+    """Where the index lives; each default comes from the SEEKR_* variable the service reads too."""
+    if index_flag:
+        parser.add_argument(
+            "--index",
+            type=Path,
+            metavar="DIR",
+            help="local data directory: the default collection's index, the others in DIR/collections/ (default: "
+            "$SEEKR_DATA_DIR, $SEEKR_INDEX_DIR or index)",
+        )
+    if collection_flag:
+        parser.add_argument(
+            "--collection",
+            default=DEFAULT_COLLECTION,
+            metavar="NAME",
+            help="the collection (letters, digits, '-' and '_'; default: %(default)s)",
+        )
+    parser.add_argument(
+        "--backend",
+        choices=[b.value for b in BackendName],
+        help="engine keeping the index: local (FAISS + BM25 files in DIR) or milvus (default: $SEEKR_BACKEND or local)",
+    )
+    parser.add_argument(
+        "--milvus-uri",
+        metavar="URI",
+        help="milvus: a .db file (Milvus Lite) or http(s)://host:19530 (default: $SEEKR_MILVUS_URI or milvus.db); "
+        "the token is read from $SEEKR_MILVUS_TOKEN",
+    )
+    parser.add_argument(
+        "--milvus-collection",
+        metavar="NAME",
+        help="milvus: collection name prefix (default: $SEEKR_MILVUS_COLLECTION or seekr)",
+    )
+
+
+def storage_settings(args: argparse.Namespace, index: Path | None = None) -> StorageSettings:
+    """Storage settings: the command line's, then SEEKR_* variables, then defaults."""
+    directory = index if index is not None else getattr(args, "index", None)
+    given = {
+        "backend": args.backend,
+        "index_dir": directory,
+        "data_dir": directory,  # a directory named here wins over $SEEKR_DATA_DIR
+        "milvus_uri": args.milvus_uri,
+        "milvus_collection": args.milvus_collection,
+    }
+    return StorageSettings(**{k: v for k, v in given.items() if v is not None})
+
+
+def backend_for(args: argparse.Namespace, *, create: bool, index: Path | None = None) -> Backend:
+    """The index of `--collection` (a build, watch or import creates a collection that does not exist yet)."""
+    catalog = open_catalog(storage_settings(args, index))
+    try:
+        name = getattr(args, "collection", DEFAULT_COLLECTION)
+        # The default collection's own errors say how to build it; another's says it does not exist.
+        return catalog.target(name) if create or name == DEFAULT_COLLECTION else catalog.backend(name)
+    finally:
+        catalog.close()
+
+
+def server_settings(args: argparse.Namespace) -> EmbedServerSettings:
+    """The embedding-server settings: the command line's, then SEEKR_EMBED_* variables."""
+    given = {"embed_url": getattr(args, "embed_url", None), "embed_key_file": getattr(args, "embed_key_file", None)}
+    try:
+        return EmbedServerSettings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SEEKR_{'_'.join(str(p) for p in e['loc']).upper() or 'EMBED_*'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"embedding server settings: {problems}") from exc
+
+
+def model_name(args: argparse.Namespace) -> str:
+    """`--model`, else the server model SEEKR_EMBED_API and SEEKR_EMBED_MODEL name, else the bundled one."""
+    return str(args.model or server_settings(args).server_model or DEFAULT_MODEL)
+
+
+def embedder_for(
+    args: argparse.Namespace, model: str, prompts: Prompts, endpoint: str | None = None, *, build: bool = False
+) -> Embedder:
+    """The model on `--runtime` (or its server: `endpoint` is the URL its index recorded) with `prompts` in front
+    of texts. A build's passages from a server go through the vector cache, so a stopped build goes on."""
+    servers = server_settings(args)
+    # A URL given here (--embed-url, SEEKR_EMBED_URL) wins over the one the index recorded: the server moved.
+    server = servers.server_options(model, None if servers.embed_url else endpoint)
+    embedder = load_embedder(model, args.runtime, download=getattr(args, "allow_download", False), server=server)
+    if build and server is not None:
+        embedder = CachedEmbedder(embedder, VectorCache(servers.embed_cache))
+    return with_prompts(embedder, prompts)
+
+
+def build_embedder(args: argparse.Namespace, backend: Backend) -> Embedder:
+    """What a build embeds with: `--model` with `--query-prompt`/`--passage-prompt`, else the prompts the index
+    records for this model, else the model's own."""
+    model = model_name(args)
+    prompts = build_prompts(backend, model, args.query_prompt, args.passage_prompt)
+    return embedder_for(args, model, prompts, build=True)
