@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from indexer.evaluate import load_beir
-from indexer.ingest.documents import FolderReport, read_folder
+from indexer.ingest.folder import FolderReport, read_folder
 from indexer.types import Document
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -32,7 +32,7 @@ from indexer.calibrate import Candidate, choose, judge, mean_over
 from indexer.embed.base import Embedder
 from indexer.evaluate import BeirDataset
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.ingest.documents import FolderReport
+from indexer.ingest.folder import FolderReport
 from indexer.judgments import Qrels, per_query_ndcg, ranked_run
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.results import Mode

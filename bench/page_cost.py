@@ -26,7 +26,7 @@ import numpy as np
 from indexer.embed.runtime import load_embedder
 from indexer.ingest.chunking import ChunkingConfig, chunk_document
 from indexer.ingest.clean import Cleaning
-from indexer.ingest.documents import read_folder
+from indexer.ingest.folder import read_folder
 from indexer.page_eval import PAGE_QUESTIONS, read_page_questions
 from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.retrieval.searcher import Searcher

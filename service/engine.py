@@ -14,7 +14,7 @@ from indexer.embed.base import Embedder, canonical_model_id
 from indexer.embed.prompts import recorded_prompts, with_prompts
 from indexer.errors import EmbeddingServerError, IndexerError, VersionNotKeptError
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.ingest.documents import FolderReport
+from indexer.ingest.folder import FolderReport
 from indexer.manifest import Manifest
 from indexer.retrieval.defaults import SearchDefaults
 from indexer.retrieval.rerank import RerankStage

@@ -19,7 +19,8 @@ from indexer.embed.runtime import default_prompts
 from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig, chunk_document
 from indexer.ingest.clean import RULES_VERSION, Cleaning
-from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, Skipped, count_by_kind, read_folder
+from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, Skipped, count_by_kind
+from indexer.ingest.folder import FolderReport, read_folder
 from indexer.manifest import ChunkingInfo, Manifest, ModelInfo, RerankerInfo, SourceInfo
 from indexer.progress import progress_bar
 from indexer.storage.base import Backend, Snapshot, commit, new_lexical

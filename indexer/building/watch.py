@@ -21,7 +21,8 @@ import watchfiles
 
 from indexer.building.builder import BuildReport
 from indexer.ingest.clean import Cleaning
-from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, FolderReport, ReadCache, read_folder
+from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
+from indexer.ingest.folder import FolderReport, ReadCache, read_folder
 from indexer.ingest.ocr.base import OcrSettings
 
 log = logging.getLogger(__name__)

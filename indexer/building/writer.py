@@ -22,8 +22,8 @@ from indexer.embed.base import Embedder
 from indexer.errors import IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
-from indexer.ingest.documents import FolderReport
 from indexer.ingest.fingerprint import HASH_KEY, kept_file, kept_suffix
+from indexer.ingest.folder import FolderReport
 from indexer.storage.base import Backend, Snapshot, commit
 from indexer.storage.factory import as_backend
 from indexer.storage.originals import Original, Originals, originals_at

@@ -1,4 +1,4 @@
-"""Reading documents from a folder: text, Markdown, HTML and JSON Lines here; PDF (scanned pages by OCR), Word,
+"""Reading one file (or an upload) into documents: text, Markdown, HTML and JSON Lines here; PDF (scanned pages by OCR), Word,
 PowerPoint, OpenDocument, EPUB, RTF, e-mail, spreadsheets, CSV and images through the format readers
 (`indexer.ingest.readers`).
 
@@ -6,7 +6,8 @@ Every file that cannot be used (unsupported, too large, empty, binary, not UTF-8
 damaged, a scan without a text layer while OCR is off, a malformed JSON line) becomes a `Skipped` record naming
 the file, a reason code (`SkipKind`) and a message; reading never raises for a bad file, so one bad file never
 stops a build. Each file-backed document carries file metadata (`file_type`, `file_size`, `file_modified`) and what
-its format records (`author`, `created`, `modified`, `pages`, `slides`, Markdown front matter, ...).
+its format records (`author`, `created`, `modified`, `pages`, `slides`, Markdown front matter, ...). A whole
+folder is read by `indexer.ingest.folder`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from indexer.ingest.ocr.recognizer import recognizer_for
 from indexer.ingest.pages import paged_blocks
 from indexer.ingest.readers import OCR_READERS, READERS
 from indexer.ingest.readers.base import SkipKind, Unreadable, assemble, iso
-from indexer.progress import progress_bar
 from indexer.types import Document
 
 log = logging.getLogger(__name__)
@@ -64,33 +64,6 @@ def count_by_kind(skipped: list[Skipped]) -> dict[str, int]:
 
 
 @dataclass
-class FolderReport:
-    """What reading a folder produced."""
-
-    documents: list[Document] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    cleaning: Cleaning = Cleaning.auto
-    root: Path | None = None  # the folder read, resolved
-    cleaned: int = 0  # documents the scraped-page rules were applied to
-    removed: Counter[str] = field(default_factory=Counter)  # lines removed, per rule
-    files: int = 0  # files looked at
-    pages: int = 0  # pages and slides read from paged formats
-    ocr_pages: int = 0  # of them, pages whose text was recognised from their image
-
-    def add(self, doc: Document, outcome: CleaningOutcome) -> None:
-        """Count a document and what cleaning did to it."""
-        self.documents.append(doc)
-        self.cleaned += outcome.applied
-        self.removed.update(outcome.removed)
-        self.pages += len(doc.pages)
-        self.ocr_pages += len(doc.ocr)
-
-    def skipped_by_kind(self) -> dict[str, int]:
-        """How many were skipped for each reason code, most first."""
-        return count_by_kind(self.skipped)
-
-
-@dataclass
 class CleaningOutcome:
     """What cleaning did to one document."""
 
@@ -103,76 +76,6 @@ def _wants_rules(cleaning: Cleaning, raw: str, *, page: bool = False) -> bool:
     if cleaning is Cleaning.none:
         return False
     return cleaning is Cleaning.web or page or looks_scraped(raw)
-
-
-ReadCache = dict[str, tuple[tuple[int, int, Cleaning, int, OcrSettings], list["Read | Skipped"]]]
-
-
-def read_folder(
-    root: Path,
-    cleaning: Cleaning = Cleaning.auto,
-    *,
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    progress: bool = False,
-    cache: ReadCache | None = None,
-    ocr: OcrSettings | None = None,
-) -> FolderReport:
-    """Read every supported file under `root` recursively, in a stable (sorted) order.
-
-    `cache` (kept by the caller between reads of the same folder) maps a file to what it read last time, keyed
-    by its size and modification time: a file unchanged since is not read again. `ocr`: how pages without
-    text and images are recognised (None: the defaults, `OcrSettings()`).
-    """
-    ocr = ocr if ocr is not None else OcrSettings()
-    report = FolderReport(cleaning=cleaning, root=root.resolve())
-    seen: dict[str, str] = {}
-    # hidden files and folders (.git, .DS_Store) are never documents
-    paths = sorted(
-        p for p in root.rglob("*") if p.is_file() and not any(q.startswith(".") for q in p.relative_to(root).parts)
-    )
-    bar = progress_bar(paths, desc="reading", unit="file", enabled=progress)
-    for path in bar:
-        rel = path.relative_to(root).as_posix()
-        report.files += 1
-        for item in _read_cached(path, rel, cleaning, max_file_bytes, cache, ocr):
-            if isinstance(item, Skipped):
-                report.skipped.append(item)
-            elif item[0].doc_id in seen:
-                doc = item[0]
-                report.skipped.append(
-                    Skipped(
-                        doc.source,
-                        f"duplicate document id {doc.doc_id!r} (first in {seen[doc.doc_id]})",
-                        SkipKind.duplicate_id,
-                    )
-                )
-            else:
-                seen[item[0].doc_id] = item[0].source
-                report.add(*item)
-        bar.set_postfix(pages=report.pages, skipped=len(report.skipped), refresh=False)
-    bar.close()
-    for skipped in report.skipped:
-        log.warning("skipped %s (%s): %s", skipped.path, skipped.kind.value, skipped.reason)
-    return report
-
-
-def _read_cached(
-    path: Path, rel: str, cleaning: Cleaning, max_file_bytes: int, cache: ReadCache | None, ocr: OcrSettings
-) -> list[Read | Skipped]:
-    if cache is None:
-        return list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes, ocr=ocr))
-    try:
-        stat = path.stat()
-    except OSError:
-        cache.pop(rel, None)
-        return list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes, ocr=ocr))
-    key = (stat.st_size, stat.st_mtime_ns, cleaning, max_file_bytes, ocr)
-    hit = cache.get(rel)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    items = list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes, ocr=ocr))
-    cache[rel] = (key, items)
-    return items
 
 
 def _read_text(raw: bytes, rel: str) -> str | Skipped:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indexer.ingest.clean import clean_text, split_title
-from indexer.ingest.documents import read_folder
+from indexer.ingest.folder import read_folder
 from tests.conftest import ROOT
 
 SEEDS = ROOT / "seeds"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.ingest.documents import read_folder
+from indexer.ingest.folder import read_folder
 
 
 def _write(root: Path, rel: str, data: str | bytes) -> None:

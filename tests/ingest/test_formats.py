@@ -20,7 +20,8 @@ from bench.samples import (
 )
 from indexer.building.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.ingest.documents import file_metadata, read_folder
+from indexer.ingest.documents import file_metadata
+from indexer.ingest.folder import read_folder
 from indexer.ingest.readers.base import SkipKind
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher

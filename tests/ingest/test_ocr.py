@@ -15,7 +15,7 @@ from bench.formats import character_error_rate
 from bench.samples import make_scan_pdf, page_text, render_scan, scan_text
 from indexer.building.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.ingest.documents import read_folder
+from indexer.ingest.folder import read_folder
 from indexer.ingest.ocr.base import OcrError, OcrMode, OcrSettings, OcrUnavailableError, Recognized
 from indexer.ingest.ocr.deskew import skew_angle
 from indexer.ingest.ocr.recognizer import Recognizer, load_engine, recognizer_for

@@ -10,7 +10,7 @@ import pytest
 
 from indexer.building.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.ingest.documents import read_folder
+from indexer.ingest.folder import read_folder
 from indexer.ingest.pages import clean_pages, is_navigation, shape
 from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.retrieval.searcher import Searcher

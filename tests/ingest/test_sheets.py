@@ -11,7 +11,7 @@ import pytest
 
 from indexer.building.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig, chunk_document
-from indexer.ingest.documents import read_folder
+from indexer.ingest.folder import read_folder
 from indexer.ingest.readers import sheets
 from indexer.ingest.readers.base import SkipKind
 from indexer.ingest.readers.sheets import cell_text

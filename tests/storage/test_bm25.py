@@ -11,7 +11,7 @@ from bench import synthetic
 from indexer.building.builder import sync_index
 from indexer.building.writer import IndexWriter
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.ingest.documents import FolderReport
+from indexer.ingest.folder import FolderReport
 from indexer.storage.local import bm25
 from indexer.storage.local.snapshot import IndexSnapshot
 from indexer.storage.local.versions import open_index
