@@ -1,6 +1,6 @@
-"""Reading one file (or an upload) into documents: text, Markdown, HTML and JSON Lines here; PDF (scanned pages by OCR), Word,
-PowerPoint, OpenDocument, EPUB, RTF, e-mail, spreadsheets, CSV and images through the format readers
-(`indexer.ingest.readers`).
+"""Reading one file (or an upload) into documents: text, Markdown, HTML and JSON Lines here; PDF (scanned pages
+by OCR), Word, PowerPoint, OpenDocument, EPUB, RTF, e-mail, spreadsheets, CSV and images through the format
+readers (`indexer.ingest.readers`).
 
 Every file that cannot be used (unsupported, too large, empty, binary, not UTF-8, unreadable, encrypted,
 damaged, a scan without a text layer while OCR is off, a malformed JSON line) becomes a `Skipped` record naming
