@@ -23,6 +23,11 @@ Vectors = npt.NDArray[np.float32]
 # Texts per forward pass. Small batches of length-sorted chunks were fastest on ONNX int8 (measured on 2 cores:
 # 8 -> 166 texts/s, 32 -> 139, 64 -> 127; cache-resident activations), and no slower on torch.
 BATCH_SIZE = 8
+RUNTIME_INT8 = "onnx-int8"
+# Runtimes whose vector of a text depends on the other texts of its forward pass: int8 ONNX quantises each
+# layer's activations with one scale for the whole batch, so a question batched with others got another vector
+# than alone (up to 0.017 apart on the bundled model). Queries are never batched across requests on them.
+BATCH_VARIANT_RUNTIMES = frozenset({RUNTIME_INT8})
 
 
 @dataclass(frozen=True)

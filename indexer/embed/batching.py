@@ -3,6 +3,9 @@
 A forward pass over 8 short queries costs little more than over one, so under concurrent load the queries that
 wait for the model are encoded together instead of queueing one by one. A lone query is never delayed: the
 collection window is used only while queries are arriving together (the previous pass held more than one).
+
+On a runtime whose vectors depend on the batch (`BATCH_VARIANT_RUNTIMES`: int8 ONNX) each query runs alone in
+its caller's thread, so a question gets the same vector, bit for bit, however many others arrive with it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer.embed.base import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
+from indexer.embed.base import BATCH_SIZE, BATCH_VARIANT_RUNTIMES, Embedder, Vectors, WrappedEmbedder
 
 
 @dataclass
@@ -40,6 +43,7 @@ class BatchingEmbedder(WrappedEmbedder):
         self._max_batch = max_batch
         self._window = window_seconds
         self._on_batch = on_batch  # told each forward pass's size (the service feeds a metric with it)
+        self.batching = inner.runtime not in BATCH_VARIANT_RUNTIMES
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._last_batch = 1
         self._closed = False
@@ -52,6 +56,11 @@ class BatchingEmbedder(WrappedEmbedder):
     def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
         if len(texts) != 1:
             return self._inner.encode_queries(texts, batch_size=batch_size)
+        if not self.batching:
+            vectors = self._inner.encode_queries(texts, batch_size=1)
+            if self._on_batch is not None:
+                self._on_batch(1)
+            return vectors
         request = _Request(texts[0])
         with self._close_lock:
             if self._closed:

@@ -15,7 +15,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ortstate
 from pydantic import ValidationError
 from tokenizers import Tokenizer
 
-from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, Prompts, Vectors, encode_in_batches
+from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, RUNTIME_INT8, Prompts, Vectors, encode_in_batches
 from indexer.embed.onnx_export import FP32_FILE, INT8_FILE, META_FILE, TOKENIZER_FILE, ExportMeta
 from indexer.errors import ModelLoadError
 
@@ -23,7 +23,6 @@ from indexer.errors import ModelLoadError
 _LOAD_ERRORS = (ortstate.Fail, ortstate.InvalidProtobuf, ortstate.NoSuchFile, ortstate.InvalidGraph)
 
 RUNTIME_FP32 = "onnx"
-RUNTIME_INT8 = "onnx-int8"
 
 
 class OnnxEmbedder:

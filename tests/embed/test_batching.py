@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from indexer.embed.base import BATCH_SIZE, Vectors
+from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL, RUNTIME_INT8, Vectors
 from indexer.embed.batching import BatchingEmbedder
+from indexer.embed.runtime import load_embedder
 from tests.conftest import wait_until
 from tests.fakes import FakeEmbedder
 
@@ -94,3 +96,56 @@ def test_bulk_encodes_passages_and_encodes_after_close_go_straight_through() -> 
     np.testing.assert_array_equal(batcher.encode_queries(["four"]), FakeEmbedder().encode(["four"]))
     assert batcher.batches == 0 and inner.calls == [texts, ["a passage"], ["four"]]
     assert (batcher.model_id, batcher.runtime, batcher.dimension) == ("fake-hash", "fake", 64)
+
+
+class _BatchDependent(_HeldEmbedder):
+    """As int8 ONNX is: a text's vector depends on the batch it is encoded in."""
+
+    @property
+    def runtime(self) -> str:
+        return RUNTIME_INT8
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
+        vectors = super().encode(texts, batch_size=batch_size, progress=progress)
+        return (vectors + np.float32(0.001 * len(texts))).astype(np.float32)
+
+
+def test_on_a_batch_variant_runtime_a_question_gets_its_own_vector_however_many_arrive() -> None:
+    inner = _BatchDependent()
+    batcher = BatchingEmbedder(inner, max_batch=32)
+    assert not batcher.batching
+    texts = [f"question number {i} about rivers" for i in range(9)]
+    with ThreadPoolExecutor(9) as pool:
+        first = pool.submit(batcher.encode_queries, [texts[0]])
+        inner.started.wait()
+        rest = [pool.submit(batcher.encode_queries, [t]) for t in texts[1:]]
+        # Every other question is waiting: in its own forward pass, or queued for a shared one.
+        wait_until(lambda: len(inner.calls) + batcher._queue.qsize() == 9, "nine questions under way")
+        inner.release.set()
+        results = [first.result(), *(f.result() for f in rest)]
+    assert [len(c) for c in inner.calls] == [1] * 9
+    for got, text in zip(results, texts, strict=True):
+        np.testing.assert_array_equal(got, inner.encode_queries([text]))  # bit for bit, as alone
+    batcher.close()
+
+
+@pytest.mark.slow
+def test_the_bundled_int8_model_gives_a_question_the_same_vector_alone_and_among_others(model_cache: Path) -> None:
+    inner = load_embedder(DEFAULT_MODEL, "onnx-int8")
+    assert inner.runtime == RUNTIME_INT8
+    texts = ["where is the harbour", "who kept the lighthouse until 1962", "ferry timetable in winter storms", "x"]
+    batched = inner.encode_queries(texts)
+    alone = [inner.encode_queries([t]) for t in texts]
+    assert not all(np.array_equal(a[0], b) for a, b in zip(alone, batched, strict=True))  # why it matters
+    batcher = BatchingEmbedder(inner, max_batch=32, window_seconds=0.05)
+    barrier = threading.Barrier(len(texts) * 4)
+
+    def ask(text: str) -> Vectors:
+        barrier.wait()
+        return batcher.encode_queries([text])
+
+    with ThreadPoolExecutor(len(texts) * 4) as pool:
+        asked = list(pool.map(ask, texts * 4))
+    for got, want in zip(asked, alone * 4, strict=True):
+        np.testing.assert_array_equal(got, want)
+    batcher.close()
