@@ -15,9 +15,7 @@ passages are sized for `max_tokens`, and the server truncates what is longer.
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,17 +23,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 from tokenizers import Tokenizer
 
 from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, Prompts, Vectors
 from indexer.errors import ConfigError, EmbeddingServerError
+from indexer.model_client import ClientOptions, ModelClient
 from indexer.progress import progress_bar
 
 # The bundled MiniLM's window: what passages are sized for unless the server's model is known to read more.
 DEFAULT_MAX_TOKENS = 254
-_RETRIED_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 
 
 class EmbedApi(StrEnum):
@@ -109,9 +106,8 @@ class ServerEmbedder:
             EmbedApi.tei: f"{self._base}/embed",
             EmbedApi.ollama: f"{self._base}/api/embed",
         }[options.api]
-        headers = {"Authorization": f"Bearer {options.key}"} if options.key else {}
-        limits = httpx.Limits(max_connections=options.concurrency, max_keepalive_connections=options.concurrency)
-        self._http = httpx.Client(headers=headers, timeout=options.timeout, limits=limits)
+        client = ClientOptions(options.key, options.timeout, options.concurrency, options.retries, options.backoff)
+        self._http = ModelClient(client, "embedding server", EmbeddingServerError)
         self._pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="embed-server")
         self._tokenizer = tokenizer
         self._dimension = dimension
@@ -185,35 +181,11 @@ class ServerEmbedder:
         return {"model": model, "input": texts, "truncate": True}
 
     def _post(self, texts: list[str], expected: int | None) -> Vectors:
-        """One batch's vectors, retried on the network, a 429 or a 5xx."""
-        attempt = 0
-        while True:
-            try:
-                response = self._http.post(self._where, json=self._body(texts))
-            except httpx.HTTPError as exc:
-                failure = f"did not answer ({type(exc).__name__}: {exc or 'no detail'})"
-                retry_after = None
-            else:
-                if response.status_code == 200:
-                    return self._vectors(response, len(texts), expected)
-                failure = f"answered {response.status_code}: {response.text[:200]}"
-                if response.status_code not in _RETRIED_STATUSES:
-                    raise EmbeddingServerError(f"embedding server {self._where} {failure}")
-                retry_after = _seconds(response.headers.get("Retry-After"))
-            if attempt >= self._options.retries:
-                tries = f"{attempt + 1} attempts" if attempt else "1 attempt"
-                raise EmbeddingServerError(f"embedding server {self._where} {failure} ({tries})")
-            time.sleep(retry_after if retry_after is not None else self._options.backoff * 2**attempt)
-            attempt += 1
+        """One batch's vectors (retried on the network, a 429 or a 5xx: `ModelClient`)."""
+        return self._vectors(self._http.post(self._where, self._body(texts)), len(texts), expected)
 
-    def _vectors(self, response: httpx.Response, count: int, expected: int | None) -> Vectors:
+    def _vectors(self, data: Any, count: int, expected: int | None) -> Vectors:
         where = self._where
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise EmbeddingServerError(
-                f"embedding server {where} answered something that is not JSON: {response.text[:100]!r}"
-            ) from exc
         try:
             rows = _rows(self._options.api, data)
             vectors = np.asarray(rows, dtype=np.float32)
@@ -246,12 +218,3 @@ def _rows(api: EmbedApi, data: Any) -> list[list[float]]:
         return data
     rows: list[list[float]] = data["embeddings"]
     return rows
-
-
-def _seconds(value: str | None) -> float | None:
-    """A `Retry-After` of seconds (capped at a minute; a date or nonsense: None, the backoff applies)."""
-    try:
-        seconds = float(value) if value is not None else math.nan
-    except ValueError:
-        return None
-    return min(seconds, 60.0) if math.isfinite(seconds) and seconds >= 0 else None

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-import httpx
-
+from indexer.model_client import ClientOptions, ModelClient
 from indexer.rerank.base import RerankerError
 
 
@@ -36,8 +35,8 @@ class ServerReranker:
         self._api = api
         self._url = url.rstrip("/")
         self._model = model
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = httpx.Client(headers=headers, timeout=timeout)
+        # No retries: a search waits for its reranker, and a failed one keeps the fused order and says why.
+        self._http = ModelClient(ClientOptions(key, timeout, retries=0), "reranking server", RerankerError)
 
     @property
     def model_id(self) -> str:
@@ -57,16 +56,7 @@ class ServerReranker:
         if not passages:
             return []
         where = f"{self._url}/rerank"
-        try:
-            response = self._http.post(where, json=self._body(question, passages))
-        except httpx.HTTPError as exc:
-            raise RerankerError(f"reranking server {where} did not answer ({type(exc).__name__}: {exc})") from exc
-        if response.status_code != 200:
-            raise RerankerError(f"reranking server {where} answered {response.status_code}: {response.text[:200]}")
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise RerankerError(f"reranking server {where} answered something that is not JSON") from exc
+        data = self._http.post(where, self._body(question, passages))
         items = data if self._api is RerankApi.tei else data.get("results") if isinstance(data, dict) else None
         key = "score" if self._api is RerankApi.tei else "relevance_score"
         scores: dict[int, float] = {}
