@@ -104,7 +104,7 @@ class Models:
                 runtime=settings.rerank_runtime,
                 cache_dir=settings.model_cache,
                 threads=settings.inference_threads,
-                key=settings.rerank_key.get_secret_value() if settings.rerank_key else None,
+                key=settings.rerank_key_value,
             )
             with self._guard:
                 self._rerankers[info] = reranker

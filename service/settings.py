@@ -15,20 +15,10 @@ from indexer.embed.server import EmbedApi, server_model_id
 from indexer.embed.settings import EmbedServerSettings
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
-from indexer.ingest.ocr.base import (
-    DEFAULT_DPI,
-    DEFAULT_LANGUAGES,
-    OcrEngineName,
-    OcrMode,
-    OcrSettings,
-    default_cache_dir,
-    default_threads,
-)
+from indexer.ingest.ocr.settings import OcrOptions
 from indexer.model_cache import cache_root
-from indexer.rerank.base import RerankRuntime
-from indexer.rerank.server import RerankApi
+from indexer.rerank.settings import RerankOptions
 from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.rerank import DEFAULT_RERANK_CANDIDATES
 from indexer.retrieval.results import LongQuestions
 from indexer.retrieval.searcher import DEFAULT_CANDIDATES
 from indexer.storage.settings import BackendName, StorageSettings, is_lite
@@ -37,7 +27,7 @@ from indexer.types import PassageContext
 ENV_PREFIX = "SEEKR_"
 
 
-class Settings(StorageSettings, EmbedServerSettings):
+class Settings(StorageSettings, EmbedServerSettings, OcrOptions, RerankOptions):
     """Service configuration. Every field is also an environment variable `SEEKR_<NAME>`.
 
     Where the index lives (backend, index_dir, milvus_*) comes from `StorageSettings`, shared with the CLI.
@@ -99,29 +89,6 @@ class Settings(StorageSettings, EmbedServerSettings):
         description="For source_dir: what each passage is matched with in front of it: headings (the document's "
         "name and the heading it stands under), document, title or none.",
     )
-    ocr: OcrMode = Field(
-        OcrMode.auto,
-        description="For source_dir and uploads: read scanned pages and images by OCR: auto (PDF pages without a "
-        "text layer, and image files), off, or force (every PDF page).",
-    )
-    ocr_engine: OcrEngineName = Field(
-        OcrEngineName.tesseract, description="OCR engine: tesseract, or rapidocr (needs the seekr[rapidocr] extra)."
-    )
-    ocr_languages: str = Field(
-        DEFAULT_LANGUAGES,
-        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
-        description="Tesseract languages joined by + (eng+deu); each needs its tesseract-ocr-LANG package.",
-    )
-    ocr_dpi: int = Field(DEFAULT_DPI, ge=50, le=1200, description="Resolution scanned PDF pages are rendered at.")
-    ocr_threads: int = Field(
-        default_factory=default_threads,
-        ge=1,
-        description="Pages recognised at once (default: all cores but one, so that searches keep a core).",
-    )
-    ocr_cache: Path = Field(
-        default_factory=default_cache_dir,
-        description="Folder where recognised pages are kept by content (default: $XDG_CACHE_HOME/seekr/ocr).",
-    )
     page_cache: Path = Field(
         default_factory=lambda: cache_root() / "pages",
         description="Folder where rendered page images are kept by what they show (default: "
@@ -129,35 +96,6 @@ class Settings(StorageSettings, EmbedServerSettings):
     )
     page_cache_mb: int = Field(256, ge=0, description="Most megabytes of page images kept (0: none kept).")
     page_renders: int = Field(2, ge=1, le=64, description="Page images rendered at once (more wait their turn).")
-    reranker: Path | None = Field(
-        None,
-        description="A cross-encoder folder (sentence-transformers CrossEncoder) that re-scores the first candidates "
-        "of every search; loaded at start (a folder that is not one stops the start with the reason).",
-    )
-    rerank_runtime: RerankRuntime = Field(
-        RerankRuntime.auto,
-        description="What runs a cross-encoder folder: auto (ONNX, int8 where its export kept the scores, else fp32), "
-        "onnx, onnx-int8 or torch (the torch extra). ONNX exports are made once into the model cache.",
-    )
-    rerank_api: RerankApi | None = Field(
-        None,
-        description="A reranking server instead of a folder: tei (text-embeddings-inference, infinity: POST /rerank) "
-        "or cohere (the Cohere-style /rerank contract); with SEEKR_RERANK_URL.",
-    )
-    rerank_url: str | None = Field(
-        None, description="The reranking server's base URL, the part before /rerank (http://gpu-host:8080, or .../v1)."
-    )
-    rerank_model: str | None = Field(None, description="The model a cohere-style server is asked for.")
-    rerank_key: SecretStr | None = Field(None, description="The reranking server's API key (never logged).")
-    rerank_candidates: int = Field(
-        DEFAULT_RERANK_CANDIDATES, ge=1, le=1000, description="Units the reranker re-scores (a request can ask)."
-    )
-    rerank_budget_ms: float | None = Field(
-        None,
-        gt=0,
-        description="Past this many milliseconds the reranker is not waited for and the fused order is returned "
-        "(a request can ask); unset: always waited for.",
-    )
     long_questions: LongQuestions = Field(
         LongQuestions.first,
         description="How a question longer than the model reads is embedded: first (its first window, as the model "
@@ -219,17 +157,6 @@ class Settings(StorageSettings, EmbedServerSettings):
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After sent with a 429.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="Log level.")
 
-    def ocr_settings(self) -> OcrSettings:
-        """How builds, watches and uploads of this service read scanned pages and images."""
-        return OcrSettings(
-            mode=self.ocr,
-            engine=self.ocr_engine,
-            languages=self.ocr_languages,
-            dpi=self.ocr_dpi,
-            threads=self.ocr_threads,
-            cache_dir=self.ocr_cache,
-        )
-
     @model_validator(mode="before")
     @classmethod
     def _server_model(cls, data: Any) -> Any:
@@ -240,14 +167,6 @@ class Settings(StorageSettings, EmbedServerSettings):
         if data.get("embed_api") in list(EmbedApi):  # an unknown one is refused by its field, with the choices
             return {**data, "model": server_model_id(EmbedApi(data["embed_api"]), data["embed_model"])}
         return data
-
-    @model_validator(mode="after")
-    def _one_reranker(self) -> Settings:
-        if self.rerank_api is not None and not self.rerank_url:
-            raise ValueError("SEEKR_RERANK_API needs SEEKR_RERANK_URL, the server's base URL (before /rerank)")
-        if self.rerank_api is not None and self.reranker is not None:
-            raise ValueError("SEEKR_RERANKER (a folder) and SEEKR_RERANK_API (a server): set one of them")
-        return self
 
     @model_validator(mode="after")
     def _one_process_per_lite_file(self) -> Settings:

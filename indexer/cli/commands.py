@@ -23,6 +23,7 @@ from indexer.cli.options import (
     embedder_for,
     load_reranker_for,
     ocr_settings,
+    rerank_options,
     storage_settings,
 )
 from indexer.embed.prompts import recorded_prompts
@@ -245,7 +246,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         info = reranker_info(args.reranker, args.rerank_model) if args.reranker else snapshot.manifest.model.reranker
         stages = []
         if info is not None and not args.no_rerank:
-            stages.append(RerankStage(load_reranker_for(args, info), args.rerank_candidates))
+            stages.append(RerankStage(load_reranker_for(args, info), rerank_options(args).rerank_candidates))
         result = Searcher(snapshot, embedder, defaults=defaults, stages=stages).search(question, k=args.k, mode=mode)
     reranked = f", {result.rerank}" if result.rerank else ""
     print(f"{len(result.hits)} results for {question!r} ({result.mode}{reranked}, {result.took_ms:.1f} ms)\n")
@@ -286,7 +287,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         embedder = embedder_for(args, recorded.id, recorded_prompts(recorded), recorded.endpoint)
         # With the collection's reranker, "+ reranker" settings are candidates too.
         info = snapshot.manifest.model.reranker
-        stages = [RerankStage(load_reranker_for(args, info), args.rerank_candidates)] if info else []
+        stages = [RerankStage(load_reranker_for(args, info), rerank_options(args).rerank_candidates)] if info else []
         searcher = Searcher(snapshot, embedder, stages=stages)
         calibration = calibrate(
             searcher, queries, qrels, judgments=str(judgments.resolve()), folds=args.folds, progress=True

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from indexer.building.builder import KEEP, Keep, build_prompts
 from indexer.building.watch import DEFAULT_SETTLE_MS
@@ -30,10 +32,11 @@ from indexer.ingest.ocr.base import (
     OcrSettings,
     default_cache_dir,
 )
+from indexer.ingest.ocr.settings import MAX_DPI, MIN_DPI, OcrOptions
 from indexer.manifest import RerankerInfo
 from indexer.rerank.base import Reranker, RerankRuntime
 from indexer.rerank.factory import load_reranker_of, reranker_info
-from indexer.retrieval.rerank import DEFAULT_RERANK_CANDIDATES
+from indexer.rerank.settings import DEFAULT_RERANK_CANDIDATES, RerankOptions
 from indexer.storage.base import Backend
 from indexer.storage.settings import BackendName, StorageSettings
 from indexer.types import PassageContext
@@ -85,7 +88,6 @@ def add_rerank_runtime(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rerank-runtime",
         choices=[r.value for r in RerankRuntime],
-        default=os.environ.get("SEEKR_RERANK_RUNTIME", RerankRuntime.auto.value),
         help="what runs a cross-encoder folder (default: $SEEKR_RERANK_RUNTIME or auto: ONNX, int8 where its "
         "export kept the scores)",
     )
@@ -96,15 +98,14 @@ def add_rerank_candidates(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rerank-candidates",
         type=int,
-        default=DEFAULT_RERANK_CANDIDATES,
-        help="units the reranker re-scores (default: %(default)s)",
+        help=f"units the reranker re-scores (default: $SEEKR_RERANK_CANDIDATES or {DEFAULT_RERANK_CANDIDATES})",
     )
 
 
 def load_reranker_for(args: argparse.Namespace, info: RerankerInfo) -> Reranker:
-    """The reranker `info` records, loaded as the command line says."""
-    key = os.environ.get("SEEKR_RERANK_KEY") or None
-    return load_reranker_of(info, runtime=RerankRuntime(args.rerank_runtime), key=key)
+    """The reranker `info` records, loaded as the command line (then SEEKR_RERANK_*) says."""
+    options = rerank_options(args)
+    return load_reranker_of(info, runtime=options.rerank_runtime, key=options.rerank_key_value)
 
 
 def build_reranker(args: argparse.Namespace) -> RerankerInfo | Keep | None:
@@ -151,54 +152,49 @@ def add_reading(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ocr",
         choices=[m.value for m in OcrMode],
-        default=OcrMode.auto.value,
         help="read scanned pages and images by OCR: auto (pages without a text layer, and images), off, or force "
-        "(every PDF page) (default: %(default)s)",
+        "(every PDF page) (default: $SEEKR_OCR or auto)",
     )
     parser.add_argument(
         "--ocr-engine",
         choices=[e.value for e in OcrEngineName],
-        default=OcrEngineName.tesseract.value,
-        help="OCR engine (default: %(default)s; rapidocr needs the seekr[rapidocr] extra)",
+        help="OCR engine (default: $SEEKR_OCR_ENGINE or tesseract; rapidocr needs the seekr[rapidocr] extra)",
     )
     parser.add_argument(
         "--ocr-languages",
-        default=DEFAULT_LANGUAGES,
         help="Tesseract languages joined by + (eng+deu); each needs its tesseract-ocr-LANG package "
-        "(default: %(default)s)",
+        f"(default: $SEEKR_OCR_LANGUAGES or {DEFAULT_LANGUAGES})",
     )
     parser.add_argument(
         "--ocr-dpi",
         type=int,
-        default=DEFAULT_DPI,
-        help="resolution scanned PDF pages are rendered at (default: %(default)s)",
+        help=f"resolution scanned PDF pages are rendered at, {MIN_DPI} to {MAX_DPI} (default: $SEEKR_OCR_DPI or "
+        f"{DEFAULT_DPI})",
     )
     parser.add_argument(
         "--ocr-threads",
         type=int,
-        default=os.cpu_count() or 1,
-        help="pages recognised at once (default: every core, %(default)s; the service keeps one for searches)",
+        help="pages recognised at once (default: $SEEKR_OCR_THREADS, or all cores but one, as the service)",
     )
     parser.add_argument(
         "--ocr-cache",
         type=Path,
-        default=default_cache_dir(),
-        help="folder where recognised pages are kept by content, so none is read twice (default: %(default)s)",
+        help="folder where recognised pages are kept by content, so none is read twice (default: $SEEKR_OCR_CACHE "
+        f"or {default_cache_dir()})",
     )
 
 
 def ocr_settings(args: argparse.Namespace) -> OcrSettings:
-    """The OCR settings of a build or watch command."""
-    if args.ocr_dpi < 50 or args.ocr_dpi > 1200:
-        raise ConfigError(f"--ocr-dpi {args.ocr_dpi} is out of range; use 50 to 1200 (300 reads small print)")
-    return OcrSettings(
-        mode=OcrMode(args.ocr),
-        engine=OcrEngineName(args.ocr_engine),
-        languages=args.ocr_languages,
-        dpi=args.ocr_dpi,
-        threads=max(1, args.ocr_threads),
-        cache_dir=args.ocr_cache,
-    )
+    """The OCR settings of a build or watch command: its flags, then SEEKR_OCR* variables, then defaults."""
+    given = {
+        "ocr": args.ocr,
+        "ocr_engine": args.ocr_engine,
+        "ocr_languages": args.ocr_languages,
+        "ocr_dpi": args.ocr_dpi,
+        "ocr_threads": args.ocr_threads,
+        "ocr_cache": args.ocr_cache,
+    }
+    return settings_from(OcrOptions, "OCR settings", given).ocr_settings()
 
 
 def add_watching(parser: argparse.ArgumentParser) -> None:
@@ -293,16 +289,41 @@ def backend_for(args: argparse.Namespace, *, create: bool, index: Path | None = 
         catalog.close()
 
 
+S = TypeVar("S", bound=BaseSettings)
+
+
+def settings_from(cls: type[S], what: str, given: dict[str, Any]) -> S:
+    """`cls` from the flags `given` (those not None), then SEEKR_* variables, then defaults; ConfigError naming
+    each value that is wrong and where it came from."""
+    try:
+        return cls(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{_named(e['loc'], given)}{e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{what}: {problems}") from exc
+
+
+def _named(loc: tuple[int | str, ...], given: dict[str, Any]) -> str:
+    """Where a wrong value came from: `--a-b: ` when the flag gave field a_b, else `SEEKR_A_B: ` (empty for the
+    settings as a whole)."""
+    name = "_".join(str(part) for part in loc)
+    if not name:
+        return ""
+    return f"--{name.replace('_', '-')}: " if given.get(name) is not None else f"SEEKR_{name.upper()}: "
+
+
 def server_settings(args: argparse.Namespace) -> EmbedServerSettings:
     """The embedding-server settings: the command line's, then SEEKR_EMBED_* variables."""
     given = {"embed_url": getattr(args, "embed_url", None), "embed_key_file": getattr(args, "embed_key_file", None)}
-    try:
-        return EmbedServerSettings(**{k: v for k, v in given.items() if v is not None})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"SEEKR_{'_'.join(str(p) for p in e['loc']).upper() or 'EMBED_*'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"embedding server settings: {problems}") from exc
+    return settings_from(EmbedServerSettings, "embedding server settings", given)
+
+
+def rerank_options(args: argparse.Namespace) -> RerankOptions:
+    """The reranker settings: the command line's, then SEEKR_RERANK_* variables."""
+    given = {
+        "rerank_runtime": getattr(args, "rerank_runtime", None),
+        "rerank_candidates": getattr(args, "rerank_candidates", None),
+    }
+    return settings_from(RerankOptions, "reranker settings", given)
 
 
 def model_name(args: argparse.Namespace) -> str:

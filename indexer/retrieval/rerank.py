@@ -16,13 +16,10 @@ import time
 from dataclasses import dataclass
 
 from indexer.rerank.base import Reranker, RerankerError
+from indexer.rerank.settings import DEFAULT_RERANK_CANDIDATES
 from indexer.retrieval.query import QueryContext, Ranked
 from indexer.retrieval.results import StageScore
 
-# 20: the depth of the best published pipeline without fine-tuning on long real filings (a zero-shot reranker
-# over 20 candidates); a MiniLM-L6-sized cross-encoder on torch adds about 0.7 s per search at 20 on 2 cores and
-# 1.6 s at 50 (`python -m bench rerank`), so deeper is for a GPU or a reranking server.
-DEFAULT_RERANK_CANDIDATES = 20
 log = logging.getLogger(__name__)
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="seekr-rerank")
 
