@@ -12,6 +12,7 @@ to):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -95,3 +96,60 @@ def fields(expr: Expr) -> set[str]:
     if isinstance(expr, Not):
         return fields(expr.item)
     return {expr.field}
+
+
+# The query-string form of conditions (GET /search's `filter=`, the CLI's `--filter`): `field:op:value`.
+TEXT_OPS = ("eq", "ne", *COMPARISONS, "in", "not_in")
+FILTER_FORM = (
+    "field:op:value with op eq, ne, gt, gte, lt, lte, in or not_in (in takes a,b,c), or field:exists:true|false; "
+    "e.g. year:gte:2020"
+)
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(name)  # NaN and Infinity are not JSON numbers: such a value is text
+
+
+def scalar(raw: str, *, booleans: bool = True) -> Scalar:
+    """A value written as text: read as JSON when it parses to a number, a text or (if `booleans`) true/false;
+    else the text as written."""
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except ValueError:
+        return raw
+    if isinstance(value, bool) and not booleans:
+        return raw
+    return value if isinstance(value, str | int | float | bool) else raw
+
+
+def parse_meta(items: list[str]) -> dict[str, Scalar]:
+    """`key:value` items as metadata: a value is read as JSON when it parses, else as text; ValueError for an
+    item without a key and a colon."""
+    out: dict[str, Scalar] = {}
+    for item in items:
+        key, colon, raw = item.partition(":")
+        if not key or not colon:
+            raise ValueError(f"metadata {item!r} must be key:value, e.g. lang:en")
+        out[key] = scalar(raw)
+    return out
+
+
+def parse_condition(item: str) -> Condition:
+    """One `field:op:value` condition; ValueError saying the form for anything else."""
+    field, _, rest = item.partition(":")
+    op, colon, raw = rest.partition(":")
+    if not field or not colon or (op not in TEXT_OPS and not (op == "exists" and raw in ("true", "false"))):
+        raise ValueError(f"filter {item!r} must be {FILTER_FORM}")
+    if op == "exists":
+        return Condition(field, op, raw == "true")
+    if op in ("in", "not_in"):
+        return Condition(field, op, tuple(scalar(v) for v in raw.split(",")))
+    return Condition(field, op, scalar(raw, booleans=op in ("eq", "ne")))
+
+
+def parse_filters(items: list[str]) -> Expr | None:
+    """`field:op:value` conditions, all of which must hold (None: none given)."""
+    conditions: list[Expr] = [parse_condition(item) for item in items]
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else All(tuple(conditions))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -18,18 +17,18 @@ from pydantic import (
     Tag,
 )
 
-from indexer.types import All, Any_, Condition, Expr, Filter, Not, Scalar
-from service.fields import END, META_KEY, META_KEY_PATTERN, REQUEST_MODEL_CONFIG, MetaFilter, MetaValue, matching
+from indexer.filters import FILTER_FORM, TEXT_OPS
+from indexer.types import All, Any_, Condition, Expr, Filter, Not
+from service.fields import END, META_KEY, META_KEY_PATTERN, REQUEST_MODEL_CONFIG, MetaFilter, matching
 
 # GET /search's `filter=field:op:value`: every one that matches this shape is a filter the engines take.
-FILTER_PATTERN = "^" + META_KEY + ":((eq|ne|gt|gte|lt|lte|in|not_in):.*|exists:(true|false))" + END
+FILTER_PATTERN = "^" + META_KEY + f":(({'|'.join(TEXT_OPS)}):.*|exists:(true|false))" + END
 FilterParam = Annotated[
     str,
     *matching(
         FILTER_PATTERN,
         {},
-        "filter must be field:op:value with op eq, ne, gt, gte, lt, lte, in or not_in (in takes a,b,c), or "
-        "field:exists:true|false; e.g. filter=year:gte:2020",
+        f"filter must be {FILTER_FORM}",
     ),
 ]
 
@@ -175,45 +174,3 @@ class Filters(BaseModel):
             metadata=tuple(sorted((self.metadata or {}).items())),
             where=exprs[0] if len(exprs) == 1 else All(tuple(exprs)) if exprs else None,
         )
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(name)  # NaN and Infinity are not JSON numbers: such a value is text
-
-
-def _scalar(raw: str, *, booleans: bool = True) -> Scalar:
-    """A query-string value: read as JSON when it parses to a number, a text or (if `booleans`) true/false;
-    else the text as written."""
-    try:
-        value = json.loads(raw, parse_constant=_reject_constant)
-    except ValueError:
-        return raw
-    if isinstance(value, bool) and not booleans:
-        return raw
-    return value if isinstance(value, str | int | float | bool) else raw
-
-
-def parse_meta(items: list[str]) -> dict[str, MetaValue]:
-    """`meta=key:value` query parameters as metadata: a value is read as JSON when it parses, else as text."""
-    out: dict[str, MetaValue] = {}
-    for item in items:
-        key, _, raw = item.partition(":")  # MetaParam has checked there is a key and a colon
-        out[key] = _scalar(raw)
-    return out
-
-
-def parse_filters(items: list[str]) -> Expr | None:
-    """`filter=field:op:value` query parameters, all of which must hold (see FilterParam)."""
-    conditions: list[Expr] = []
-    for item in items:
-        field, _, rest = item.partition(":")
-        op, _, raw = rest.partition(":")  # FilterParam has checked the shape
-        if op == "exists":
-            conditions.append(Condition(field, op, raw == "true"))
-        elif op in ("in", "not_in"):
-            conditions.append(Condition(field, op, tuple(_scalar(v) for v in raw.split(","))))
-        else:
-            conditions.append(Condition(field, op, _scalar(raw, booleans=op in ("eq", "ne"))))
-    if not conditions:
-        return None
-    return conditions[0] if len(conditions) == 1 else All(tuple(conditions))

@@ -24,6 +24,7 @@ from indexer.cli.options import (
     load_reranker_for,
     ocr_settings,
     rerank_options,
+    search_options,
     storage_settings,
 )
 from indexer.embed.prompts import recorded_prompts
@@ -41,7 +42,6 @@ from indexer.page_eval import (
 from indexer.rerank.factory import reranker_info
 from indexer.retrieval.defaults import DEFAULTS
 from indexer.retrieval.rerank import RerankStage
-from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
 from indexer.storage.factory import as_backend, open_backend
@@ -242,12 +242,12 @@ def cmd_query(args: argparse.Namespace) -> int:
         if (warning := snapshot.manifest.runtime_warning(embedder.runtime)) is not None:
             logging.getLogger("indexer").warning(warning)
         defaults = DEFAULTS.calibrated(snapshot.manifest.calibration)
-        mode = Mode(args.mode) if args.mode else None
         info = reranker_info(args.reranker, args.rerank_model) if args.reranker else snapshot.manifest.model.reranker
         stages = []
         if info is not None and not args.no_rerank:
             stages.append(RerankStage(load_reranker_for(args, info), rerank_options(args).rerank_candidates))
-        result = Searcher(snapshot, embedder, defaults=defaults, stages=stages).search(question, k=args.k, mode=mode)
+        searcher = Searcher(snapshot, embedder, defaults=defaults, stages=stages)
+        result = searcher.search(question, **search_options(args))
     reranked = f", {result.rerank}" if result.rerank else ""
     print(f"{len(result.hits)} results for {question!r} ({result.mode}{reranked}, {result.took_ms:.1f} ms)\n")
     for hit in result.hits:
@@ -266,7 +266,12 @@ def cmd_query(args: argparse.Namespace) -> int:
             + (f"  introduces {hit.introduces}" if hit.introduces else "")
             + (f"  [{hit.kind}]" if hit.kind else "")
         )
-        print(textwrap.indent(textwrap.fill(hit.text, width=100), "   "), end="\n\n")
+        for passage in hit.before:
+            print(textwrap.indent(textwrap.fill(passage.text, width=100), "   ... "))
+        print(textwrap.indent(textwrap.fill(hit.text, width=100), "   "))
+        for passage in hit.after:
+            print(textwrap.indent(textwrap.fill(passage.text, width=100), "   ... "))
+        print()
     return 0
 
 

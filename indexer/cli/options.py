@@ -21,6 +21,7 @@ from indexer.embed.prompts import with_prompts
 from indexer.embed.runtime import Runtime, load_embedder
 from indexer.embed.settings import EmbedServerSettings
 from indexer.errors import ConfigError
+from indexer.filters import FILTER_FORM, parse_filters, parse_meta
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
@@ -37,9 +38,11 @@ from indexer.manifest import RerankerInfo
 from indexer.rerank.base import Reranker, RerankRuntime
 from indexer.rerank.factory import load_reranker_of, reranker_info
 from indexer.rerank.settings import DEFAULT_RERANK_CANDIDATES, RerankOptions
+from indexer.retrieval.fusion import Fusion
+from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.storage.base import Backend
 from indexer.storage.settings import BackendName, StorageSettings
-from indexer.types import PassageContext
+from indexer.types import Filter, PassageContext
 
 CHUNK_DEFAULTS = ChunkingConfig()
 
@@ -351,3 +354,65 @@ def build_embedder(args: argparse.Namespace, backend: Backend) -> Embedder:
     model = model_name(args)
     prompts = build_prompts(backend, model, args.query_prompt, args.passage_prompt)
     return embedder_for(args, model, prompts, build=True)
+
+
+def add_search_options(parser: argparse.ArgumentParser) -> None:
+    """Every option of a search (`Searcher.search`) but the question, `-k`, `--mode` and the reranker's."""
+    parser.add_argument("--fusion", choices=[f.value for f in Fusion], help="hybrid: dbsf or rrf (default: as set)")
+    parser.add_argument("--dense-weight", type=float, help="hybrid dbsf: the dense share of the fused score, 0..1")
+    parser.add_argument("--min-score", type=float, help="drop hits scoring below this (in the mode's score)")
+    parser.add_argument("--max-per-doc", type=int, help="at most this many hits from one document")
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="FIELD:OP:VALUE",
+        help=f"a metadata condition (repeatable; all must hold): {FILTER_FORM}",
+    )
+    parser.add_argument(
+        "--meta", action="append", default=[], metavar="KEY:VALUE", help="metadata equal to this (repeatable)"
+    )
+    parser.add_argument("--doc-id", action="append", metavar="ID", help="only this document (repeatable)")
+    parser.add_argument("--source", metavar="PREFIX", help="only documents whose source starts with this path")
+    parser.add_argument("--no-highlight", action="store_true", help="no best-matching sentence per hit")
+    parser.add_argument("--offset", type=int, default=0, help="hits to skip (the next page: offset + k)")
+    parser.add_argument("--context", type=int, default=0, help="passages before and after each hit to show too")
+    parser.add_argument("--group", choices=[g.value for g in Group], help="page (default): one hit per page")
+    parser.add_argument(
+        "--navigation", choices=[n.value for n in Navigation], help="tables of contents and indexes (default: below)"
+    )
+    parser.add_argument("--document-weight", type=float, help="weight of a hit's document score (default 1)")
+    parser.add_argument("--rerank-budget-ms", type=float, help="past this, the fused order is returned")
+
+
+def search_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of `Searcher.search` the command line gives; ConfigError for a malformed filter."""
+    try:
+        where = parse_filters(args.filter)
+        metadata = tuple(parse_meta(args.meta).items())
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    restriction = Filter(
+        source_prefix=args.source,
+        doc_ids=tuple(args.doc_id) if args.doc_id else None,
+        metadata=metadata,
+        where=where,
+    )
+    return {
+        "k": args.k,
+        "mode": Mode(args.mode) if args.mode else None,
+        "fusion": Fusion(args.fusion) if args.fusion else None,
+        "dense_weight": args.dense_weight,
+        "min_score": args.min_score,
+        "max_per_doc": args.max_per_doc,
+        "where": None if restriction.is_empty else restriction,
+        "highlight": not args.no_highlight,
+        "offset": args.offset,
+        "context": args.context,
+        "group": Group(args.group) if args.group else None,
+        "navigation": Navigation(args.navigation) if args.navigation else None,
+        "document_weight": args.document_weight,
+        "rerank": False if args.no_rerank else None,
+        "rerank_candidates": args.rerank_candidates,
+        "rerank_budget_ms": args.rerank_budget_ms,
+    }

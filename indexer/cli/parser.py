@@ -16,6 +16,7 @@ from indexer.cli.options import (
     add_rerank_runtime,
     add_reranker,
     add_runtime,
+    add_search_options,
     add_server_options,
     add_storage,
     add_watching,
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reranker(query, "a reranker for this query instead of the one the collection records")
     query.add_argument("--no-rerank", action="store_true", help="no reranking, even where the collection has one")
     add_rerank_candidates(query)
+    add_search_options(query)
 
     merge_cmd = sub.add_parser(
         "merge",

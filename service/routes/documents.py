@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from indexer.building.writer import WriteResult
+from indexer.filters import parse_meta
 from indexer.retrieval.similar import SimilarDocument, similar_documents
 from indexer.storage.base import Snapshot
 from indexer.types import Filter
@@ -24,7 +25,6 @@ from service.errors import (
     error_responses,
 )
 from service.fields import ApiDocId, MetaParam, TopK
-from service.filters import parse_meta
 from service.writes import PUT_BODY, Batch, Incoming, document_from, originals_of, put_body
 
 router = APIRouter(tags=["documents"])

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, ValidationError
 
+from indexer.filters import parse_filters, parse_meta
 from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.results import Group, Mode, Navigation, SearchResult
 from indexer.types import Expr, Filter
@@ -18,7 +19,7 @@ from service.deps import AdmissionDep, EngineDep
 from service.engine import Engine
 from service.errors import MAX_CONTEXT, MAX_DEPTH, MAX_OFFSET, error_responses
 from service.fields import MaxPerDoc, MetaParam, QueryText, TopK
-from service.filters import FilterParam, parse_filters, parse_meta
+from service.filters import FilterParam
 from service.schemas import EXAMPLE_QUERY, SearchRequest, SearchResponse
 
 router = APIRouter(tags=["search"])
