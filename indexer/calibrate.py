@@ -30,8 +30,7 @@ from indexer.judgments import Qrels, per_query_ndcg, ranked_run
 from indexer.manifest import Calibration, CandidateScore
 from indexer.progress import progress_bar
 from indexer.retrieval.fusion import DEFAULT_DENSE_WEIGHT, Fusion
-from indexer.retrieval.rerank import RerankStage
-from indexer.retrieval.results import Mode
+from indexer.retrieval.results import Mode, StageScore
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend, Snapshot
 
@@ -93,7 +92,7 @@ RERANKED = tuple(dataclasses.replace(c, rerank=True) for c in CHOICES)
 def candidates_for(searcher: Searcher) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
     """(the candidates judged, the ones a calibration chooses from) for `searcher`: with the reranked choices
     where it has a reranker stage."""
-    if any(isinstance(stage, RerankStage) for stage in searcher.stages):
+    if searcher.has_stage(StageScore.rerank):
         return (*CANDIDATES, *RERANKED), (*CHOICES, *RERANKED)
     return CANDIDATES, CHOICES
 

@@ -90,7 +90,6 @@ class QueryContext:
     window: int  # candidates per retriever that hybrid scores are normalised on (the searcher's `candidates`)
     stage_scores: dict[int, dict[str, float]] = field(default_factory=dict)
     rerank_outcome: str | None = None  # what the reranker stage did (None: there is none)
-    rerank_ms: float | None = None  # how long it took
     _records: dict[int, ChunkRecord] = field(default_factory=dict)  # passages read so far, for every stage
     _places: dict[int, Place] = field(default_factory=dict)  # candidates' documents, pages and kinds read so far
 

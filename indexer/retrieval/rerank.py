@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import time
 from dataclasses import dataclass
 
 from indexer.rerank.base import Reranker, RerankerError
@@ -47,7 +46,6 @@ class RerankStage:
         context = ctx.snapshot.manifest.chunking.passage_context
         texts = [records[cid].matched(context) for cid, _ in head]
         budget = request.rerank_budget_ms if request.rerank_budget_ms is not None else self.budget_ms
-        started = time.perf_counter()
         try:
             if budget is None:  # nothing to give up on: score in this thread
                 scores = self.reranker.score(request.text, texts)
@@ -62,7 +60,6 @@ class RerankStage:
             log.warning("reranker %s failed: %s", self.reranker.model_id, exc)
             ctx.rerank_outcome = f"failed ({exc}): fused order"
             return ranked
-        ctx.rerank_ms = (time.perf_counter() - started) * 1000
         ctx.rerank_outcome = f"reranked {len(head)}"
         for (cid, fused), score in zip(head, scores, strict=True):
             ctx.stage_scores.setdefault(cid, {}).update({StageScore.fused: fused, self.name: score})

@@ -62,6 +62,10 @@ class Searcher:
         self.stages = tuple(stages)
         self.long_questions = long_questions
 
+    def has_stage(self, name: str) -> bool:
+        """Whether one of this searcher's stages explains its scores under `name` (e.g. `StageScore.rerank`)."""
+        return any(stage.name == name for stage in self.stages)
+
     @property
     def runtime(self) -> str:
         """The runtime that embeds this searcher's queries."""

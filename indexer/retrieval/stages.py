@@ -18,7 +18,13 @@ class Stage(Protocol):
 
     @property
     def name(self) -> str:
-        """The key its scores are explained under."""
+        """The key its scores are explained under (a `StageScore`); what `Searcher.has_stage` asks for."""
+        ...
+
+    @property
+    def records_own_scores(self) -> bool:
+        """True: it records the scores of the units it scored itself (some only); False: every unit of the
+        ranking it returns is explained by its score."""
         ...
 
     def __call__(self, ctx: QueryContext, ranked: Ranked) -> Ranked:
@@ -30,7 +36,7 @@ def apply_stages(ctx: QueryContext, ranked: Ranked, stages: Sequence[Stage]) -> 
     """Run `stages` in order over `ranked`, recording each one's scores in the context."""
     for stage in stages:
         ranked = stage(ctx, ranked)
-        if getattr(stage, "records_own_scores", False):  # it scored some units only, and said which
+        if stage.records_own_scores:  # it scored some units only, and said which
             continue
         for cid, score in ranked:
             ctx.stage_scores.setdefault(cid, {})[stage.name] = score

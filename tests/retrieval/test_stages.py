@@ -134,6 +134,7 @@ class _Boost:
     doc_id: str
     snapshot: Snapshot
     name: str = "boost"
+    records_own_scores: bool = False
 
     def __call__(self, ctx: QueryContext, ranked: Ranked) -> Ranked:
         doc_of = self.snapshot.store.doc_ids_of([c for c, _ in ranked])
