@@ -16,8 +16,8 @@ from indexer.errors import EmbeddingServerError, IndexerError, VersionNotKeptErr
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.folder import FolderReport
 from indexer.manifest import Manifest
+from indexer.retrieval.assemble import open_searcher
 from indexer.retrieval.defaults import SearchDefaults
-from indexer.retrieval.rerank import RerankStage
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend, Snapshot
@@ -129,15 +129,14 @@ class Engine:
 
     def _searcher_for(self, snapshot: Snapshot, embedder: Embedder) -> Searcher:
         settings = self._settings
-        reranker = self._models.reranker(snapshot.manifest.model.reranker)
-        stages = [RerankStage(reranker, settings.rerank_candidates, settings.rerank_budget_ms)] if reranker else []
-        return Searcher(
+        return open_searcher(
             snapshot,
             embedder,
+            self._models.reranker(snapshot.manifest.model.reranker),
+            settings,
             candidates=settings.candidates,
             defaults=self.defaults_for(snapshot),
             long_questions=settings.long_questions,
-            stages=stages,
         )
 
     @property

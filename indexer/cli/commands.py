@@ -40,9 +40,8 @@ from indexer.page_eval import (
     read_page_questions,
 )
 from indexer.rerank.factory import reranker_info
+from indexer.retrieval.assemble import open_searcher
 from indexer.retrieval.defaults import DEFAULTS
-from indexer.retrieval.rerank import RerankStage
-from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Backend
 from indexer.storage.factory import as_backend, open_backend
 from indexer.storage.settings import BackendName, StorageSettings
@@ -121,7 +120,7 @@ def cmd_eval_pages(args: argparse.Namespace) -> int:
         prompts = build_prompts(backend, args.model, args.query_prompt, args.passage_prompt)
         embedder = embedder_for(args, args.model, prompts)
         build = build_index(folders[0], backend, embedder, config, progress=not args.quiet)
-        searcher = Searcher(backend.open(), embedder)
+        searcher = open_searcher(backend.open(), embedder)
         report = PageReport(
             args.dataset.name, build.documents, build.pages, build.chunks, len(questions), build.seconds
         )
@@ -243,10 +242,8 @@ def cmd_query(args: argparse.Namespace) -> int:
             logging.getLogger("indexer").warning(warning)
         defaults = DEFAULTS.calibrated(snapshot.manifest.calibration)
         info = reranker_info(args.reranker, args.rerank_model) if args.reranker else snapshot.manifest.model.reranker
-        stages = []
-        if info is not None and not args.no_rerank:
-            stages.append(RerankStage(load_reranker_for(args, info), rerank_options(args).rerank_candidates))
-        searcher = Searcher(snapshot, embedder, defaults=defaults, stages=stages)
+        reranker = load_reranker_for(args, info) if info is not None and not args.no_rerank else None
+        searcher = open_searcher(snapshot, embedder, reranker, rerank_options(args), defaults=defaults)
         result = searcher.search(question, **search_options(args))
     reranked = f", {result.rerank}" if result.rerank else ""
     print(f"{len(result.hits)} results for {question!r} ({result.mode}{reranked}, {result.took_ms:.1f} ms)\n")
@@ -292,8 +289,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         embedder = embedder_for(args, recorded.id, recorded_prompts(recorded), recorded.endpoint)
         # With the collection's reranker, "+ reranker" settings are candidates too.
         info = snapshot.manifest.model.reranker
-        stages = [RerankStage(load_reranker_for(args, info), rerank_options(args).rerank_candidates)] if info else []
-        searcher = Searcher(snapshot, embedder, stages=stages)
+        reranker = load_reranker_for(args, info) if info else None
+        searcher = open_searcher(snapshot, embedder, reranker, rerank_options(args))
         calibration = calibrate(
             searcher, queries, qrels, judgments=str(judgments.resolve()), folds=args.folds, progress=True
         )
