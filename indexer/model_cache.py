@@ -22,6 +22,11 @@ from typing import Any
 # Files of a model folder that do not change its outputs.
 _IGNORED = {"README.md", ".gitattributes"}
 
+# The files of an export: the same names for every kind of model (embedder, cross-encoder).
+FP32_FILE = "model.onnx"
+INT8_FILE = "model-int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+
 
 def cache_root() -> Path:
     """The folder seekr keeps its caches under: `$XDG_CACHE_HOME/seekr` (`~/.cache/seekr`)."""

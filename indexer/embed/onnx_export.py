@@ -18,7 +18,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from indexer import model_cache
 from indexer.errors import ModelLoadError
-from indexer.model_cache import can_export, export_in_child, quantize_int8, weights_hash, write_entry
+from indexer.model_cache import (
+    FP32_FILE,
+    INT8_FILE,
+    TOKENIZER_FILE,
+    can_export,
+    export_in_child,
+    quantize_int8,
+    weights_hash,
+    write_entry,
+)
 
 # Everything that changes the exported files. Part of the cache key, so a change here re-exports.
 EXPORT_SETTINGS: dict[str, Any] = {
@@ -32,10 +41,7 @@ EXPORT_SETTINGS: dict[str, Any] = {
     # config does. Per-tensor weights cost far more accuracy (mean cosine 0.957 vs fp32, against 0.993).
     "int8": {"weight_type": "QInt8", "per_channel": True, "reduce_range": False, "weight_symmetric": True},
 }
-FP32_FILE = "model.onnx"
-INT8_FILE = "model-int8.onnx"
 META_FILE = "seekr-onnx.json"
-TOKENIZER_FILE = "tokenizer.json"
 _FUSABLE = {"bert", "roberta", "distilbert", "xlm-roberta", "mpnet", "electra"}
 
 

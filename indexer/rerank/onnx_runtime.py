@@ -7,14 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import onnxruntime as ort
-from onnxruntime.capi import onnxruntime_pybind11_state as ortstate
-
 from indexer.errors import ConfigError
-from indexer.rerank.onnx_export import FP32_FILE, INT8_FILE, activate, pair_feeds, pair_tokenizer, read_meta
+from indexer.model_cache import FP32_FILE, INT8_FILE
+from indexer.onnx_session import LOAD_ERRORS, cpu_session
+from indexer.rerank.onnx_export import activate, pair_feeds, pair_tokenizer, read_meta
 
 BATCH_SIZE = 16
-_LOAD_ERRORS = (ortstate.Fail, ortstate.InvalidProtobuf, ortstate.NoSuchFile, ortstate.InvalidGraph)
 
 
 class OnnxCrossEncoder:
@@ -26,14 +24,10 @@ class OnnxCrossEncoder:
         self._folder = folder
         self.int8 = self._meta.int8 if int8 is None else int8
         self._tokenizer = pair_tokenizer(entry, self._meta.max_length)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the embedder: see there
         path = entry / (INT8_FILE if self.int8 else FP32_FILE)
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except (OSError, *_LOAD_ERRORS) as exc:
+            self._session = cpu_session(path, threads)
+        except LOAD_ERRORS as exc:
             raise ConfigError(f"cannot load {path} ({exc}); delete {entry} to export again") from exc
 
     @property
