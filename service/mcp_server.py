@@ -44,7 +44,7 @@ from service.routes.search import run_search
 from service.routes.view import Viewer, file_of, page_text, parse_mark
 from service.schemas import PassageOut, SearchRequest, SearchResponse
 from service.settings import Settings
-from service.writes import DocumentIn, document_from, originals_of
+from service.writes import DocumentIn, document_from
 
 INSTRUCTIONS = """\
 seekr searches a collection of documents (reports, papers, notes, e-mails, ...) by meaning and by keywords.
@@ -354,12 +354,8 @@ def build_mcp(
         collection: Collection = DEFAULT_COLLECTION,
     ) -> WriteOut:
         body = DocumentIn(text=text, title=title, metadata=metadata or {})
-        sent = document_from(doc_id, body, settings)
-        result = await run(
-            Right.write,
-            collection,
-            lambda engine: engine.write(upserts=[sent.document], originals=originals_of([sent])),
-        )
+        document = document_from(doc_id, body, settings).document  # text: no file to keep
+        result = await run(Right.write, collection, lambda engine: engine.write(upserts=[document]))
         return WriteOut.of(result)
 
     @mcp.tool(description="Delete a document and all its passages (needs the write key).")
