@@ -98,14 +98,14 @@ class IndexWriter:
             base = self._open()
             base.manifest.check_model(self._embedder.model_id, self._embedder.dimension)
             store = originals_at(self._backend.originals_root) if base.manifest.keep_originals else None
-            written: list[str] = []
+            written: list[Path] = []
             try:
                 if store is not None:
                     upserts = [self._keep(store, doc, (originals or {}).get(doc.doc_id), written) for doc in upserts]
                 result = self._apply(base, upserts, deletes, origin)
             except BaseException:
                 for path in written:  # files no committed version names
-                    Path(path).unlink(missing_ok=True)
+                    path.unlink(missing_ok=True)
                 raise
             if store is not None and result.committed:
                 for doc in upserts:
@@ -116,17 +116,15 @@ class IndexWriter:
             return result
 
     @staticmethod
-    def _keep(store: Originals, doc: Document, original: Original | None, written: list[str]) -> Document:
+    def _keep(store: Originals, doc: Document, original: Original | None, written: list[Path]) -> Document:
         """`doc` naming its kept file (`file_sha256`), the file written first; `doc` as it is without a file."""
         if original is None:
             return doc
         if kept_suffix(doc.metadata) != original.suffix.lower():
             raise ValueError(f"the file of {doc.doc_id!r} is not named with extension {original.suffix!r}")
-        path = store.path(doc.doc_id, original.sha256, original.suffix)
-        existed = path.exists()
-        sha = store.put(doc.doc_id, original)
-        if not existed:
-            written.append(str(path))
+        sha, new = store.put(doc.doc_id, original)
+        if new is not None:
+            written.append(new)
         return replace(doc, metadata=doc.metadata | {HASH_KEY: sha})
 
     def _apply(self, base: Snapshot, upserts: Sequence[Document], deletes: Sequence[str], origin: str) -> WriteResult:

@@ -53,13 +53,13 @@ class Originals:
         """Where the file of `doc_id` with hash `sha256` and extension `suffix` is kept (it may be absent)."""
         return self._folder(doc_id) / f"{sha256}{suffix.lower()}"
 
-    def put(self, doc_id: str, original: Original) -> str:
-        """Keep `original` as the file of `doc_id`'s next version; its SHA-256. Written to a temporary file and
-        renamed, so a reader never sees part of it."""
-        sha = original.sha256
+    def put(self, doc_id: str, original: Original) -> tuple[str, Path | None]:
+        """Keep `original` as the file of `doc_id`'s next version: its SHA-256, and the file this call wrote (None:
+        it was kept already). Written to a temporary file and renamed, so a reader never sees part of it."""
+        sha = original.sha256  # hashed once: the bytes may be a large file
         target = self.path(doc_id, sha, original.suffix)
         if target.is_file():
-            return sha
+            return sha, None
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
@@ -71,7 +71,7 @@ class Originals:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return sha
+        return sha, target
 
     def keep(self, doc_id: str, name: str | None) -> None:
         """Remove every file of `doc_id` but the one called `name` (None: all of them, and its folder)."""
