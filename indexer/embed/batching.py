@@ -51,7 +51,8 @@ class BatchingEmbedder(WrappedEmbedder):
         self.batches = 0  # forward passes run, for metrics and tests
         self.batched_texts = 0
         self._thread = threading.Thread(target=self._run, name="query-batcher", daemon=True)
-        self._thread.start()
+        if self.batching:  # on a batch-variant runtime nothing is ever queued: no thread waits for it
+            self._thread.start()
 
     def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
         if len(texts) != 1:
@@ -75,7 +76,8 @@ class BatchingEmbedder(WrappedEmbedder):
                 return
             self._closed = True
             self._queue.put(None)
-        self._thread.join()
+        if self.batching:
+            self._thread.join()
 
     def _collect(self, first: _Request) -> list[_Request]:
         batch = [first]
