@@ -278,7 +278,7 @@ def storage_settings(args: argparse.Namespace, index: Path | None = None) -> Sto
         "milvus_uri": args.milvus_uri,
         "milvus_collection": args.milvus_collection,
     }
-    return StorageSettings(**{k: v for k, v in given.items() if v is not None})
+    return settings_from(StorageSettings, "storage settings", given)
 
 
 def backend_for(args: argparse.Namespace, *, create: bool, index: Path | None = None) -> Backend:
