@@ -8,8 +8,6 @@ imports torch just to find out that the export is already there.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,28 +16,24 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from indexer import model_cache
 from indexer.errors import ModelLoadError
-from indexer.model_cache import (
-    FP32_FILE,
-    INT8_FILE,
-    TOKENIZER_FILE,
-    can_export,
-    export_in_child,
-    quantize_int8,
-    weights_hash,
-    write_entry,
+from indexer.model_cache import FP32_FILE, INT8_FILE, TOKENIZER_FILE, quantize_int8, weights_hash
+from indexer.onnx_export import (
+    INT8_SETTINGS,
+    TRACE_SETTINGS,
+    ensure_entry,
+    export_command,
+    export_entry,
+    input_names,
+    trace,
 )
 
 # Everything that changes the exported files. Part of the cache key, so a change here re-exports.
 EXPORT_SETTINGS: dict[str, Any] = {
     "format": 2,
-    "exporter": "torch.onnx.export dynamo=False",
-    "opset": 17,
-    "attention": "eager",
+    **TRACE_SETTINGS,
     # onnxruntime's transformer optimizer fuses attention, LayerNorm and GELU (bert-like models only).
     "fusion": "onnxruntime.transformers.optimizer bert",
-    # Per-channel symmetric int8 weights, asymmetric activations: what sentence-transformers' avx512_vnni
-    # config does. Per-tensor weights cost far more accuracy (mean cosine 0.957 vs fp32, against 0.993).
-    "int8": {"weight_type": "QInt8", "per_channel": True, "reduce_range": False, "weight_symmetric": True},
+    "int8": INT8_SETTINGS,
 }
 META_FILE = "seekr-onnx.json"
 _FUSABLE = {"bert", "roberta", "distilbert", "xlm-roberta", "mpnet", "electra"}
@@ -89,33 +83,22 @@ def find_export(cache_dir: Path, model_id: str) -> Path | None:
 
 def ensure_exported(model_dir: Path, cache_dir: Path, model_id: str) -> Path:
     """The cache entry for `model_dir`, exporting it first (in a child process) if it is not there yet."""
-    entry = cache_entry(model_dir, cache_dir)
-    if (entry / META_FILE).is_file():
-        return entry
-    if not can_export():
-        raise ModelLoadError(
-            f"no ONNX export of {model_dir} in {cache_dir}, and exporting one needs torch and onnx, which are not "
-            "installed. Install the export extra (`pip install 'seekr[torch]'`), point SEEKR_MODEL_CACHE at a "
-            "cache made where it is installed, or use SEEKR_RUNTIME=torch."
-        )
     args = [str(model_dir), str(cache_dir), "--model-id", model_id]
-    if (failure := export_in_child("indexer.embed.onnx_export", args, entry, META_FILE)) is not None:
-        raise ModelLoadError(f"exporting {model_dir} to ONNX failed:\n{failure}")
-    return entry
+
+    def fail(reason: str) -> ModelLoadError:
+        return ModelLoadError(f"model {model_dir}: {reason}; or use SEEKR_RUNTIME=torch.")
+
+    return ensure_entry(cache_entry(model_dir, cache_dir), META_FILE, "indexer.embed.onnx_export", args, fail)
 
 
 def export(model_dir: Path, cache_dir: Path, model_id: str) -> Path:
     """Export `model_dir` into its cache entry under `cache_dir` (atomically); returns the entry."""
-
-    def fill(work: Path) -> None:
-        meta = _export_into(model_dir, work, model_id)
-        (work / META_FILE).write_text(meta.model_dump_json(indent=2) + "\n", encoding="utf-8")
-
-    return write_entry(cache_entry(model_dir, cache_dir), META_FILE, fill)
+    return export_entry(
+        cache_entry(model_dir, cache_dir), META_FILE, lambda work: _export_into(model_dir, work, model_id)
+    )
 
 
 def _export_into(model_dir: Path, work: Path, model_id: str) -> ExportMeta:
-    import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Normalize, Pooling, Transformer
 
@@ -129,31 +112,10 @@ def _export_into(model_dir: Path, work: Path, model_id: str) -> ExportMeta:
         raise ModelLoadError(f"{model_dir}: pooling {mode!r} or its modules are not supported on ONNX; use torch")
     transformer: Transformer = modules[0]
     hf = transformer.auto_model.eval()
-    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in st.tokenizer.model_input_names]
-
-    class _Encoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.hf = hf
-
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            hidden: torch.Tensor = self.hf(**dict(zip(names, inputs, strict=True))).last_hidden_state
-            return hidden
-
+    names = input_names(st.tokenizer)
     sample = st.tokenizer(["an example sentence to trace", "short"], padding=True, return_tensors="pt")
-    axes = {n: {0: "batch", 1: "sequence"} for n in names}
     raw = work / "raw.onnx"
-    with torch.no_grad():
-        torch.onnx.export(
-            _Encoder(),
-            tuple(sample[n] for n in names),
-            str(raw),
-            dynamo=False,
-            opset_version=EXPORT_SETTINGS["opset"],
-            input_names=names,
-            output_names=["last_hidden_state"],
-            dynamic_axes={**axes, "last_hidden_state": {0: "batch", 1: "sequence"}},
-        )
+    trace(hf, names, sample, "last_hidden_state", raw, {0: "batch", 1: "sequence"})
     config = hf.config
     fused = config.model_type in _FUSABLE
     fp32 = work / FP32_FILE
@@ -190,18 +152,13 @@ def _export_into(model_dir: Path, work: Path, model_id: str) -> ExportMeta:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m indexer.embed.onnx_export MODEL_DIR CACHE_DIR`: export and print the cache entry."""
-    parser = argparse.ArgumentParser(prog="python -m indexer.embed.onnx_export", description=__doc__)
-    parser.add_argument("model_dir", type=Path, help="sentence-transformers model folder")
-    parser.add_argument("cache_dir", type=Path, help="cache folder (the entry is made inside it)")
-    parser.add_argument("--model-id", help="id recorded for the model (default: the folder's absolute path)")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        print(export(args.model_dir, args.cache_dir, args.model_id or str(args.model_dir.resolve())))
-    except ModelLoadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    def run(args: Any) -> str:
+        return str(export(args.folder, args.cache_dir, args.model_id or str(args.folder.resolve())))
+
+    what = "sentence-transformers model folder"
+    prog = "python -m indexer.embed.onnx_export"
+    return export_command(prog, __doc__, what, run, (ModelLoadError,), argv, model_id=True)
 
 
 if __name__ == "__main__":

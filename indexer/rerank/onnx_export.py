@@ -12,8 +12,6 @@ must itself match the torch model within `FP32_TOLERANCE`, or the export fails.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,25 +22,19 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tokenizers import Tokenizer
 
 from indexer.errors import ConfigError
-from indexer.model_cache import (
-    FP32_FILE,
-    INT8_FILE,
-    TOKENIZER_FILE,
-    cache_entry,
-    can_export,
-    export_in_child,
-    quantize_int8,
-    weights_hash,
-    write_entry,
+from indexer.model_cache import FP32_FILE, INT8_FILE, TOKENIZER_FILE, cache_entry, quantize_int8, weights_hash
+from indexer.onnx_export import (
+    INT8_SETTINGS,
+    TRACE_SETTINGS,
+    ensure_entry,
+    export_command,
+    export_entry,
+    input_names,
+    trace,
 )
 
-EXPORT_SETTINGS: dict[str, Any] = {
-    "format": 1,
-    "exporter": "torch.onnx.export dynamo=False",
-    "opset": 17,
-    "attention": "eager",
-    "int8": {"weight_type": "QInt8", "per_channel": True, "reduce_range": False, "weight_symmetric": True},
-}
+# Everything that changes the exported files. Part of the cache key, so a change here re-exports.
+EXPORT_SETTINGS: dict[str, Any] = {"format": 1, **TRACE_SETTINGS, "int8": INT8_SETTINGS}
 META_FILE = "seekr-cross-encoder.json"
 INT8_TOLERANCE = 0.01
 FP32_TOLERANCE = 1e-4
@@ -109,29 +101,17 @@ def read_meta(entry: Path) -> CrossEncoderMeta:
 
 def ensure_exported(folder: Path, cache_dir: Path) -> Path:
     """The cache entry of `folder`, exporting it first (in a child process) when the cache has none."""
-    entry = entry_for(folder, cache_dir)
-    if (entry / META_FILE).is_file():
-        return entry
-    if not can_export():
-        raise ConfigError(
-            f"reranker {folder}: no ONNX export of it in {cache_dir}, and exporting needs torch and onnx, which are "
-            "not installed. Export it where they are (`pip install 'seekr[torch]'`, then `python -m "
-            "indexer.rerank.onnx_export FOLDER CACHE_DIR`) and point SEEKR_MODEL_CACHE at that cache."
-        )
-    args = [str(folder), str(cache_dir)]
-    if (failure := export_in_child("indexer.rerank.onnx_export", args, entry, META_FILE)) is not None:
-        raise ConfigError(f"reranker {folder}: exporting it to ONNX failed:\n{failure}")
-    return entry
+
+    def fail(reason: str) -> ConfigError:
+        return ConfigError(f"reranker {folder}: {reason}")
+
+    module = "indexer.rerank.onnx_export"
+    return ensure_entry(entry_for(folder, cache_dir), META_FILE, module, [str(folder), str(cache_dir)], fail)
 
 
 def export(folder: Path, cache_dir: Path) -> Path:
     """Export `folder` into its cache entry (atomically); returns the entry."""
-
-    def fill(work: Path) -> None:
-        meta = _export_into(folder, work)
-        (work / META_FILE).write_text(meta.model_dump_json(indent=2) + "\n", encoding="utf-8")
-
-    return write_entry(entry_for(folder, cache_dir), META_FILE, fill)
+    return export_entry(entry_for(folder, cache_dir), META_FILE, lambda work: _export_into(folder, work))
 
 
 def pair_tokenizer(entry: Path, max_length: int) -> Tokenizer:
@@ -166,7 +146,6 @@ def activate(logits: np.ndarray[Any, Any], activation: str) -> np.ndarray[Any, A
 
 def _export_into(folder: Path, work: Path) -> CrossEncoderMeta:
     import onnxruntime as ort
-    import torch
     from sentence_transformers import CrossEncoder
 
     ce = CrossEncoder(str(folder), device="cpu", model_kwargs={"attn_implementation": "eager"})
@@ -177,33 +156,13 @@ def _export_into(folder: Path, work: Path) -> CrossEncoderMeta:
         raise ConfigError(f"reranker {folder}: its activation {ce.activation_fn!r} cannot run on ONNX; use torch")
     hf = ce.model.eval()
     tokenizer = ce.tokenizer
-    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tokenizer.model_input_names]
-
-    class _Scorer(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.hf = hf
-
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            logits: torch.Tensor = self.hf(**dict(zip(names, inputs, strict=True))).logits
-            return logits
-
+    names = input_names(tokenizer)
     sample = tokenizer(
         ["a question to trace", "short"], ["a passage to trace through the model", "p"], padding=True,
         return_tensors="pt",
     )  # fmt: skip
     fp32 = work / FP32_FILE
-    with torch.no_grad():
-        torch.onnx.export(
-            _Scorer(),
-            tuple(sample[n] for n in names),
-            str(fp32),
-            dynamo=False,
-            opset_version=EXPORT_SETTINGS["opset"],
-            input_names=names,
-            output_names=["logits"],
-            dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names}, "logits": {0: "batch"}},
-        )
+    trace(hf, names, sample, "logits", fp32, {0: "batch"})
     quantize_int8(fp32, work / INT8_FILE, EXPORT_SETTINGS["int8"])
     tokenizer.backend_tokenizer.save(str(work / TOKENIZER_FILE))
 
@@ -241,21 +200,16 @@ def _export_into(folder: Path, work: Path) -> CrossEncoderMeta:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m indexer.rerank.onnx_export FOLDER CACHE_DIR`: export and print the cache entry."""
-    parser = argparse.ArgumentParser(prog="python -m indexer.rerank.onnx_export", description=__doc__)
-    parser.add_argument("folder", type=Path, help="a sentence-transformers CrossEncoder folder")
-    parser.add_argument("cache_dir", type=Path, help="cache folder (the entry is made inside it)")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
+    """`python -m indexer.rerank.onnx_export FOLDER CACHE_DIR`: export, print the cache entry and the parity."""
+
+    def run(args: Any) -> str:
         entry = export(args.folder, args.cache_dir)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    meta = read_meta(entry)
-    kept = "kept" if meta.int8 else "not kept (fp32 is used)"
-    print(f"{entry}\nfp32 vs torch: {meta.fp32_error:.2g}; int8 vs fp32: {meta.int8_error:.2g}, int8 {kept}")
-    return 0
+        meta = read_meta(entry)
+        kept = "kept" if meta.int8 else "not kept (fp32 is used)"
+        return f"{entry}\nfp32 vs torch: {meta.fp32_error:.2g}; int8 vs fp32: {meta.int8_error:.2g}, int8 {kept}"
+
+    what = "a sentence-transformers CrossEncoder folder"
+    return export_command("python -m indexer.rerank.onnx_export", __doc__, what, run, (ConfigError,), argv)
 
 
 if __name__ == "__main__":
