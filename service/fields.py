@@ -6,10 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated, Any
+from collections.abc import Callable
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -66,6 +69,38 @@ def _json_number(value: object) -> object:
 
 
 Number = BeforeValidator(_json_number)
+
+
+def _json_boolean(value: object) -> object:
+    if value is not None and not isinstance(value, bool):
+        raise ValueError("must be a JSON boolean, true or false")
+    return value
+
+
+_CHECKS: dict[type, Callable[[object], object]] = {bool: _json_boolean, int: _json_number, float: _json_number}
+
+
+def _base_types(annotation: Any) -> set[type]:
+    """The plain types an annotation admits, through Optional, unions and Annotated."""
+    if get_origin(annotation) is Annotated:
+        return _base_types(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return {t for arg in get_args(annotation) for t in _base_types(arg)}
+    return {annotation} if isinstance(annotation, type) else set()
+
+
+def json_typed_fields(model: type[BaseModel]) -> dict[str, Callable[[object], object]]:
+    """For each number or flag field of `model`, the check that its JSON value is a JSON number or boolean
+    (bool first: it is an int to Python)."""
+    out: dict[str, Callable[[object], object]] = {}
+    for name, info in model.model_fields.items():
+        types = _base_types(info.annotation)
+        kind = next((t for t in _CHECKS if t in types), None)
+        if kind is not None:
+            out[name] = _CHECKS[kind]
+    return out
+
+
 TopK = Annotated[int, Field(ge=1, le=MAX_K)]  # query strings are text: only JSON bodies add `Number`
 MaxPerDoc = Annotated[int, Field(ge=1, le=MAX_K)]
 # Metadata keys: no control characters, quotes, backslashes or colons (GET's meta=key:value splits at the first).

@@ -26,15 +26,13 @@ from indexer import __version__
 from indexer.collections import DEFAULT_COLLECTION, NAME_PATTERN
 from indexer.errors import IndexerError
 from indexer.retrieval.context import passages_around
-from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.retrieval.similar import similar_documents as find_similar
 from indexer.types import Filter, StoredDocument
 from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, PageImage
 from service.auth import identify
 from service.collections import Collections
 from service.engine import Engine
-from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_DEPTH, MAX_K, MAX_OFFSET, ServiceError
+from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_K, MAX_OFFSET, ServiceError
 from service.filters import Filters
 from service.keys import ALL, Caller, KeyRing, Right
 from service.metrics import Metrics
@@ -44,6 +42,7 @@ from service.routes.search import run_search
 from service.routes.view import Viewer, file_of, page_text, parse_mark
 from service.schemas import PassageOut, SearchRequest, SearchResponse
 from service.settings import Settings
+from service.tool_options import with_search_options
 from service.writes import DocumentIn, document_from
 
 INSTRUCTIONS = """\
@@ -162,6 +161,7 @@ def build_mcp(
         "min_score, highlight, offset, group, document_weight, navigation, rerank_budget_ms), with its meaning."
     )
     @counted
+    @with_search_options
     async def search(
         query: Annotated[
             str,
@@ -171,53 +171,23 @@ def build_mcp(
                 description="The question or keywords, or a whole paragraph to find passages like it.",
             ),
         ],
-        k: Annotated[int, Field(ge=1, le=MAX_K, description="Passages per page.")] = 5,
-        mode: Mode | None = None,
         filters: Filters | None = None,
-        max_per_doc: Annotated[int | None, Field(ge=1, le=MAX_K)] = None,
-        page: Annotated[int, Field(ge=1, description="Page number, from 1.")] = 1,
+        page: Annotated[int, Field(ge=1, description="Page number, from 1 (or give `offset`).")] = 1,
         version: Annotated[int | None, Field(ge=1, description="Index version of the first page.")] = None,
-        context: Annotated[int, Field(ge=0, le=MAX_CONTEXT)] = 0,
-        rerank: Annotated[
-            bool | None, Field(description="false: skip the collection's reranker, if it has one (default: yes).")
-        ] = None,
-        rerank_candidates: Annotated[
-            int | None,
-            Field(
-                ge=1, le=MAX_DEPTH, description="Units the reranker re-scores (default SEEKR_RERANK_CANDIDATES, 20)."
-            ),
-        ] = None,
-        fusion: Fusion | None = None,
-        dense_weight: Annotated[float | None, Field(ge=0, le=1, description="Hybrid dbsf: the dense share.")] = None,
-        min_score: Annotated[float | None, Field(description="Drop hits below this score (the mode's scale).")] = None,
-        highlight: Annotated[bool, Field(description="Mark the best-matching sentence of each passage.")] = True,
-        offset: Annotated[
-            int | None, Field(ge=0, le=MAX_OFFSET, description="Results to skip (instead of `page`).")
-        ] = None,
-        group: Group | None = None,
-        document_weight: Annotated[
-            float | None, Field(ge=0, le=10, description="Weight of a hit's document score (default 1).")
-        ] = None,
-        navigation: Navigation | None = None,
-        rerank_budget_ms: Annotated[
-            float | None, Field(gt=0, le=60_000, description="Past this, the reranker is not waited for.")
-        ] = None,
         collection: Collection = DEFAULT_COLLECTION,
+        **options: Any,
     ) -> SearchResponse:
-        if offset is not None and page != 1:
+        offset, k = options["offset"], options["k"]
+        if offset and page != 1:
             raise ToolError("give `page` or `offset`, not both")
-        skip = offset if offset is not None else (page - 1) * k
+        skip = offset or (page - 1) * k
         if skip > MAX_OFFSET:
             raise ToolError(f"page {page} of {k} starts past result {MAX_OFFSET}; narrow the query or add filters")
-        options = {
-            "query": query, "k": k, "mode": mode, "filters": filters, "max_per_doc": max_per_doc, "offset": skip,
-            "version": version, "context": context, "rerank": rerank, "rerank_candidates": rerank_candidates,
-            "fusion": fusion, "dense_weight": dense_weight, "min_score": min_score, "highlight": highlight,
-            "group": group, "document_weight": document_weight, "navigation": navigation,
-            "rerank_budget_ms": rerank_budget_ms,
-        }  # fmt: skip
+        given = {name: value for name, value in options.items() if value is not None}
         try:
-            req = SearchRequest.model_validate({k_: v for k_, v in options.items() if v is not None})
+            req = SearchRequest.model_validate(
+                given | {"query": query, "filters": filters, "offset": skip, "version": version}
+            )
         except ValidationError as exc:
             raise ToolError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from exc
         result = await run(Right.read, collection, lambda engine: run_search(engine, req))

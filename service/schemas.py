@@ -6,110 +6,62 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.results import Group, Hit, Mode, Navigation, Passage, SearchResult, StageScore
-from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_DEPTH, MAX_K, MAX_OFFSET
-from service.fields import REQUEST_MODEL_CONFIG, BodyQueryText, MaxPerDoc, Number, TopK
+from indexer.retrieval.options import SearchOptions
+from indexer.retrieval.results import Hit, Mode, Passage, SearchResult, StageScore
+from service.errors import MAX_BODY_QUERY_CHARS
+from service.fields import REQUEST_MODEL_CONFIG, BodyQueryText, Number, json_typed_fields
 from service.filters import Filters
 
 EXAMPLE_QUERY = "Where did Wang Yi meet Lavrov"
 
 
-class SearchRequest(BaseModel):
-    """POST /search body."""
+_JSON_TYPED = json_typed_fields(SearchOptions)
 
-    model_config = REQUEST_MODEL_CONFIG | ConfigDict(
-        json_schema_extra={"examples": [{"query": EXAMPLE_QUERY, "k": 3, "mode": "hybrid"}]}
-    )
+
+def options_of(request: SearchOptions) -> SearchOptions:
+    """The `SearchOptions` part of a request model that extends them (validated already: not checked again)."""
+    names = set(SearchOptions.model_fields)
+    values = {name: getattr(request, name) for name in names}
+    return SearchOptions.model_construct(request.model_fields_set & names, **values)
+
+
+class _Question(BaseModel):
+    """The question of a POST /search body: a base of its own so that it comes first (in the schema, in errors)."""
 
     query: BodyQueryText = Field(
         description=f"The question (1..{MAX_BODY_QUERY_CHARS:,} characters after trimming): a few words, or a whole "
         "paragraph to find passages like it (one longer than the model reads is embedded as far as the model reads "
         "it, or as the mean of its pieces with SEEKR_LONG_QUESTIONS=mean; BM25 scores every term)."
     )
-    k: Annotated[TopK, Number] = Field(5, description=f"Number of passages, 1..{MAX_K}.")
-    mode: Mode | None = Field(
-        None,
-        description="dense, lexical or hybrid (both, fused); default: the collection's (hybrid unless it was "
-        "calibrated from judged questions).",
+
+
+class SearchRequest(SearchOptions, _Question):
+    """POST /search body: the question, its filters and index version, and every search option (`SearchOptions`,
+    where each is defined), as JSON: a number must be a JSON number and a flag a JSON boolean."""
+
+    model_config = REQUEST_MODEL_CONFIG | ConfigDict(
+        json_schema_extra={"examples": [{"query": EXAMPLE_QUERY, "k": 3, "mode": "hybrid"}]}
     )
-    fusion: Fusion | None = Field(
-        None,
-        description="Hybrid only: dbsf (distribution-based score fusion) or rrf (reciprocal rank fusion); "
-        "default: the collection's calibrated choice, else the server's (SEEKR_FUSION, dbsf).",
-    )
-    # The bounds inside the Annotated, before `Number`: on the optional field, or after the validator, they reach
-    # the spec as "ge"/"le", which no client reads (a fuzzer's -5e27 was valid by the spec but refused).
-    dense_weight: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), Number] | None = Field(
-        None,
-        description="Hybrid dbsf only: the dense share of the fused score, 0..1 (default: the collection's "
-        "calibrated choice, else the server's, 0.5).",
-    )
-    min_score: Annotated[float, Number] | None = Field(
-        None,
-        allow_inf_nan=False,
-        description="Drop hits scoring below this, in the mode's scale: cosine (dense, -1..1), BM25 (lexical, "
-        ">= 0), dbsf (hybrid: sum of two normalised scores, about 0..2), rrf (hybrid, at most 2/61 = 0.0328).",
-    )
-    max_per_doc: Annotated[MaxPerDoc, Number] | None = Field(
-        None, description="At most this many passages per document; k is filled from other documents."
-    )
+
     filters: Filters | None = Field(None, description="Restrict the search before the top-k cut.")
-    highlight: StrictBool = Field(True, description="Mark the best-matching sentence of each passage.")
-    offset: Annotated[int, Number] = Field(
-        0,
-        ge=0,
-        le=MAX_OFFSET,
-        description=f"Results to skip: the next page starts at offset + k. Pages concatenated equal one request "
-        f"for more; at most {MAX_OFFSET} (offset + k reaches the {MAX_DEPTH:,}th result at most).",
-    )
     version: Annotated[int, Field(ge=1), Number] | None = Field(
         None,
         description="Answer from this index version (the index_version of the first page), so that writes "
         "between pages do not shift them; 404 when it is no longer kept (start again without it).",
     )
-    context: Annotated[int, Number] = Field(
-        0,
-        ge=0,
-        le=MAX_CONTEXT,
-        description=f"Also return this many passages before and after each hit, from its document (0..{MAX_CONTEXT}).",
-    )
-    group: Group | None = Field(
-        None,
-        description="page (the default): one hit per page of a paged document, its best passage, scored from all "
-        "its passages; passage: every passage on its own. Passages without a page are their own unit either way.",
-    )
-    document_weight: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False), Number] | None = Field(
-        None,
-        description="Hierarchical scoring, w: each hit's score is (own + w * document) / (1 + w), the document's "
-        "score being the mean of its best three pages or passages among the first candidates; 0 ranks pages and "
-        "passages alone (default 1).",
-    )
-    navigation: Navigation | None = Field(
-        None,
-        description="Where passages of navigation pages (tables of contents, indexes, lists of figures) go: "
-        "below (the default: after every content passage), exclude, or include (ranked as any passage).",
-    )
-    rerank: bool | None = Field(
-        None,
-        description="Whether the collection's reranker, if it has one, re-scores the hits (default: yes, or what "
-        "the collection's calibration chose).",
-    )
-    rerank_candidates: Annotated[int, Field(ge=1, le=MAX_DEPTH), Number] | None = Field(
-        None, description="How many of the first units the reranker re-scores (default SEEKR_RERANK_CANDIDATES)."
-    )
-    rerank_budget_ms: Annotated[float, Field(gt=0, le=60_000, allow_inf_nan=False), Number] | None = Field(
-        None,
-        description="Past this many milliseconds the reranker is not waited for: the fused order is returned and "
-        "`rerank` says so (default SEEKR_RERANK_BUDGET_MS).",
-    )
+
+    @field_validator(*_JSON_TYPED, mode="before")
+    @classmethod
+    def _json_types(cls, value: object, info: ValidationInfo) -> object:
+        # pydantic's lax mode would take "5" for a number and 1 for a flag; the schema says JSON types.
+        return _JSON_TYPED[info.field_name or ""](value)
+
+    def options(self) -> SearchOptions:
+        """The search options of this body (what `Searcher.search` takes besides the question and filter)."""
+        return options_of(self)
 
 
 class Scores(BaseModel):

@@ -242,9 +242,10 @@ def cmd_query(args: argparse.Namespace) -> int:
             logging.getLogger("indexer").warning(warning)
         defaults = DEFAULTS.calibrated(snapshot.manifest.calibration)
         info = reranker_info(args.reranker, args.rerank_model) if args.reranker else snapshot.manifest.model.reranker
-        reranker = load_reranker_for(args, info) if info is not None and not args.no_rerank else None
+        reranker = load_reranker_for(args, info) if info is not None and args.rerank is not False else None
         searcher = open_searcher(snapshot, embedder, reranker, rerank_options(args), defaults=defaults)
-        result = searcher.search(question, **search_options(args))
+        options, restriction = search_options(args)
+        result = searcher.search(question, options, where=restriction)
     reranked = f", {result.rerank}" if result.rerank else ""
     print(f"{len(result.hits)} results for {question!r} ({result.mode}{reranked}, {result.took_ms:.1f} ms)\n")
     for hit in result.hits:

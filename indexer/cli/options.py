@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
@@ -38,8 +40,7 @@ from indexer.manifest import RerankerInfo
 from indexer.rerank.base import Reranker, RerankRuntime
 from indexer.rerank.factory import load_reranker_of, reranker_info
 from indexer.rerank.settings import DEFAULT_RERANK_CANDIDATES, RerankOptions
-from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.results import Group, Mode, Navigation
+from indexer.retrieval.options import SearchOptions
 from indexer.storage.base import Backend
 from indexer.storage.settings import BackendName, StorageSettings
 from indexer.types import Filter, PassageContext
@@ -357,11 +358,18 @@ def build_embedder(args: argparse.Namespace, backend: Backend) -> Embedder:
 
 
 def add_search_options(parser: argparse.ArgumentParser) -> None:
-    """Every option of a search (`Searcher.search`) but the question, `-k`, `--mode` and the reranker's."""
-    parser.add_argument("--fusion", choices=[f.value for f in Fusion], help="hybrid: dbsf or rrf (default: as set)")
-    parser.add_argument("--dense-weight", type=float, help="hybrid dbsf: the dense share of the fused score, 0..1")
-    parser.add_argument("--min-score", type=float, help="drop hits scoring below this (in the mode's score)")
-    parser.add_argument("--max-per-doc", type=int, help="at most this many hits from one document")
+    """A flag for every search option (`SearchOptions`: its name, type, choices and description; a yes/no option
+    is `--NAME`/`--no-NAME`), and the filter flags."""
+    for name, info in SearchOptions.model_fields.items():
+        flag = option_flag(name)
+        kind = _flag_type(info.annotation)
+        described = (info.description or "").replace("%", "%%")  # argparse formats help with %
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=described)
+        elif issubclass(kind, Enum):
+            parser.add_argument(flag, choices=[member.value for member in kind], help=described)
+        else:
+            parser.add_argument(flag, type=kind, metavar=name.upper(), help=described)
     parser.add_argument(
         "--filter",
         action="append",
@@ -374,19 +382,34 @@ def add_search_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--doc-id", action="append", metavar="ID", help="only this document (repeatable)")
     parser.add_argument("--source", metavar="PREFIX", help="only documents whose source starts with this path")
-    parser.add_argument("--no-highlight", action="store_true", help="no best-matching sentence per hit")
-    parser.add_argument("--offset", type=int, default=0, help="hits to skip (the next page: offset + k)")
-    parser.add_argument("--context", type=int, default=0, help="passages before and after each hit to show too")
-    parser.add_argument("--group", choices=[g.value for g in Group], help="page (default): one hit per page")
-    parser.add_argument(
-        "--navigation", choices=[n.value for n in Navigation], help="tables of contents and indexes (default: below)"
-    )
-    parser.add_argument("--document-weight", type=float, help="weight of a hit's document score (default 1)")
-    parser.add_argument("--rerank-budget-ms", type=float, help="past this, the fused order is returned")
 
 
-def search_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of `Searcher.search` the command line gives; ConfigError for a malformed filter."""
+def option_flag(name: str) -> str:
+    """The flag of search option `name`: `-k`, `--max-per-doc`."""
+    return "-" + name if len(name) == 1 else "--" + name.replace("_", "-")
+
+
+def _flag_type(annotation: Any) -> type:
+    """The one plain type of an option (through Optional and Annotated), which its flag converts to."""
+    if get_origin(annotation) is Annotated:
+        return _flag_type(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        (only,) = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return _flag_type(only)
+    if not isinstance(annotation, type):
+        raise TypeError(f"a search option of type {annotation!r} has no flag form")
+    return annotation
+
+
+def search_options(args: argparse.Namespace) -> tuple[SearchOptions, Filter | None]:
+    """The search options and the filter the command line gives; ConfigError naming a flag out of range or a
+    malformed filter."""
+    given = {name: getattr(args, name) for name in SearchOptions.model_fields if getattr(args, name) is not None}
+    try:
+        options = SearchOptions.model_validate(given)
+    except ValidationError as exc:
+        problems = (f"{option_flag(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError("; ".join(problems)) from exc
     try:
         where = parse_filters(args.filter)
         metadata = tuple(parse_meta(args.meta).items())
@@ -398,21 +421,4 @@ def search_options(args: argparse.Namespace) -> dict[str, Any]:
         metadata=metadata,
         where=where,
     )
-    return {
-        "k": args.k,
-        "mode": Mode(args.mode) if args.mode else None,
-        "fusion": Fusion(args.fusion) if args.fusion else None,
-        "dense_weight": args.dense_weight,
-        "min_score": args.min_score,
-        "max_per_doc": args.max_per_doc,
-        "where": None if restriction.is_empty else restriction,
-        "highlight": not args.no_highlight,
-        "offset": args.offset,
-        "context": args.context,
-        "group": Group(args.group) if args.group else None,
-        "navigation": Navigation(args.navigation) if args.navigation else None,
-        "document_weight": args.document_weight,
-        "rerank": False if args.no_rerank else None,
-        "rerank_candidates": args.rerank_candidates,
-        "rerank_budget_ms": args.rerank_budget_ms,
-    }
+    return options, None if restriction.is_empty else restriction

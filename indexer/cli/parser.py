@@ -22,7 +22,6 @@ from indexer.cli.options import (
     add_watching,
 )
 from indexer.embed.base import BATCH_SIZE, DEFAULT_MODEL
-from indexer.retrieval.results import Mode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,19 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         "words", nargs="+", metavar="[DIR] QUESTION", help="local index directory (optional), then the question"
     )
     add_storage(query, index_flag=False)
-    query.add_argument("-k", type=int, default=5, help="number of passages (default: %(default)s)")
-    query.add_argument(
-        "--mode",
-        choices=[m.value for m in Mode],
-        help="retrieval mode (default: the collection's calibrated one, else hybrid)",
-    )
     query.add_argument("--model", default=None, help="model name or path (default: the one in the index manifest)")
     add_runtime(query)
     add_server_options(query)
     add_reranker(query, "a reranker for this query instead of the one the collection records")
-    query.add_argument("--no-rerank", action="store_true", help="no reranking, even where the collection has one")
-    add_rerank_candidates(query)
-    add_search_options(query)
+    add_search_options(query)  # --rerank-candidates among them: the reranker stage's default too
 
     merge_cmd = sub.add_parser(
         "merge",

@@ -38,7 +38,7 @@ def hydrate(
             matching=lexical_scores,
             reads=ctx.snapshot.manifest.model.reads,
         )
-        if ctx.request.highlight
+        if ctx.request.options.highlight
         else {}
     )
     hits = []

@@ -8,6 +8,7 @@ import numpy as np
 
 from indexer.embed.base import Embedder
 from indexer.retrieval.fusion import RRF_K, Fusion
+from indexer.retrieval.options import SearchOptions
 from indexer.retrieval.results import Group, LongQuestions, Mode, Navigation
 from indexer.storage.base import LexicalScores, Restriction, Snapshot
 from indexer.types import ChunkRecord, Filter, Place
@@ -17,37 +18,31 @@ Ranked = list[tuple[int, float]]  # (chunk_id, score), best first
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """What was asked, with the searcher's defaults filled in."""
+    """What was asked: the question, its options as given, and the options a searcher fills from its defaults
+    (resolved here, never None). A stage reads an option without a searcher default from `options`."""
 
     text: str
-    k: int
+    options: SearchOptions
     mode: Mode
     fusion: Fusion
     dense_weight: float
     rrf_k: int = RRF_K
-    min_score: float | None = None
-    max_per_doc: int | None = None
     where: Filter | None = None
-    highlight: bool = True
-    offset: int = 0  # hits to skip: a page is ranked[offset : offset + k]
-    context: int = 0  # passages before and after each hit to return
     long_questions: LongQuestions = LongQuestions.first  # a question longer than the model reads
     group: Group = Group.passage  # page: one hit per page
     navigation: Navigation = Navigation.below  # where navigation passages go
     document_weight: float = 1.0  # hierarchical scoring: the share of a unit's document score added to its own
     rerank: bool = True  # whether a searcher's reranker stage (if it has one) runs
-    rerank_candidates: int | None = None  # units it re-scores (None: the stage's own default)
-    rerank_budget_ms: float | None = None  # past this, the fused order stands (None: the stage's own budget)
 
     @property
     def depth(self) -> int:
         """How far down the ranking this request reads."""
-        return self.offset + self.k
+        return self.options.depth
 
     @property
     def per_document(self) -> bool:
         """Whether documents are fused on their best passage per retriever (hybrid DBSF, one passage each)."""
-        return self.mode == Mode.hybrid and self.fusion is not Fusion.rrf and self.max_per_doc == 1
+        return self.mode == Mode.hybrid and self.fusion is not Fusion.rrf and self.options.max_per_doc == 1
 
 
 def embed_query(embedder: Embedder, text: str, long_questions: LongQuestions = LongQuestions.first) -> np.ndarray:
@@ -89,7 +84,7 @@ class QueryContext:
     lexical: LexicalScores | None  # None when the query has no indexed term
     window: int  # candidates per retriever that hybrid scores are normalised on (the searcher's `candidates`)
     stage_scores: dict[int, dict[str, float]] = field(default_factory=dict)
-    rerank_outcome: str | None = None  # what the reranker stage did (None: there is none)
+    statuses: dict[str, str] = field(default_factory=dict)  # what each stage did, by its name (`Stage`)
     _records: dict[int, ChunkRecord] = field(default_factory=dict)  # passages read so far, for every stage
     _places: dict[int, Place] = field(default_factory=dict)  # candidates' documents, pages and kinds read so far
 

@@ -146,27 +146,27 @@ def more_possible(ctx: QueryContext, candidates: Candidates) -> bool:
     lists = candidates.lists(request.mode)
     if all(len(found) < n for found in lists):
         return False  # every retriever already returned all it has
-    if request.min_score is None:
+    if request.options.min_score is None:
         return True
     # Candidates come best first, so anything further scores below the weakest one seen so far.
     if request.mode == Mode.hybrid and request.fusion is Fusion.rrf:
-        return 2.0 / (request.rrf_k + n + 1) >= request.min_score
+        return 2.0 / (request.rrf_k + n + 1) >= request.options.min_score
     if request.mode == Mode.hybrid:
         return True  # a candidate further down one list can score high on the other: no bound to stop at
     weakest = lists[0][-1][1] if lists[0] else float("-inf")
-    return weakest >= request.min_score
+    return weakest >= request.options.min_score
 
 
 def _units(ctx: QueryContext, found: Candidates) -> Ranked:
     """The candidates fused, cut by score, one per page (`group=page`) and at most `max_per_doc` per document."""
     request = ctx.request
     ranked = fuse(ctx, found)
-    if request.min_score is not None:
-        ranked = [(cid, s) for cid, s in ranked if s >= request.min_score]
+    if request.options.min_score is not None:
+        ranked = [(cid, s) for cid, s in ranked if s >= request.options.min_score]
     if request.group is Group.page:
         ranked = one_per_page(ctx, ranked)
-    if request.max_per_doc is not None:
-        ranked = at_most_per_document(ctx, ranked, request.max_per_doc)
+    if request.options.max_per_doc is not None:
+        ranked = at_most_per_document(ctx, ranked, request.options.max_per_doc)
     return ranked
 
 

@@ -36,16 +36,16 @@ class RerankStage:
     def __call__(self, ctx: QueryContext, ranked: Ranked) -> Ranked:
         request = ctx.request
         if not request.rerank:
-            ctx.rerank_outcome = "off"
+            ctx.statuses[self.name] = "off"
             return ranked
-        depth = request.rerank_candidates or self.candidates
+        depth = request.options.rerank_candidates or self.candidates
         head, tail = ranked[:depth], ranked[depth:]
         if not head:
             return ranked
         records = ctx.records([cid for cid, _ in head])
         context = ctx.snapshot.manifest.chunking.passage_context
         texts = [records[cid].matched(context) for cid, _ in head]
-        budget = request.rerank_budget_ms if request.rerank_budget_ms is not None else self.budget_ms
+        budget = request.options.rerank_budget_ms if request.options.rerank_budget_ms is not None else self.budget_ms
         try:
             if budget is None:  # nothing to give up on: score in this thread
                 scores = self.reranker.score(request.text, texts)
@@ -54,13 +54,13 @@ class RerankStage:
                 scores = future.result(timeout=budget / 1000)
         except concurrent.futures.TimeoutError:
             future.cancel()  # a call already running finishes in its thread; its answer is not waited for
-            ctx.rerank_outcome = f"over budget ({budget:g} ms): fused order"
+            ctx.statuses[self.name] = f"over budget ({budget:g} ms): fused order"
             return ranked
         except RerankerError as exc:  # a server down or answering nonsense: an answer in fused order beats none
             log.warning("reranker %s failed: %s", self.reranker.model_id, exc)
-            ctx.rerank_outcome = f"failed ({exc}): fused order"
+            ctx.statuses[self.name] = f"failed ({exc}): fused order"
             return ranked
-        ctx.rerank_outcome = f"reranked {len(head)}"
+        ctx.statuses[self.name] = f"reranked {len(head)}"
         for (cid, fused), score in zip(head, scores, strict=True):
             ctx.stage_scores.setdefault(cid, {}).update({StageScore.fused: fused, self.name: score})
         order = sorted(range(len(head)), key=lambda i: -scores[i])

@@ -107,6 +107,13 @@ class SearchResult:
     index_version: int
     fusion: Fusion | None = None
     offset: int = 0  # hits skipped before these (pages): the first hit's rank is offset + 1
-    rerank: str | None = None  # what the reranker did: "reranked N", "off", "over budget ...: fused order"
     # Why the mode is not the searcher's default, when it is not (a question in a language the model does not read)
     mode_reason: str | None = None
+    # What each stage that says so did, by the stage's name (`StageScore`): the reranker's "reranked N", "off",
+    # "over budget ...: fused order"
+    statuses: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rerank(self) -> str | None:
+        """What the reranker stage did (None: the searcher has none)."""
+        return self.statuses.get(StageScore.rerank)

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from indexer.embed.base import Embedder
 from indexer.retrieval.context import with_context
 from indexer.retrieval.defaults import DEFAULTS, SearchDefaults
 from indexer.retrieval.definitions import introduce
-from indexer.retrieval.fusion import RRF_K, Fusion
+from indexer.retrieval.fusion import RRF_K
 from indexer.retrieval.hits import hydrate
+from indexer.retrieval.options import SearchOptions, search_options
 from indexer.retrieval.query import QueryContext, SearchRequest
 from indexer.retrieval.ranking import rank
-from indexer.retrieval.results import Group, LongQuestions, Mode, Navigation, SearchResult
+from indexer.retrieval.results import LongQuestions, Mode, Navigation, SearchResult
 from indexer.retrieval.stages import Stage, apply_stages
 from indexer.storage.base import Snapshot
 from indexer.types import Filter
@@ -72,71 +74,41 @@ class Searcher:
         return self._embedder.runtime
 
     def search(
-        self,
-        query: str,
-        *,
-        k: int = 5,
-        mode: Mode | None = None,
-        min_score: float | None = None,
-        max_per_doc: int | None = None,
-        where: Filter | None = None,
-        highlight: bool = True,
-        fusion: Fusion | None = None,
-        dense_weight: float | None = None,
-        offset: int = 0,
-        context: int = 0,
-        group: Group | None = None,
-        navigation: Navigation | None = None,
-        document_weight: float | None = None,
-        rerank: bool | None = None,
-        rerank_candidates: int | None = None,
-        rerank_budget_ms: float | None = None,
+        self, query: str, options: SearchOptions | None = None, *, where: Filter | None = None, **fields: Any
     ) -> SearchResult:
-        """Top `k` passages for `query`, after the first `offset` (a page: pages concatenated are one longer
-        ranking).
+        """Top `options.k` passages for `query` among the documents `where` admits, after the first
+        `options.offset` (a page: pages concatenated are one longer ranking).
 
-        Hits scoring below `min_score` (in the mode's score) are dropped; at most `max_per_doc` passages
-        come from one document, the rest of `k` filled from other documents; `where` restricts the search
-        to matching documents before the top-k cut. `mode`, `fusion` and `dense_weight` (hybrid
-        only; the weight applies to dbsf) default to the searcher's `defaults`. `context=N` adds to each hit the N
-        passages before and after it in its document. `group=page`: one hit per page (its best passage, its
-        score fused from all its passages among the candidates; the default); `navigation`: where tables of
-        contents and indexes go (below content by default). `rerank`, `rerank_candidates`, `rerank_budget_ms`:
-        whether a reranker stage runs (default: the searcher's `defaults`, yes unless a calibration chose without),
-        over how many units, within how long (see `indexer.retrieval.rerank`).
+        `options` (see `SearchOptions`, which says what each does), with any of its `fields` given here on top:
+        `search(q, k=10, mode=Mode.dense)`. A misspelt or out-of-range field is a pydantic ValidationError. Where
+        an option is None, the searcher's `defaults` decide (mode, fusion, dense weight, grouping, document
+        weight, reranking: a calibration's choices where the collection has one).
         """
         started = time.perf_counter()
-        reason = None
-        if mode is None:
-            mode, reason = self._default_mode(query)
+        opts = search_options(options, **fields)
+        mode, reason = (opts.mode, None) if opts.mode is not None else self._default_mode(query)
+        defaults = self.defaults
         request = SearchRequest(
             text=query,
-            k=k,
+            options=opts,
             mode=mode,
-            fusion=fusion or self.defaults.fusion,
-            dense_weight=self.defaults.dense_weight if dense_weight is None else dense_weight,
+            fusion=opts.fusion or defaults.fusion,
+            dense_weight=defaults.dense_weight if opts.dense_weight is None else opts.dense_weight,
             rrf_k=self._rrf_k,
-            min_score=min_score,
-            max_per_doc=max_per_doc,
             where=where,
-            highlight=highlight,
-            offset=offset,
-            context=context,
             long_questions=self.long_questions,
-            group=group or self.defaults.group,
-            navigation=navigation or Navigation.below,
-            document_weight=self.defaults.document_weight if document_weight is None else document_weight,
-            rerank=self.defaults.rerank if rerank is None else rerank,
-            rerank_candidates=rerank_candidates,
-            rerank_budget_ms=rerank_budget_ms,
+            group=opts.group or defaults.group,
+            navigation=opts.navigation or Navigation.below,
+            document_weight=defaults.document_weight if opts.document_weight is None else opts.document_weight,
+            rerank=defaults.rerank if opts.rerank is None else opts.rerank,
         )
         ctx = QueryContext.open(request, self.snapshot, self._embedder, self._candidates)
         ranked, candidates = rank(ctx)
         top = apply_stages(ctx, ranked, self.stages)[: request.depth]
         # Introductions reorder the whole depth, then the page is cut: pages agree with one longer request.
         top, introduced, known = introduce(ctx, top)
-        hits = hydrate(ctx, top[offset:], candidates, introduced, known, first_rank=offset + 1)
-        hits = with_context(self.snapshot, hits, context)
+        hits = hydrate(ctx, top[opts.offset :], candidates, introduced, known, first_rank=opts.offset + 1)
+        hits = with_context(self.snapshot, hits, opts.context)
         took_ms = (time.perf_counter() - started) * 1000
         used = request.fusion if request.mode == Mode.hybrid else None
         return SearchResult(
@@ -146,9 +118,9 @@ class Searcher:
             took_ms,
             self.snapshot.version,
             used,
-            offset,
-            rerank=ctx.rerank_outcome,
+            opts.offset,
             mode_reason=reason,
+            statuses=ctx.statuses,
         )
 
     def _default_mode(self, query: str) -> tuple[Mode, str | None]:

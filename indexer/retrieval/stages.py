@@ -2,7 +2,10 @@
 
 A stage receives the ranking (best first, after fusion, the score cut and grouping) and returns it re-scored
 and re-ordered. What it returns is the ranking from then on, and its score of each passage is kept by name, so
-every hit still explains every score that placed it (`Hit.stage_scores`).
+every hit still explains every score that placed it (`Hit.stage_scores`). What it did, when that needs saying
+(the reranker: "reranked 20", "off", "over budget"), it records under its name in `ctx.statuses`, which the
+search result carries (`SearchResult.statuses`). Its options are fields of `SearchOptions`, read from
+`ctx.request.options`.
 """
 
 from __future__ import annotations

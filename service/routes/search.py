@@ -7,20 +7,20 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from indexer.filters import parse_filters, parse_meta
-from indexer.retrieval.fusion import Fusion
-from indexer.retrieval.results import Group, Mode, Navigation, SearchResult
+from indexer.retrieval.options import SearchOptions
+from indexer.retrieval.results import SearchResult
 from indexer.types import Expr, Filter
 from service.admission import Admission
 from service.auth import ReadAccess
 from service.deps import AdmissionDep, EngineDep
 from service.engine import Engine
-from service.errors import MAX_CONTEXT, MAX_DEPTH, MAX_OFFSET, error_responses
-from service.fields import MaxPerDoc, MetaParam, QueryText, TopK
+from service.errors import error_responses
+from service.fields import MetaParam, QueryText
 from service.filters import FilterParam
-from service.schemas import EXAMPLE_QUERY, SearchRequest, SearchResponse
+from service.schemas import EXAMPLE_QUERY, SearchRequest, SearchResponse, options_of
 
 router = APIRouter(tags=["search"])
 
@@ -29,24 +29,41 @@ def run_search(engine: Engine, req: SearchRequest, extra: Expr | None = None) ->
     """`req` on `engine` (blocking: call it in a worker thread), `extra` ANDed to its filters: the one call from
     a request's options to the searcher, shared by GET, POST and the MCP tool."""
     where = req.filters.to_filter(extra) if req.filters else Filter(where=extra) if extra else None
-    return engine.searcher_at(req.version).search(
-        req.query,
-        k=req.k,
-        mode=req.mode,
-        min_score=req.min_score,
-        max_per_doc=req.max_per_doc,
-        where=where,
-        highlight=req.highlight,
-        fusion=req.fusion,
-        dense_weight=req.dense_weight,
-        offset=req.offset,
-        context=req.context,
-        group=req.group,
-        navigation=req.navigation,
-        document_weight=req.document_weight,
-        rerank=req.rerank,
-        rerank_candidates=req.rerank_candidates,
-        rerank_budget_ms=req.rerank_budget_ms,
+    return engine.searcher_at(req.version).search(req.query, req.options(), where=where)
+
+
+class _QueryText(BaseModel):
+    """GET /search's question: a base of its own so that it comes first (in the parameters, in errors)."""
+
+    q: QueryText = Field(description="The question.", examples=[EXAMPLE_QUERY])
+
+
+class SearchQuery(SearchOptions, _QueryText):
+    """GET /search's query string: the question as `q`, its filters as repeatable parameters, the index version,
+    and every search option (`SearchOptions`, where each is defined)."""
+
+    model_config = ConfigDict(extra="ignore")  # a parameter the API does not read is ignored, as before
+
+    source: Annotated[str, Field(min_length=1)] | None = Field(
+        None, description="Only sources starting with this path."
+    )
+    doc_id: Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(max_length=1000)] | None = Field(
+        None, description="Only these document ids (repeat the parameter, at most 1000)."
+    )
+    meta: list[MetaParam] | None = Field(
+        None,
+        description="Metadata filter `key:value` (repeatable); the value is read as JSON when it parses "
+        '(year:2024 is the number 2024, year:"2024" the text), else as text.',
+    )
+    conditions: list[FilterParam] | None = Field(
+        None,
+        alias="filter",
+        description="Metadata condition `field:op:value` (repeatable; all must hold): ops eq, ne, gt, gte, lt, "
+        "lte, in and not_in (`lang:in:en,fr`), and `field:exists:true|false`. Values are read as JSON when they "
+        "parse (year:gte:2020 is a number), else as text; dates compare as ISO-8601 text. For or/not, POST.",
+    )
+    version: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Answer from this index version (the first page's index_version)."
     )
 
 
@@ -75,118 +92,16 @@ async def search_get(
     engine: EngineDep,
     admission: AdmissionDep,
     _: ReadAccess,
-    q: Annotated[QueryText, Query(description="The question.", examples=[EXAMPLE_QUERY])],
-    k: Annotated[TopK, Query(description="Number of passages (1..100).")] = 5,
-    mode: Annotated[
-        Mode | None,
-        Query(description="dense, lexical or hybrid (default: the collection's, hybrid unless calibrated)."),
-    ] = None,
-    fusion: Annotated[
-        Fusion | None,
-        Query(description="Hybrid only: dbsf or rrf (default: the collection's calibrated one, else the server's)."),
-    ] = None,
-    dense_weight: Annotated[
-        float | None,
-        Query(
-            ge=0,
-            le=1,
-            allow_inf_nan=False,
-            description="Hybrid dbsf only: the dense share, 0..1 (default: calibrated, else 0.5).",
-        ),
-    ] = None,
-    min_score: Annotated[
-        float | None, Query(allow_inf_nan=False, description="Drop hits below this score (mode's scale).")
-    ] = None,
-    max_per_doc: Annotated[MaxPerDoc | None, Query(description="At most this many passages per document.")] = None,
-    source: Annotated[str | None, Query(min_length=1, description="Only sources starting with this path.")] = None,
-    doc_id: Annotated[
-        list[Annotated[str, StringConstraints(min_length=1)]] | None,
-        Query(max_length=1000, description="Only these document ids (repeat the parameter, at most 1000)."),
-    ] = None,
-    meta: Annotated[
-        list[MetaParam] | None,
-        Query(
-            description="Metadata filter `key:value` (repeatable); the value is read as JSON when it parses "
-            '(year:2024 is the number 2024, year:"2024" the text), else as text.'
-        ),
-    ] = None,
-    highlight: Annotated[bool, Query(description="Mark the best-matching sentence of each passage.")] = True,
-    filters_: Annotated[
-        list[FilterParam] | None,
-        Query(
-            alias="filter",
-            description="Metadata condition `field:op:value` (repeatable; all must hold): ops eq, ne, gt, gte, lt, "
-            "lte, in and not_in (`lang:in:en,fr`), and `field:exists:true|false`. Values are read as JSON when they "
-            "parse (year:gte:2020 is a number), else as text; dates compare as ISO-8601 text. For or/not, POST.",
-        ),
-    ] = None,
-    offset: Annotated[
-        int,
-        Query(ge=0, le=MAX_OFFSET, description=f"Results to skip (the next page: offset + k; at most {MAX_OFFSET})."),
-    ] = 0,
-    version: Annotated[
-        int | None, Query(ge=1, description="Answer from this index version (the first page's index_version).")
-    ] = None,
-    context: Annotated[
-        int, Query(ge=0, le=MAX_CONTEXT, description="Passages before and after each hit to return too.")
-    ] = 0,
-    group: Annotated[
-        Group | None, Query(description="page (default): one hit per page; passage: every passage on its own.")
-    ] = None,
-    navigation: Annotated[
-        Navigation | None,
-        Query(description="Tables of contents and indexes: below (default, after content), exclude or include."),
-    ] = None,
-    document_weight: Annotated[
-        float | None,
-        Query(
-            ge=0,
-            le=10,
-            allow_inf_nan=False,
-            description="Weight of a hit's document score in its score (default 1; 0: pages alone).",
-        ),
-    ] = None,
-    rerank: Annotated[
-        bool | None,
-        Query(
-            description="false: skip the collection's reranker for this search (default: its calibration's choice, "
-            "else true)."
-        ),
-    ] = None,
-    rerank_candidates: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_DEPTH, description="Units the reranker re-scores (default SEEKR_RERANK_CANDIDATES, 20)."),
-    ] = None,
-    rerank_budget_ms: Annotated[
-        float | None,
-        Query(gt=0, le=60_000, allow_inf_nan=False, description="Past this, the fused order is returned."),
-    ] = None,
+    params: Annotated[SearchQuery, Query()],
 ) -> SearchResponse:
     """Ranked passages for `q`. Each result carries its dense and lexical scores and ranks."""
     filters = None
-    if source is not None or doc_id is not None or meta:
-        filters = {"source": source, "doc_id": doc_id, "metadata": parse_meta(meta or [])}
-    where = parse_filters(filters_ or [])
-    params = {
-        "query": q,
-        "k": k,
-        "mode": mode,
-        "fusion": fusion,
-        "dense_weight": dense_weight,
-        "min_score": min_score,
-        "max_per_doc": max_per_doc,
-        "offset": offset,
-        "version": version,
-        "context": context,
-        "group": group,
-        "navigation": navigation,
-        "document_weight": document_weight,
-        "rerank": rerank,
-        "rerank_candidates": rerank_candidates,
-        "rerank_budget_ms": rerank_budget_ms,
-    }
-    try:  # the query-string parameters were checked one by one; the request model checks them together
-        req = SearchRequest.model_validate({**params, "filters": filters, "highlight": highlight})
+    if params.source is not None or params.doc_id is not None or params.meta:
+        filters = {"source": params.source, "doc_id": params.doc_id, "metadata": parse_meta(params.meta or [])}
+    where = parse_filters(params.conditions or [])
+    given = options_of(params).given()
+    try:  # the query-string parameters were checked one by one; the request model checks the filters
+        req = SearchRequest.model_validate({**given, "query": params.q, "filters": filters, "version": params.version})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
     return await _run(request, engine, admission, req, where)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from indexer.retrieval.options import MAX_OFFSET
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.retrieval.similar import similar_documents
@@ -30,7 +31,7 @@ def test_pages_concatenated_equal_one_longer_request(
     assert [p.offset for p in pages] == [0, 4, 8]
     joined = [h for p in pages for h in p.hits]
     assert [(h.rank, h.chunk_id, h.score) for h in joined] == [(h.rank, h.chunk_id, h.score) for h in whole.hits]
-    past = searcher.search(QUERY, k=4, offset=10_000, mode=mode, max_per_doc=max_per_doc)
+    past = searcher.search(QUERY, k=4, offset=MAX_OFFSET, mode=mode, max_per_doc=max_per_doc)
     assert past.hits == []
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from indexer.retrieval.defaults import SearchDefaults
 from indexer.retrieval.fusion import RRF_K, Fusion, rrf
+from indexer.retrieval.options import MAX_K
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.local.snapshot import IndexSnapshot
@@ -158,7 +159,8 @@ def test_min_score_drops_low_hits(fake_snapshot: IndexSnapshot, fake_embedder: F
 
 def test_k_larger_than_index(fake_snapshot: IndexSnapshot, fake_embedder: FakeEmbedder) -> None:
     n = fake_snapshot.vectors.ntotal
-    hits = _alone(fake_snapshot, fake_embedder).search("China", k=n + 50, mode=Mode.dense).hits
+    assert n < MAX_K
+    hits = _alone(fake_snapshot, fake_embedder).search("China", k=MAX_K, mode=Mode.dense).hits
     assert len(hits) == n and len({h.chunk_id for h in hits}) == n
 
 

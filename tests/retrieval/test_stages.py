@@ -12,6 +12,7 @@ from indexer.retrieval.candidates import Candidates, retrieve
 from indexer.retrieval.definitions import introduce
 from indexer.retrieval.fusion import RRF_K, Fusion, rrf
 from indexer.retrieval.hits import hydrate
+from indexer.retrieval.options import SearchOptions
 from indexer.retrieval.query import QueryContext, Ranked, SearchRequest
 from indexer.retrieval.ranking import at_most_per_document, best_first, fuse, more_possible, rank
 from indexer.retrieval.results import Mode
@@ -26,7 +27,10 @@ QUERY = "Wang Yi Lavrov Astana security"
 def _ctx(
     snapshot: Snapshot, embedder: FakeEmbedder, mode: Mode = Mode.hybrid, window: int = 100, **kw: object
 ) -> QueryContext:
-    request = SearchRequest(text=kw.pop("text", QUERY), k=5, mode=mode, fusion=Fusion.dbsf, dense_weight=0.5, **kw)  # type: ignore[arg-type]
+    where = kw.pop("where", None)
+    text = str(kw.pop("text", QUERY))
+    options = SearchOptions.model_validate({"k": 5, **kw})
+    request = SearchRequest(text, options, mode, Fusion.dbsf, 0.5, where=where)  # type: ignore[arg-type]
     return QueryContext.open(request, snapshot, embedder, window)
 
 
@@ -77,7 +81,7 @@ def test_fusion_of_single_modes_is_their_own_list_and_rrf_is_reciprocal_rank(
     assert fuse(_ctx(fake_snapshot, fake_embedder, Mode.dense), found) == found.dense
     assert fuse(_ctx(fake_snapshot, fake_embedder, Mode.lexical), found) == found.lexical
     rrf_ctx = QueryContext.open(
-        SearchRequest(text=QUERY, k=5, mode=Mode.hybrid, fusion=Fusion.rrf, dense_weight=0.5),
+        SearchRequest(QUERY, SearchOptions(k=5), Mode.hybrid, Fusion.rrf, 0.5),
         fake_snapshot,
         fake_embedder,
         100,
@@ -122,7 +126,7 @@ def test_widening_fills_k_documents_from_a_short_candidate_list(
     documents = fake_snapshot.store.counts()[0]
     ranked, candidates = rank(ctx)  # one candidate at first: widening must bring the rest
     assert candidates.n > 1
-    assert len(ranked) >= min(ctx.request.k, documents)
+    assert len(ranked) >= min(ctx.request.options.k, documents)
     doc_of = fake_snapshot.store.doc_ids_of([c for c, _ in ranked])
     assert len({doc_of[c] for c, _ in ranked}) == len(ranked)
 
