@@ -30,6 +30,7 @@ from indexer.errors import (
     SourceChangedError,
     SourceUnavailableError,
 )
+from indexer.retrieval.options import MAX_CONTEXT, MAX_DEPTH, MAX_K, MAX_OFFSET
 from indexer.retrieval.results import Mode
 from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH
 
@@ -37,10 +38,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1000  # GET's q: a URL (non-ASCII text percent-encoded) must stay under the server's 16 KB
 MAX_BODY_QUERY_CHARS = 16_000  # POST's query: a paragraph or a whole argument as the question
-MAX_K = 100
-MAX_DEPTH = 1000  # deepest result a page may reach: offset + k
-MAX_OFFSET = MAX_DEPTH - MAX_K
-MAX_CONTEXT = 10  # passages before and after a hit
 
 
 class FieldError(BaseModel):

@@ -21,7 +21,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from service.errors import MAX_BODY_QUERY_CHARS, MAX_K, MAX_QUERY_CHARS
+from indexer.retrieval.options import MAX_K
+from service.errors import MAX_BODY_QUERY_CHARS, MAX_QUERY_CHARS
 
 # The spec must describe exactly what is accepted, and regex dialects disagree: `$` also matches before a final
 # newline in Python, and `\w`, `\s` cover other characters in ECMA-262 (OpenAPI's dialect, which schemathesis
@@ -102,7 +103,6 @@ def json_typed_fields(model: type[BaseModel]) -> dict[str, Callable[[object], ob
 
 
 TopK = Annotated[int, Field(ge=1, le=MAX_K)]  # query strings are text: only JSON bodies add `Number`
-MaxPerDoc = Annotated[int, Field(ge=1, le=MAX_K)]
 # Metadata keys: no control characters, quotes, backslashes or colons (GET's meta=key:value splits at the first).
 META_KEY = r'[^\x00-\x1f\x7f"\\:]{1,100}'
 META_KEY_PATTERN = "^" + META_KEY + END

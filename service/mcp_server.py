@@ -26,13 +26,14 @@ from indexer import __version__
 from indexer.collections import DEFAULT_COLLECTION, NAME_PATTERN
 from indexer.errors import IndexerError
 from indexer.retrieval.context import passages_around
+from indexer.retrieval.options import MAX_CONTEXT, MAX_K, MAX_OFFSET
 from indexer.retrieval.similar import similar_documents as find_similar
 from indexer.types import Filter, StoredDocument
 from indexer.viewer.render import MAX_WIDTH, MIN_WIDTH, PageImage
 from service.auth import identify
 from service.collections import Collections
 from service.engine import Engine
-from service.errors import MAX_BODY_QUERY_CHARS, MAX_CONTEXT, MAX_K, MAX_OFFSET, ServiceError
+from service.errors import MAX_BODY_QUERY_CHARS, ServiceError
 from service.filters import Filters
 from service.keys import ALL, Caller, KeyRing, Right
 from service.metrics import Metrics
