@@ -1,8 +1,11 @@
-"""Stages 2 and 3: fuse the candidates into one ranking, then cut by score, group per page and per document and
-put navigation passages below content, asking the retrievers for more candidates while grouping leaves fewer
-than k and more could still come."""
+"""Stages 2 and 3: fuse the candidates into one ranking, then the built-in stages (`UNIT_STAGES`: cut by score,
+group per page and per document; `HEAD_STAGES`: document scores, navigation passages below content), asking the
+retrievers for more candidates while grouping leaves fewer than k and more could still come."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -10,6 +13,7 @@ from indexer.retrieval.candidates import Candidates, retrieve
 from indexer.retrieval.fusion import Fusion, dbsf, dbsf_bounds, rrf
 from indexer.retrieval.query import QueryContext, Ranked
 from indexer.retrieval.results import Group, Mode, Navigation, StageScore
+from indexer.retrieval.stages import Stage, apply_stages
 from indexer.types import NAVIGATION, Place
 
 
@@ -157,17 +161,53 @@ def more_possible(ctx: QueryContext, candidates: Candidates) -> bool:
     return weakest >= request.options.min_score
 
 
+def cut_by_score(ctx: QueryContext, ranked: Ranked) -> Ranked:
+    """`ranked` without the units scoring below the request's `min_score` (all of it without one)."""
+    floor = ctx.request.options.min_score
+    return ranked if floor is None else [(cid, s) for cid, s in ranked if s >= floor]
+
+
+def group_pages(ctx: QueryContext, ranked: Ranked) -> Ranked:
+    """One unit per page with `group=page` (see `one_per_page`); `ranked` as it is with `group=passage`."""
+    return one_per_page(ctx, ranked) if ctx.request.group is Group.page else ranked
+
+
+def limit_per_document(ctx: QueryContext, ranked: Ranked) -> Ranked:
+    """At most the request's `max_per_doc` units per document (see `at_most_per_document`)."""
+    limit = ctx.request.options.max_per_doc
+    return ranked if limit is None else at_most_per_document(ctx, ranked, limit)
+
+
+@dataclass(frozen=True)
+class BuiltIn:
+    """A stage every search runs (`indexer.retrieval.stages.Stage`): `run` reads its options from the request and
+    records its scores, if it gives any, itself."""
+
+    name: str
+    run: Callable[[QueryContext, Ranked], Ranked]
+    records_own_scores: bool = True
+
+    def __call__(self, ctx: QueryContext, ranked: Ranked) -> Ranked:
+        return self.run(ctx, ranked)
+
+
+# The stages every search runs, in order. On the fused candidates, each time they are widened:
+UNIT_STAGES: tuple[Stage, ...] = (
+    BuiltIn("min_score", cut_by_score),
+    BuiltIn("group", group_pages),
+    BuiltIn("max_per_doc", limit_per_document),
+)
+# Then on the head (the units of the first window), before a searcher's own stages (a reranker) see the ranking:
+HEAD_STAGES: tuple[Stage, ...] = (
+    BuiltIn(StageScore.document, with_document_scores),
+    BuiltIn("navigation", place_navigation),
+)
+
+
 def _units(ctx: QueryContext, found: Candidates) -> Ranked:
-    """The candidates fused, cut by score, one per page (`group=page`) and at most `max_per_doc` per document."""
-    request = ctx.request
-    ranked = fuse(ctx, found)
-    if request.options.min_score is not None:
-        ranked = [(cid, s) for cid, s in ranked if s >= request.options.min_score]
-    if request.group is Group.page:
-        ranked = one_per_page(ctx, ranked)
-    if request.options.max_per_doc is not None:
-        ranked = at_most_per_document(ctx, ranked, request.options.max_per_doc)
-    return ranked
+    """The candidates fused, then through `UNIT_STAGES`: cut by score, one per page (`group=page`) and at most
+    `max_per_doc` per document."""
+    return apply_stages(ctx, fuse(ctx, found), UNIT_STAGES)
 
 
 def rank(ctx: QueryContext) -> tuple[Ranked, Candidates]:
@@ -190,7 +230,7 @@ def rank(ctx: QueryContext) -> tuple[Ranked, Candidates]:
         tail = [(cid, s) for cid, s in ranked if cid not in in_head]
         if request.navigation is Navigation.exclude:
             tail = place_navigation(ctx, tail)
-        ranked = place_navigation(ctx, with_document_scores(ctx, head)) + tail
+        ranked = apply_stages(ctx, head, HEAD_STAGES) + tail
         if len(ranked) >= request.depth or not more_possible(ctx, found):
             return ranked, found
         n = min(ctx.total, n * 4)
