@@ -29,7 +29,7 @@ from indexer.retrieval.fusion import RRF_K
 from indexer.retrieval.hits import hydrate
 from indexer.retrieval.options import SearchOptions, search_options
 from indexer.retrieval.query import QueryContext, SearchRequest
-from indexer.retrieval.ranking import rank
+from indexer.retrieval.ranking import HEAD_STAGES, UNIT_STAGES, rank
 from indexer.retrieval.results import LongQuestions, Mode, Navigation, SearchResult
 from indexer.retrieval.stages import Stage, apply_stages
 from indexer.storage.base import Snapshot
@@ -65,8 +65,8 @@ class Searcher:
         self.long_questions = long_questions
 
     def has_stage(self, name: str) -> bool:
-        """Whether one of this searcher's stages explains its scores under `name` (e.g. `StageScore.rerank`)."""
-        return any(stage.name == name for stage in self.stages)
+        """Whether this searcher runs a stage named `name` (e.g. `StageScore.rerank`): a built-in one, or its own."""
+        return any(stage.name == name for stage in (*UNIT_STAGES, *HEAD_STAGES, *self.stages))
 
     @property
     def runtime(self) -> str:
