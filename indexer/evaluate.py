@@ -26,9 +26,9 @@ from indexer.calibrate import CHOICES, DEFAULT, DEFAULT_FOLDS, cross_validated_c
 from indexer.embed.base import Embedder
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
-from indexer.ingest.documents import Skipped, read_document
 from indexer.ingest.folder import FolderReport
-from indexer.ingest.readers.base import SkipKind
+from indexer.ingest.readers.base import SkipKind, Skipped
+from indexer.ingest.readers.text import read_document
 from indexer.judgments import DEPTH, Qrels, Run, per_query_ndcg, read_jsonl, read_qrels, score_run
 from indexer.retrieval.defaults import SearchDefaults
 from indexer.retrieval.fusion import DEFAULT_DENSE_WEIGHT, Fusion

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, W
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect, Request
 
-from indexer.ingest.documents import Skipped, make_document, read_upload
+from indexer.ingest.documents import read_upload
+from indexer.ingest.readers.base import Skipped
+from indexer.ingest.readers.text import make_document
 from indexer.storage.originals import Original
 from indexer.types import Document
 from service.errors import BadRequestError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaError

@@ -19,8 +19,9 @@ from indexer.embed.runtime import default_prompts
 from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig, chunk_document
 from indexer.ingest.clean import RULES_VERSION, Cleaning
-from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, Skipped, count_by_kind
+from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
 from indexer.ingest.folder import FolderReport, read_folder
+from indexer.ingest.readers.base import Skipped, count_by_kind
 from indexer.manifest import ChunkingInfo, Manifest, ModelInfo, RerankerInfo, SourceInfo
 from indexer.progress import progress_bar
 from indexer.storage.base import Backend, Snapshot, commit, new_lexical

@@ -10,16 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.ingest.clean import Cleaning
-from indexer.ingest.documents import (
-    DEFAULT_MAX_FILE_BYTES,
-    CleaningOutcome,
-    Read,
-    Skipped,
-    count_by_kind,
-    read_file,
-)
+from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, read_file
 from indexer.ingest.ocr.base import OcrSettings
-from indexer.ingest.readers.base import SkipKind
+from indexer.ingest.readers.base import SkipKind, Skipped, count_by_kind
+from indexer.ingest.readers.text import CleaningOutcome, Read
 from indexer.progress import progress_bar
 from indexer.types import Document
 

@@ -15,7 +15,7 @@ from indexer.building.builder import build_index, sync_index
 from indexer.building.watch import FolderWatcher
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.ocr.recognizer import Recognizer
-from indexer.ingest.readers import OCR_READERS
+from indexer.ingest.readers import READERS
 from indexer.ingest.readers.base import Extracted
 from indexer.storage.base import Backend
 from indexer.storage.settings import BackendName
@@ -110,7 +110,7 @@ def test_a_file_replaced_while_it_is_read_ends_as_its_last_version(
 ) -> None:
     watcher, backend = watching
     folder = watcher.source
-    original = OCR_READERS[".pdf"]
+    original = READERS[".pdf"]
     replaced = threading.Event()
     reads: list[Path] = []
 
@@ -122,7 +122,7 @@ def test_a_file_replaced_while_it_is_read_ends_as_its_last_version(
             replaced.set()  # only once the new file is whole: the test's fresh build must read it
         return extracted
 
-    monkeypatch.setitem(OCR_READERS, ".pdf", read_then_replace)
+    monkeypatch.setitem(READERS, ".pdf", read_then_replace)
     make_pdf(folder / "book.pdf", pages=2, title="First edition")
     wait_until(replaced.is_set, "the PDF to be read once")
     expected = _fresh(folder, tmp_path)

@@ -12,6 +12,7 @@ from indexer.building.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.folder import read_folder
 from indexer.ingest.pages import clean_pages, is_navigation, shape
+from indexer.retrieval.options import MAX_DEPTH, MAX_K
 from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.settings import BackendName
@@ -211,7 +212,14 @@ def test_document_scores_match_brute_force(tmp_path: Path, engine: BackendName) 
         question = "keeper gauge datum lantern oil"
         for mode in Mode:
             alone = Searcher(snapshot, FakeEmbedder(), candidates=1000, defaults=PASSAGES_ALONE)
-            units = alone.search(question, k=1000, mode=mode, navigation=Navigation.include, highlight=False).hits
+            units = [  # every unit, a page of MAX_K at a time (the deepest a search reads is MAX_DEPTH)
+                h
+                for offset in range(0, MAX_DEPTH, MAX_K)
+                for h in alone.search(
+                    question, k=MAX_K, offset=offset, mode=mode, navigation=Navigation.include, highlight=False
+                ).hits
+            ]
+            assert len(units) < MAX_DEPTH
             best: dict[str, list[float]] = {}
             for h in units:
                 best.setdefault(h.doc_id, []).append(h.score)

@@ -1,9 +1,8 @@
 """Format readers: one module per family of formats, each turning a file into `Extracted` blocks.
 
-The registries map a file extension to its reader (`OCR_READERS`: formats whose pages may be images).
-Plain text, Markdown, HTML and JSON Lines are read by
-`indexer.ingest.documents` itself (they go through the scraped-page rules); these are the binary and
-structured formats.
+`READERS` maps a file extension to its reader, all of one signature (`Reader`: the file, and the recognizer for
+pages that are images). Plain text, Markdown, HTML and JSON Lines are read by `readers.text` into documents
+directly: the scraped-page rules work on their raw text, not on blocks.
 """
 
 from __future__ import annotations
@@ -21,23 +20,38 @@ from indexer.ingest.readers.pdf import read_pdf
 from indexer.ingest.readers.rtf import read_rtf
 from indexer.ingest.readers.sheets import read_delimited, read_workbook
 
-Reader = Callable[[Path], Extracted]
-# Readers of formats whose pages may be images: they take the OCR recognizer (None: no OCR).
-PagedReader = Callable[[Path, Recognizer | None], Extracted]
+# Every reader: the file, and the recognizer for pages that are images (None: OCR off).
+Reader = Callable[[Path, Recognizer | None], Extracted]
 
-OCR_READERS: dict[str, PagedReader] = {".pdf": read_pdf, **dict.fromkeys(IMAGE_SUFFIXES, read_image)}
+
+def without_images(read: Callable[[Path], Extracted]) -> Reader:
+    """A reader of a format whose images are not read (no recognizer needed), in the one reader signature."""
+
+    def reader(path: Path, ocr: Recognizer | None = None) -> Extracted:
+        return read(path)
+
+    reader.__name__ = read.__name__
+    return reader
+
 
 READERS: dict[str, Reader] = {
-    ".docx": read_docx,
-    ".pptx": read_pptx,
-    ".odt": read_odt,
-    ".epub": read_epub,
-    ".rtf": read_rtf,
-    ".eml": read_eml,
-    ".xlsx": read_workbook,
-    ".xlsm": read_workbook,
-    ".xls": read_workbook,
-    ".ods": read_workbook,
-    ".csv": read_delimited,
-    ".tsv": read_delimited,
+    ".pdf": read_pdf,
+    **dict.fromkeys(IMAGE_SUFFIXES, read_image),
+    **{
+        suffix: without_images(read)
+        for suffix, read in {
+            ".docx": read_docx,
+            ".pptx": read_pptx,
+            ".odt": read_odt,
+            ".epub": read_epub,
+            ".rtf": read_rtf,
+            ".eml": read_eml,
+            ".xlsx": read_workbook,
+            ".xlsm": read_workbook,
+            ".xls": read_workbook,
+            ".ods": read_workbook,
+            ".csv": read_delimited,
+            ".tsv": read_delimited,
+        }.items()
+    },
 }

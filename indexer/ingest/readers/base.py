@@ -1,4 +1,5 @@
-"""What a format reader returns, why a file is skipped, and how a reader's blocks become one Document.
+"""What a format reader returns, why a file is skipped (`Skipped`, `SkipKind`), and how a reader's blocks become
+one Document.
 
 A reader turns one file into `Extracted`: blocks of text in reading order, each on a page (paged formats:
 PDF pages, slides) and possibly a heading, with the file's title and metadata. `assemble` joins the blocks
@@ -44,6 +45,20 @@ class Unreadable(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or a line of a `.jsonl` file) that was not indexed: why (a code) and what to do (a message)."""
+
+    path: str
+    reason: str
+    kind: SkipKind = SkipKind.corrupt
+
+
+def count_by_kind(skipped: list[Skipped]) -> dict[str, int]:
+    """How many of `skipped` there are for each reason code, most first."""
+    return dict(Counter(s.kind.value for s in skipped).most_common())
 
 
 @dataclass(frozen=True)
