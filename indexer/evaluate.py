@@ -27,6 +27,7 @@ from indexer.embed.base import Embedder
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.folder import FolderReport
+from indexer.ingest.read_options import ReadOptions
 from indexer.ingest.readers.base import SkipKind, Skipped
 from indexer.ingest.readers.text import read_document
 from indexer.judgments import DEPTH, Qrels, Run, per_query_ndcg, read_jsonl, read_qrels, score_run
@@ -87,7 +88,7 @@ class Report:
 
 def load_beir(path: Path, cleaning: Cleaning = Cleaning.auto) -> BeirDataset:
     """Read a BEIR folder (its corpus cleaned as a user's .jsonl would be); only judged queries are kept."""
-    report = FolderReport(cleaning=cleaning)
+    report = FolderReport(read=ReadOptions(cleaning))
     raw: dict[str, str] = {}
     for n, rec in enumerate(read_jsonl(path / "corpus.jsonl"), start=1):
         doc_id, text, title = str(rec.get("_id", "")), rec.get("text") or "", rec.get("title") or None

@@ -72,6 +72,7 @@ def _index_source(settings: Settings) -> None:
     from indexer.building.builder import build_index, build_prompts
     from indexer.embed.prompts import with_prompts
     from indexer.ingest.chunking import ChunkingConfig
+    from indexer.ingest.read_options import ReadOptions
 
     assert settings.source_dir is not None
     log = logging.getLogger("service.startup")
@@ -83,7 +84,8 @@ def _index_source(settings: Settings) -> None:
             settings.source_dir,
             backend,
             embedder,
-            ChunkingConfig(cleaning=settings.cleaning, context=settings.context, ocr=settings.ocr_settings()),
+            ChunkingConfig(context=settings.context),
+            read=ReadOptions(settings.cleaning, settings.ocr_settings()),
             max_file_bytes=int(settings.max_file_mb * 2**20),
         )
     if report.skipped:

@@ -22,6 +22,7 @@ from indexer.collections import DEFAULT_COLLECTION, check_name, not_found
 from indexer.embed.prompts import with_prompts
 from indexer.errors import IndexNotFoundError
 from indexer.ingest.chunking import ChunkingConfig
+from indexer.ingest.read_options import ReadOptions
 from indexer.manifest import Manifest, RerankerInfo
 from indexer.storage.base import Snapshot
 from service.admission import Admission
@@ -246,6 +247,7 @@ class Collections:
         model: str | None,
         config: ChunkingConfig,
         *,
+        read: ReadOptions | None = None,
         query_prompt: str | None = None,
         passage_prompt: str | None = None,
         endpoint: str | None = None,
@@ -267,7 +269,7 @@ class Collections:
         if reranker is not None:
             self.models.reranker(reranker)
         recorded = model_info(embedder).model_copy(update={"reranker": reranker})
-        created = self.catalog.create(name, recorded, chunking_info(config), language, keep_originals)
+        created = self.catalog.create(name, recorded, chunking_info(config, read), language, keep_originals)
         if created:
             log.info("created collection %s (model %s)", name, embedder.model_id)
         return created, self.catalog.info(name)

@@ -186,14 +186,7 @@ class Engine:
         serialised with the API's writes, and serve the result before returning."""
         if self._writer is None:
             raise NotReadyError("the model and index are still loading; retry in a few seconds (see /readyz)")
-        report = self._writer.sync_folder(
-            folder,
-            ChunkingConfig(
-                cleaning=self._settings.cleaning,
-                context=self._settings.context,
-                ocr=self._settings.ocr_settings(),
-            ),
-        )
+        report = self._writer.sync_folder(folder, ChunkingConfig(context=self._settings.context))
         snapshot = self._writer.snapshot
         if report.changed and snapshot is not None:
             self._install(snapshot)

@@ -21,6 +21,7 @@ from indexer.ingest.chunking import ChunkingConfig, chunk_document
 from indexer.ingest.clean import RULES_VERSION, Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
 from indexer.ingest.folder import FolderReport, read_folder
+from indexer.ingest.read_options import ReadOptions
 from indexer.ingest.readers.base import Skipped, count_by_kind
 from indexer.manifest import ChunkingInfo, Manifest, ModelInfo, RerankerInfo, SourceInfo
 from indexer.progress import progress_bar
@@ -138,17 +139,19 @@ def build_prompts(backend: Backend | None, model: str, query: str | None = None,
     return Prompts(own.query if query is None else query, own.passage if passage is None else passage)
 
 
-def chunking_info(config: ChunkingConfig) -> ChunkingInfo:
-    """The manifest's description of `config` and the cleaning rules in force."""
+def chunking_info(config: ChunkingConfig, read: ReadOptions | None = None) -> ChunkingInfo:
+    """The manifest's description of `config`, of how files are `read` (None: the defaults), and of the cleaning
+    rules in force."""
+    read = read or ReadOptions()
     return ChunkingInfo(
         chunk_tokens=config.chunk_tokens,
         overlap_tokens=config.overlap_tokens,
         language=config.language,
         cleaning_rules=RULES_VERSION,
         titles=config.titles,
-        cleaning=config.cleaning.value,
+        cleaning=read.cleaning.value,
         context=config.context.value,
-        ocr=config.ocr.describe(),
+        ocr=read.ocr.describe(),
     )
 
 
@@ -257,6 +260,7 @@ def build_index(
     embedder: Embedder,
     config: ChunkingConfig | None = None,
     *,
+    read: ReadOptions | None = None,
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
@@ -273,8 +277,8 @@ def build_index(
     """
     if not source.is_dir():
         raise ConfigError(f"source folder {source} does not exist or is not a directory")
-    config = config or ChunkingConfig()
-    folder = read_folder(source, config.cleaning, max_file_bytes=max_file_bytes, progress=progress, ocr=config.ocr)
+    read = read or ReadOptions()
+    folder = read_folder(source, read.cleaning, max_file_bytes=max_file_bytes, progress=progress, ocr=read.ocr)
     return sync_index(
         folder,
         index,
@@ -313,7 +317,7 @@ def sync_index(
     started = time.perf_counter()
     config = config or ChunkingConfig()
     config.validate(embedder.max_tokens)
-    model, chunking = model_info(embedder), chunking_info(config)
+    model, chunking = model_info(embedder), chunking_info(config, folder.read)
 
     backend = as_backend(index)
     # A build is a writer: it first undoes what a writer that died left, even if it then has nothing to do.
@@ -376,7 +380,7 @@ def sync_index(
             deleted=len(deletes),
             skipped=folder.skipped,
             rebuild_reason=rebuild_reason,
-            cleaning=folder.cleaning,
+            cleaning=folder.read.cleaning,
             read=len(folder.documents),
             cleaned=folder.cleaned,
             removed_lines=dict(folder.removed.most_common()),

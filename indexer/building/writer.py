@@ -21,7 +21,6 @@ from indexer.building.builder import ORIGIN_BUILD, BuildReport, prepare_updates,
 from indexer.embed.base import Embedder
 from indexer.errors import IndexerError
 from indexer.ingest.chunking import ChunkingConfig
-from indexer.ingest.clean import Cleaning
 from indexer.ingest.fingerprint import HASH_KEY, kept_file, kept_suffix
 from indexer.ingest.folder import FolderReport
 from indexer.storage.base import Backend, Snapshot, commit
@@ -145,9 +144,7 @@ class IndexWriter:
         if not changed and not deletes:
             return WriteResult(base, status)
         m = base.manifest.chunking
-        config = ChunkingConfig(
-            m.chunk_tokens, m.overlap_tokens, m.language, m.titles, PassageContext(m.context), Cleaning(m.cleaning)
-        )
+        config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles, PassageContext(m.context))
         updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
         tx = self._backend.transaction(base, base.manifest.model, base.manifest.chunking)
         self._last = commit(tx, upserts=updates, deletes=list(deletes))

@@ -31,6 +31,7 @@ from indexer.embed.prompts import recorded_prompts
 from indexer.errors import ConfigError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
+from indexer.ingest.read_options import ReadOptions
 from indexer.page_eval import (
     PAGE_QUESTIONS,
     PAGE_SYSTEMS,
@@ -59,10 +60,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cleaning = Cleaning(args.cleaning)
     dataset = load_beir(args.dataset, cleaning)
     config = ChunkingConfig(
-        chunk_tokens=args.chunk_tokens,
-        overlap_tokens=args.overlap_tokens,
-        cleaning=cleaning,
-        context=PassageContext(args.context),
+        chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, context=PassageContext(args.context)
     )
     storage = storage_settings(args)
     backend: Backend | None = None
@@ -100,10 +98,7 @@ def cmd_eval_pages(args: argparse.Namespace) -> int:
         )
     questions = read_page_questions(args.dataset / PAGE_QUESTIONS)
     config = ChunkingConfig(
-        chunk_tokens=args.chunk_tokens,
-        overlap_tokens=args.overlap_tokens,
-        cleaning=Cleaning(args.cleaning),
-        context=PassageContext(args.context),
+        chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, context=PassageContext(args.context)
     )
     storage = storage_settings(args)
     with contextlib.ExitStack() as stack:
@@ -119,7 +114,8 @@ def cmd_eval_pages(args: argparse.Namespace) -> int:
         stack.callback(backend.close)
         prompts = build_prompts(backend, args.model, args.query_prompt, args.passage_prompt)
         embedder = embedder_for(args, args.model, prompts)
-        build = build_index(folders[0], backend, embedder, config, progress=not args.quiet)
+        read = ReadOptions(Cleaning(args.cleaning))
+        build = build_index(folders[0], backend, embedder, config, read=read, progress=not args.quiet)
         searcher = open_searcher(backend.open(), embedder)
         report = PageReport(
             args.dataset.name, build.documents, build.pages, build.chunks, len(questions), build.seconds
@@ -177,12 +173,9 @@ def _print_build(report: BuildReport) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     config = ChunkingConfig(
-        chunk_tokens=args.chunk_tokens,
-        overlap_tokens=args.overlap_tokens,
-        cleaning=Cleaning(args.cleaning),
-        context=PassageContext(args.context),
-        ocr=ocr_settings(args),
+        chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, context=PassageContext(args.context)
     )
+    read = ReadOptions(Cleaning(args.cleaning), ocr_settings(args))
     with closing(backend_for(args, create=True)) as backend:
         reranker = build_reranker(args)
         embedder = build_embedder(args, backend)
@@ -191,6 +184,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             backend,
             embedder,
             config,
+            read=read,
             batch_size=args.batch_size,
             progress=not args.quiet,
             max_file_bytes=int(args.max_file_mb * 2**20),
@@ -206,17 +200,16 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    config = ChunkingConfig(
-        cleaning=Cleaning(args.cleaning), context=PassageContext(args.context), ocr=ocr_settings(args)
-    )
+    config = ChunkingConfig(context=PassageContext(args.context))
+    read = ReadOptions(Cleaning(args.cleaning), ocr_settings(args))
     with closing(backend_for(args, create=True)) as backend:
         reranker = build_reranker(args)
         embedder = build_embedder(args, backend)
         watcher = FolderWatcher(
             args.source,
             lambda folder: sync_index(folder, backend, embedder, config, reranker=reranker),
-            cleaning=config.cleaning,
-            ocr=config.ocr,
+            cleaning=read.cleaning,
+            ocr=read.ocr,
             max_file_bytes=int(args.max_file_mb * 2**20),
             settle_ms=args.settle_ms,
             poll=args.poll,

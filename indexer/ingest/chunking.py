@@ -11,14 +11,12 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import groupby
 
 import sentencex
 
 from indexer.errors import ConfigError
-from indexer.ingest.clean import Cleaning
-from indexer.ingest.ocr.base import OcrSettings
 from indexer.types import NAVIGATION, Chunk, Document, PassageContext
 
 TokenSpans = Callable[[str], list[tuple[int, int]]]
@@ -36,8 +34,6 @@ class ChunkingConfig:
     language: str = "en"
     titles: bool = True  # match each passage with its context in front (see `matched_text`); False: alone
     context: PassageContext = PassageContext.headings  # what that context is
-    cleaning: Cleaning = Cleaning.auto  # where the scraped-page rules apply when reading files
-    ocr: OcrSettings = field(default_factory=OcrSettings)  # how scanned pages and images are read
 
     @property
     def passage_context(self) -> PassageContext:

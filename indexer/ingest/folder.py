@@ -12,6 +12,7 @@ from pathlib import Path
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, read_file
 from indexer.ingest.ocr.base import OcrSettings
+from indexer.ingest.read_options import ReadOptions
 from indexer.ingest.readers.base import SkipKind, Skipped, count_by_kind
 from indexer.ingest.readers.text import CleaningOutcome, Read
 from indexer.progress import progress_bar
@@ -26,7 +27,7 @@ class FolderReport:
 
     documents: list[Document] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-    cleaning: Cleaning = Cleaning.auto
+    read: ReadOptions = field(default_factory=ReadOptions)  # how the files were read
     root: Path | None = None  # the folder read, resolved
     cleaned: int = 0  # documents the scraped-page rules were applied to
     removed: Counter[str] = field(default_factory=Counter)  # lines removed, per rule
@@ -66,7 +67,7 @@ def read_folder(
     text and images are recognised (None: the defaults, `OcrSettings()`).
     """
     ocr = ocr if ocr is not None else OcrSettings()
-    report = FolderReport(cleaning=cleaning, root=root.resolve())
+    report = FolderReport(read=ReadOptions(cleaning, ocr), root=root.resolve())
     seen: dict[str, str] = {}
     # hidden files and folders (.git, .DS_Store) are never documents
     paths = sorted(

@@ -16,6 +16,7 @@ from indexer.embed.server import EmbedApi, server_model_id
 from indexer.errors import CollectionNotFoundError, ConfigError, ModelLoadError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.clean import Cleaning
+from indexer.ingest.read_options import ReadOptions
 from indexer.rerank.factory import reranker_info
 from service.auth import AdminAccess, GrantDep, KeysDep, ReadAccess, identify
 from service.collections import Collections
@@ -232,12 +233,12 @@ async def create_collection(
     """Create an empty collection with its own model, chunking and cleaning (201), or find it made with the same
     ones (200); 409 when it exists with others. Needs a key with the admin right."""
     body = body or CollectionIn()
-    defaults = ChunkingConfig(cleaning=settings.cleaning)
+    defaults = ChunkingConfig()
     config = ChunkingConfig(
         chunk_tokens=body.chunk_tokens if body.chunk_tokens is not None else defaults.chunk_tokens,
         overlap_tokens=body.overlap_tokens if body.overlap_tokens is not None else defaults.overlap_tokens,
-        cleaning=body.cleaning if body.cleaning is not None else defaults.cleaning,
     )
+    read = ReadOptions(body.cleaning if body.cleaning is not None else settings.cleaning)
     model, endpoint = _model_of(body, settings)
     try:
         reranker = reranker_info(body.reranker, body.rerank_model) if body.reranker else None
@@ -246,6 +247,7 @@ async def create_collection(
                 grant.collection,
                 model,
                 config,
+                read=read,
                 query_prompt=body.query_prompt,
                 passage_prompt=body.passage_prompt,
                 endpoint=endpoint,

@@ -19,6 +19,7 @@ from indexer.ingest.folder import read_folder
 from indexer.ingest.ocr.base import OcrError, OcrMode, OcrSettings, OcrUnavailableError, Recognized
 from indexer.ingest.ocr.deskew import skew_angle
 from indexer.ingest.ocr.recognizer import Recognizer, load_engine, recognizer_for
+from indexer.ingest.read_options import ReadOptions
 from indexer.ingest.readers.base import SkipKind, Unreadable
 from indexer.ingest.readers.pdf import read_pdf
 from indexer.retrieval.results import Mode
@@ -83,7 +84,7 @@ def test_only_the_scanned_page_of_a_pdf_is_recognised_and_passages_say_so(tmp_pa
     assert "boiler certificate, number 4102" in doc.text
     backend = engine_backend(BackendName.local, tmp_path)
     try:
-        build_index(folder, backend, FakeEmbedder(), ChunkingConfig(40, 8, ocr=_settings(tmp_path)))
+        build_index(folder, backend, FakeEmbedder(), ChunkingConfig(40, 8), read=ReadOptions(ocr=_settings(tmp_path)))
         snapshot = backend.open()
         for chunk in snapshot.store.chunks(snapshot.store.chunk_ids()).values():
             assert doc.text[chunk.start : chunk.end] == chunk.text
@@ -213,8 +214,8 @@ def test_a_question_only_a_scan_answers_finds_its_page(tmp_path: Path, engine: B
     (folder / "guide.txt").write_text(page_text(1) + "\n\n" + page_text(2), encoding="utf-8")
     backend = engine_backend(engine, tmp_path)
     try:
-        config = ChunkingConfig(40, 8, ocr=_settings(tmp_path, dpi=200))
-        report = build_index(folder, backend, FakeEmbedder(), config)
+        read = ReadOptions(ocr=_settings(tmp_path, dpi=200))
+        report = build_index(folder, backend, FakeEmbedder(), ChunkingConfig(40, 8), read=read)
         assert report.ocr_pages == 3
         snapshot = backend.open()
         assert snapshot.manifest.source is not None and snapshot.manifest.source.ocr_pages == 3

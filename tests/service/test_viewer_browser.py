@@ -23,6 +23,7 @@ from bench.samples import make_scan_pdf, render_scan
 from indexer.building.builder import build_index
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.ocr.base import OcrSettings
+from indexer.ingest.read_options import ReadOptions
 from tests.conftest import start_fake_server
 from tests.fakes import FakeEmbedder
 from tests.service.test_browser import ARGS, CHROMIUM
@@ -63,7 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     scans = [render_scan(text, 200) for text in SCANS]
     make_scan_pdf(folder / "survey.pdf", scans, dpi=200)
     ocr = OcrSettings(cache_dir=root / "ocr", dpi=200)
-    build_index(folder, root / "index", FakeEmbedder(), ChunkingConfig(ocr=ocr))
+    build_index(folder, root / "index", FakeEmbedder(), ChunkingConfig(), read=ReadOptions(ocr=ocr))
     proc, base = start_fake_server(
         root / "index",
         root / "server.log",
