@@ -27,6 +27,7 @@ from indexer.embed.runtime import load_embedder
 from indexer.ingest.chunking import ChunkingConfig, chunk_document
 from indexer.ingest.clean import Cleaning
 from indexer.ingest.folder import read_folder
+from indexer.ingest.read_options import ReadOptions
 from indexer.page_eval import PAGE_QUESTIONS, read_page_questions
 from indexer.retrieval.results import Group, Mode, Navigation
 from indexer.retrieval.searcher import Searcher
@@ -45,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _timed_read(folder: Path, cleaning: Cleaning) -> tuple[list[Document], float]:
     started = time.perf_counter()
-    report = read_folder(folder, cleaning)
+    report = read_folder(folder, ReadOptions(cleaning))
     return report.documents, time.perf_counter() - started
 
 

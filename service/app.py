@@ -17,6 +17,7 @@ from starlette.routing import Route
 from indexer import __version__
 from indexer.building.watch import FolderWatcher
 from indexer.errors import IndexerError
+from indexer.ingest.read_options import ReadOptions
 from service.admission import admission_for
 from service.collections import Collections
 from service.deps import collection_path, load_embedder
@@ -68,8 +69,7 @@ def _folder_watcher(engine: Engine | None, settings: Settings) -> FolderWatcher 
     return FolderWatcher(
         settings.source_dir,
         engine.sync_folder,
-        cleaning=settings.cleaning,
-        ocr=settings.ocr_settings(),
+        read=ReadOptions(settings.cleaning, settings.ocr_settings()),
         max_file_bytes=int(settings.max_file_mb * 2**20),
         settle_ms=settings.watch_settle_ms,
         poll=settings.watch_poll,

@@ -278,7 +278,7 @@ def build_index(
     if not source.is_dir():
         raise ConfigError(f"source folder {source} does not exist or is not a directory")
     read = read or ReadOptions()
-    folder = read_folder(source, read.cleaning, max_file_bytes=max_file_bytes, progress=progress, ocr=read.ocr)
+    folder = read_folder(source, read, max_file_bytes=max_file_bytes, progress=progress)
     return sync_index(
         folder,
         index,

@@ -20,10 +20,9 @@ from pathlib import Path
 import watchfiles
 
 from indexer.building.builder import BuildReport
-from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
 from indexer.ingest.folder import FolderReport, ReadCache, read_folder
-from indexer.ingest.ocr.base import OcrSettings
+from indexer.ingest.read_options import ReadOptions
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +42,8 @@ class FolderWatcher:
         source: Path,
         apply: Apply,
         *,
-        cleaning: Cleaning = Cleaning.auto,
+        read: ReadOptions | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-        ocr: OcrSettings | None = None,
         settle_ms: int = DEFAULT_SETTLE_MS,
         poll: bool = False,
         on_build: Callable[[BuildReport], None] | None = None,
@@ -53,9 +51,8 @@ class FolderWatcher:
     ) -> None:
         self.source = source
         self._apply = apply
-        self._cleaning = cleaning
+        self._read = read or ReadOptions()
         self._max_file_bytes = max_file_bytes
-        self._ocr = ocr
         self._settle = settle_ms / 1000
         self._poll = poll
         self._on_build = on_build
@@ -65,9 +62,7 @@ class FolderWatcher:
 
     def sync(self) -> BuildReport:
         """Make the index equal to the folder now: read what changed, embed what changed, commit once."""
-        folder = read_folder(
-            self.source, self._cleaning, max_file_bytes=self._max_file_bytes, cache=self._cache, ocr=self._ocr
-        )
+        folder = read_folder(self.source, self._read, max_file_bytes=self._max_file_bytes, cache=self._cache)
         report = self._apply(folder)
         self.builds += 1
         if self._on_build is not None:

@@ -208,8 +208,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         watcher = FolderWatcher(
             args.source,
             lambda folder: sync_index(folder, backend, embedder, config, reranker=reranker),
-            cleaning=read.cleaning,
-            ocr=read.ocr,
+            read=read,
             max_file_bytes=int(args.max_file_mb * 2**20),
             settle_ms=args.settle_ms,
             poll=args.poll,

@@ -29,6 +29,7 @@ from indexer.ingest.fingerprint import FILENAME_KEY, HASH_KEY, file_sha256
 from indexer.ingest.ocr.base import OcrSettings
 from indexer.ingest.ocr.recognizer import recognizer_for
 from indexer.ingest.pages import paged_blocks
+from indexer.ingest.read_options import ReadOptions
 from indexer.ingest.readers import READERS
 from indexer.ingest.readers.base import SkipKind, Skipped, Unreadable, assemble, iso
 from indexer.ingest.readers.text import (
@@ -76,20 +77,15 @@ def _present(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_file(
-    path: Path,
-    rel: str,
-    cleaning: Cleaning = Cleaning.auto,
-    *,
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    pages: bool | None = None,
-    ocr: OcrSettings | None = None,
+    path: Path, rel: str, read: ReadOptions | None = None, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 ) -> Iterator[Read | Skipped]:
     """The documents of one file (a `.jsonl` file holds many), or why it was skipped; never raises for a bad file.
 
-    `rel` is the file's path relative to the indexed folder: the document id and source. `pages`: whether
-    page-aware cleaning (running headers and footers, page numbers: `indexer.ingest.pages`) applies to paged
-    formats (None: unless `cleaning` is none). `ocr`: how scanned pages and images are read (None: defaults).
+    `rel` is the file's path relative to the indexed folder: the document id and source. `read`: how (cleaning,
+    page-aware cleaning, OCR; None: the defaults).
     """
+    read = read or ReadOptions()
+    cleaning = read.cleaning
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         yield Skipped(rel, f"unsupported file type {path.suffix or '(none)'!r}", SkipKind.unsupported)
@@ -109,8 +105,7 @@ def read_file(
             return
         meta[HASH_KEY] = file_sha256(path)  # what the file served later must still be (indexer.viewer.source)
         if suffix in READERS:
-            clean_pages = cleaning is not Cleaning.none if pages is None else pages
-            yield from _read_structured(path, rel, meta, clean_pages, ocr if ocr is not None else OcrSettings())
+            yield from _read_structured(path, rel, meta, read.cleans_pages, read.ocr)
             return
         raw = decode_text(path.read_bytes(), rel)
     except OSError as exc:
@@ -129,8 +124,8 @@ def read_file(
     title = None
     if suffix in MARKDOWN_SUFFIXES:
         raw, title, meta = front_matter(raw, rel, meta)
-    read = read_document(cleaning, doc_id=rel, raw_text=raw, source=rel, title=title, metadata=_present(meta))
-    yield read if read is not None else Skipped(rel, "no text", SkipKind.no_text)
+    found = read_document(cleaning, doc_id=rel, raw_text=raw, source=rel, title=title, metadata=_present(meta))
+    yield found if found is not None else Skipped(rel, "no text", SkipKind.no_text)
 
 
 UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES - JSONL_SUFFIXES  # one file, one document
@@ -152,7 +147,8 @@ def read_upload(doc_id: str, filename: str, data: bytes, source: str, ocr: OcrSe
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         # The scraped-page rules are for folders of saved pages; a paged file's running headers go all the same.
-        items = list(read_file(path, doc_id, Cleaning.none, max_file_bytes=len(data) + 1, pages=True, ocr=ocr))
+        read = ReadOptions(Cleaning.none, ocr or OcrSettings(), pages=True)
+        items = list(read_file(path, doc_id, read, max_file_bytes=len(data) + 1))
     # The document, if any part of the file was read; else why not. Parts not read are logged.
     item = next((i for i in items if not isinstance(i, Skipped)), items[-1])
     for part in items:

@@ -9,9 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.ingest.clean import Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES, read_file
-from indexer.ingest.ocr.base import OcrSettings
 from indexer.ingest.read_options import ReadOptions
 from indexer.ingest.readers.base import SkipKind, Skipped, count_by_kind
 from indexer.ingest.readers.text import CleaningOutcome, Read
@@ -48,26 +46,25 @@ class FolderReport:
         return count_by_kind(self.skipped)
 
 
-ReadCache = dict[str, tuple[tuple[int, int, Cleaning, int, OcrSettings], list["Read | Skipped"]]]
+ReadCache = dict[str, tuple[tuple[int, int, ReadOptions, int], list["Read | Skipped"]]]
 
 
 def read_folder(
     root: Path,
-    cleaning: Cleaning = Cleaning.auto,
+    read: ReadOptions | None = None,
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: bool = False,
     cache: ReadCache | None = None,
-    ocr: OcrSettings | None = None,
 ) -> FolderReport:
     """Read every supported file under `root` recursively, in a stable (sorted) order.
 
     `cache` (kept by the caller between reads of the same folder) maps a file to what it read last time, keyed
-    by its size and modification time: a file unchanged since is not read again. `ocr`: how pages without
-    text and images are recognised (None: the defaults, `OcrSettings()`).
+    by its size and modification time: a file unchanged since is not read again. `read`: how (cleaning, OCR;
+    None: the defaults).
     """
-    ocr = ocr if ocr is not None else OcrSettings()
-    report = FolderReport(read=ReadOptions(cleaning, ocr), root=root.resolve())
+    read = read or ReadOptions()
+    report = FolderReport(read=read, root=root.resolve())
     seen: dict[str, str] = {}
     # hidden files and folders (.git, .DS_Store) are never documents
     paths = sorted(
@@ -77,7 +74,7 @@ def read_folder(
     for path in bar:
         rel = path.relative_to(root).as_posix()
         report.files += 1
-        for item in _read_cached(path, rel, cleaning, max_file_bytes, cache, ocr):
+        for item in _read_cached(path, rel, read, max_file_bytes, cache):
             if isinstance(item, Skipped):
                 report.skipped.append(item)
             elif item[0].doc_id in seen:
@@ -100,19 +97,19 @@ def read_folder(
 
 
 def _read_cached(
-    path: Path, rel: str, cleaning: Cleaning, max_file_bytes: int, cache: ReadCache | None, ocr: OcrSettings
+    path: Path, rel: str, read: ReadOptions, max_file_bytes: int, cache: ReadCache | None
 ) -> list[Read | Skipped]:
     if cache is None:
-        return list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes, ocr=ocr))
+        return list(read_file(path, rel, read, max_file_bytes=max_file_bytes))
     try:
         stat = path.stat()
     except OSError:
         cache.pop(rel, None)
-        return list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes, ocr=ocr))
-    key = (stat.st_size, stat.st_mtime_ns, cleaning, max_file_bytes, ocr)
+        return list(read_file(path, rel, read, max_file_bytes=max_file_bytes))
+    key = (stat.st_size, stat.st_mtime_ns, read, max_file_bytes)
     hit = cache.get(rel)
     if hit is not None and hit[0] == key:
         return hit[1]
-    items = list(read_file(path, rel, cleaning, max_file_bytes=max_file_bytes, ocr=ocr))
+    items = list(read_file(path, rel, read, max_file_bytes=max_file_bytes))
     cache[rel] = (key, items)
     return items

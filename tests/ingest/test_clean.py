@@ -9,6 +9,7 @@ import pytest
 
 from indexer.ingest.clean import clean_text, split_title
 from indexer.ingest.folder import read_folder
+from indexer.ingest.read_options import ReadOptions
 from tests.conftest import ROOT
 
 SEEDS = ROOT / "seeds"
@@ -132,11 +133,11 @@ def test_auto_applies_page_rules_only_to_text_that_looks_scraped(tmp_path: Path)
     assert "Advertisement" not in docs["page.txt"] and "unrelated" not in docs["page.txt"]
     assert auto.cleaned == 1 and auto.removed == {"boilerplate": 1, "see also": 1}
 
-    web = read_folder(tmp_path, Cleaning.web)
+    web = read_folder(tmp_path, ReadOptions(Cleaning.web))
     assert web.cleaned == 3 and {d.doc_id for d in web.documents} == {"fish.txt", "manila.txt", "page.txt"}
     assert web.removed["teaser"] == 1 and web.removed["image id"] == 1
 
-    none = read_folder(tmp_path, Cleaning.none)
+    none = read_folder(tmp_path, ReadOptions(Cleaning.none))
     assert none.cleaned == 0 and "Advertisement" in {d.doc_id: d.text for d in none.documents}["page.txt"]
 
 

@@ -78,7 +78,7 @@ def test_only_the_scanned_page_of_a_pdf_is_recognised_and_passages_say_so(tmp_pa
     folder = tmp_path / "docs"
     folder.mkdir()
     pdf.rename(folder / "mixed.pdf")
-    report = read_folder(folder, ocr=_settings(tmp_path))
+    report = read_folder(folder, ReadOptions(ocr=_settings(tmp_path)))
     (doc,) = report.documents
     assert report.ocr_pages == 1 and [n for n, _ in doc.ocr] == [2]
     assert "boiler certificate, number 4102" in doc.text
@@ -117,7 +117,7 @@ def test_images_and_multi_page_tiffs_are_documents_of_their_pages(tmp_path: Path
     frames = [render_scan(scan_text(p), 200) for p in (5, 6)]
     frames[0].save(folder / "pair.tiff", save_all=True, append_images=frames[1:], compression="tiff_lzw")
     Image.new("L", (600, 400), 255).save(folder / "blank.jpg")
-    report = read_folder(folder, ocr=_settings(tmp_path))
+    report = read_folder(folder, ReadOptions(ocr=_settings(tmp_path)))
     docs = {d.doc_id: d for d in report.documents}
     assert set(docs) == {"single.png", "pair.tiff"}
     assert len(docs["pair.tiff"].pages) == 2 and [n for n, _ in docs["pair.tiff"].ocr] == [1, 2]
@@ -133,7 +133,7 @@ def test_without_ocr_scans_and_images_are_skipped_as_needing_it(tmp_path: Path) 
     folder.mkdir()
     make_scan_pdf(folder / "scan.pdf", [render_scan(scan_text(1), 150)], 150)
     render_scan(scan_text(2), 150).save(folder / "photo.png")
-    report = read_folder(folder, ocr=_settings(tmp_path, mode=OcrMode.off))
+    report = read_folder(folder, ReadOptions(ocr=_settings(tmp_path, mode=OcrMode.off)))
     assert not report.documents
     assert {s.path: s.kind for s in report.skipped} == {
         "scan.pdf": SkipKind.no_text_layer,
@@ -188,7 +188,7 @@ def test_a_missing_engine_or_language_is_reported_per_file_and_nothing_else_is_l
     folder.mkdir()
     make_scan_pdf(folder / "scan.pdf", [render_scan(scan_text(1), 150)], 150)
     (folder / "notes.txt").write_text("Notes about the harbour crane.", encoding="utf-8")
-    report = read_folder(folder, ocr=_settings(tmp_path, languages="xyz"))
+    report = read_folder(folder, ReadOptions(ocr=_settings(tmp_path, languages="xyz")))
     assert [d.doc_id for d in report.documents] == ["notes.txt"]
     (skipped,) = report.skipped
     assert skipped.path == "scan.pdf" and "xyz" in skipped.reason and "not installed" in skipped.reason

@@ -259,11 +259,12 @@ def test_a_scanned_certificate_keeps_its_numbers(tmp_path: Path) -> None:
     from bench.samples import make_scan_pdf, render_scan
     from indexer.ingest.documents import read_file
     from indexer.ingest.ocr.base import OcrSettings
+    from indexer.ingest.read_options import ReadOptions
 
     texts = [f"Certificate number {4471 + n * 13}\n\n{BODY[n]} {WORDS[n]}." for n in range(4)]
     path = make_scan_pdf(tmp_path / "certificates.pdf", [render_scan(t, 150) for t in texts], dpi=150)
     ocr = OcrSettings(cache_dir=tmp_path / "ocr", threads=2)
-    doc, outcome = next(iter(read_file(path, path.name, ocr=ocr)))  # type: ignore[misc]
+    doc, outcome = next(iter(read_file(path, path.name, ReadOptions(ocr=ocr))))  # type: ignore[misc]
     for n in range(4):
         assert f"Certificate number {4471 + n * 13}" in doc.text
     assert sum(outcome.removed.values()) == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from indexer.ingest.documents import read_file
 from indexer.ingest.fingerprint import HASH_KEY
 from indexer.ingest.ocr.base import OcrSettings
+from indexer.ingest.read_options import ReadOptions
 from indexer.types import Document
 from indexer.viewer.source import SourceFile
 
@@ -35,6 +36,6 @@ def write_pdf(path: Path, pages: Sequence[Sequence[str]], header: str = "Harbour
 
 def indexed(path: Path, ocr: OcrSettings | None = None) -> tuple[Document, SourceFile]:
     """The document a build reads from `path` (its first), and the file as the viewer finds it."""
-    doc, _ = next(iter(read_file(path, path.name, ocr=ocr)))  # type: ignore[misc]
+    doc, _ = next(iter(read_file(path, path.name, ReadOptions(ocr=ocr or OcrSettings()))))  # type: ignore[misc]
     media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return doc, SourceFile(path, path.name, doc.metadata[HASH_KEY], 0, 0.0, media)
