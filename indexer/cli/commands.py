@@ -24,7 +24,7 @@ from indexer.cli.options import (
     load_reranker_for,
     ocr_settings,
     rerank_options,
-    search_options,
+    search_from_args,
     storage_settings,
 )
 from indexer.embed.prompts import recorded_prompts
@@ -236,7 +236,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         info = reranker_info(args.reranker, args.rerank_model) if args.reranker else snapshot.manifest.model.reranker
         reranker = load_reranker_for(args, info) if info is not None and args.rerank is not False else None
         searcher = open_searcher(snapshot, embedder, reranker, rerank_options(args), defaults=defaults)
-        options, restriction = search_options(args)
+        options, restriction = search_from_args(args)
         result = searcher.search(question, options, where=restriction)
     reranked = f", {result.rerank}" if result.rerank else ""
     print(f"{len(result.hits)} results for {question!r} ({result.mode}{reranked}, {result.took_ms:.1f} ms)\n")

@@ -401,7 +401,7 @@ def _flag_type(annotation: Any) -> type:
     return annotation
 
 
-def search_options(args: argparse.Namespace) -> tuple[SearchOptions, Filter | None]:
+def search_from_args(args: argparse.Namespace) -> tuple[SearchOptions, Filter | None]:
     """The search options and the filter the command line gives; ConfigError naming a flag out of range or a
     malformed filter."""
     given = {name: getattr(args, name) for name in SearchOptions.model_fields if getattr(args, name) is not None}

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.building.builder import build_index
-from indexer.cli.options import option_flag, search_options
+from indexer.cli.options import option_flag, search_from_args
 from indexer.cli.parser import build_parser
 from indexer.errors import ConfigError
 from indexer.retrieval.options import MAX_K, SearchOptions
@@ -83,10 +83,10 @@ def test_every_option_is_on_every_surface_with_its_bounds(tmp_path: Path) -> Non
 
 def test_the_command_line_checks_options_as_the_api_does() -> None:
     parser = _query_parser()
-    options, where = search_options(parser.parse_args(["q", "-k", "7", "--no-highlight", "--mode", "dense"]))
+    options, where = search_from_args(parser.parse_args(["q", "-k", "7", "--no-highlight", "--mode", "dense"]))
     assert (options.k, options.highlight, options.mode) == (7, False, "dense")
     assert options.model_fields_set == {"k", "highlight", "mode"} and where is None
     with pytest.raises(ConfigError, match=f"-k: Input should be less than or equal to {MAX_K}"):
-        search_options(parser.parse_args(["q", "-k", str(MAX_K + 1)]))
+        search_from_args(parser.parse_args(["q", "-k", str(MAX_K + 1)]))
     with pytest.raises(ConfigError, match="--dense-weight"):
-        search_options(parser.parse_args(["q", "--dense-weight", "2"]))
+        search_from_args(parser.parse_args(["q", "--dense-weight", "2"]))
