@@ -7,12 +7,10 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -21,7 +19,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from indexer.retrieval.options import MAX_K
+from indexer.retrieval.options import MAX_K, SearchOptions, option_type
 from service.errors import MAX_BODY_QUERY_CHARS, MAX_QUERY_CHARS
 
 # The spec must describe exactly what is accepted, and regex dialects disagree: `$` also matches before a final
@@ -81,25 +79,11 @@ def _json_boolean(value: object) -> object:
 _CHECKS: dict[type, Callable[[object], object]] = {bool: _json_boolean, int: _json_number, float: _json_number}
 
 
-def _base_types(annotation: Any) -> set[type]:
-    """The plain types an annotation admits, through Optional, unions and Annotated."""
-    if get_origin(annotation) is Annotated:
-        return _base_types(get_args(annotation)[0])
-    if get_origin(annotation) in (Union, UnionType):
-        return {t for arg in get_args(annotation) for t in _base_types(arg)}
-    return {annotation} if isinstance(annotation, type) else set()
-
-
-def json_typed_fields(model: type[BaseModel]) -> dict[str, Callable[[object], object]]:
-    """For each number or flag field of `model`, the check that its JSON value is a JSON number or boolean
-    (bool first: it is an int to Python)."""
-    out: dict[str, Callable[[object], object]] = {}
-    for name, info in model.model_fields.items():
-        types = _base_types(info.annotation)
-        kind = next((t for t in _CHECKS if t in types), None)
-        if kind is not None:
-            out[name] = _CHECKS[kind]
-    return out
+def json_typed_options() -> dict[str, Callable[[object], object]]:
+    """For each number or flag among the search options, the check that its JSON value is a JSON number or
+    boolean (not a string, nor a boolean for a number)."""
+    kinds = {name: option_type(name) for name in SearchOptions.model_fields}
+    return {name: _CHECKS[kind] for name, kind in kinds.items() if kind in _CHECKS}
 
 
 TopK = Annotated[int, Field(ge=1, le=MAX_K)]  # query strings are text: only JSON bodies add `Number`

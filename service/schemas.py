@@ -12,13 +12,13 @@ from indexer.retrieval.fusion import Fusion
 from indexer.retrieval.options import SearchOptions
 from indexer.retrieval.results import Hit, Mode, Passage, SearchResult, StageScore
 from service.errors import MAX_BODY_QUERY_CHARS
-from service.fields import REQUEST_MODEL_CONFIG, BodyQueryText, Number, json_typed_fields
+from service.fields import REQUEST_MODEL_CONFIG, BodyQueryText, Number, json_typed_options
 from service.filters import Filters
 
 EXAMPLE_QUERY = "Where did Wang Yi meet Lavrov"
 
 
-_JSON_TYPED = json_typed_fields(SearchOptions)
+_JSON_TYPED = json_typed_options()
 
 
 def options_of(request: SearchOptions) -> SearchOptions:

@@ -7,8 +7,7 @@ import argparse
 import os
 from enum import Enum
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
@@ -40,7 +39,7 @@ from indexer.manifest import RerankerInfo
 from indexer.rerank.base import Reranker, RerankRuntime
 from indexer.rerank.factory import load_reranker_of, reranker_info
 from indexer.rerank.settings import DEFAULT_RERANK_CANDIDATES, RerankOptions
-from indexer.retrieval.options import SearchOptions
+from indexer.retrieval.options import SearchOptions, option_type
 from indexer.storage.base import Backend
 from indexer.storage.settings import BackendName, StorageSettings
 from indexer.types import Filter, PassageContext
@@ -362,7 +361,7 @@ def add_search_options(parser: argparse.ArgumentParser) -> None:
     is `--NAME`/`--no-NAME`), and the filter flags."""
     for name, info in SearchOptions.model_fields.items():
         flag = option_flag(name)
-        kind = _flag_type(info.annotation)
+        kind = option_type(name)
         described = (info.description or "").replace("%", "%%")  # argparse formats help with %
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=described)
@@ -387,18 +386,6 @@ def add_search_options(parser: argparse.ArgumentParser) -> None:
 def option_flag(name: str) -> str:
     """The flag of search option `name`: `-k`, `--max-per-doc`."""
     return "-" + name if len(name) == 1 else "--" + name.replace("_", "-")
-
-
-def _flag_type(annotation: Any) -> type:
-    """The one plain type of an option (through Optional and Annotated), which its flag converts to."""
-    if get_origin(annotation) is Annotated:
-        return _flag_type(get_args(annotation)[0])
-    if get_origin(annotation) in (Union, UnionType):
-        (only,) = [arg for arg in get_args(annotation) if arg is not type(None)]
-        return _flag_type(only)
-    if not isinstance(annotation, type):
-        raise TypeError(f"a search option of type {annotation!r} has no flag form")
-    return annotation
 
 
 def search_from_args(args: argparse.Namespace) -> tuple[SearchOptions, Filter | None]:

@@ -11,7 +11,8 @@ all of them become one `indexer.types.Filter`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,6 +110,21 @@ class SearchOptions(BaseModel):
     def given(self) -> dict[str, Any]:
         """The options set explicitly (to pass on, or to merge with others)."""
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+def option_type(name: str) -> type:
+    """The one plain type of option `name` (through Optional and its bounds): what a surface converts it to (a
+    flag's type, a JSON body's number or boolean)."""
+    annotation = SearchOptions.model_fields[name].annotation
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        elif get_origin(annotation) in (Union, UnionType):
+            (annotation,) = [arg for arg in get_args(annotation) if arg is not type(None)]
+        elif isinstance(annotation, type):
+            return annotation
+        else:
+            raise TypeError(f"search option {name} has no plain type ({annotation!r})")
 
 
 def search_options(options: SearchOptions | None = None, **fields: Any) -> SearchOptions:
