@@ -11,22 +11,23 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from indexer.building.builder import build_index
 from indexer.cli.options import option_flag, search_from_args
 from indexer.cli.parser import build_parser
 from indexer.errors import ConfigError
-from indexer.retrieval.options import MAX_K, SearchOptions
+from indexer.retrieval.options import MAX_K, SearchOptions, option_type
 from service.app import create_app
 from service.mcp_server import build_mcp
 from service.routes.view import viewer_for
+from service.schemas import SearchRequest
 from service.settings import Settings
 from tests.conftest import SEEDS, wait_ready
 from tests.fakes import FakeEmbedder
 
 # How GET spells what the body holds in one structure: the question is `q`, filters are separate parameters.
 GET_NAMES = {"query": "q", "filters": "filter"}
-# The MCP tool also pages by `page`; the body's `offset` is there too.
 
 
 def _query_parser() -> argparse.ArgumentParser:
@@ -90,3 +91,16 @@ def test_the_command_line_checks_options_as_the_api_does() -> None:
         search_from_args(parser.parse_args(["q", "-k", str(MAX_K + 1)]))
     with pytest.raises(ConfigError, match="--dense-weight"):
         search_from_args(parser.parse_args(["q", "--dense-weight", "2"]))
+
+
+def test_the_post_body_takes_numbers_and_flags_as_json_types_only() -> None:
+    wrong = {bool: (0, 1, "true"), int: ("5", True), float: ("0.5", False)}
+    right = {bool: False, int: 1, float: 0.5}
+    checked = [name for name in SearchOptions.model_fields if option_type(name) in wrong]
+    assert {"k", "highlight", "rerank", "dense_weight"} <= set(checked)
+    for name in checked:
+        kind = option_type(name)
+        SearchRequest.model_validate({"query": "q", name: right[kind]})
+        for value in wrong[kind]:
+            with pytest.raises(ValidationError, match=f"must be a JSON {'boolean' if kind is bool else 'number'}"):
+                SearchRequest.model_validate({"query": "q", name: value})
