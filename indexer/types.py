@@ -74,10 +74,20 @@ class Document:
 
 
 NAVIGATION = "navigation"  # a passage's kind on a table of contents, an index or a list of figures
-# Where a stored passage stands, beyond its offsets: the columns each engine keeps per chunk, in this order (a
-# `Chunk` and a `ChunkRecord` have them as fields of the same names). Stores written before a column existed
-# read it as None.
-PROVENANCE = ("page", "heading", "kind", "sheet", "row_first", "row_last", "ocr_confidence")
+# What each engine keeps per chunk beyond its offsets and text, in this order (a `Chunk` and a `ChunkRecord`
+# have them as fields of the same names): where the passage stands, and what its highlight needs (its sentences
+# and their terms and vectors, see `indexer.sentences`). Stores written before a column existed read it as None.
+PROVENANCE = (
+    "page",
+    "heading",
+    "kind",
+    "sheet",
+    "row_first",
+    "row_last",
+    "ocr_confidence",
+    "sentences",
+    "sentence_vectors",
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,9 @@ class Chunk:
     """A passage of a document: `text == document_text[start:end]`; `page` is 1-based (None: not paged);
     `heading`: the heading it stands under, when it does not open with it; `kind`: None (content) or
     `NAVIGATION`; `sheet`, `row_first`, `row_last`: the sheet and the rows of a table it holds (whole rows);
-    `ocr_confidence`: the mean OCR confidence of its page, when that page's text was recognised (else None)."""
+    `ocr_confidence`: the mean OCR confidence of its page, when that page's text was recognised (else None);
+    `sentences`, `sentence_vectors`: its sentences with their terms and vectors, as stored (see
+    `indexer.sentences`; None: not worked out)."""
 
     ordinal: int
     start: int
@@ -99,6 +111,8 @@ class Chunk:
     row_first: int | None = None
     row_last: int | None = None
     ocr_confidence: float | None = None
+    sentences: str | None = None
+    sentence_vectors: str | None = None
 
 
 class PassageContext(StrEnum):
@@ -251,6 +265,8 @@ class ChunkRecord:
     row_first: int | None = None
     row_last: int | None = None
     ocr_confidence: float | None = None
+    sentences: str | None = None
+    sentence_vectors: str | None = None
 
     def matched(self, context: PassageContext | bool) -> str:
         """What this passage is matched on in an index whose passages have `context` (see `matched_text`)."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, Prompts, Vectors
+from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, Prompts, Spans, Vectors
 from indexer.retrieval.defaults import SearchDefaults
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -82,6 +82,17 @@ class FakeEmbedder:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
         return np.vstack([self._vector(t) for t in texts]).astype(np.float32)
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans], *, batch_size: int = BATCH_SIZE, progress: bool = False
+    ) -> tuple[Vectors, list[Vectors]]:
+        """`encode(texts)`, and each span's vector as the span's text alone would have (not pooled from token
+        states as a model's are, but a vector of what the span says, which is what a highlight asks of it)."""
+        pieces = [
+            np.array([self._vector(t[s:e]) for s, e in sp], dtype=np.float32).reshape(len(sp), self._dimension)
+            for t, sp in zip(texts, spans, strict=True)
+        ]
+        return self.encode(texts, batch_size=batch_size, progress=progress), pieces
 
 
 # Searches ranked by the retrievers and fusion alone, without hierarchical document scores: what the brute-force

@@ -32,6 +32,12 @@ class Analyzer(ABC):
 
     name: str  # recorded in the manifest: an index is always searched with the analyzer that built it
 
+    @property
+    def setting(self) -> str:
+        """What the terms it makes depend on besides the text (a passage's stored terms are valid while it holds):
+        its name, and what it is set to."""
+        return self.name
+
     @abstractmethod
     def passage(self, text: str) -> AnalyzedPassage:
         """A passage as it is indexed."""

@@ -113,6 +113,10 @@ class UnicodeAnalyzer(Analyzer):
         self.language = language
         self._languages = dict(languages or {})
 
+    @property
+    def setting(self) -> str:
+        return f"{self.name}:{self.language}"
+
     def passage(self, text: str) -> AnalyzedPassage:
         """A passage as it is indexed: in the collection's language, or its own detected one."""
         language = self.language if self.language != AUTO else _detector().language(text)

@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from indexer.analysis import AUTO, CURRENT, LANGUAGES, supported
-from indexer.embed.base import BATCH_SIZE, Embedder, Prompts, canonical_model_id
+from indexer.analysis import AUTO, CURRENT, LANGUAGES, Analyzer, supported
+from indexer.building.sentences import marked, relabelled
+from indexer.embed.base import BATCH_SIZE, Embedder, Prompts, canonical_model_id, encode_with_spans
 from indexer.embed.languages import model_languages
 from indexer.embed.prompts import recorded_prompts
 from indexer.embed.runtime import default_prompts
 from indexer.errors import ConfigError, IndexCorruptError, IndexNotFoundError
-from indexer.ingest.chunking import ChunkingConfig, chunk_document
+from indexer.ingest.chunking import ChunkingConfig, chunk_document, sentences_of
 from indexer.ingest.clean import RULES_VERSION, Cleaning
 from indexer.ingest.documents import DEFAULT_MAX_FILE_BYTES
 from indexer.ingest.folder import FolderReport, read_folder
@@ -25,7 +26,7 @@ from indexer.ingest.read_options import ReadOptions
 from indexer.ingest.readers.base import Skipped, count_by_kind
 from indexer.manifest import ChunkingInfo, Manifest, ModelInfo, RerankerInfo, SourceInfo
 from indexer.progress import progress_bar
-from indexer.storage.base import Backend, Snapshot, commit, new_lexical
+from indexer.storage.base import Backend, Snapshot, commit, lexical_analyzer, new_lexical
 from indexer.storage.factory import as_backend
 from indexer.types import PROVENANCE, Chunk, Document, DocumentUpdate, matched_text
 
@@ -161,10 +162,13 @@ def prepare_updates(
     embedder: Embedder,
     config: ChunkingConfig,
     *,
+    analyzer: Analyzer | None = None,
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
 ) -> list[DocumentUpdate]:
-    """Chunk and embed documents (one encode call for all chunks, so batches are full and length-sorted)."""
+    """Chunk and embed documents (one encode call for all chunks, so batches are full and length-sorted). Each
+    chunk also gets what its highlight needs (`indexer.building.sentences`): its sentences' terms as `analyzer`
+    makes them (None: none), and their vectors where the embedder pools token states."""
     chunked: list[tuple[Document, list[Chunk]]] = []
     for doc in progress_bar(docs, desc="chunking", unit="doc", enabled=progress):
         chunked.append((doc, chunk_document(doc, embedder.token_spans, config)))
@@ -174,20 +178,34 @@ def prepare_updates(
         for doc, chunks in chunked
         for c in chunks
     ]
-    vectors = embedder.encode(texts, batch_size=batch_size, progress=progress)
+    passages = [c.text for _, chunks in chunked for c in chunks]
+    spans = [sentences_of(p) for p in passages]
+    # The passage ends its embedded text (its context comes first): its sentences are moved there.
+    placed = [
+        [(start + len(t) - len(p), end + len(t) - len(p)) for start, end in sp]
+        for t, p, sp in zip(texts, passages, spans, strict=True)
+    ]
+    vectors, pieces = encode_with_spans(embedder, texts, placed, batch_size=batch_size, progress=progress)
     updates: list[DocumentUpdate] = []
     offset = 0
     for doc, chunks in chunked:
         rows = vectors[offset : offset + len(chunks)]
+        marks = [
+            marked(c, spans[offset + i], analyzer, pieces[offset + i] if pieces is not None else None)
+            for i, c in enumerate(chunks)
+        ]
         offset += len(chunks)
-        updates.append(DocumentUpdate(doc, origins[doc.doc_id], chunks, np.asarray(rows)))
+        updates.append(DocumentUpdate(doc, origins[doc.doc_id], marks, np.asarray(rows)))
     return updates
 
 
-def reuse_vectors(base: Snapshot, docs: list[Document], origins: dict[str, str]) -> list[DocumentUpdate]:
+def reuse_vectors(
+    base: Snapshot, docs: list[Document], origins: dict[str, str], analyzer: Analyzer
+) -> list[DocumentUpdate]:
     """Updates for the documents of `docs` whose stored text and title are unchanged (their metadata alone
-    changed, e.g. a file touched or its front matter edited): their passages and vectors are taken from `base`
-    instead of being embedded again. The chunking settings are `base`'s, or the build would be a rebuild."""
+    changed, e.g. a file touched or its front matter edited, or the collection's language): their passages and
+    vectors are taken from `base` instead of being embedded again, their sentences' terms made again where
+    `analyzer` analyses otherwise. The chunking settings are `base`'s, or the build would be a rebuild."""
     stored = base.store.documents_of([d.doc_id for d in docs])
     same = [d for d in docs if (s := stored.get(d.doc_id)) is not None and (s.text, s.title) == (d.text, d.title)]
     if not same:
@@ -201,7 +219,9 @@ def reuse_vectors(base: Snapshot, docs: list[Document], origins: dict[str, str])
     for doc in same:
         ids = chunk_ids.get(doc.doc_id, [])
         chunks = [
-            Chunk(r.ordinal, r.start, r.end, r.text, 0, *(getattr(r, name) for name in PROVENANCE))
+            relabelled(
+                Chunk(r.ordinal, r.start, r.end, r.text, 0, *(getattr(r, name) for name in PROVENANCE)), analyzer
+            )
             for r in (records[c] for c in ids)
         ]
         rows = vectors[[row_of[c] for c in ids]] if ids else np.zeros((0, vectors.shape[1]), dtype=np.float32)
@@ -410,11 +430,17 @@ def sync_index(
             report.seconds = time.perf_counter() - started
             return report
 
-        reused = [] if (rebuild_reason and not relex) or base is None else reuse_vectors(base, to_embed, origins)
+        # The analysis the new version is made with: set anew, or the base's when it is kept.
+        analyzer = lexical_analyzer(lexical or (base.manifest.lexical if base is not None else new_lexical()))
+        reused = (
+            [] if (rebuild_reason and not relex) or base is None else reuse_vectors(base, to_embed, origins, analyzer)
+        )
         kept = {u.document.doc_id for u in reused}
         to_embed = [d for d in to_embed if d.doc_id not in kept]
         embedding = time.perf_counter()
-        updates = prepare_updates(to_embed, origins, embedder, config, batch_size=batch_size, progress=progress)
+        updates = prepare_updates(
+            to_embed, origins, embedder, config, analyzer=analyzer, batch_size=batch_size, progress=progress
+        )
         report.embed_seconds = time.perf_counter() - embedding
         report.embedded_chunks = sum(len(u.chunks) for u in updates)
         report.reused_chunks = sum(len(u.chunks) for u in reused)

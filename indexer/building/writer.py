@@ -23,7 +23,7 @@ from indexer.errors import IndexerError
 from indexer.ingest.chunking import ChunkingConfig
 from indexer.ingest.fingerprint import HASH_KEY, kept_file, kept_suffix
 from indexer.ingest.folder import FolderReport
-from indexer.storage.base import Backend, Snapshot, commit
+from indexer.storage.base import Backend, Snapshot, commit, lexical_analyzer
 from indexer.storage.factory import as_backend
 from indexer.storage.originals import Original, Originals, originals_at
 from indexer.types import Document, PassageContext
@@ -145,7 +145,10 @@ class IndexWriter:
             return WriteResult(base, status)
         m = base.manifest.chunking
         config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles, PassageContext(m.context))
-        updates = prepare_updates(changed, {d.doc_id: origin for d in changed}, self._embedder, config)
+        analyzer = lexical_analyzer(base.manifest.lexical)
+        updates = prepare_updates(
+            changed, {d.doc_id: origin for d in changed}, self._embedder, config, analyzer=analyzer
+        )
         tx = self._backend.transaction(base, base.manifest.model, base.manifest.chunking)
         self._last = commit(tx, upserts=updates, deletes=list(deletes))
         return WriteResult(self._last, status, sum(len(u.chunks) for u in updates))

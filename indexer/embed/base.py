@@ -6,7 +6,7 @@ the chunker can size chunks in the model's own tokens. Tests plug a deterministi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -79,6 +79,48 @@ class Embedder(Protocol):
         """`encode` for search queries: the same but for the query prompt (and, in the service, batched)."""
 
 
+Spans = Sequence[tuple[int, int]]
+
+
+@runtime_checkable
+class SpanEmbedder(Protocol):
+    """An embedder that can also pool its token states over spans of each text (late chunking)."""
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans], *, batch_size: int = BATCH_SIZE, progress: bool = False
+    ) -> tuple[Vectors, list[Vectors]] | None:
+        """`encode(texts)`, and for each text the L2-normalised mean of the token states of the tokens inside each
+        of its `spans` (a row of zeros for a span holding no token), from the same forward pass; None when this
+        embedder's token states are not at hand."""
+
+
+def encode_with_spans(
+    embedder: Embedder, texts: Sequence[str], spans: Sequence[Spans], *, batch_size: int = BATCH_SIZE, progress: bool
+) -> tuple[Vectors, list[Vectors] | None]:
+    """`embedder.encode(texts)`, with the span vectors of `SpanEmbedder.encode_spans` where the embedder has them
+    (else None)."""
+    if isinstance(embedder, SpanEmbedder):
+        found = embedder.encode_spans(texts, spans, batch_size=batch_size, progress=progress)
+        if found is not None:
+            return found
+    return embedder.encode(texts, batch_size=batch_size, progress=progress), None
+
+
+def span_means(states: Vectors, offsets: Sequence[tuple[int, int]], spans: Spans) -> Vectors:
+    """For each span, the L2-normalised mean of the rows of `states` whose token `offsets` (character start, end;
+    special tokens are empty) lie inside it; zeros for a span holding no token."""
+    out = np.zeros((len(spans), states.shape[1]), dtype=np.float32)
+    starts = np.array([s for s, _ in offsets], dtype=np.int64)
+    ends = np.array([e for _, e in offsets], dtype=np.int64)
+    real = ends > starts
+    for i, (start, end) in enumerate(spans):
+        inside = real & (starts >= start) & (ends <= end)
+        if inside.any():
+            mean = states[inside].mean(axis=0)
+            out[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return out
+
+
 class WrappedEmbedder:
     """An `Embedder` that hands everything to `inner`; subclasses override what they change."""
 
@@ -118,6 +160,24 @@ class WrappedEmbedder:
     def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
         return self._inner.encode_queries(texts, batch_size=batch_size)
 
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans], *, batch_size: int = BATCH_SIZE, progress: bool = False
+    ) -> tuple[Vectors, list[Vectors]] | None:
+        if isinstance(self._inner, SpanEmbedder):
+            return self._inner.encode_spans(texts, spans, batch_size=batch_size, progress=progress)
+        return None
+
+
+def length_batches(texts: Sequence[str], batch_size: int, progress: bool) -> Iterator[list[int]]:
+    """The positions of `texts` in batches, longest texts first (as sentence-transformers batches, so padding
+    stays small), with a progress bar."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    with progress_bar(total=len(texts), desc="embedding", unit="chunk", enabled=progress) as bar:
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            yield rows
+            bar.update(len(rows))
+
 
 def encode_in_batches(
     texts: Sequence[str], dimension: int, batch_size: int, progress: bool, forward: Callable[[list[str]], Vectors]
@@ -126,13 +186,9 @@ def encode_in_batches(
     the rows put back in input order."""
     if not texts:
         return np.zeros((0, dimension), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
     out = np.empty((len(texts), dimension), dtype=np.float32)
-    with progress_bar(total=len(texts), desc="embedding", unit="chunk", enabled=progress) as bar:
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            out[rows] = forward([texts[i] for i in rows])
-            bar.update(len(rows))
+    for rows in length_batches(texts, batch_size, progress):
+        out[rows] = forward([texts[i] for i in rows])
     return out
 
 

@@ -10,10 +10,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import ValidationError
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
-from indexer.embed.base import BATCH_SIZE, NO_PROMPTS, RUNTIME_INT8, Prompts, Vectors, encode_in_batches
+from indexer.embed.base import (
+    BATCH_SIZE,
+    NO_PROMPTS,
+    RUNTIME_INT8,
+    Prompts,
+    Spans,
+    Vectors,
+    encode_in_batches,
+    length_batches,
+    span_means,
+)
 from indexer.embed.onnx_export import META_FILE, ExportMeta
 from indexer.errors import ModelLoadError
 from indexer.model_cache import FP32_FILE, INT8_FILE, TOKENIZER_FILE
@@ -86,13 +97,34 @@ class OnnxEmbedder:
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE, progress: bool = False) -> Vectors:
         return encode_in_batches(texts, self.dimension, batch_size, progress, self._forward)
 
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans], *, batch_size: int = BATCH_SIZE, progress: bool = False
+    ) -> tuple[Vectors, list[Vectors]]:
+        pooled = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pieces: list[Vectors] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+        for rows in length_batches(texts, batch_size, progress):
+            encodings, mask, hidden = self._states([texts[i] for i in rows])
+            pooled[rows] = self._pool(mask, hidden)
+            for j, i in enumerate(rows):
+                pieces[i] = span_means(hidden[j], encodings[j].offsets, spans[i])
+        return pooled, pieces
+
     def _forward(self, texts: list[str]) -> Vectors:
+        _, mask, hidden = self._states(texts)
+        return self._pool(mask, hidden)
+
+    def _states(self, texts: list[str]) -> tuple[list[Encoding], npt.NDArray[np.int64], Vectors]:
+        """The encodings of `texts`, their attention mask and the model's last hidden states."""
         encodings = self._batch.encode_batch(texts)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64), "attention_mask": mask}
         if "token_type_ids" in self._meta.input_names:
             feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
         hidden: Vectors = self._session.run(["last_hidden_state"], feeds)[0]
+        return encodings, mask, hidden
+
+    def _pool(self, mask: npt.NDArray[np.int64], hidden: Vectors) -> Vectors:
+        """The model's pooling of its hidden states: as sentence-transformers pools them."""
         if self._meta.pooling == "cls":
             pooled = hidden[:, 0, :]
         else:

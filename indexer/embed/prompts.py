@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.embed.base import BATCH_SIZE, Embedder, Prompts, Vectors, WrappedEmbedder
+from indexer.embed.base import BATCH_SIZE, Embedder, Prompts, Spans, Vectors, WrappedEmbedder
 from indexer.manifest import ModelInfo
 
 CONFIG_FILE = "config_sentence_transformers.json"
@@ -95,6 +95,15 @@ class PromptedEmbedder(WrappedEmbedder):
         prefix = self._prompts.passage
         texts = [prefix + t for t in texts] if prefix else texts
         return self._inner.encode(texts, batch_size=batch_size, progress=progress)
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans], *, batch_size: int = BATCH_SIZE, progress: bool = False
+    ) -> tuple[Vectors, list[Vectors]] | None:
+        prefix = self._prompts.passage
+        if prefix:  # the spans move with the text behind the prompt
+            texts = [prefix + t for t in texts]
+            spans = [[(s + len(prefix), e + len(prefix)) for s, e in sp] for sp in spans]
+        return super().encode_spans(texts, spans, batch_size=batch_size, progress=progress)
 
     def encode_queries(self, texts: Sequence[str], *, batch_size: int = BATCH_SIZE) -> Vectors:
         prefix = self._prompts.query

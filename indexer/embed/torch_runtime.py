@@ -6,17 +6,22 @@ import copy
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
 
 from indexer.embed.base import (
     BATCH_SIZE,
     DEFAULT_MODEL,
     NO_PROMPTS,
     Prompts,
+    Spans,
     Vectors,
     canonical_model_id,
     encode_in_batches,
+    length_batches,
     resolve_model_location,
+    span_means,
 )
 from indexer.errors import ModelLoadError
 
@@ -105,6 +110,33 @@ class SentenceTransformerEmbedder:
         # The model (and its tokenizer) runs one batch at a time; a long write is cut into batches, so a
         # search's query waits for at most one batch, not for the whole write.
         return encode_in_batches(texts, self._dimension, batch_size, progress, self._forward)
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans], *, batch_size: int = BATCH_SIZE, progress: bool = False
+    ) -> tuple[Vectors, list[Vectors]]:
+        pooled = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        pieces: list[Vectors] = [np.zeros((0, self._dimension), dtype=np.float32)] * len(texts)
+        for rows in length_batches(texts, batch_size, progress):
+            batch = [texts[i] for i in rows]
+            with self._model_lock:
+                outputs = cast(
+                    "list[dict[str, Any]]",
+                    self._model.encode(
+                        batch,
+                        batch_size=len(batch),
+                        output_value=None,
+                        normalize_embeddings=True,
+                        show_progress_bar=False,
+                    ),
+                )
+                offsets = self._model.tokenizer(
+                    batch, return_offsets_mapping=True, truncation=True, max_length=self._model.max_seq_length
+                )["offset_mapping"]
+            for j, i in enumerate(rows):
+                pooled[i] = outputs[j]["sentence_embedding"].float().cpu().numpy()
+                states = outputs[j]["token_embeddings"].float().cpu().numpy()[: len(offsets[j])]
+                pieces[i] = span_means(states, offsets[j], spans[i])
+        return pooled, pieces
 
     def _forward(self, batch: list[str]) -> Vectors:
         with self._model_lock:

@@ -55,6 +55,11 @@ class ChunkingConfig:
             )
 
 
+def sentences_of(text: str) -> list[tuple[int, int]]:
+    """The sentences a highlight chooses among: `sentence_spans`, or the whole passage when it has none."""
+    return sentence_spans(text) or [(0, len(text))]
+
+
 def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
     """Character spans of the sentences in `text`; a line break always ends a sentence."""
     spans: list[tuple[int, int]] = []

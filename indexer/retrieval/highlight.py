@@ -3,19 +3,22 @@
 Two ways to choose it, and the hit says which was used:
 - lexical: the sentence holding the most distinct query terms (stemmed as the BM25 index stems them),
   ties broken by the number of matches, then by position;
-- dense: the sentence whose embedding is most similar to the query's (one batched encode).
+- dense: the sentence whose vector is most similar to the query's.
 Every mode uses lexical when a query term occurs in the passage, and dense otherwise (lexical mode, which
 never runs the model, then has no highlight; nor has a question in a language the model was not trained on,
-whose similarities choose no better than chance: the bundled English model on Chinese text). The passage is
-analysed in the question's language, as the passages the question is matched against were.
+whose similarities choose no better than chance: the bundled English model on Chinese text).
 
-Dense highlights have a fixed budget per search: among the first `DENSE_RANKS` hits (those a person reads),
-the sentences of the passages without a lexical highlight, `DENSE_SENTENCES` of them at most, each cut to
-`DENSE_SENTENCE_TOKENS` model tokens, in one forward pass. A passage past the budget has no highlight.
-Lexical highlights are found for every hit, and only in hits with a lexical score; a passage's analysis is
-remembered (`PASSAGE_CACHE`), since the hits of one collection recur from question to question. Without the
-budget, a k=100 search embedded every sentence of every hit: 34 times the search's own time on Russian text,
-where few words matched before analysis knew the language.
+Both read what the index stored with each passage when it was embedded (`indexer.sentences`): its sentences,
+their terms as the collection's analyzer made them, and a vector per sentence pooled from the model's token
+states in the passage's own forward pass. A highlight then costs no analysis and no model call.
+
+A passage without them (indexed before they were stored, by an embedding server's model whose token states are
+not at hand, or under another analysis than the question's) is analysed at search time in the question's
+language (the analysis remembered: `PASSAGE_CACHE`), and its dense highlight has a fixed budget per search:
+among the first `DENSE_RANKS` hits (those a person reads), `DENSE_SENTENCES` sentences at most, each cut to
+`DENSE_SENTENCE_TOKENS` model tokens, in one forward pass; a passage past the budget has no highlight. Without
+stored sentences or the budget, a k=100 search embedded every sentence of every hit: 34 times the search's own
+time on Russian text.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ import numpy as np
 
 from indexer.analysis import Analyzer, Term
 from indexer.embed.base import Embedder, Vectors
-from indexer.ingest.chunking import sentence_spans
+from indexer.ingest.chunking import sentences_of
+from indexer.sentences import SentenceTerms, load_vectors
 from indexer.storage.base import LexicalSearch
+from indexer.types import ChunkRecord
 
 DENSE_RANKS = 10
 DENSE_SENTENCES = 8
@@ -53,13 +58,23 @@ def best_lexical(text: str, terms: Sequence[tuple[int, int, str]], query_terms: 
     matches = [t for t in terms if t[2] in query_terms]
     if not matches:
         return None
+    spans = sentences_of(text)
+    inside = [[term for s, e, term in matches if s >= start and e <= end] for start, end in spans]
+    return best_sentence(spans, inside, query_terms)
+
+
+def best_sentence(
+    spans: Sequence[tuple[int, int]], terms: Sequence[Sequence[str]], query_terms: set[str]
+) -> Highlight | None:
+    """Of the sentences `spans` with terms `terms`, the one holding the most distinct query terms, then the most
+    matches, then the first; None when none holds a query term."""
     best: tuple[int, int, int] | None = None
     best_span = (0, 0)
-    for index, (start, end) in enumerate(sentence_spans(text) or [(0, len(text))]):
-        inside = [term for s, e, term in matches if s >= start and e <= end]
+    for index, (span, held) in enumerate(zip(spans, terms, strict=True)):
+        inside = [term for term in held if term in query_terms]
         key = (len(set(inside)), len(inside), -index)
         if inside and (best is None or key > best):
-            best, best_span = key, (start, end)
+            best, best_span = key, span
     return Highlight("lexical", (best_span,)) if best is not None else None
 
 
@@ -71,7 +86,7 @@ def best_dense(
     the budget runs out."""
     spans: list[list[tuple[int, int]]] = []
     for text in texts:
-        found = sentence_spans(text) or [(0, len(text))]
+        found = sentences_of(text)
         if sum(len(sp) for sp in spans) + len(found) > budget:
             break
         spans.append(found)
@@ -92,30 +107,51 @@ def highlights(
     query: str,
     query_vec: Vectors | None,
     embedder: Embedder,
-    texts: dict[int, str],
+    records: dict[int, ChunkRecord],
     matching: Collection[int] | None = None,
     reads: Callable[[str], bool] = lambda _language: True,
 ) -> dict[int, Highlight]:
-    """The highlight of each passage in `texts` (chunk id -> passage text).
+    """The highlight of each passage of `records` (chunk id -> stored passage, in rank order).
 
     Lexical first in every mode: it needs no model call, and only passages in `matching` (those with a lexical
-    score; None: all) can hold a query term. Dense only for passages sharing no query term, in the order of
-    `texts` (rank order), within the budget (see the module doc), and only if the model `reads` the question's
-    language.
+    score; None: all) can hold a query term. Dense only for passages sharing no query term, and only if the model
+    `reads` the question's language: from the sentence vectors stored with the passage where it has them, else
+    within the budget (see the module doc).
     """
     analysed = lexical.analyzer.query(query)
     query_terms = set(analysed.terms)
+    setting = lexical.analyzer.setting
     out: dict[int, Highlight] = {}
-    for cid, text in texts.items():
+    stored: dict[int, SentenceTerms | None] = {}
+    for cid, record in records.items():
         if matching is not None and cid not in matching:
             continue
-        terms = _passage_terms(lexical.analyzer, analysed.language, text)
-        found = best_lexical(text, terms, query_terms)
+        marks = stored[cid] = SentenceTerms.load(record.sentences)
+        if marks is not None and marks.analysis == setting and marks.language == analysed.language:
+            found = best_sentence(marks.spans, marks.terms, query_terms)
+        else:
+            terms = _passage_terms(lexical.analyzer, analysed.language, record.text)
+            found = best_lexical(record.text, terms, query_terms)
         if found is not None:
             out[cid] = found
-    need = [cid for cid in list(texts)[:DENSE_RANKS] if cid not in out]
-    if need and query_vec is not None and reads(analysed.language):
-        for cid, found in zip(need, best_dense([texts[c] for c in need], query_vec, embedder), strict=False):
+    if query_vec is None or not reads(analysed.language):
+        return out
+    need: list[int] = []
+    for cid, record in records.items():
+        if cid in out:
+            continue
+        vectors = load_vectors(record.sentence_vectors, query_vec.shape[1])
+        if vectors is None:
+            need.append(cid)
+            continue
+        marks = stored[cid] if cid in stored else SentenceTerms.load(record.sentences)
+        spans = marks.spans if marks is not None else tuple(sentences_of(record.text))
+        if len(spans) == len(vectors):
+            out[cid] = Highlight("dense", (spans[int(np.argmax(vectors @ query_vec[0]))],))
+    first = set(list(records)[:DENSE_RANKS])
+    need = [cid for cid in need if cid in first]
+    if need:
+        for cid, found in zip(need, best_dense([records[c].text for c in need], query_vec, embedder), strict=False):
             out[cid] = found
     return out
 

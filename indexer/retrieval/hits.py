@@ -34,7 +34,7 @@ def hydrate(
             ctx.request.text,
             ctx.query_vec,
             ctx.embedder,
-            {i: records[i].text for i in ids},
+            {i: records[i] for i in ids},
             matching=lexical_scores,
             reads=ctx.snapshot.manifest.model.reads,
         )

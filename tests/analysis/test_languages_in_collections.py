@@ -4,6 +4,7 @@ does not rank it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import bm25s
@@ -11,10 +12,13 @@ import pytest
 
 from indexer.building import builder as builder_module
 from indexer.building.builder import build_index
+from indexer.building.sentences import sentence_terms
 from indexer.embed.languages import BUNDLED_LANGUAGES, model_languages
 from indexer.errors import ConfigError
+from indexer.retrieval.highlight import highlights
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
+from indexer.sentences import SentenceTerms
 from indexer.storage.base import Snapshot
 from indexer.storage.settings import BackendName
 from tests.conftest import engine_backend
@@ -80,6 +84,11 @@ def test_each_question_finds_its_language_on_both_engines(
                 assert hit.highlight is not None and hit.highlight.method == "lexical"
                 ((start, end),) = hit.highlight.spans
                 assert 0 <= start < end <= len(hit.text)
+            # the stored sentences' terms choose as analysing the passages at search time does, in every script
+            records = snapshot.store.chunks(snapshot.store.chunk_ids())
+            unmarked = {c: replace(r, sentences=None, sentence_vectors=None) for c, r in records.items()}
+            stored = highlights(snapshot.lexical, question, None, fake_embedder, records)
+            assert stored and stored == highlights(snapshot.lexical, question, None, fake_embedder, unmarked)
     finally:
         backend.close()
 
@@ -91,12 +100,23 @@ def test_a_language_change_rebuilds_the_keyword_index_and_embeds_nothing(
     try:
         first = build_index(languages_folder, backend, fake_embedder)
         assert first.embedded_chunks > 0
+        built = backend.open()
+        before = built.store.chunks(built.store.chunk_ids())
         changed = build_index(languages_folder, backend, fake_embedder, language="zh")
         assert changed.rebuild_reason is not None and "analysis changed" in changed.rebuild_reason
         assert changed.embedded_chunks == 0 and changed.reused_chunks == first.chunks
         snapshot = backend.open()
         assert snapshot.manifest.lexical.language == "zh"
         assert set(snapshot.manifest.lexical.languages) == {"zh"}
+        # The sentences' stored terms are made again by the new analysis, their vectors kept.
+        after = list(snapshot.store.chunks(snapshot.store.chunk_ids()).values())
+        assert sorted(r.sentence_vectors or "" for r in after) == sorted(
+            r.sentence_vectors or "" for r in before.values()
+        )
+        for record in after:
+            terms = SentenceTerms.load(record.sentences)
+            assert terms is not None and (terms.analysis, terms.language) == ("unicode-1:zh", "zh")
+            assert terms == sentence_terms(record.text, terms.spans, snapshot.lexical.analyzer)
         same = build_index(languages_folder, backend, fake_embedder)  # no --language: the recorded one is kept
         assert not same.changed and same.language == "zh"
         with pytest.raises(ConfigError, match="supported: auto"):
@@ -185,5 +205,10 @@ def test_bad_input_is_indexed_never_dropped_and_found_by_its_words(
             hit = hits[0]
             document = snapshot.store.document(hit.doc_id)
             assert document is not None and document.text[hit.start : hit.end] == hit.text
+        for record in snapshot.store.chunks(snapshot.store.chunk_ids()).values():  # stored sentences: exact offsets
+            terms = SentenceTerms.load(record.sentences)
+            assert terms is not None and terms.spans
+            assert all(0 <= start < end <= len(record.text) for start, end in terms.spans)
+            assert terms == sentence_terms(record.text, terms.spans, snapshot.lexical.analyzer)
     finally:
         backend.close()

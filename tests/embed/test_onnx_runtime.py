@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from indexer.embed import runtime
-from indexer.embed.base import DEFAULT_MODEL, Embedder
+from indexer.embed.base import DEFAULT_MODEL, Embedder, SpanEmbedder
 from indexer.embed.onnx_export import META_FILE, cache_entry, ensure_exported
 from indexer.embed.onnx_runtime import OnnxEmbedder
 from indexer.embed.runtime import load_embedder, model_folder
 from indexer.errors import ModelLoadError
+from indexer.ingest.chunking import sentences_of
 from tests.conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.slow
@@ -134,3 +135,20 @@ def test_serving_on_onnx_never_imports_torch(model_cache: Path, real_seed_index:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_sentence_vectors_come_from_the_same_forward_pass(onnx_fp32: Embedder, torch_embedder: Embedder) -> None:
+    texts = _texts()[:20]
+    spans = [sentences_of(t) for t in texts]
+    for embedder in (onnx_fp32, torch_embedder):
+        assert isinstance(embedder, SpanEmbedder)
+        found = embedder.encode_spans(texts, spans)
+        assert found is not None
+        pooled, pieces = found
+        np.testing.assert_allclose(pooled, embedder.encode(texts), atol=1e-6)  # the passages' vectors unchanged
+        assert [len(p) for p in pieces] == [len(s) for s in spans]
+    onnx_pieces = onnx_fp32.encode_spans(texts, spans)  # type: ignore[attr-defined]
+    torch_pieces = torch_embedder.encode_spans(texts, spans)  # type: ignore[attr-defined]
+    for a, b in zip(onnx_pieces[1], torch_pieces[1], strict=True):
+        np.testing.assert_allclose(a, b, atol=2e-4)
+        np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)

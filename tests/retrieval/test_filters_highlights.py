@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from indexer.building.builder import build_index
-from indexer.retrieval.highlight import DENSE_SENTENCES, best_dense
+from indexer.ingest.chunking import sentences_of
+from indexer.retrieval.highlight import DENSE_RANKS, DENSE_SENTENCES, highlights
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
 from indexer.storage.base import Snapshot
 from indexer.storage.factory import open_backend
-from indexer.types import Filter
+from indexer.types import ChunkRecord, Filter
 from service.settings import Settings
 from tests.conftest import ENGINES, fake_client, storage
 from tests.fakes import PASSAGES_ALONE, FakeEmbedder
@@ -125,27 +127,68 @@ def test_stemmed_terms_highlight(fake_snapshot: Snapshot) -> None:
 
 
 def test_dense_highlight_when_no_query_term_occurs(fake_snapshot: Snapshot) -> None:
-    hits = Searcher(fake_snapshot, FakeEmbedder()).search("quixotic zeppelins", k=5, mode=Mode.dense).hits
-    marked = [h for h in hits if h.highlight is not None]
-    assert marked and hits[: len(marked)] == marked  # the best-ranked passages first, while the budget lasts
-    for hit in marked:
+    embedder = FakeEmbedder()
+    question = embedder.encode_queries(["quixotic zeppelins"])[0]
+    hits = Searcher(fake_snapshot, embedder).search("quixotic zeppelins", k=5, mode=Mode.dense).hits
+    assert len(hits) == 5
+    for hit in hits:  # every hit: its sentences' vectors were stored when it was indexed
         assert hit.highlight is not None and hit.highlight.method == "dense"
         start, end = hit.highlight.spans[0]
         assert 0 <= start < end <= len(hit.text)
         assert hit.text[start:end].strip() == hit.text[start:end]
-        assert best_dense([hit.text], FakeEmbedder().encode_queries(["quixotic zeppelins"]), FakeEmbedder()) == [
-            hit.highlight
-        ]  # the same sentence as the passage alone would get
+        sentences = sentences_of(hit.text)
+        similarity = embedder.encode([hit.text[s:e] for s, e in sentences]) @ question
+        chosen = similarity[sentences.index((start, end))]
+        assert chosen >= similarity.max() - 0.02  # the most similar sentence, but for the stored vectors' rounding
 
 
-def test_dense_highlights_cost_a_fixed_budget_whatever_k(fake_snapshot: Snapshot) -> None:
+def test_dense_highlights_from_stored_vectors_run_no_model(fake_snapshot: Snapshot) -> None:
     embedder = FakeEmbedder()
     searcher = Searcher(fake_snapshot, embedder)
-    without = searcher.search("quixotic zeppelins", k=50, mode=Mode.dense, highlight=False)
     before = embedder.encoded
-    searcher.search("quixotic zeppelins", k=50, mode=Mode.dense)
-    assert len(without.hits) > 10
-    assert embedder.encoded - before <= 1 + DENSE_SENTENCES  # the question, and the budget's sentences at most
+    hits = searcher.search("quixotic zeppelins", k=50, mode=Mode.dense).hits
+    assert len(hits) > 10 and all(h.highlight is not None for h in hits)
+    assert embedder.encoded - before == 1  # the question alone
+
+
+def _unmarked(records: dict[int, ChunkRecord]) -> dict[int, ChunkRecord]:
+    """`records` as an index made before sentences were stored holds them."""
+    return {cid: replace(r, sentences=None, sentence_vectors=None) for cid, r in records.items()}
+
+
+def test_dense_highlights_cost_a_fixed_budget_without_stored_vectors(fake_snapshot: Snapshot) -> None:
+    embedder = FakeEmbedder()
+    ids = fake_snapshot.store.chunk_ids()[:50]
+    records = _unmarked(fake_snapshot.store.chunks(ids))
+    query = embedder.encode_queries(["quixotic zeppelins"])
+    before = embedder.encoded
+    found = highlights(fake_snapshot.lexical, "quixotic zeppelins", query, embedder, records, matching=())
+    assert embedder.encoded - before <= DENSE_SENTENCES  # the budget's sentences at most
+    assert found and set(found) <= set(ids[:DENSE_RANKS])
+    assert all(h.method == "dense" for h in found.values())
+
+
+QUESTIONS = [
+    "Temur Umarov Uzbekistan",
+    "recaptures villages",
+    "Putin Xi Central Asia security cooperation",
+    "Wang Yi Lavrov Astana security framework",
+    "rivers of the region",
+    "quixotic zeppelins",
+]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_stored_sentence_terms_give_the_highlights_analysis_gives(fake_snapshot: Snapshot, question: str) -> None:
+    embedder = FakeEmbedder()
+    ids = fake_snapshot.store.chunk_ids()
+    records = fake_snapshot.store.chunks(ids)
+    assert all(r.sentences for r in records.values())
+    stored = highlights(fake_snapshot.lexical, question, None, embedder, records)
+    analysed = highlights(fake_snapshot.lexical, question, None, embedder, _unmarked(records))
+    assert stored == analysed
+    if question != "quixotic zeppelins":
+        assert stored  # the comparison covers lexical highlights
 
 
 @pytest.mark.parametrize("mode", list(Mode))

@@ -63,7 +63,9 @@ CREATE TABLE chunks (
     sheet      TEXT,
     row_first  INTEGER,
     row_last   INTEGER,
-    ocr_confidence REAL
+    ocr_confidence REAL,
+    sentences  TEXT,
+    sentence_vectors TEXT
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 """

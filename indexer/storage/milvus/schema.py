@@ -75,7 +75,9 @@ KIND = "kind"  # "" for content, "navigation"; generations made before page-awar
 # A table's sheet ("" for none) and first and last row (0 for none); the page's mean OCR confidence (-1 for a
 # page that was not recognised from its image). Generations made before tables and OCR were read lack them.
 SHEET, ROW_FIRST, ROW_LAST, OCR_CONFIDENCE = "sheet", "row_first", "row_last", "ocr_confidence"
-OPTIONAL = (PAGE, HEADING, KIND, SHEET, ROW_FIRST, ROW_LAST, OCR_CONFIDENCE)
+# What a passage's highlight needs (see `indexer.sentences`; "" for none); generations made before lack both.
+SENTENCES, SENTENCE_VECTORS = "sentences", "sentence_vectors"
+OPTIONAL = (PAGE, HEADING, KIND, SHEET, ROW_FIRST, ROW_LAST, OCR_CONFIDENCE, SENTENCES, SENTENCE_VECTORS)
 # Milvus has no NULL for these fields: what stands for None in each.
 _NONE: dict[str, object] = {
     PAGE: 0,
@@ -85,6 +87,8 @@ _NONE: dict[str, object] = {
     ROW_FIRST: 0,
     ROW_LAST: 0,
     OCR_CONFIDENCE: -1.0,
+    SENTENCES: "",
+    SENTENCE_VECTORS: "",
 }
 _optional: dict[tuple[str, str], list[str]] = {}  # (uri, chunk collection) -> the optional fields it has
 
@@ -163,7 +167,7 @@ def create_generation(conn: Connection, names: Names, dimension: int) -> None:
     chunks = client.create_schema(auto_id=True)
     chunks.add_field("row", DataType.INT64, is_primary=True, auto_id=True)
     chunks.add_field("chunk_id", DataType.INT64)
-    for column in ("doc_id", "text", "title", "source", HEADING, KIND, SHEET):
+    for column in ("doc_id", "text", "title", "source", HEADING, KIND, SHEET, SENTENCES, SENTENCE_VECTORS):
         chunks.add_field(column, DataType.VARCHAR, **text)
     for column in ("version", "deleted_at", "ordinal", "start_char", "end_char", PAGE, ROW_FIRST, ROW_LAST):
         chunks.add_field(column, DataType.INT64)
