@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.embed.base import BATCH_SIZE, Embedder, Vectors, WrappedEmbedder
+from indexer.embed.base import BATCH_SIZE, Embedder, Spans, Vectors, WrappedEmbedder
 from indexer.progress import progress_bar
 
 CACHE_FILE = "vectors.sqlite3"
@@ -102,3 +102,8 @@ class CachedEmbedder(WrappedEmbedder):
                 out[rows] = vectors
                 bar.update(len(rows))
         return out
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans], *, batch_size: int = BATCH_SIZE, progress: bool = False
+    ) -> tuple[Vectors, list[Vectors]] | None:
+        return None  # the cache keeps passage vectors alone: a build through it goes on from the cache instead

@@ -120,40 +120,49 @@ def highlights(
     """
     analysed = lexical.analyzer.query(query)
     query_terms = set(analysed.terms)
-    setting = lexical.analyzer.setting
     out: dict[int, Highlight] = {}
-    stored: dict[int, SentenceTerms | None] = {}
     for cid, record in records.items():
-        if matching is not None and cid not in matching:
-            continue
-        marks = stored[cid] = SentenceTerms.load(record.sentences)
-        if marks is not None and marks.analysis == setting and marks.language == analysed.language:
-            found = best_sentence(marks.spans, marks.terms, query_terms)
-        else:
-            terms = _passage_terms(lexical.analyzer, analysed.language, record.text)
-            found = best_lexical(record.text, terms, query_terms)
-        if found is not None:
-            out[cid] = found
+        if matching is None or cid in matching:
+            found = _lexical(lexical.analyzer, analysed.language, query_terms, record)
+            if found is not None:
+                out[cid] = found
     if query_vec is None or not reads(analysed.language):
         return out
-    need: list[int] = []
+    need: list[int] = []  # passages without stored sentence vectors
     for cid, record in records.items():
-        if cid in out:
-            continue
-        vectors = load_vectors(record.sentence_vectors, query_vec.shape[1])
-        if vectors is None:
-            need.append(cid)
-            continue
-        marks = stored[cid] if cid in stored else SentenceTerms.load(record.sentences)
-        spans = marks.spans if marks is not None else tuple(sentences_of(record.text))
-        if len(spans) == len(vectors):
-            out[cid] = Highlight("dense", (spans[int(np.argmax(vectors @ query_vec[0]))],))
+        if cid not in out:
+            found = _stored_dense(query_vec, record)
+            if found is None:
+                need.append(cid)
+            else:
+                out[cid] = found
     first = set(list(records)[:DENSE_RANKS])
     need = [cid for cid in need if cid in first]
     if need:
         for cid, found in zip(need, best_dense([records[c].text for c in need], query_vec, embedder), strict=False):
             out[cid] = found
     return out
+
+
+def _lexical(analyzer: Analyzer, language: str, query_terms: set[str], record: ChunkRecord) -> Highlight | None:
+    """The lexical highlight of `record`: from its stored sentence terms when the analysis that made them is the
+    question's (`analyzer` in `language`), else by analysing the passage now."""
+    marks = SentenceTerms.load(record.sentences)
+    if marks is not None and marks.analysis == analyzer.setting and marks.language == language:
+        return best_sentence(marks.spans, marks.terms, query_terms)
+    return best_lexical(record.text, _passage_terms(analyzer, language, record.text), query_terms)
+
+
+def _stored_dense(query_vec: Vectors, record: ChunkRecord) -> Highlight | None:
+    """The dense highlight of `record` from its stored sentence vectors; None when it has none."""
+    vectors = load_vectors(record.sentence_vectors, query_vec.shape[1])
+    if vectors is None:
+        return None
+    marks = SentenceTerms.load(record.sentences)
+    spans = marks.spans if marks is not None else tuple(sentences_of(record.text))
+    if len(spans) != len(vectors):
+        return None
+    return Highlight("dense", (spans[int(np.argmax(vectors @ query_vec[0]))],))
 
 
 # Passages analysed for highlights, by (analyzer, language, text): the hits of one collection recur across
