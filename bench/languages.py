@@ -6,7 +6,8 @@
   about one per four English characters, so embedding dominates the difference.
 - **Question analysis**: p50 and p95 of analysing each question (language, words, stems) on each index.
 - **Highlights**: p50 of k=100 dense searches with and without highlights, in process and through HTTP (a
-  service started on each index; the response carries the 100 hits either way), on each index.
+  service started on each index; the response carries the 100 hits either way), on each index; with `--milvus`
+  also in process on the same text built into Milvus Lite.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from indexer.embed.base import DEFAULT_MODEL
 from indexer.embed.runtime import load_embedder
 from indexer.retrieval.results import Mode
 from indexer.retrieval.searcher import Searcher
+from indexer.storage.factory import open_backend
 from indexer.storage.local.backend import LocalBackend
+from indexer.storage.settings import BackendName, StorageSettings
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
@@ -48,7 +51,7 @@ def _texts(dataset: Path, budget: int) -> tuple[list[str], list[str]]:
     return docs, questions
 
 
-def _measure(name: str, docs: list[str], questions: list[str], tmp: Path) -> dict[str, Any]:
+def _measure(name: str, docs: list[str], questions: list[str], tmp: Path, milvus: bool) -> dict[str, Any]:
     folder = tmp / name
     folder.mkdir()
     for i, text in enumerate(docs):
@@ -72,16 +75,19 @@ def _measure(name: str, docs: list[str], questions: list[str], tmp: Path) -> dic
         started = time.perf_counter()
         analyzer.query(question)
         timings.append((time.perf_counter() - started) * 1000)
-    searcher = Searcher(snapshot, embedder)
-    searcher.search(questions[0], k=100, mode=Mode.dense)  # warm
-    runs: dict[bool, list[float]] = {True: [], False: []}
-    for question in questions[:20]:
-        for highlight in (False, True):
-            started = time.perf_counter()
-            searcher.search(question, k=100, mode=Mode.dense, highlight=highlight)
-            runs[highlight].append((time.perf_counter() - started) * 1000)
+    runs = _highlights(Searcher(snapshot, embedder), questions[:20])
     http = _http_highlights(tmp / f"{name}-index", questions[:20])
     chars = sum(len(d) for d in docs)
+    more: dict[str, Any] = {}
+    if milvus:
+        settings = StorageSettings(backend=BackendName.milvus, milvus_uri=str(tmp / f"{name}-milvus.db"))
+        lite = open_backend(settings)
+        try:
+            build_index(folder, lite, embedder)
+            on_milvus = _highlights(Searcher(lite.open(), embedder), questions[:20])
+        finally:
+            lite.close()
+        more = {"milvus_dense_k100_ms_p50": on_milvus[False], "milvus_dense_k100_highlights_ms_p50": on_milvus[True]}
     return {
         "documents": len(docs),
         "characters": chars,
@@ -93,11 +99,24 @@ def _measure(name: str, docs: list[str], questions: list[str], tmp: Path) -> dic
         "analysis_chars_per_second": round(sum(len(t) for t in texts) / analysis),
         "question_analysis_ms_p50": round(statistics.median(timings), 3),
         "question_analysis_ms_p95": round(statistics.quantiles(timings, n=20)[-1], 3),
-        "dense_k100_ms_p50": round(statistics.median(runs[False]), 1),
-        "dense_k100_highlights_ms_p50": round(statistics.median(runs[True]), 1),
+        "dense_k100_ms_p50": runs[False],
+        "dense_k100_highlights_ms_p50": runs[True],
         "http_dense_k100_ms_p50": http[False],
         "http_dense_k100_highlights_ms_p50": http[True],
+        **more,
     }
+
+
+def _highlights(searcher: Searcher, questions: list[str]) -> dict[bool, float]:
+    """p50 ms of k=100 dense searches in process, without and with highlights, each question both ways."""
+    searcher.search(questions[0], k=100, mode=Mode.dense)  # warm
+    runs: dict[bool, list[float]] = {True: [], False: []}
+    for question in questions:
+        for highlight in (False, True):
+            started = time.perf_counter()
+            searcher.search(question, k=100, mode=Mode.dense, highlight=highlight)
+            runs[highlight].append((time.perf_counter() - started) * 1000)
+    return {h: round(statistics.median(times), 1) for h, times in runs.items()}
 
 
 def _http_highlights(index: Path, questions: list[str]) -> dict[bool, float]:
@@ -126,13 +145,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--chinese", type=Path, default=DATASETS / "cmrc2018-zh", help="a BEIR folder of Chinese text")
     p.add_argument("--english", type=Path, default=DATASETS / "cranfield", help="a BEIR folder of English text")
     p.add_argument("--characters", type=int, default=300_000, help="characters of each (default: %(default)s)")
+    p.add_argument("--milvus", action="store_true", help="also measure highlights on Milvus Lite, in process")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="seekr-languages-") as tmp:
         for name, folder in (("chinese", args.chinese), ("english", args.english)):
             docs, questions = _texts(folder, args.characters)
-            results[name] = _measure(name, docs, questions, Path(tmp))
+            results[name] = _measure(name, docs, questions, Path(tmp), args.milvus)
     zh, en = results["chinese"], results["english"]
     results["build_time_ratio_same_characters"] = round(
         (zh["build_seconds"] / zh["characters"]) / (en["build_seconds"] / en["characters"]), 2
