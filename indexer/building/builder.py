@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -163,12 +164,14 @@ def prepare_updates(
     config: ChunkingConfig,
     *,
     analyzer: Analyzer | None = None,
+    reads: Callable[[str], bool] = lambda _language: True,
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
 ) -> list[DocumentUpdate]:
     """Chunk and embed documents (one encode call for all chunks, so batches are full and length-sorted). Each
     chunk also gets what its highlight needs (`indexer.building.sentences`): its sentences' terms as `analyzer`
-    makes them (None: none), and their vectors where the embedder pools token states."""
+    makes them (None: none), and their vectors where the embedder pools token states and the model `reads` the
+    passage's language."""
     chunked: list[tuple[Document, list[Chunk]]] = []
     for doc in progress_bar(docs, desc="chunking", unit="doc", enabled=progress):
         chunked.append((doc, chunk_document(doc, embedder.token_spans, config)))
@@ -191,7 +194,7 @@ def prepare_updates(
     for doc, chunks in chunked:
         rows = vectors[offset : offset + len(chunks)]
         marks = [
-            marked(c, spans[offset + i], analyzer, pieces[offset + i] if pieces is not None else None)
+            marked(c, spans[offset + i], analyzer, pieces[offset + i] if pieces is not None else None, reads)
             for i, c in enumerate(chunks)
         ]
         offset += len(chunks)
@@ -439,7 +442,14 @@ def sync_index(
         to_embed = [d for d in to_embed if d.doc_id not in kept]
         embedding = time.perf_counter()
         updates = prepare_updates(
-            to_embed, origins, embedder, config, analyzer=analyzer, batch_size=batch_size, progress=progress
+            to_embed,
+            origins,
+            embedder,
+            config,
+            analyzer=analyzer,
+            reads=model.reads,
+            batch_size=batch_size,
+            progress=progress,
         )
         report.embed_seconds = time.perf_counter() - embedding
         report.embedded_chunks = sum(len(u.chunks) for u in updates)

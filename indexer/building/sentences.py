@@ -5,7 +5,7 @@ embeds the passage."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from indexer.analysis import Analyzer
@@ -29,11 +29,23 @@ def sentence_terms(text: str, spans: Sequence[Span], analyzer: Analyzer) -> Sent
     return SentenceTerms(analyzer.setting, analysed.language, tuple(spans), tuple(tuple(t) for t in per))
 
 
-def marked(chunk: Chunk, spans: Sequence[Span], analyzer: Analyzer | None, vectors: Vectors | None) -> Chunk:
-    """`chunk` with its sentences' terms (when `analyzer` is given) and vectors (when given) to store."""
-    terms = sentence_terms(chunk.text, spans, analyzer).dump() if analyzer is not None else None
-    stored = dump_vectors(vectors) if vectors is not None and len(vectors) == len(spans) else None
-    return replace(chunk, sentences=terms, sentence_vectors=stored)
+def marked(
+    chunk: Chunk,
+    spans: Sequence[Span],
+    analyzer: Analyzer | None,
+    vectors: Vectors | None,
+    reads: Callable[[str], bool] = lambda _language: True,
+) -> Chunk:
+    """`chunk` with its sentences' terms (when `analyzer` is given) and vectors to store. The vectors are kept
+    when given and the model `reads` the passage's language: elsewhere its similarities choose a sentence no
+    better than chance, and no dense highlight is given."""
+    terms = sentence_terms(chunk.text, spans, analyzer) if analyzer is not None else None
+    keep = vectors is not None and len(vectors) == len(spans) and (terms is None or reads(terms.language))
+    return replace(
+        chunk,
+        sentences=terms.dump() if terms is not None else None,
+        sentence_vectors=dump_vectors(vectors) if keep and vectors is not None else None,
+    )
 
 
 def relabelled(chunk: Chunk, analyzer: Analyzer) -> Chunk:

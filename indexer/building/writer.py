@@ -145,10 +145,9 @@ class IndexWriter:
             return WriteResult(base, status)
         m = base.manifest.chunking
         config = ChunkingConfig(m.chunk_tokens, m.overlap_tokens, m.language, m.titles, PassageContext(m.context))
-        analyzer = lexical_analyzer(base.manifest.lexical)
-        updates = prepare_updates(
-            changed, {d.doc_id: origin for d in changed}, self._embedder, config, analyzer=analyzer
-        )
+        origins = {d.doc_id: origin for d in changed}
+        analyzer, reads = lexical_analyzer(base.manifest.lexical), base.manifest.model.reads
+        updates = prepare_updates(changed, origins, self._embedder, config, analyzer=analyzer, reads=reads)
         tx = self._backend.transaction(base, base.manifest.model, base.manifest.chunking)
         self._last = commit(tx, upserts=updates, deletes=list(deletes))
         return WriteResult(self._last, status, sum(len(u.chunks) for u in updates))

@@ -5,8 +5,8 @@ Two ways to choose it, and the hit says which was used:
   ties broken by the number of matches, then by position;
 - dense: the sentence whose vector is most similar to the query's.
 Every mode uses lexical when a query term occurs in the passage, and dense otherwise (lexical mode, which
-never runs the model, then has no highlight; nor has a question in a language the model was not trained on,
-whose similarities choose no better than chance: the bundled English model on Chinese text).
+never runs the model, then has no highlight; nor has a question, or a passage, in a language the model was not
+trained on, whose similarities choose no better than chance: the bundled English model on Chinese text).
 
 Both read what the index stored with each passage when it was embedded (`indexer.sentences`): its sentences,
 their terms as the collection's analyzer made them, and a vector per sentence pooled from the model's token
@@ -115,8 +115,8 @@ def highlights(
 
     Lexical first in every mode: it needs no model call, and only passages in `matching` (those with a lexical
     score; None: all) can hold a query term. Dense only for passages sharing no query term, and only if the model
-    `reads` the question's language: from the sentence vectors stored with the passage where it has them, else
-    within the budget (see the module doc).
+    `reads` the question's language and the passage's: from the sentence vectors stored with the passage where it
+    has them, else within the budget (see the module doc).
     """
     analysed = lexical.analyzer.query(query)
     query_terms = set(analysed.terms)
@@ -130,12 +130,16 @@ def highlights(
         return out
     need: list[int] = []  # passages without stored sentence vectors
     for cid, record in records.items():
-        if cid not in out:
-            found = _stored_dense(query_vec, record)
-            if found is None:
-                need.append(cid)
-            else:
-                out[cid] = found
+        if cid in out:
+            continue
+        marks = SentenceTerms.load(record.sentences)
+        if marks is not None and not reads(marks.language):
+            continue  # a passage in a language the model was not trained on: its similarities choose no better
+        found = _stored_dense(query_vec, record, marks)
+        if found is None:
+            need.append(cid)
+        else:
+            out[cid] = found
     first = set(list(records)[:DENSE_RANKS])
     need = [cid for cid in need if cid in first]
     if need:
@@ -153,12 +157,12 @@ def _lexical(analyzer: Analyzer, language: str, query_terms: set[str], record: C
     return best_lexical(record.text, _passage_terms(analyzer, language, record.text), query_terms)
 
 
-def _stored_dense(query_vec: Vectors, record: ChunkRecord) -> Highlight | None:
-    """The dense highlight of `record` from its stored sentence vectors; None when it has none."""
+def _stored_dense(query_vec: Vectors, record: ChunkRecord, marks: SentenceTerms | None) -> Highlight | None:
+    """The dense highlight of `record` (its stored sentence terms: `marks`) from its stored sentence vectors; None
+    when it has none."""
     vectors = load_vectors(record.sentence_vectors, query_vec.shape[1])
     if vectors is None:
         return None
-    marks = SentenceTerms.load(record.sentences)
     spans = marks.spans if marks is not None else tuple(sentences_of(record.text))
     if len(spans) != len(vectors):
         return None

@@ -13,6 +13,7 @@ import pytest
 from indexer.building import builder as builder_module
 from indexer.building.builder import build_index
 from indexer.building.sentences import sentence_terms
+from indexer.building.writer import IndexWriter
 from indexer.embed.languages import BUNDLED_LANGUAGES, model_languages
 from indexer.errors import ConfigError
 from indexer.retrieval.highlight import highlights
@@ -21,6 +22,7 @@ from indexer.retrieval.searcher import Searcher
 from indexer.sentences import SentenceTerms
 from indexer.storage.base import Snapshot
 from indexer.storage.settings import BackendName
+from indexer.types import Document
 from tests.conftest import engine_backend
 from tests.fakes import PASSAGES_ALONE, FakeEmbedder
 
@@ -153,8 +155,14 @@ def test_no_dense_highlight_for_a_question_the_model_cannot_read(
     assert fake_embedder.encoded - before == 1  # the question only: no sentence is embedded for a highlight
     assert {h.highlight.method for h in chinese if h.highlight is not None} == {"lexical"}
     assert any(h.highlight is None for h in chinese)  # the passages sharing no word with it
+    before = fake_embedder.encoded
     english = searcher.search("volcanic eruption", k=len(DOCS), mode=Mode.dense).hits
-    assert any(h.highlight is not None and h.highlight.method == "dense" for h in english)
+    assert fake_embedder.encoded - before == 1  # the question only: the English passage's sentences were stored
+    # Only the passage in the language the model reads has sentence vectors, and a dense highlight.
+    assert {h.source for h in english if h.highlight is not None and h.highlight.method == "dense"} == {"tides.txt"}
+    snapshot = engine_backend(BackendName.local, tmp_path).open()
+    records = snapshot.store.chunks(snapshot.store.chunk_ids()).values()
+    assert {r.source for r in records if r.sentence_vectors} == {"tides.txt"}
 
 
 def test_a_model_card_says_what_the_model_reads(tmp_path: Path) -> None:
@@ -210,5 +218,35 @@ def test_bad_input_is_indexed_never_dropped_and_found_by_its_words(
             assert terms is not None and terms.spans
             assert all(0 <= start < end <= len(record.text) for start, end in terms.spans)
             assert terms == sentence_terms(record.text, terms.spans, snapshot.lexical.analyzer)
+    finally:
+        backend.close()
+
+
+def test_documents_written_live_store_their_sentences_as_a_build_does(
+    engine: BackendName,
+    tmp_path: Path,
+    languages_folder: Path,
+    fake_embedder: FakeEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(builder_module, "model_languages", lambda _model: ("en",))
+    backend = engine_backend(engine, tmp_path)
+    try:
+        build_index(languages_folder, backend, fake_embedder)
+        writer = IndexWriter(backend, fake_embedder)
+        notes = {
+            "barges": "Barges wait for the evening tide. The harbour master rings a bell.",
+            "luogu-2": "锣鼓经用于戏曲。锣鼓经有很多种。",
+        }
+        writer.apply([Document(doc_id, doc_id, text, "api") for doc_id, text in notes.items()])
+        snapshot = backend.open()
+        ids = snapshot.store.chunk_ids_of(list(notes))
+        records = snapshot.store.chunks([cid for doc in notes for cid in ids[doc]])
+        for record in records.values():
+            terms = SentenceTerms.load(record.sentences)
+            assert terms is not None and terms == sentence_terms(record.text, terms.spans, snapshot.lexical.analyzer)
+            # vectors where the model reads the passage's language (the English note), none elsewhere
+            assert bool(record.sentence_vectors) == (terms.language == "en"), record.doc_id
+        assert {r.doc_id for r in records.values()} == set(notes)
     finally:
         backend.close()
