@@ -373,6 +373,8 @@ def sync_index(
                         f"analysis changed ({recorded_lexical.analyzer} {recorded_lexical.language} -> "
                         f"{wanted_lexical.analyzer} {wanted_lexical.language}); vectors kept"
                     )
+            elif rebuild_reason is not None:
+                lexical = wanted_lexical  # a rebuild starts from no version: its analysis is carried over
         elif language is not None:
             lexical = new_lexical(language)
         existing = base.store.hashes() if base and not rebuild_reason else {}

@@ -121,6 +121,14 @@ def test_a_language_change_rebuilds_the_keyword_index_and_embeds_nothing(
             assert terms == sentence_terms(record.text, terms.spans, snapshot.lexical.analyzer)
         same = build_index(languages_folder, backend, fake_embedder)  # no --language: the recorded one is kept
         assert not same.changed and same.language == "zh"
+        other = FakeEmbedder(dimension=32, model_id="other-model")
+        rebuilt = build_index(languages_folder, backend, other)  # a new model: every passage embedded again
+        assert rebuilt.rebuild_reason is not None and "model changed" in rebuilt.rebuild_reason
+        assert rebuilt.language == "zh"  # and the collection's language kept
+        snapshot = backend.open()
+        for record in snapshot.store.chunks(snapshot.store.chunk_ids()).values():
+            terms = SentenceTerms.load(record.sentences)
+            assert terms is not None and terms.analysis == "unicode-1:zh"
         with pytest.raises(ConfigError, match="supported: auto"):
             build_index(languages_folder, backend, fake_embedder, language="xx")
     finally:
