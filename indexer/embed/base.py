@@ -179,6 +179,31 @@ def length_batches(texts: Sequence[str], batch_size: int, progress: bool) -> Ite
             bar.update(len(rows))
 
 
+# What a runtime's forward pass gives for a batch: its vectors, and each text's token states with the character
+# offsets of its tokens (special tokens empty).
+TokenStates = tuple[Vectors, list[tuple[Vectors, Sequence[tuple[int, int]]]]]
+
+
+def encode_spans_in_batches(
+    texts: Sequence[str],
+    spans: Sequence[Spans],
+    dimension: int,
+    batch_size: int,
+    progress: bool,
+    forward: Callable[[list[str]], TokenStates],
+) -> tuple[Vectors, list[Vectors]]:
+    """`SpanEmbedder.encode_spans` over length-sorted batches: `forward` gives a batch's vectors and token states,
+    pooled here over each text's `spans` (`span_means`)."""
+    pooled = np.zeros((len(texts), dimension), dtype=np.float32)
+    pieces: list[Vectors] = [np.zeros((0, dimension), dtype=np.float32)] * len(texts)
+    for rows in length_batches(texts, batch_size, progress):
+        vectors, states = forward([texts[i] for i in rows])
+        pooled[rows] = vectors
+        for (tokens, offsets), i in zip(states, rows, strict=True):
+            pieces[i] = span_means(tokens, offsets, spans[i])
+    return pooled, pieces
+
+
 def encode_in_batches(
     texts: Sequence[str], dimension: int, batch_size: int, progress: bool, forward: Callable[[list[str]], Vectors]
 ) -> Vectors:

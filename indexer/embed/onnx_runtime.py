@@ -20,10 +20,10 @@ from indexer.embed.base import (
     RUNTIME_INT8,
     Prompts,
     Spans,
+    TokenStates,
     Vectors,
     encode_in_batches,
-    length_batches,
-    span_means,
+    encode_spans_in_batches,
 )
 from indexer.embed.onnx_export import META_FILE, ExportMeta
 from indexer.errors import ModelLoadError
@@ -100,14 +100,11 @@ class OnnxEmbedder:
     def encode_spans(
         self, texts: Sequence[str], spans: Sequence[Spans], *, batch_size: int = BATCH_SIZE, progress: bool = False
     ) -> tuple[Vectors, list[Vectors]]:
-        pooled = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        pieces: list[Vectors] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
-        for rows in length_batches(texts, batch_size, progress):
-            encodings, mask, hidden = self._states([texts[i] for i in rows])
-            pooled[rows] = self._pool(mask, hidden)
-            for j, i in enumerate(rows):
-                pieces[i] = span_means(hidden[j], encodings[j].offsets, spans[i])
-        return pooled, pieces
+        return encode_spans_in_batches(texts, spans, self.dimension, batch_size, progress, self._token_states)
+
+    def _token_states(self, texts: list[str]) -> TokenStates:
+        encodings, mask, hidden = self._states(texts)
+        return self._pool(mask, hidden), [(hidden[j], e.offsets) for j, e in enumerate(encodings)]
 
     def _forward(self, texts: list[str]) -> Vectors:
         _, mask, hidden = self._states(texts)

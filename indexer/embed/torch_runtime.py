@@ -16,12 +16,12 @@ from indexer.embed.base import (
     NO_PROMPTS,
     Prompts,
     Spans,
+    TokenStates,
     Vectors,
     canonical_model_id,
     encode_in_batches,
-    length_batches,
+    encode_spans_in_batches,
     resolve_model_location,
-    span_means,
 )
 from indexer.errors import ModelLoadError
 
@@ -114,29 +114,24 @@ class SentenceTransformerEmbedder:
     def encode_spans(
         self, texts: Sequence[str], spans: Sequence[Spans], *, batch_size: int = BATCH_SIZE, progress: bool = False
     ) -> tuple[Vectors, list[Vectors]]:
-        pooled = np.zeros((len(texts), self._dimension), dtype=np.float32)
-        pieces: list[Vectors] = [np.zeros((0, self._dimension), dtype=np.float32)] * len(texts)
-        for rows in length_batches(texts, batch_size, progress):
-            batch = [texts[i] for i in rows]
-            with self._model_lock:
-                outputs = cast(
-                    "list[dict[str, Any]]",
-                    self._model.encode(
-                        batch,
-                        batch_size=len(batch),
-                        output_value=None,
-                        normalize_embeddings=True,
-                        show_progress_bar=False,
-                    ),
-                )
-                offsets = self._model.tokenizer(
-                    batch, return_offsets_mapping=True, truncation=True, max_length=self._model.max_seq_length
-                )["offset_mapping"]
-            for j, i in enumerate(rows):
-                pooled[i] = outputs[j]["sentence_embedding"].float().cpu().numpy()
-                states = outputs[j]["token_embeddings"].float().cpu().numpy()[: len(offsets[j])]
-                pieces[i] = span_means(states, offsets[j], spans[i])
-        return pooled, pieces
+        return encode_spans_in_batches(texts, spans, self._dimension, batch_size, progress, self._token_states)
+
+    def _token_states(self, batch: list[str]) -> TokenStates:
+        with self._model_lock:
+            outputs = cast(
+                "list[dict[str, Any]]",
+                self._model.encode(
+                    batch, batch_size=len(batch), output_value=None, normalize_embeddings=True, show_progress_bar=False
+                ),
+            )
+            offsets = self._model.tokenizer(
+                batch, return_offsets_mapping=True, truncation=True, max_length=self._model.max_seq_length
+            )["offset_mapping"]
+        pooled = np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs]).astype(np.float32)
+        states = [
+            o["token_embeddings"].float().cpu().numpy()[: len(off)] for o, off in zip(outputs, offsets, strict=True)
+        ]
+        return pooled, list(zip(states, offsets, strict=True))
 
     def _forward(self, batch: list[str]) -> Vectors:
         with self._model_lock:
