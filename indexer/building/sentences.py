@@ -11,10 +11,8 @@ from dataclasses import replace
 from indexer.analysis import Analyzer
 from indexer.embed.base import Vectors
 from indexer.ingest.chunking import sentences_of
-from indexer.sentences import SentenceTerms, dump_vectors
+from indexer.sentences import SentenceTerms, Span, dump_vectors
 from indexer.types import Chunk
-
-Span = tuple[int, int]
 
 
 def sentence_terms(text: str, spans: Sequence[Span], analyzer: Analyzer) -> SentenceTerms:

@@ -120,10 +120,18 @@ def highlights(
     """
     analysed = lexical.analyzer.query(query)
     query_terms = set(analysed.terms)
+    stored: dict[int, SentenceTerms | None] = {}
+
+    def marks_of(cid: int) -> SentenceTerms | None:
+        """The passage's stored sentences, read once for both choices."""
+        if cid not in stored:
+            stored[cid] = SentenceTerms.load(records[cid].sentences)
+        return stored[cid]
+
     out: dict[int, Highlight] = {}
     for cid, record in records.items():
         if matching is None or cid in matching:
-            found = _lexical(lexical.analyzer, analysed.language, query_terms, record)
+            found = _lexical(lexical.analyzer, analysed.language, query_terms, record, marks_of(cid))
             if found is not None:
                 out[cid] = found
     if query_vec is None or not reads(analysed.language):
@@ -132,7 +140,7 @@ def highlights(
     for cid, record in records.items():
         if cid in out:
             continue
-        marks = SentenceTerms.load(record.sentences)
+        marks = marks_of(cid)
         if marks is not None and not reads(marks.language):
             continue  # a passage in a language the model was not trained on: its similarities choose no better
         found = _stored_dense(query_vec, record, marks)
@@ -148,10 +156,11 @@ def highlights(
     return out
 
 
-def _lexical(analyzer: Analyzer, language: str, query_terms: set[str], record: ChunkRecord) -> Highlight | None:
-    """The lexical highlight of `record`: from its stored sentence terms when the analysis that made them is the
-    question's (`analyzer` in `language`), else by analysing the passage now."""
-    marks = SentenceTerms.load(record.sentences)
+def _lexical(
+    analyzer: Analyzer, language: str, query_terms: set[str], record: ChunkRecord, marks: SentenceTerms | None
+) -> Highlight | None:
+    """The lexical highlight of `record`: from its stored sentence terms (`marks`) when the analysis that made them
+    is the question's (`analyzer` in `language`), else by analysing the passage now."""
     if marks is not None and marks.analysis == analyzer.setting and marks.language == language:
         return best_sentence(marks.spans, marks.terms, query_terms)
     return best_lexical(record.text, _passage_terms(analyzer, language, record.text), query_terms)
